@@ -1,0 +1,94 @@
+/* The configuration file: INI parsed by libinih into a declarative table of
+ * keys (config.c's `config_keys[]`, documented one to one in
+ * perfwatchd.conf(5)). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/perfwatch/perfwatchd.conf"
+
+typedef struct DaemonConfig {
+        char *database;              /* path of the SQLite file */
+        char *listen;                /* "HOST:PORT" or "[V6]:PORT" */
+        uint64_t retention_usec;     /* raw samples older than this are deleted */
+        char *api_token_file;        /* may be NULL */
+        uint64_t flush_interval_usec;
+        uint64_t evaluate_interval_usec;
+        int log_level;               /* LOG_ERR .. LOG_DEBUG */
+} DaemonConfig;
+
+typedef struct TargetConfig {
+        char *name;                  /* [target NAME] */
+        unsigned line;               /* line of the section header */
+        char *memory_url;
+        uint64_t memory_interval_usec;
+        uint64_t timeout_usec;       /* per request */
+        uint64_t max_body;           /* bytes; larger answers are refused */
+} TargetConfig;
+
+typedef enum CriterionOp {
+        CRITERION_LT,
+        CRITERION_LE,
+        CRITERION_GT,
+        CRITERION_GE,
+} CriterionOp;
+
+typedef enum CriterionStat {
+        CRITERION_MAX,
+        CRITERION_MIN,
+        CRITERION_AVG,
+        CRITERION_LAST,
+} CriterionStat;
+
+typedef enum CriterionKind {
+        CRITERION_SERIES,            /* statistic of one series over a window */
+        CRITERION_NO_SOURCE,         /* built-in whose data source is not built yet */
+} CriterionKind;
+
+typedef struct CriterionConfig {
+        char *name;
+        unsigned line;               /* 0 when not in the file (built-in defaults) */
+        CriterionKind kind;
+        char *series;                /* series name, CRITERION_SERIES only */
+        CriterionStat statistic;
+        CriterionOp op;
+        double threshold;
+        char *unit;                  /* "bytes", "ms" or "" */
+        uint64_t window_usec;
+        uint64_t max_age_usec;
+} CriterionConfig;
+
+typedef struct Config {
+        char *path;
+        DaemonConfig daemon;
+        TargetConfig *targets;
+        size_t n_targets;
+        /* Always holds the four built-in criteria first, in the order
+         * latency_p95, memory, acu_scaling, zero_data_loss, then the
+         * user's own in file order. */
+        CriterionConfig *criteria;
+        size_t n_criteria;
+} Config;
+
+/* Parses `path`.  On success returns 0 and a Config the caller owns
+ * (config_free).  On failure returns -EINVAL (or -errno for I/O) and, in
+ * *ret_errors (caller frees), every problem found, one per line, of the form
+ * "FILE:LINE: [section] key: problem" (or "FILE: problem" without a line). */
+int config_load(const char *path, Config **ret, char **ret_errors);
+
+/* Frees a config; NULL is a no-op.  Returns NULL. */
+Config *config_free(Config *c);
+
+/* Looks a criterion up by name; NULL when absent. */
+const CriterionConfig *config_find_criterion(const Config *c, const char *name);
+
+/* Text forms used by the API and the text output ("<", "<=", ">", ">="; "max"...). */
+const char *config_op_to_string(CriterionOp op);
+const char *config_stat_to_string(CriterionStat s);
+
+/* Key documentation hook for the test that compares the table with the man
+ * page: calls `fn` for every key of the table with its section kind
+ * ("daemon", "target", "criterion"), name and default as text ("" = none). */
+void config_foreach_key(void (*fn)(const char *section, const char *key, const char *def, void *u), void *u);

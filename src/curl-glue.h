@@ -1,0 +1,44 @@
+/* libcurl's multi-socket interface wired into an sd-event loop: transfers
+ * run concurrently on the loop's thread and never block it. */
+#pragma once
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+typedef struct CurlGlue CurlGlue;
+
+/* Called once when a transfer ends (result CURLE_OK or an error).  The easy
+ * handle is already removed from the multi handle; the callee owns it again. */
+typedef void (*curl_glue_done_t)(CURL *easy, CURLcode result, void *userdata);
+
+int curl_glue_new(sd_event *e, CurlGlue **ret);
+
+/* Aborts transfers still running (their callbacks are not called; their easy
+ * handles stay owned by whoever added them).  NULL is a no-op.  Returns NULL. */
+CurlGlue *curl_glue_free(CurlGlue *g);
+
+/* Starts `easy`; `done` runs on the loop when it ends.  The caller keeps
+ * ownership of `easy` and must not free it before `done` or curl_glue_remove. */
+int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata);
+
+/* Aborts one transfer without calling its callback.  No-op if not running. */
+void curl_glue_remove(CurlGlue *g, CURL *easy);
+
+/* A response body collected in memory, refused past `cap` bytes. */
+typedef struct CurlBuffer {
+        char *data;          /* NUL-terminated */
+        size_t size;
+        size_t cap;
+        bool overflow;       /* the body was larger than cap */
+} CurlBuffer;
+
+/* Points easy's write callback at `b` (emptied first) and sets
+ * CURLOPT_MAXFILESIZE_LARGE to the cap so a declared oversize is refused
+ * before any byte is read. */
+void curl_buffer_attach(CurlBuffer *b, CURL *easy, size_t cap);
+
+/* Empties the buffer (keeps cap). */
+void curl_buffer_reset(CurlBuffer *b);
+void curl_buffer_done(CurlBuffer *b);

@@ -1,0 +1,89 @@
+/* The SQLite store: one database file in WAL mode.  The schema is in sql/
+ * and compiled in; PRAGMA user_version numbers the migrations applied.
+ *
+ * A read-write Store belongs to the event-loop thread: store_append() queues
+ * samples in memory and store_flush() writes them in one transaction.  API
+ * threads read through a StorePool of read-only connections. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Store Store;
+typedef struct StorePool StorePool;
+
+typedef enum StoreStat {
+        STORE_STAT_MAX,
+        STORE_STAT_MIN,
+        STORE_STAT_AVG,
+        STORE_STAT_LAST,
+} StoreStat;
+
+typedef struct StoreStatResult {
+        double value;        /* the statistic */
+        int64_t value_ms;    /* when: the sample's time for max/min/last, the newest for avg */
+        int64_t newest_ms;   /* newest sample in the window */
+        uint64_t count;      /* samples in the window; 0 means no data (value undefined) */
+} StoreStatResult;
+
+/* Opens (creating if needed) the database read-write, sets WAL and
+ * synchronous=NORMAL, applies missing migrations.  Errors: -errno style;
+ * on failure *ret_error (caller frees, may be NULL) says why in one line. */
+int store_open(const char *path, Store **ret, char **ret_error);
+
+/* Opens an existing database read-only (for API threads and tools). */
+int store_open_readonly(const char *path, Store **ret, char **ret_error);
+
+/* Flushes nothing: pending samples are dropped.  Call store_flush() first.
+ * NULL is a no-op.  Returns NULL. */
+Store *store_free(Store *s);
+
+/* Queues one sample in memory; copies `series`.  0 or -ENOMEM.  A queue past
+ * its cap (100000 samples) drops the oldest and counts them. */
+int store_append(Store *s, const char *series, int64_t ts_ms, double value);
+
+/* Writes every queued sample in one transaction.  0, or a negative errno with
+ * the samples kept queued for the next try. */
+int store_flush(Store *s);
+
+/* Number of samples queued and not yet flushed. */
+size_t store_pending(const Store *s);
+
+/* Deletes at most `max_rows` raw samples older than `cutoff_ms`, in one short
+ * transaction, so a large backlog never stalls the caller.  *ret_deleted gets
+ * the count (less than max_rows means done). */
+int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);
+
+/* Computes `stat` over samples of `series` with from_ms <= ts <= to_ms.
+ * 0 with r->count == 0 when there are none (unknown series included). */
+int store_series_stat(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                      StoreStat stat, StoreStatResult *r);
+
+/* Newest sample of a series: 0 and the point, -ENOENT when none. */
+int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *ret_value);
+
+/* Calls fn for each point of `series` in [from_ms, to_ms] in time order.
+ * step_ms == 0: raw points.  step_ms > 0: one point per step bucket, the
+ * average of the bucket, stamped with the bucket's start.  Stops after
+ * max_points points (then returns 1 instead of 0).  -ENOENT for an unknown
+ * series.  fn returning non-zero stops the walk and is returned. */
+int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                        int64_t step_ms, size_t max_points,
+                        int (*fn)(int64_t ts_ms, double value, void *u), void *u);
+
+/* Calls fn for each known series, by name, with its newest sample (ts 0 when
+ * it has none left). */
+int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, double value, void *u),
+                      void *u);
+
+/* The schema version (PRAGMA user_version) of an open store. */
+int store_schema_version(Store *s);
+
+/* A pool of `n` read-only connections for threads other than the loop's. */
+int store_pool_new(const char *path, unsigned n, StorePool **ret, char **ret_error);
+StorePool *store_pool_free(StorePool *p);
+
+/* Borrows a connection, waiting while all are lent; give it back with
+ * store_pool_release().  NULL when the pool could not open one. */
+Store *store_pool_acquire(StorePool *p);
+void store_pool_release(StorePool *p, Store *s);

@@ -1,0 +1,69 @@
+#!/bin/bash
+# The spine end to end: the demo target's /memory is polled, stored, and the
+# memory criterion answers met, then not_met once the target leaks past a
+# lowered threshold; the API's routes, errors and text format.
+. "$TOP_SRCDIR/tests/system/lib.sh"
+
+start_target
+write_config "$WORK/pw.conf"
+start_daemon "$WORK/pw.conf"
+
+check "memory turns met once samples arrive" wait_until 15 state_is memory met
+check "status lists the four built-in criteria in order" \
+        test "$(jget "$PW/v1/status" '[.criteria[].name] | join(",")')" = "latency_p95,memory,acu_scaling,zero_data_loss"
+for c in latency_p95 acu_scaling zero_data_loss; do
+        check "$c is unknown with the reason 'no data source yet'" \
+                test "$(jget "$PW/v1/status" ".criteria[] | select(.name==\"$c\") | .state + \"/\" + .reason")" = "unknown/no data source yet"
+done
+check "memory evidence names the series go.app.Sys" \
+        test "$(jget "$PW/v1/criteria/memory" .evidence.series)" = go.app.Sys
+check "memory threshold defaults to 512 MiB" \
+        test "$(jget "$PW/v1/criteria/memory" .threshold)" = 536870912
+check "ok is false while criteria are unknown" test "$(jget "$PW/v1/status" .ok)" = false
+check "?strict=1 answers 503 when not every criterion is met" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/status?strict=1")" = 503
+check "evaluated_at is an ISO 8601 UTC time" \
+        grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' <<<"$(jget "$PW/v1/status" .evaluated_at)"
+
+# Series and metrics.
+check "the source go.app.memory is up" test "$(source_up go.app.memory)" = true
+check "/v1/metrics lists go.app.Sys with its last value" \
+        test "$(jget "$PW/v1/metrics" '.metrics[] | select(.name=="go.app.Sys") | .last > 0')" = true
+check "/v1/metrics lists the source's up series" \
+        test "$(jget "$PW/v1/metrics" '.metrics[] | select(.name=="go.app.memory.up") | .last')" = 1
+wait_until 10 test "$(jget "$PW/v1/series?metric=go.app.Sys&from=now-1h" '.points | length')" -ge 3
+check "/v1/series returns the stored points of go.app.Sys" \
+        test "$(jget "$PW/v1/series?metric=go.app.Sys&from=now-1h" '.points | length')" -ge 3
+check "/v1/series with from after to is a 400" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/series?metric=go.app.Sys&from=now&to=now-1h")" = 400
+check "/v1/series without metric is a 400 with a JSON error" \
+        test "$(jget "$PW/v1/series" .error.code)" != null
+check "/v1/series of an unknown metric is a 404" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/series?metric=no.such")" = 404
+check "an unknown criterion is a 404" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/criteria/nope")" = 404
+check "an unknown path is a 404 with a JSON error" \
+        test "$(jget "$PW/v1/nope" .error.code)" != null
+check "POST on /v1/status is a 405 with an Allow header" \
+        grep -qi '^allow: .*GET' <<<"$(curl -s -D - -o /dev/null -X POST "$PW/v1/status")"
+check "?format=text gives a table naming the memory criterion" \
+        grep -q '^memory .*met' <<<"$(curl -s "$PW/v1/status?format=text")"
+check "Accept: text/plain gives the same table" \
+        grep -q 'latency_p95' <<<"$(curl -s -H 'Accept: text/plain' "$PW/v1/status")"
+check "/healthz answers 200" curl -sf -o /dev/null "$PW/healthz"
+
+# Lower the threshold just above the current Sys, then leak 32 MiB/s.
+sys=$(jget "$PW/v1/criteria/memory" .value)
+write_config "$WORK/pw.conf" "[criterion memory]" "threshold = $((sys + 64 * 1024 * 1024))" "window = 1m" "max_age = 5s"
+kill -HUP "$PW_PID"
+check "after the reload, memory is still met below the lowered threshold" wait_until 10 state_is memory met
+target_control "leak?rate=32MiB"
+check "with the target leaking, memory turns not_met" wait_until 20 state_is memory not_met
+check "?strict=1 answers 503 while memory is not met" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/status?strict=1")" = 503
+check "the not_met value is above the threshold" \
+        test "$(jget "$PW/v1/criteria/memory" '.value > .threshold')" = true
+target_control "leak?rate=0"
+
+check "SIGTERM stops perfwatchd with exit status 0" stop_daemon
+done_testing

@@ -1,0 +1,161 @@
+# Shared helpers for the system tests: TAP output, free ports, the Go demo
+# target and perfwatchd started on loopback with a temporary database.
+# Every process a test starts is recorded and ended by PID on exit.
+
+set -u
+
+: "${PERFWATCHD:?set by the test harness (make check)}"
+: "${DEMO_TARGET:?set by the test harness (make check)}"
+PY=/usr/bin/python3
+
+WORK=$(mktemp -d /tmp/perfwatch-test.XXXXXX)
+PIDS=""
+TAP_N=0
+TAP_FAILED=0
+
+cleanup() {
+        for pid in $PIDS; do
+                kill -TERM "$pid" 2>/dev/null
+        done
+        for pid in $PIDS; do
+                for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$pid" 2>/dev/null
+        done
+        [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() {          # ok STATUS DESCRIPTION: STATUS 0 passes
+        TAP_N=$((TAP_N + 1))
+        if [ "$1" -eq 0 ]; then
+                echo "ok $TAP_N - $2"
+        else
+                TAP_FAILED=$((TAP_FAILED + 1))
+                echo "not ok $TAP_N - $2"
+        fi
+}
+
+check() {       # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
+        local d=$1; shift
+        "$@"; ok $? "$d"
+}
+
+diag() { echo "# $*"; }
+
+done_testing() {
+        sanitizer_clean
+        echo "1..$TAP_N"
+        [ "$TAP_FAILED" -eq 0 ]
+        exit $?
+}
+
+bail() { echo "Bail out! $*"; exit 99; }
+
+# Fails the test when a sanitizer reported anything in a daemon log.
+sanitizer_clean() {
+        local f bad=0
+        for f in "$WORK"/daemon*.log; do
+                [ -e "$f" ] || continue
+                if grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+                        grep -E -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" | sed 's/^/# /' | head -60
+                        bad=1
+                fi
+        done
+        ok $bad "no sanitizer report in the daemon's logs"
+}
+
+free_port() {
+        $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s, bounded.
+wait_until() {
+        local limit=$(( $1 * 10 )) i; shift
+        for i in $(seq "$limit"); do
+                "$@" >/dev/null 2>&1 && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# start_target [FLAGS...]: starts the demo target on free ports; sets
+# TARGET_PID, MEM_PORT, MEM_URL, API_PORT, PPROF_PORT.
+start_target() {
+        MEM_PORT=${MEM_PORT:-$(free_port)}
+        API_PORT=${API_PORT:-$(free_port)}
+        PPROF_PORT=${PPROF_PORT:-$(free_port)}
+        MEM_URL=http://127.0.0.1:$MEM_PORT/memory
+        "$DEMO_TARGET" -memory "127.0.0.1:$MEM_PORT" -api "127.0.0.1:$API_PORT" \
+                -pprof "127.0.0.1:$PPROF_PORT" "$@" >>"$WORK/target.log" 2>&1 &
+        TARGET_PID=$!
+        PIDS="$PIDS $TARGET_PID"
+        wait_until 20 curl -sf "$MEM_URL" || bail "demo target did not start (see $WORK/target.log)"
+}
+
+stop_target() {
+        kill -TERM "$TARGET_PID" 2>/dev/null
+        wait "$TARGET_PID" 2>/dev/null
+}
+
+target_control() {      # target_control PATH?QUERY
+        curl -sf -X POST "http://127.0.0.1:$MEM_PORT/control/$1" >/dev/null
+}
+
+# write_config FILE [EXTRA...]: a config for one target on MEM_URL, API on
+# API_LISTEN, database in WORK; extra lines are appended verbatim.
+write_config() {
+        local f=$1; shift
+        {
+                echo "[daemon]"
+                echo "database = $WORK/perfwatch.db"
+                echo "listen = 127.0.0.1:$PW_PORT"
+                echo "flush_interval = ${FLUSH_INTERVAL:-1s}"
+                echo "evaluate_interval = 500ms"
+                echo "log_level = debug"
+                echo "[target app]"
+                echo "memory_url = $MEM_URL"
+                echo "memory_interval = ${MEMORY_INTERVAL:-500ms}"
+                echo "timeout = ${TARGET_TIMEOUT:-2s}"
+                local line
+                for line in "$@"; do echo "$line"; done
+        } >"$f"
+}
+
+# start_daemon CONFIG: starts perfwatchd and waits for /healthz; sets PW_PID
+# and PW (the API's base URL).  The log goes to WORK/daemon.N.log.
+start_daemon() {
+        DAEMON_RUN=$(( ${DAEMON_RUN:-0} + 1 ))
+        DAEMON_LOG=$WORK/daemon.$DAEMON_RUN.log
+        "$PERFWATCHD" --config "$1" >"$DAEMON_LOG" 2>&1 &
+        PW_PID=$!
+        PIDS="$PIDS $PW_PID"
+        PW=http://127.0.0.1:$PW_PORT
+        wait_until 20 curl -sf "$PW/healthz" || { cat "$DAEMON_LOG" | sed 's/^/# /'; bail "perfwatchd did not start"; }
+}
+
+# stop_daemon: SIGTERM and wait; returns the exit status.
+stop_daemon() {
+        kill -TERM "$PW_PID"
+        wait "$PW_PID"
+}
+
+# jget URL FILTER: the jq FILTER applied to the JSON at URL (raw output).
+jget() {
+        curl -s --max-time 5 "$1" | jq -r "$2"
+}
+
+criterion_state() {     # criterion_state NAME
+        jget "$PW/v1/status" ".criteria[] | select(.name == \"$1\") | .state"
+}
+
+state_is() {            # state_is NAME STATE
+        [ "$(criterion_state "$1")" = "$2" ]
+}
+
+source_up() {           # source_up NAME: prints true/false/null
+        jget "$PW/v1/sources" ".sources[] | select(.name == \"$1\") | .up"
+}
+
+source_up_is() { [ "$(source_up "$1")" = "$2" ]; }
+
+PW_PORT=$(free_port)

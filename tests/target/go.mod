@@ -1,0 +1,3 @@
+module perfwatch/demo-target
+
+go 1.19

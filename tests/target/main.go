@@ -1,0 +1,506 @@
+// Command demo-target is the Go service perfwatchd watches in demos and in
+// tests: a /memory JSON endpoint with runtime statistics, a small HTTP API,
+// net/http/pprof on its own port, and controls that make it leak memory or
+// make /memory misbehave, so every failure path of the poller can be shown.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const (
+	leakTick     = 100 * time.Millisecond
+	hugeBodySize = 10 << 20 // bytes of the "huge" /memory answer
+	maxItemBody  = 1 << 20  // cap on a POST /api/items body
+	shutdownWait = 5 * time.Second
+)
+
+// ---------------------------------------------------------------- sizes
+
+// parseSize accepts the same forms as perfwatchd's units_parse_size:
+// "8MiB", "64k", "1.5GiB", "100", "1MB"; binary K/KiB M/MiB G/GiB T/TiB,
+// decimal kB/KB MB GB TB, optional B, optional "/s" for rates.
+func parseSize(s string) (uint64, error) {
+	in := s
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "/s"))
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("%q is not a size (want e.g. 8MiB, 512k, 1000)", in)
+	}
+	num, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (want e.g. 8MiB, 512k, 1000)", in)
+	}
+	mult, ok := sizeUnits[strings.TrimSpace(s[i:])]
+	if !ok {
+		return 0, fmt.Errorf("%q has an unknown size unit (want B, K/KiB, M/MiB, G/GiB, T/TiB, kB, MB, GB, TB)", in)
+	}
+	v := num * float64(mult)
+	if v >= math.MaxUint64/2 {
+		return 0, fmt.Errorf("%q is too large", in)
+	}
+	return uint64(v), nil
+}
+
+var sizeUnits = map[string]uint64{
+	"": 1, "B": 1,
+	"K": 1 << 10, "KiB": 1 << 10, "M": 1 << 20, "MiB": 1 << 20,
+	"G": 1 << 30, "GiB": 1 << 30, "T": 1 << 40, "TiB": 1 << 40,
+	"k":  1 << 10,
+	"kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+}
+
+type sizeFlag struct{ v uint64 }
+
+func (f *sizeFlag) String() string { return strconv.FormatUint(f.v, 10) }
+func (f *sizeFlag) Set(s string) error {
+	v, err := parseSize(s)
+	if err == nil {
+		f.v = v
+	}
+	return err
+}
+
+// ---------------------------------------------------------------- leaker
+
+// leaker holds memory on purpose.  Every chunk is written page by page so the
+// kernel really backs it and Sys/RSS grow, not just the virtual reservation.
+type leaker struct {
+	mu     sync.Mutex
+	rate   uint64 // bytes per second, 0 = stopped
+	limit  uint64 // stop once this many bytes are held
+	held   uint64
+	chunks [][]byte
+}
+
+func (l *leaker) setRate(r uint64) {
+	l.mu.Lock()
+	l.rate = r
+	l.mu.Unlock()
+}
+
+func (l *leaker) tick() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.rate / uint64(time.Second/leakTick)
+	if n == 0 && l.rate > 0 {
+		n = 1
+	}
+	if l.held >= l.limit {
+		return
+	}
+	if n > l.limit-l.held {
+		n = l.limit - l.held
+	}
+	if n == 0 {
+		return
+	}
+	b := make([]byte, n)
+	pg := os.Getpagesize()
+	for i := 0; i < len(b); i += pg {
+		b[i] = 1
+	}
+	l.chunks = append(l.chunks, b)
+	l.held += n
+}
+
+func (l *leaker) run(ctx context.Context) {
+	t := time.NewTicker(leakTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.tick()
+		}
+	}
+}
+
+// free drops everything held and hands it back to the OS; the rate stays.
+func (l *leaker) free() uint64 {
+	l.mu.Lock()
+	freed := l.held
+	l.chunks = nil
+	l.held = 0
+	l.mu.Unlock()
+	runtime.GC()
+	debug.FreeOSMemory()
+	return freed
+}
+
+func (l *leaker) state() map[string]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return map[string]uint64{"rate": l.rate, "limit": l.limit, "held": l.held}
+}
+
+// ---------------------------------------------------------------- /memory
+
+var memoryModes = map[string]bool{"ok": true, "garbage": true, "huge": true, "hang": true, "500": true}
+
+// memStatsFields lists runtime.MemStats' scalar fields in declaration order
+// (the PauseNs, PauseEnd and BySize arrays are left out) plus NumGoroutine.
+func memStatsFields() ([]string, []interface{}) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	v := reflect.ValueOf(ms)
+	t := v.Type()
+	names := make([]string, 0, t.NumField()+1)
+	vals := make([]interface{}, 0, t.NumField()+1)
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Type.Kind() == reflect.Array {
+			continue
+		}
+		names = append(names, t.Field(i).Name)
+		vals = append(vals, v.Field(i).Interface())
+	}
+	names = append(names, "NumGoroutine")
+	vals = append(vals, runtime.NumGoroutine())
+	return names, vals
+}
+
+// memStatsJSON renders the fields as one object without the closing brace,
+// keeping struct order so the output is easy to read by eye.
+func memStatsJSON() []byte {
+	names, vals := memStatsFields()
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		val, _ := json.Marshal(vals[i])
+		fmt.Fprintf(&sb, "%q:%s", n, val)
+	}
+	return []byte(sb.String())
+}
+
+type memoryServer struct {
+	mode atomic.Value // string
+	leak *leaker
+}
+
+func (m *memoryServer) serveMemory(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+		return
+	}
+	switch m.mode.Load().(string) {
+	case "garbage":
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "not json{{{")
+	case "huge":
+		m.serveHuge(w, r)
+	case "hang":
+		<-r.Context().Done()
+	case "500":
+		http.Error(w, "internal error (demo-target memory mode 500)", http.StatusInternalServerError)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(append(memStatsJSON(), "}\n"...))
+	}
+}
+
+// serveHuge streams a syntactically valid /memory answer padded to 10 MiB
+// with a long string field, chunked, so a client cannot know the size up
+// front and must cap what it reads.
+func (m *memoryServer) serveHuge(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	head := append(memStatsJSON(), `,"Padding":"`...)
+	tail := "\"}\n"
+	w.Write(head)
+	pad := hugeBodySize - len(head) - len(tail)
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	fl, _ := w.(http.Flusher)
+	for pad > 0 && r.Context().Err() == nil {
+		n := len(chunk)
+		if n > pad {
+			n = pad
+		}
+		if _, err := w.Write(chunk[:n]); err != nil {
+			return
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		pad -= n
+	}
+	io.WriteString(w, tail)
+}
+
+func (m *memoryServer) serveControl(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	switch r.URL.Path {
+	case "/control/leak":
+		rate, err := parseSize(q.Get("rate"))
+		if err != nil {
+			http.Error(w, "rate: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		m.leak.setRate(rate)
+	case "/control/mode":
+		mode := q.Get("memory")
+		if !memoryModes[mode] {
+			http.Error(w, fmt.Sprintf("memory: %q is not one of ok, garbage, huge, hang, 500", mode),
+				http.StatusBadRequest)
+			return
+		}
+		m.mode.Store(mode)
+	case "/control/free":
+		m.leak.free()
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	st := map[string]interface{}{"memory_mode": m.mode.Load().(string)}
+	for k, v := range m.leak.state() {
+		st["leak_"+k] = v
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (m *memoryServer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/memory", m.serveMemory)
+	mux.HandleFunc("/control/", m.serveControl)
+	return mux
+}
+
+// ---------------------------------------------------------------- API
+
+type item struct {
+	ID   int64           `json:"id"`
+	Data json.RawMessage `json:"data"`
+}
+
+type itemStore struct {
+	mu    sync.Mutex
+	next  int64
+	items map[int64]item
+}
+
+func writeJSON(w http.ResponseWriter, code int, v interface{}) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *itemStore) list(w http.ResponseWriter) {
+	s.mu.Lock()
+	out := make([]item, 0, len(s.items))
+	for _, it := range s.items {
+		out = append(out, it)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *itemStore) create(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxItemBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body: " + err.Error()})
+		return
+	}
+	if !json.Valid(body) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body is not valid JSON"})
+		return
+	}
+	s.mu.Lock()
+	s.next++
+	it := item{ID: s.next, Data: json.RawMessage(body)}
+	s.items[it.ID] = it
+	s.mu.Unlock()
+	w.Header().Set("Location", fmt.Sprintf("/api/items/%d", it.ID))
+	writeJSON(w, http.StatusCreated, map[string]int64{"id": it.ID})
+}
+
+func (s *itemStore) get(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/items/"), 10, 64)
+	s.mu.Lock()
+	it, ok := s.items[id]
+	s.mu.Unlock()
+	if err != nil || !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such item"})
+		return
+	}
+	writeJSON(w, http.StatusOK, it)
+}
+
+func (s *itemStore) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/api/items", func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			s.list(w)
+		case http.MethodPost:
+			s.create(w, r)
+		default:
+			http.Error(w, "GET or POST only", http.StatusMethodNotAllowed)
+		}
+	})
+	mux.HandleFunc("/api/items/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			http.Error(w, "GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		s.get(w, r)
+	})
+	return mux
+}
+
+// ---------------------------------------------------------------- pprof
+
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// ---------------------------------------------------------------- main
+
+type listener struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+func listen(name, addr string, h http.Handler, base context.Context) (*listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-%s %s: cannot listen: %w", name, addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		// Handlers that block (hang mode, pprof profile, streams) end when
+		// this context is cancelled at shutdown.
+		BaseContext: func(net.Listener) context.Context { return base },
+	}
+	return &listener{name: name, ln: ln, srv: srv}, nil
+}
+
+func main() {
+	memAddr := flag.String("memory", "127.0.0.1:9091", "`ADDR` for GET /memory and POST /control/{leak,mode,free}")
+	apiAddr := flag.String("api", "127.0.0.1:8080", "`ADDR` for the demo HTTP API (/api/items, /healthz)")
+	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "`ADDR` for net/http/pprof (/debug/pprof/)")
+	leakRate := &sizeFlag{}
+	leakLimit := &sizeFlag{v: 2 << 30}
+	flag.Var(leakRate, "leak", "leak `RATE` bytes per second from the start (e.g. 8MiB; 0 = off)")
+	flag.Var(leakLimit, "leak-limit", "stop leaking once `SIZE` bytes are held (e.g. 2GiB)")
+	memMode := flag.String("memory-mode", "ok", "initial /memory behaviour `MODE`: ok, garbage, huge, hang, 500")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "demo-target: unexpected argument %q\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	if !memoryModes[*memMode] {
+		fmt.Fprintf(os.Stderr, "demo-target: -memory-mode: %q is not one of ok, garbage, huge, hang, 500\n", *memMode)
+		os.Exit(2)
+	}
+	os.Exit(run(*memAddr, *apiAddr, *pprofAddr, *memMode, leakRate.v, leakLimit.v))
+}
+
+func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+
+	leak := &leaker{rate: rate, limit: limit}
+	mem := &memoryServer{leak: leak}
+	mem.mode.Store(mode)
+	items := &itemStore{items: map[int64]item{}}
+
+	var ls []*listener
+	for _, spec := range []struct {
+		name, addr string
+		h          http.Handler
+	}{
+		{"memory", memAddr, mem.handler()},
+		{"api", apiAddr, items.handler()},
+		{"pprof", pprofAddr, pprofHandler()},
+	} {
+		l, err := listen(spec.name, spec.addr, spec.h, base)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "demo-target: %v\n", err)
+			for _, o := range ls {
+				o.ln.Close()
+			}
+			return 1
+		}
+		ls = append(ls, l)
+	}
+	return serve(ctx, ls, leak, cancelBase)
+}
+
+func serve(ctx context.Context, ls []*listener, leak *leaker, cancelBase context.CancelFunc) int {
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func(l *listener) {
+			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("-%s %s: %w", l.name, l.ln.Addr(), err)
+			}
+		}(l)
+	}
+	leakCtx, stopLeak := context.WithCancel(ctx)
+	defer stopLeak()
+	go leak.run(leakCtx)
+
+	fmt.Printf("demo-target: memory http://%s/memory, api http://%s, pprof http://%s/debug/pprof\n",
+		ls[0].ln.Addr(), ls[1].ln.Addr(), ls[2].ln.Addr())
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		fmt.Fprintf(os.Stderr, "demo-target: %v\n", err)
+		code = 1
+	}
+	cancelBase()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	for _, l := range ls {
+		if l.srv.Shutdown(sctx) != nil {
+			l.srv.Close()
+		}
+	}
+	return code
+}

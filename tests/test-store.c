@@ -1,0 +1,484 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "tap.h"
+
+extern const char *const store_migrations[];
+
+#define QUEUE_MAX 100000
+
+static char tmpdir[] = "/tmp/test-store.XXXXXX";
+
+static void path_in(char *buf, size_t size, const char *name) {
+        snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+static int known_version(void) {
+        int n = 0;
+
+        while (store_migrations[n])
+                n++;
+        return n;
+}
+
+/* Changes the file behind the store's back, as another tool would. */
+static int raw_exec(const char *path, const char *sql) {
+        sqlite3 *db = NULL;
+        int rc;
+
+        rc = sqlite3_open(path, &db);
+        if (rc == SQLITE_OK) {
+                sqlite3_busy_timeout(db, 5000);
+                rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        }
+        sqlite3_close(db);
+        return rc;
+}
+
+typedef struct Points {
+        size_t n;
+        int64_t ts[16];
+        double v[16];
+        size_t stop_after;    /* 0: never */
+} Points;
+
+static int collect(int64_t ts, double v, void *u) {
+        Points *p = u;
+
+        if (p->n < 16) {
+                p->ts[p->n] = ts;
+                p->v[p->n] = v;
+        }
+        p->n++;
+        return p->stop_after && p->n == p->stop_after ? 7 : 0;
+}
+
+typedef struct Listing {
+        size_t n;
+        char names[4][16];
+        int64_t ts[4];
+        double v[4];
+} Listing;
+
+static int list_one(const char *name, int64_t ts, double v, void *u) {
+        Listing *l = u;
+
+        if (l->n < 4) {
+                snprintf(l->names[l->n], sizeof l->names[0], "%s", name);
+                l->ts[l->n] = ts;
+                l->v[l->n] = v;
+        }
+        l->n++;
+        return 0;
+}
+
+static uint64_t count_of(Store *s, const char *series, int64_t from, int64_t to) {
+        StoreStatResult r = {};
+
+        if (store_series_stat(s, series, from, to, STORE_STAT_LAST, &r) < 0)
+                return UINT64_MAX;
+        return r.count;
+}
+
+static void test_open_errors(void) {
+        char path[PATH_MAX], want[PATH_MAX + 64];
+        Store *s = NULL;
+        char *err = NULL;
+        int r;
+
+        path_in(path, sizeof path, "no-such-dir/x.db");
+        r = store_open(path, &s, &err);
+        ok(r < 0 && !s, "store_open in a missing directory fails");
+        snprintf(want, sizeof want, "%s: unable to open database file", path);
+        is_str(err, want, "the open error names the file and the problem");
+        free(err);
+
+        path_in(path, sizeof path, "missing.db");
+        r = store_open_readonly(path, &s, &err);
+        ok(r < 0 && !s, "store_open_readonly of a missing file fails (and creates nothing)");
+        ok(err && strncmp(err, path, strlen(path)) == 0, "the read-only open error names the file");
+        ok(access(path, F_OK) < 0, "the read-only open did not create the file");
+        free(err);
+}
+
+/* Writer and reader on one file: appends are invisible until flushed, then
+ * every reading function sees them through the read-only connection. */
+static void test_round_trip(Store *w, Store *rd, const char *path) {
+        char wal[PATH_MAX + 8];
+        Points p = {};
+        Listing l = {};
+        int64_t ts = 0;
+        double v = 0;
+
+        is_int(store_schema_version(w), known_version(), "a new database gets every migration");
+        is_int(store_schema_version(rd), known_version(), "the reader sees the same schema version");
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        ok(access(wal, F_OK) == 0, "the database is in WAL mode (a -wal file exists) while the reader works");
+
+        is_int(store_append(w, "a", 3000, 2.0), 0, "append queues a sample");
+        store_append(w, "a", 1000, 1.0);
+        store_append(w, "a", 2000, 3.0);
+        store_append(w, "b", 1500, 10.0);
+        is_int(store_pending(w), 4, "four samples are pending before the flush");
+        is_int(count_of(rd, "a", 0, 10000), 0, "a reader sees nothing before the flush");
+
+        is_int(store_flush(w), 0, "flush succeeds");
+        is_int(store_pending(w), 0, "nothing is pending after the flush");
+        is_int(count_of(rd, "a", 0, 10000), 3, "the reader sees all samples of a after the flush");
+
+        is_int(store_series_points(rd, "a", 0, 10000, 0, 100, collect, &p), 0, "raw points: all returned");
+        ok(p.n == 3 && p.ts[0] == 1000 && p.ts[1] == 2000 && p.ts[2] == 3000,
+           "raw points come in time order whatever the append order");
+        ok(p.v[0] == 1.0 && p.v[1] == 3.0 && p.v[2] == 2.0, "raw points keep their values");
+
+        is_int(store_series_last(rd, "a", &ts, &v), 0, "last of a known series");
+        ok(ts == 3000 && v == 2.0, "last is the newest sample, not the last appended");
+
+        is_int(store_list_series(rd, list_one, &l), 0, "list series");
+        ok(l.n == 2 && strcmp(l.names[0], "a") == 0 && strcmp(l.names[1], "b") == 0,
+           "list gives every series by name");
+        ok(l.ts[0] == 3000 && l.v[0] == 2.0 && l.ts[1] == 1500 && l.v[1] == 10.0,
+           "list gives each series' newest sample");
+}
+
+/* A sample the database refuses mid-batch rolls back the whole batch and
+ * keeps it queued; the series created in that batch is forgotten too. */
+static void test_flush_atomic(Store *w, Store *rd, const char *path) {
+        int r;
+
+        ok(raw_exec(path, "CREATE TRIGGER refuse_13 BEFORE INSERT ON samples WHEN NEW.value = 13 "
+                          "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;") == SQLITE_OK,
+           "(setup) a trigger that refuses the value 13");
+        store_append(w, "c", 1, 12);
+        store_append(w, "c", 2, 13);
+        store_append(w, "c", 3, 14);
+        r = store_flush(w);
+        ok(r < 0, "a flush with a refused sample fails (%d)", r);
+        is_int(store_pending(w), 3, "the failed batch stays queued");
+        is_int(count_of(rd, "c", 0, 10), 0, "no sample of the failed batch is visible");
+        is_int(store_series_points(rd, "c", 0, 10, 0, 10, collect, &(Points) {}), -ENOENT,
+               "the series created in the failed batch was rolled back");
+
+        /* Takes the id the rolled-back series had: a stale cached id would
+         * now file c's samples under this intruder. */
+        ok(raw_exec(path, "DROP TRIGGER refuse_13; INSERT INTO series (name) VALUES ('intruder');") ==
+                   SQLITE_OK,
+           "(setup) drop the trigger, another writer creates a series");
+        is_int(store_flush(w), 0, "the retried flush succeeds");
+        is_int(count_of(rd, "c", 0, 10), 3, "all three samples arrive under their own series");
+        is_int(count_of(rd, "intruder", 0, 10), 0, "none went to the series that took the old id");
+}
+
+static void check_stat(Store *s, int64_t from, int64_t to, StoreStat st, double value, int64_t value_ms,
+                       uint64_t count, const char *what) {
+        StoreStatResult r = {};
+
+        is_int(store_series_stat(s, "s", from, to, st, &r), 0, "%s: succeeds", what);
+        is_double(r.value, value, 1e-9, "%s: value", what);
+        is_int(r.value_ms, value_ms, "%s: time of the value", what);
+        is_int(r.count, count, "%s: count", what);
+        is_int(r.newest_ms, to >= 500 ? 500 : 400, "%s: newest in the window", what);
+}
+
+static void test_stat(Store *w, Store *rd) {
+        StoreStatResult r = { .count = 99 };
+
+        store_append(w, "s", 300, 1);
+        store_append(w, "s", 500, 4);
+        store_append(w, "s", 100, 5);
+        store_append(w, "s", 400, 9);
+        store_append(w, "s", 200, 9);
+        store_flush(w);
+
+        /* The window [200, 400] must include both bounds: 3 samples. */
+        check_stat(rd, 200, 400, STORE_STAT_MAX, 9, 400, 3, "max over [200,400] (tie: newest)");
+        check_stat(rd, 200, 400, STORE_STAT_MIN, 1, 300, 3, "min over [200,400]");
+        check_stat(rd, 200, 400, STORE_STAT_AVG, 19.0 / 3, 400, 3, "avg over [200,400]");
+        check_stat(rd, 200, 400, STORE_STAT_LAST, 9, 400, 3, "last over [200,400]");
+        check_stat(rd, 100, 500, STORE_STAT_LAST, 4, 500, 5, "last over [100,500]");
+        check_stat(rd, 100, 500, STORE_STAT_MIN, 1, 300, 5, "min over [100,500]");
+        check_stat(w, 100, 500, STORE_STAT_AVG, 5.6, 500, 5, "avg over [100,500] on the writer");
+
+        is_int(store_series_stat(rd, "s", 600, 700, STORE_STAT_MAX, &r), 0, "empty window succeeds");
+        is_int(r.count, 0, "an empty window has count 0");
+        r.count = 99;
+        is_int(store_series_stat(rd, "nope", 0, 1000, STORE_STAT_AVG, &r), 0, "unknown series succeeds");
+        is_int(r.count, 0, "an unknown series has count 0");
+}
+
+static void test_points(Store *w, Store *rd) {
+        Points p = {}, q = {}, stop = { .stop_after = 2 };
+        int64_t ts;
+        double v;
+
+        for (int i = 0; i < 10; i++)
+                store_append(w, "p", 1000 + 100 * i, i);
+        store_flush(w);
+
+        is_int(store_series_points(rd, "p", 1000, 1900, 500, 100, collect, &p), 0, "stepped points");
+        ok(p.n == 2 && p.ts[0] == 1000 && p.ts[1] == 1500, "one point per bucket, stamped with its start");
+        ok(p.n == 2 && p.v[0] == 2.0 && p.v[1] == 7.0, "each bucket is the mean of its samples");
+
+        p = (Points) {};
+        store_series_points(rd, "p", 1200, 1700, 500, 100, collect, &p);
+        ok(p.n == 2 && p.v[0] == 3.0 && p.v[1] == 6.0, "buckets average only samples inside the window");
+
+        p = (Points) {};
+        is_int(store_series_points(rd, "p", 0, 5000, 0, 4, collect, &p), 1, "max_points cut returns 1");
+        ok(p.n == 4 && p.ts[0] == 1000 && p.ts[3] == 1300, "the cut keeps the first max_points points");
+        is_int(store_series_points(rd, "p", 0, 5000, 0, 10, collect, &q), 0,
+               "exactly max_points points is not a cut");
+        is_int(q.n, 10, "all ten points came");
+        is_int(store_series_points(rd, "p", 0, 5000, 0, 10, collect, &stop), 7,
+               "a callback's non-zero return stops the walk and is returned");
+        is_int(stop.n, 2, "no point after the callback stopped");
+
+        is_int(store_series_points(rd, "nope", 0, 5000, 0, 10, collect, &p), -ENOENT,
+               "points of an unknown series: -ENOENT");
+        is_int(store_series_last(rd, "nope", &ts, &v), -ENOENT, "last of an unknown series: -ENOENT");
+}
+
+static void test_retention(const char *path) {
+        Store *s = NULL;
+        Listing l = {};
+        unsigned d = 99, total = 0, steps = 0;
+        bool bounded = true;
+        char *err = NULL;
+
+        is_int(store_open(path, &s, &err), 0, "(setup) open a fresh database");
+        free(err);
+        if (!s)
+                return;
+        for (int k = 0; k < 3; k++) {
+                const char *name = (const char *[]) { "r0", "r1", "r2" }[k];
+                for (int i = 0; i < 20; i++)
+                        store_append(s, name, i, i);
+                for (int i = 100; i < 105; i++)
+                        store_append(s, name, i, i);
+        }
+        store_append(s, "rgone", 50, 1);
+        store_flush(s);
+
+        is_int(store_retention_step(s, 100, 0, &d), 0, "max_rows 0 succeeds");
+        is_int(d, 0, "max_rows 0 deletes nothing");
+        do {
+                if (store_retention_step(s, 100, 25, &d) < 0)
+                        break;
+                steps++;
+                bounded = bounded && d <= 25;
+                total += d;
+        } while (d == 25 && steps < 100);
+        ok(bounded, "no retention step deletes more than max_rows");
+        is_int(total, 61, "retention deletes every sample older than the cutoff");
+        is_int(steps, 3, "61 old samples take three steps of at most 25");
+        is_int(store_retention_step(s, 100, 25, &d), 0, "a step with nothing left succeeds");
+        is_int(d, 0, "a step with nothing left deletes nothing");
+        is_int(count_of(s, "r1", 0, 1000), 5, "samples at or after the cutoff are kept");
+        is_int(count_of(s, "r1", 100, 100), 1, "a sample exactly at the cutoff is kept");
+
+        store_list_series(s, list_one, &l);
+        ok(l.n == 4 && strcmp(l.names[3], "rgone") == 0 && l.ts[3] == 0,
+           "a series whose samples all expired is listed with ts 0");
+        store_free(s);
+}
+
+static void test_queue(Store *w) {
+        Points p = {};
+
+        is_int(store_append(w, "n", 1, NAN), -EINVAL, "NaN is refused (SQLite would store NULL)");
+        is_int(store_append(w, "", 1, 1), -EINVAL, "an empty series name is refused");
+        for (int i = 0; i < QUEUE_MAX + 5; i++)
+                if (store_append(w, "q", i, i) < 0)
+                        break;
+        is_int(store_pending(w), QUEUE_MAX, "the queue stops at its cap");
+        is_int(store_flush(w), 0, "a full queue flushes (a warning reports the drops)");
+        is_int(count_of(w, "q", 0, QUEUE_MAX + 10), QUEUE_MAX, "the capped queue's samples are all stored");
+        store_series_points(w, "q", 0, QUEUE_MAX + 10, 0, 1, collect, &p);
+        is_int(p.ts[0], 5, "the oldest samples were the ones dropped");
+}
+
+static void test_versions(const char *path, const char *other) {
+        char want[PATH_MAX + 128], sql[64];
+        Store *s = NULL;
+        char *err = NULL;
+        int r;
+
+        is_int(store_open(path, &s, &err), 0, "reopen an existing database");
+        is_int(store_schema_version(s), known_version(), "reopen keeps the schema version");
+        is_int(count_of(s, "a", 0, 10000), 3, "reopen keeps the data");
+        store_free(s);
+        s = NULL;
+
+        is_int(store_open_readonly(path, &s, &err), 0,
+               "read-only open works with no writer (and no -wal/-shm files) around");
+        is_int(count_of(s, "b", 0, 10000), 1, "and reads the data");
+        is_int(store_append(s, "x", 1, 1), -EROFS, "a read-only store refuses appends");
+        s = store_free(s);
+
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", known_version() + 6);
+        ok(raw_exec(path, sql) == SQLITE_OK, "(setup) a newer perfwatchd bumped the schema");
+        r = store_open(path, &s, &err);
+        ok(r < 0 && !s, "a database newer than the binary is refused");
+        snprintf(want, sizeof want, "%s: database schema version %d is newer than this perfwatchd (%d)", path,
+                 known_version() + 6, known_version());
+        is_str(err, want, "the refusal says which versions");
+        free(err);
+        ok(store_open_readonly(path, &s, &err) < 0 && !s, "the read-only open refuses it too");
+        free(err);
+
+        ok(raw_exec(other, "CREATE TABLE t (x INTEGER)") == SQLITE_OK, "(setup) a database never initialised");
+        ok(store_open_readonly(other, &s, &err) < 0 && !s, "read-only open refuses user_version 0");
+        ok(err && strstr(err, other) && strstr(err, "not initialised"), "the error says the file is not initialised");
+        free(err);
+}
+
+typedef struct Waiter {
+        StorePool *pool;
+        volatile int got;
+        uint64_t count;
+} Waiter;
+
+static void *wait_for_reader(void *u) {
+        Waiter *w = u;
+        Store *s = store_pool_acquire(w->pool);
+
+        __atomic_store_n(&w->got, 1, __ATOMIC_SEQ_CST);
+        if (s)
+                w->count = count_of(s, "a", 0, 10000);
+        store_pool_release(w->pool, s);
+        return NULL;
+}
+
+static void *hammer(void *u) {
+        StorePool *pool = u;
+        uintptr_t bad = 0;
+
+        for (int i = 0; i < 200; i++) {
+                Store *s = store_pool_acquire(pool);
+                if (!s || count_of(s, "a", 0, 10000) != 3)
+                        bad++;
+                store_pool_release(pool, s);
+        }
+        return (void *) bad;
+}
+
+static void test_pool(const char *path) {
+        struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+        StorePool *pool = NULL;
+        Waiter w = {};
+        pthread_t t1, t2;
+        void *bad1 = NULL, *bad2 = NULL;
+        Store *held;
+        char *err = NULL;
+
+        is_int(store_pool_new(path, 1, &pool, &err), 0, "a pool of one reader");
+        held = store_pool_acquire(pool);
+        ok(held != NULL, "acquire lends the connection");
+        w.pool = pool;
+        pthread_create(&t1, NULL, wait_for_reader, &w);
+        nanosleep(&pause, NULL);
+        is_int(__atomic_load_n(&w.got, __ATOMIC_SEQ_CST), 0, "a second thread waits while all are lent");
+        store_pool_release(pool, held);
+        pthread_join(t1, NULL);
+        is_int(w.got, 1, "release wakes the waiting thread");
+        is_int(w.count, 3, "the waiting thread reads through the borrowed connection");
+        pool = store_pool_free(pool);
+
+        is_int(store_pool_new(path, 2, &pool, &err), 0, "a pool of two readers");
+        pthread_create(&t1, NULL, hammer, pool);
+        pthread_create(&t2, NULL, hammer, pool);
+        pthread_join(t1, &bad1);
+        pthread_join(t2, &bad2);
+        ok(!bad1 && !bad2, "two threads borrow and read 400 times without a failure");
+        pool = store_pool_free(pool);
+}
+
+static void test_pool_errors(const char *path) {
+        char missing[PATH_MAX];
+        StorePool *pool = NULL;
+        Store *s1, *s2, *s3;
+        char *err = NULL;
+
+        path_in(missing, sizeof missing, "missing.db");
+        ok(store_pool_new(missing, 2, &pool, &err) < 0 && !pool, "a pool on a missing file fails at once");
+        ok(err && strstr(err, missing), "the pool error names the file");
+        free(err);
+
+        ok(raw_exec(path, "PRAGMA user_version = 1") == SQLITE_OK, "(setup) a database with a schema");
+        is_int(store_pool_new(path, 2, &pool, &err), 0, "a pool of two on it");
+        s1 = store_pool_acquire(pool);
+        unlink(path);
+        s2 = store_pool_acquire(pool);
+        ok(s1 && !s2, "acquire returns NULL when the lazily opened connection fails (error logged)");
+        s3 = store_pool_acquire(pool);
+        ok(!s3, "the failed slot is free again: a second try fails instead of waiting");
+        store_pool_release(pool, s1);
+        store_pool_free(pool);
+}
+
+static void remove_tmpdir(void) {
+        DIR *d = opendir(tmpdir);
+        struct dirent *e;
+        char p[PATH_MAX];
+
+        while (d && (e = readdir(d))) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                        continue;
+                path_in(p, sizeof p, e->d_name);
+                unlink(p);
+        }
+        if (d)
+                closedir(d);
+        ok(rmdir(tmpdir) == 0, "the test directory is removed");
+}
+
+int main(void) {
+        char path[PATH_MAX], other[PATH_MAX];
+        Store *w = NULL, *rd = NULL;
+        char *err = NULL;
+
+        if (!mkdtemp(tmpdir)) {
+                perror("mkdtemp");
+                return 1;
+        }
+        test_open_errors();
+
+        path_in(path, sizeof path, "main.db");
+        is_int(store_open(path, &w, &err), 0, "open a new database read-write");
+        is_int(store_open_readonly(path, &rd, &err), 0, "open it read-only beside the writer");
+        free(err);
+        if (w && rd) {
+                test_round_trip(w, rd, path);
+                test_flush_atomic(w, rd, path);
+                test_stat(w, rd);
+                test_points(w, rd);
+                test_pool(path);
+                test_queue(w);
+        }
+        store_free(rd);
+        store_free(w);
+
+        path_in(other, sizeof other, "retention.db");
+        test_retention(other);
+        path_in(other, sizeof other, "plain.db");
+        test_versions(path, other);
+        path_in(other, sizeof other, "pool.db");
+        test_pool_errors(other);
+
+        remove_tmpdir();
+        return tap_done();
+}
