@@ -122,7 +122,8 @@ typedef struct BuiltinCriterion {
 static const BuiltinCriterion builtin_criteria[] = {
         { "latency_p95",    CRITERION_NO_SOURCE, "ms",     "<",  "300" },
         { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB" },
-        { "acu_scaling",    CRITERION_NO_SOURCE, "",       "<",  "0" },
+        /* A range check ([2, 16] ACU), not a threshold: no op, no threshold. */
+        { "acu_scaling",    CRITERION_NO_SOURCE, "",       NULL, NULL },
         { "zero_data_loss", CRITERION_NO_SOURCE, "writes", "<=", "0" },
 };
 
@@ -793,7 +794,8 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
         if (s->kind != SECTION_CRITERION)
                 return true;
         b = builtin_lookup(p->config->criteria[s->index].name);
-        return !b || b->kind == CRITERION_SERIES || streq(k->name, "threshold") || streq(k->name, "max_age");
+        return !b || b->kind == CRITERION_SERIES || streq(k->name, "max_age") ||
+               (streq(k->name, "threshold") && b->threshold);
 }
 
 /* Always returns 1: problems are collected here, so inih's own return value
@@ -880,8 +882,11 @@ static int parser_add_builtins(Parser *p) {
                         return -ENOMEM;
                 c->n_criteria++;
                 parser_apply_defaults(p, &s, SECTION_CRITERION);
-                (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "op"), b->op);
-                (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
+                c->criteria[i].threshold = NAN;
+                if (b->op)
+                        (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "op"), b->op);
+                if (b->threshold)
+                        (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
         }
         return 0;
 }

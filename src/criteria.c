@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,8 @@ static json_t *iso_time(int64_t ms) {
 /* The rule itself: what is compared with what.  Shown whatever the state, so
  * a reader of an `unknown` answer still sees what would be checked. */
 static void add_rule(json_t *o, const CriterionConfig *cc) {
+        if (isnan(cc->threshold))
+                return;
         json_object_set_new(o, "op", json_string(config_op_to_string(cc->op)));
         json_object_set_new(o, "threshold", number(cc->threshold));
         if (cc->unit && cc->unit[0])

@@ -48,6 +48,19 @@ typedef struct AppendCtx {
         int64_t ts_ms;
 } AppendCtx;
 
+/* a + b + c in a new string, or NULL. */
+static char *str_join3(const char *a, const char *b, const char *c) {
+        size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+        char *s = malloc(la + lb + lc + 1);
+
+        if (!s)
+                return NULL;
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb);
+        memcpy(s + la + lb, c, lc + 1);
+        return s;
+}
+
 static uint64_t now_monotonic_usec(void) {
         struct timespec ts;
 
@@ -91,7 +104,7 @@ static uint64_t gomem_delay(uint64_t interval, unsigned failures) {
  * not drift by their own duration; jitter is applied to each firing only. */
 static int gomem_schedule(GoMemProbe *p, uint64_t base) {
         uint64_t interval = p->target->memory_interval_usec, now = now_monotonic_usec();
-        uint64_t next, span, fire;
+        uint64_t next, span, jitter, fire;
         unsigned failures = source_consecutive_failures(p->source);
         int r;
 
@@ -101,8 +114,8 @@ static int gomem_schedule(GoMemProbe *p, uint64_t base) {
                 next += ((now - next) / interval + 1) * interval;
 
         span = interval / 50;
-        fire = next > span ? next - span : 0;
-        fire += gomem_random(p) % (2 * span + 1);
+        jitter = gomem_random(p) % (2 * span + 1);
+        fire = next + jitter >= span ? next + jitter - span : 0;
 
         p->next_base_usec = next;
         p->scheduled_failures = failures;
@@ -188,6 +201,13 @@ static void gomem_report_curl_error(GoMemProbe *p, CURLcode result, uint64_t dur
         }
 }
 
+/* The armed tick assumed the failure count from before this poll: move it
+ * when the poll's outcome changed the backoff. */
+static void gomem_reschedule_if_needed(GoMemProbe *p) {
+        if (source_consecutive_failures(p->source) != p->scheduled_failures)
+                (void) gomem_schedule(p, p->last_base_usec);
+}
+
 static void gomem_on_done(CURL *easy, CURLcode result, void *userdata) {
         GoMemProbe *p = userdata;
         uint64_t duration = now_monotonic_usec() - p->started_mono_usec;
@@ -206,10 +226,7 @@ static void gomem_on_done(CURL *easy, CURLcode result, void *userdata) {
                         gomem_ingest(p, duration);
         }
         curl_buffer_reset(&p->body);
-
-        /* The armed tick assumed the failure count from before this poll. */
-        if (source_consecutive_failures(p->source) != p->scheduled_failures)
-                (void) gomem_schedule(p, p->last_base_usec);
+        gomem_reschedule_if_needed(p);
 }
 
 static void gomem_poll(GoMemProbe *p) {
@@ -223,6 +240,7 @@ static void gomem_poll(GoMemProbe *p) {
         r = curl_glue_add(p->glue, p->easy, gomem_on_done, p);
         if (r < 0) {
                 source_report_down(p->source, p->started_usec, 0, "cannot start the request: %s", strerror(-r));
+                gomem_reschedule_if_needed(p);
                 return;
         }
         p->in_flight = true;
@@ -274,7 +292,7 @@ static int gomem_setup_easy(GoMemProbe *p) {
 static int gomem_add_timer(GoMemProbe *p, sd_event *e) {
         uint64_t interval = p->target->memory_interval_usec;
         uint64_t spread = interval < GOMEM_FIRST_SPREAD_USEC ? interval : GOMEM_FIRST_SPREAD_USEC;
-        char *description = NULL;
+        char *description;
         int r;
 
         r = sd_event_add_time_relative(e, &p->timer, CLOCK_MONOTONIC, gomem_random(p) % (spread + 1),
@@ -285,7 +303,8 @@ static int gomem_add_timer(GoMemProbe *p, sd_event *e) {
         if (r < 0)
                 return r;
 
-        if (asprintf(&description, "gomem:%s", p->target->name) < 0)
+        description = str_join3("gomem:", p->target->name, "");
+        if (!description)
                 return -ENOMEM;
         r = sd_event_source_set_description(p->timer, description);
         free(description);
@@ -295,7 +314,7 @@ static int gomem_add_timer(GoMemProbe *p, sd_event *e) {
 int gomem_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
                     const TargetConfig *t, GoMemProbe **ret) {
         GoMemProbe *p;
-        char *source_name = NULL;
+        char *source_name;
         int r;
 
         if (!e || !glue || !sources || !t || !t->name || !t->memory_url || t->memory_interval_usec == 0 || !ret)
@@ -309,8 +328,8 @@ int gomem_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *source
         p->target = t;
         gomem_seed(p);
 
-        if (asprintf(&p->prefix, "go.%s", t->name) < 0) {
-                p->prefix = NULL;
+        p->prefix = str_join3("go.", t->name, "");
+        if (!p->prefix) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -322,7 +341,8 @@ int gomem_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *source
                 goto fail;
 
         /* Last, so a failure above leaves no orphan source in the set. */
-        if (asprintf(&source_name, "go.%s.memory", t->name) < 0) {
+        source_name = str_join3("go.", t->name, ".memory");
+        if (!source_name) {
                 r = -ENOMEM;
                 goto fail;
         }

@@ -82,6 +82,17 @@ static int set_reserve(SourceSet *set) {
         return 0;
 }
 
+static char *str_join(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        char *s = malloc(la + lb + 1);
+
+        if (!s)
+                return NULL;
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+        return s;
+}
+
 int source_set_add(SourceSet *set, const char *name, const char *kind, const char *url,
                    Source **ret) {
         Source *s;
@@ -98,10 +109,8 @@ int source_set_add(SourceSet *set, const char *name, const char *kind, const cha
         s->name = strdup(name);
         s->kind = strdup(kind);
         s->url = url ? strdup(url) : NULL;
-        if (asprintf(&s->series_up, "%s.up", name) < 0)
-                s->series_up = NULL;
-        if (asprintf(&s->series_seconds, "%s.poll_seconds", name) < 0)
-                s->series_seconds = NULL;
+        s->series_up = str_join(name, ".up");
+        s->series_seconds = str_join(name, ".poll_seconds");
         if (!s->name || !s->kind || (url && !s->url) || !s->series_up || !s->series_seconds) {
                 source_free(s);
                 return -ENOMEM;

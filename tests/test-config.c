@@ -198,7 +198,7 @@ static void test_defaults(void) {
         } builtins[] = {
                 { "latency_p95", CRITERION_NO_SOURCE, CRITERION_LT, 300, "ms" },
                 { "memory", CRITERION_SERIES, CRITERION_LT, 536870912, "bytes" },
-                { "acu_scaling", CRITERION_NO_SOURCE, CRITERION_LT, 0, "" },
+                { "acu_scaling", CRITERION_NO_SOURCE, CRITERION_LT, NAN, NULL },
                 { "zero_data_loss", CRITERION_NO_SOURCE, CRITERION_LE, 0, "writes" },
         };
         Config *c = NULL;
@@ -206,7 +206,7 @@ static void test_defaults(void) {
         is_int(load("", &c, NULL), 0, "an empty file loads");
         if (!c)
                 return;
-        is_str(c->daemon.database, LOCALSTATEDIR "/lib/perfwatch/perfwatch.db", "database defaults under LOCALSTATEDIR");
+        is_str(c->daemon.database, "/var/lib/perfwatch/perfwatch.db", "database defaults to /var/lib/perfwatch/perfwatch.db");
         is_str(c->daemon.listen, "127.0.0.1:9470", "listen defaults to 127.0.0.1:9470");
         is_int(c->daemon.retention_usec, 14 * USEC_PER_DAY, "retention defaults to 14d");
         ok(!c->daemon.api_token_file, "api_token_file has no default");
@@ -221,8 +221,12 @@ static void test_defaults(void) {
                 is_str(cc->name, builtins[i].name, "built-in %zu is %s", i, builtins[i].name);
                 ok(cc->kind == builtins[i].kind && cc->op == builtins[i].op && cc->line == 0,
                    "%s: kind, op %s, not from the file", cc->name, config_op_to_string(builtins[i].op));
-                is_double(cc->threshold, builtins[i].threshold, 1e-9, "%s: threshold default", cc->name);
-                is_str(cc->unit, builtins[i].unit, "%s: unit \"%s\"", cc->name, builtins[i].unit);
+                if (isnan(builtins[i].threshold))
+                        ok(isnan(cc->threshold), "%s: has no threshold", cc->name);
+                else
+                        is_double(cc->threshold, builtins[i].threshold, 1e-9, "%s: threshold default", cc->name);
+                is_str(cc->unit, builtins[i].unit, "%s: unit \"%s\"", cc->name,
+                       builtins[i].unit ? builtins[i].unit : "(none)");
                 ok(cc->statistic == CRITERION_MAX && cc->window_usec == USEC_PER_HOUR &&
                    cc->max_age_usec == 5 * USEC_PER_MIN, "%s: max over 1h, max_age 5m", cc->name);
         }
@@ -373,6 +377,9 @@ static void test_criterion_errors(void) {
         expect_error("[criterion acu_scaling]\nseries = x\n",
                      ":2: [criterion acu_scaling] series: not supported for this criterion yet",
                      "series on acu_scaling");
+        expect_error("[criterion acu_scaling]\nthreshold = 5\n",
+                     ":2: [criterion acu_scaling] threshold: not supported for this criterion yet",
+                     "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
                      ":5: [criterion c] colour: unknown key", "an unknown criterion key");
 }

@@ -13,8 +13,9 @@ check "the source goes down once the target is killed" wait_until 10 source_up_i
 err=$(jget "$PW/v1/sources" '.sources[] | select(.name=="go.app.memory") | .last_error')
 diag "last_error: $err"
 check "the reason names the connection problem" grep -qi 'connect' <<<"$err"
-check "the up series records 0" \
-        test "$(jget "$PW/v1/metrics" '.metrics[] | select(.name=="go.app.memory.up") | .last')" = 0
+up_series_last() { jget "$PW/v1/metrics" '.metrics[] | select(.name=="go.app.memory.up") | .last'; }
+up_series_is() { [ "$(up_series_last)" = "$1" ]; }
+check "the up series records 0 (within a flush interval)" wait_until 5 up_series_is 0
 check "memory turns unknown once the newest sample is older than max_age" \
         wait_until 15 state_is memory unknown
 check "the unknown reason mentions max_age" \
