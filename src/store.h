@@ -38,8 +38,9 @@ int store_open_readonly(const char *path, Store **ret, char **ret_error);
  * NULL is a no-op.  Returns NULL. */
 Store *store_free(Store *s);
 
-/* Queues one sample in memory; copies `series`.  0 or -ENOMEM.  A queue past
- * its cap (100000 samples) drops the oldest and counts them. */
+/* Queues one sample in memory; copies `series`.  0, -ENOMEM, or -EINVAL for
+ * a NaN value or an empty name.  A queue past its cap (100000 samples) drops
+ * the oldest and counts them. */
 int store_append(Store *s, const char *series, int64_t ts_ms, double value);
 
 /* Writes every queued sample in one transaction.  0, or a negative errno with
@@ -72,7 +73,7 @@ int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t t
                         int (*fn)(int64_t ts_ms, double value, void *u), void *u);
 
 /* Calls fn for each known series, by name, with its newest sample (ts 0 when
- * it has none left). */
+ * it has none left).  fn returning non-zero stops the walk and is returned. */
 int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, double value, void *u),
                       void *u);
 

@@ -348,8 +348,9 @@ static void test_versions(const char *path, const char *other) {
 
 typedef struct Waiter {
         StorePool *pool;
-        volatile int got;
+        int got;
         uint64_t count;
+        Store *store;
 } Waiter;
 
 static void *wait_for_reader(void *u) {
@@ -360,6 +361,14 @@ static void *wait_for_reader(void *u) {
         if (s)
                 w->count = count_of(s, "a", 0, 10000);
         store_pool_release(w->pool, s);
+        return NULL;
+}
+
+static void *try_acquire(void *u) {
+        Waiter *w = u;
+
+        w->store = store_pool_acquire(w->pool);
+        __atomic_store_n(&w->got, 1, __ATOMIC_SEQ_CST);
         return NULL;
 }
 
@@ -410,8 +419,12 @@ static void test_pool(const char *path) {
 static void test_pool_errors(const char *path) {
         char missing[PATH_MAX];
         StorePool *pool = NULL;
-        Store *s1, *s2, *s3;
+        struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+        Waiter w = {};
+        Store *s1, *s2;
         char *err = NULL;
+        pthread_t t;
+        int done;
 
         path_in(missing, sizeof missing, "missing.db");
         ok(store_pool_new(missing, 2, &pool, &err) < 0 && !pool, "a pool on a missing file fails at once");
@@ -424,8 +437,16 @@ static void test_pool_errors(const char *path) {
         unlink(path);
         s2 = store_pool_acquire(pool);
         ok(s1 && !s2, "acquire returns NULL when the lazily opened connection fails (error logged)");
-        s3 = store_pool_acquire(pool);
-        ok(!s3, "the failed slot is free again: a second try fails instead of waiting");
+        /* In a thread: a leaked slot would make this acquire wait forever. */
+        w.pool = pool;
+        pthread_create(&t, NULL, try_acquire, &w);
+        for (int i = 0; i < 200 && !__atomic_load_n(&w.got, __ATOMIC_SEQ_CST); i++)
+                nanosleep(&tick, NULL);
+        done = __atomic_load_n(&w.got, __ATOMIC_SEQ_CST);
+        ok(done && !w.store, "the failed slot is free again: a second try fails instead of waiting");
+        if (!done)
+                return; /* the thread still waits on the pool: leave both alone */
+        pthread_join(t, NULL);
         store_pool_release(pool, s1);
         store_pool_free(pool);
 }
