@@ -7,6 +7,9 @@
 
 #include "curl-glue.h"
 #include "log.h"
+#if HAVE_LIBSSH2
+#include <libssh2.h>
+#endif
 
 /* One running transfer and whom to tell when it ends. */
 typedef struct Transfer {
@@ -378,4 +381,23 @@ void curl_buffer_attach(CurlBuffer *b, CURL *easy, size_t cap) {
         (void) curl_easy_setopt(easy, CURLOPT_WRITEDATA, b);
         /* A cap of 0 means "no limit" to curl; the write callback still refuses. */
         (void) curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, max);
+}
+
+int curl_glue_global_init(void) {
+#if HAVE_LIBSSH2
+        /* NB: perfwatchd only speaks HTTP(S), so libcurl's libssh2 never runs,
+         * yet curl_global_init() would have libssh2 initialise OpenSSL: 1.5 MiB
+         * of resident memory for nothing.  libssh2 initialises its crypto only
+         * on its first init, so claiming that first init without crypto here
+         * keeps OpenSSL asleep. */
+        (void) libssh2_init(LIBSSH2_INIT_NO_CRYPTO);
+#endif
+        return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+void curl_glue_global_cleanup(void) {
+        curl_global_cleanup();
+#if HAVE_LIBSSH2
+        libssh2_exit();
+#endif
 }

@@ -9,6 +9,11 @@
 
 typedef struct CurlGlue CurlGlue;
 
+/* Initialises libcurl once for the process, before any thread starts.
+ * 0 or -EIO.  Pair with curl_glue_global_cleanup() at exit. */
+int curl_glue_global_init(void);
+void curl_glue_global_cleanup(void);
+
 /* Called once when a transfer ends (result CURLE_OK or an error).  The easy
  * handle is already removed from the multi handle; the callee owns it again. */
 typedef void (*curl_glue_done_t)(CURL *easy, CURLcode result, void *userdata);

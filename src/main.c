@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl-glue.h"
 #include "log.h"
 #include "manager.h"
 
@@ -97,9 +98,16 @@ int main(int argc, char *argv[]) {
                 return EXIT_SUCCESS;
         }
 
+        r = curl_glue_global_init();
+        if (r < 0) {
+                log_error("cannot initialise libcurl");
+                config_free(config);
+                return EXIT_FAILURE;
+        }
         r = manager_new(config, &m);
         if (r >= 0)
                 r = manager_run(m);
         manager_free(m);
+        curl_glue_global_cleanup();
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -21,8 +21,11 @@ fi
 [ -x "$PERFWATCHD" ] || bail "$PERFWATCHD is not built"
 [ -x "$DEMO_TARGET" ] || bail "$DEMO_TARGET is not built"
 
-# The container is powered off before lib.sh's cleanup ends the target.
-trap 'boot_sd_stop; cleanup' EXIT
+# The container is powered off before lib.sh's cleanup ends the target.  If
+# the test is killed outright, unshare --kill-child still takes the container
+# down with it.
+trap "trap '' INT TERM HUP; boot_sd_stop; cleanup" EXIT
+trap 'exit 130' INT TERM HUP
 
 # ------------------------------------------------------------- the install
 
