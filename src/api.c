@@ -46,6 +46,9 @@ typedef struct Snapshot {
 struct Api {
         struct MHD_Daemon *daemon;
         StorePool *pool;
+        int fd;                      /* bound, not yet served (-1 once started) */
+        bool from_systemd;
+        char *listen;
         unsigned port;
         pthread_mutex_t lock;        /* guards both snapshots */
         Snapshot status;
@@ -945,19 +948,27 @@ int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char 
                 return -ENOMEM;
         }
         a->pool = pool;
+        a->fd = fd;
+        a->from_systemd = listen_fd >= 0;
+        a->listen = strdup(listen);
         a->port = socket_port(fd);
         pthread_mutex_init(&a->lock, NULL);
+        *ret = a;
+        return 0;
+}
+
+int api_start(Api *a, char **ret_error) {
+        *ret_error = NULL;
         /* On failure MHD has already closed the socket and logged why. */
-        a->daemon = start_daemon(a, fd);
+        a->daemon = start_daemon(a, a->fd);
+        a->fd = -1;
         if (!a->daemon) {
                 if (asprintf(ret_error, "listen %s: libmicrohttpd could not start the HTTP "
                              "server (see its messages above)",
-                             listen_fd >= 0 ? "(socket from systemd)" : listen) < 0)
+                             a->from_systemd ? "(socket from systemd)" : a->listen) < 0)
                         *ret_error = NULL;
-                api_free(a);
                 return -EIO;
         }
-        *ret = a;
         return 0;
 }
 
@@ -966,6 +977,9 @@ Api *api_free(Api *a) {
                 return NULL;
         if (a->daemon)
                 MHD_stop_daemon(a->daemon);
+        else if (a->fd >= 0 && !a->from_systemd)
+                close(a->fd);
+        free(a->listen);
         snapshot_clear(&a->status);
         snapshot_clear(&a->sources);
         pthread_mutex_destroy(&a->lock);

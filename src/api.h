@@ -9,10 +9,15 @@
 
 typedef struct Api Api;
 
-/* Serves on `listen_fd` when >= 0 (socket activation), else binds `listen`
- * ("127.0.0.1:9470", "[::1]:9470").  `pool` is borrowed.  On failure
- * *ret_error (caller frees) says why in one line. */
+/* Takes `listen_fd` when >= 0 (socket activation), else binds `listen`
+ * ("127.0.0.1:9470", "[::1]:9470"), but serves nothing until api_start():
+ * connections wait in the backlog while the first snapshots are published.
+ * `pool` is borrowed.  On failure *ret_error (caller frees) says why in one
+ * line. */
 int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char **ret_error);
+
+/* Starts answering (libmicrohttpd's threads).  0, or -EIO with *ret_error. */
+int api_start(Api *a, char **ret_error);
 
 /* Stops the server (waits for its threads); NULL is a no-op.  Returns NULL. */
 Api *api_free(Api *a);

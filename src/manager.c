@@ -296,13 +296,25 @@ static int open_store_and_api(Manager *m) {
         r = api_new(d->listen, fd, m->pool, &m->api, &error);
         if (r < 0)
                 goto fail;
-        log_info("store %s open (schema %d); API on %s", d->database, store_schema_version(m->store),
-                 fd >= 0 ? "the socket passed by systemd" : d->listen);
         return 0;
 fail:
         log_error("%s", error ? error : strerror(-r));
         free(error);
         return r;
+}
+
+static int start_api(Manager *m) {
+        char *error = NULL;
+        int r = api_start(m->api, &error);
+
+        if (r < 0) {
+                log_error("%s", error ? error : strerror(-r));
+                free(error);
+                return r;
+        }
+        log_info("store %s open (schema %d); API on %s", m->config->daemon.database,
+                 store_schema_version(m->store), m->config->daemon.listen);
+        return 0;
 }
 
 int manager_new(Config *config, Manager **ret) {
@@ -336,6 +348,11 @@ int manager_new(Config *config, Manager **ret) {
                 r = arm_periodic(m, &m->evaluate_timer, 0, on_evaluate, "evaluate");
         if (r >= 0)
                 r = arm_periodic(m, &m->retention_timer, USEC_PER_SEC, on_retention, "retention");
+        /* The first snapshots exist before the first request is answered. */
+        if (r >= 0)
+                r = manager_evaluate(m);
+        if (r >= 0)
+                r = start_api(m);
         if (r < 0)
                 goto fail;
         *ret = m;
@@ -348,9 +365,6 @@ fail:
 int manager_run(Manager *m) {
         int r;
 
-        r = manager_evaluate(m);
-        if (r < 0)
-                return r;
         (void) sd_notify(false, "READY=1");
         log_info("running: %zu targets, %zu criteria", m->config->n_targets, m->config->n_criteria);
 

@@ -99,11 +99,11 @@ demo_polled() {
                 ".sources[] | select(.url == \"$MEM_URL\") | .up")" = true ]
 }
 
-# answered_by_daemon PORT: any JSON answer to /v1/status, even 503 while
-# the first evaluation is still under way, shows the daemon took the
-# connection.
+# answered_by_daemon PORT: the very first connection, which starts the
+# service, gets a full status: the daemon publishes its first snapshot
+# before it serves the socket.
 answered_by_daemon() {
-        curl -s --max-time 20 "http://127.0.0.1:$1/v1/status" | jq -e 'has("criteria") or has("error")' >/dev/null
+        curl -sf --max-time 20 "http://127.0.0.1:$1/v1/status" | jq -e 'has("criteria")' >/dev/null
 }
 
 # mark_journal: later journal queries only see messages logged after this.
