@@ -104,5 +104,7 @@ ok_if "systemd-analyze security rates perfwatchd.service at exposure 2.0 or lowe
         low_exposure "$TMP/perfwatchd.service"
 ok_if "the service is Type=notify with a watchdog, a reload command and a config check" \
         has_lines "$TMP/perfwatchd.service" 'Type=notify' 'WatchdogSec=30s' \
-                "ExecStartPre=$PERFWATCHD --check-config" 'ExecReload=/bin/kill -HUP $MAINPID'
+                "ExecStartPre=$PERFWATCHD --check-config --config /etc/perfwatch/perfwatchd.conf" \
+                "ExecStart=$PERFWATCHD --config /etc/perfwatch/perfwatchd.conf" \
+                'ExecReload=/bin/kill -HUP $MAINPID'
 exit $FAILED
