@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -27,9 +28,15 @@
 #define API_MAX_BODY         ((uint64_t) 64 * 1024)
 #define API_MAX_POINTS       10000U
 #define API_DEFAULT_SPAN     USEC_PER_HOUR
+#define API_PROFILE_SPAN     USEC_PER_DAY
+#define API_PROFILE_LIMIT    100UL
+#define API_PROFILE_LIMIT_MAX 1000UL
+/* Longest target or kind put into a download's file name. */
+#define API_FILENAME_PART    64U
 
 #define TYPE_JSON "application/json"
 #define TYPE_TEXT "text/plain; charset=utf-8"
+#define TYPE_OCTETS "application/octet-stream"
 
 #define TABLE_MAX_COLS 8
 #define CELL_MAX       256
@@ -66,6 +73,7 @@ typedef struct Request {
         char *body;                  /* malloc'd; MHD frees it once queued */
         size_t len;
         const char *type;
+        char *disposition;           /* malloc'd Content-Disposition, or NULL */
         bool allow;                  /* add "Allow: GET, HEAD" */
 } Request;
 
@@ -225,6 +233,27 @@ static void point_fill(const json_t *p, Cells cells) {
         cell_text(json_array_get(p, 1), cells[1], CELL_MAX);
 }
 
+static void profile_fill(const json_t *p, Cells cells) {
+        static const char *const keys[] = { "id", "target", "kind", "time", "duration_ms", "bytes" };
+
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                cell_text(json_object_get(p, keys[i]), cells[i], CELL_MAX);
+        evidence_text(json_object_get(p, "totals"), cells[6], CELL_MAX);
+}
+
+static void sample_type_fill(const json_t *t, Cells cells) {
+        const char *unit = json_string_value(json_object_get(t, "unit"));
+
+        cell_text(json_object_get(t, "type"), cells[0], CELL_MAX);
+        value_text(json_object_get(t, "total"), unit, cells[1], CELL_MAX);
+}
+
+/* A row already formatted: an array of strings, one per column. */
+static void strings_fill(const json_t *row, Cells cells) {
+        for (size_t i = 0; i < TABLE_MAX_COLS; i++)
+                cell_text(json_array_get(row, i), cells[i], CELL_MAX);
+}
+
 static const TableSpec criteria_table = {
         { "NAME", "STATE", "VALUE", "THRESHOLD", "DETAIL" }, criterion_fill,
 };
@@ -233,6 +262,11 @@ static const TableSpec sources_table = {
 };
 static const TableSpec metrics_table = { { "NAME", "LAST", "AT" }, metric_fill };
 static const TableSpec points_table = { { "TIME", "VALUE" }, point_fill };
+static const TableSpec profiles_table = {
+        { "ID", "TARGET", "KIND", "TIME", "MS", "BYTES", "TOTALS" }, profile_fill,
+};
+static const TableSpec sample_types_table = { { "TYPE", "TOTAL" }, sample_type_fill };
+static const TableSpec top_table = { { "FLAT", "FLAT%", "FUNCTION" }, strings_fill };
 
 static size_t table_cols(const TableSpec *t) {
         size_t n = 0;
@@ -300,6 +334,66 @@ static int render_series_text(const json_t *j, FILE *f) {
                 json_string_value(json_object_get(j, "step")) ?: "raw",
                 json_is_true(json_object_get(j, "truncated")) ? " (truncated)" : "");
         return table_print(f, &points_table, json_object_get(j, "points"));
+}
+
+static int render_profiles_text(const json_t *j, FILE *f) {
+        return table_print(f, &profiles_table, json_object_get(j, "profiles"));
+}
+
+/* The rows of the top table: the flat value in the top type's unit, its
+ * share of that type's total, and the function. */
+static json_t *top_rows(const json_t *top, const char *unit, double total) {
+        json_t *rows = json_array(), *e;
+        char flat[CELL_MAX], share[32];
+        size_t i;
+
+        json_array_foreach(top, i, e) {
+                const char *function = json_string_value(json_object_get(e, "function"));
+                double v = json_number_value(json_object_get(e, "flat"));
+
+                value_text(json_object_get(e, "flat"), unit, flat, sizeof flat);
+                if (total > 0)
+                        snprintf(share, sizeof share, "%.1f%%", 100.0 * v / total);
+                else
+                        snprintf(share, sizeof share, "-");
+                if (json_array_append_new(rows, json_pack("[s,s,s?]", flat, share, function)) < 0) {
+                        json_decref(rows);
+                        return NULL;
+                }
+        }
+        return rows;
+}
+
+static int render_top_text(const json_t *j, FILE *f) {
+        const char *top_type = json_string_value(json_object_get(j, "top_type"));
+        const json_t *types = json_object_get(j, "sample_types"), *t;
+        const char *unit = NULL;
+        double total = 0;
+        json_t *rows, *none = json_array();
+        size_t i;
+        int k;
+
+        fprintf(f, "profile %" JSON_INTEGER_FORMAT ": %s %s at %s, %.0f samples\n\n",
+                json_integer_value(json_object_get(j, "id")),
+                json_string_value(json_object_get(j, "target")) ?: "-",
+                json_string_value(json_object_get(j, "kind")) ?: "-",
+                json_string_value(json_object_get(j, "time")) ?: "-",
+                json_number_value(json_object_get(j, "samples")));
+        /* table_print takes a lone object for one row: never hand it one. */
+        k = table_print(f, &sample_types_table, json_is_array(types) ? types : none);
+        json_array_foreach(types, i, t)
+                if (top_type && json_is_string(json_object_get(t, "type")) &&
+                    strcmp(json_string_value(json_object_get(t, "type")), top_type) == 0) {
+                        unit = json_string_value(json_object_get(t, "unit"));
+                        total = json_number_value(json_object_get(t, "total"));
+                }
+        fprintf(f, "\ntop functions by %s\n", top_type ?: "-");
+        rows = top_rows(json_object_get(j, "top"), unit, total);
+        if (k >= 0)
+                k = rows ? table_print(f, &top_table, rows) : -ENOMEM;
+        json_decref(rows);
+        json_decref(none);
+        return k;
 }
 
 /* --------------------------------------------------------------- replies */
@@ -656,6 +750,266 @@ static void route_series(Request *r) {
         json_decref(j);
 }
 
+/* ------------------------------------------------------------- profiles */
+
+/* The query of /v1/profiles, checked; an empty target or kind means any. */
+typedef struct ProfileQuery {
+        const char *target, *kind;
+        uint64_t from_usec, to_usec;
+        size_t limit;
+} ProfileQuery;
+
+static bool profile_kind_known(const char *kind) {
+        return strcmp(kind, "heap") == 0 || strcmp(kind, "goroutine") == 0 ||
+               strcmp(kind, "cpu") == 0;
+}
+
+static int parse_limit_arg(Request *r, size_t *ret) {
+        const char *v = query(r, "limit");
+        unsigned long n = 0;
+        char *end = NULL;
+
+        *ret = API_PROFILE_LIMIT;
+        if (!v)
+                return 0;
+        errno = 0;
+        if (*v >= '0' && *v <= '9')
+                n = strtoul(v, &end, 10);
+        if (end && *end == '\0' && errno == 0 && n >= 1 && n <= API_PROFILE_LIMIT_MAX) {
+                *ret = n;
+                return 0;
+        }
+        reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                    "limit: \"%s\" is not a number from 1 to %lu", v, API_PROFILE_LIMIT_MAX);
+        return -EINVAL;
+}
+
+static int profile_query(Request *r, ProfileQuery *q) {
+        uint64_t now = units_now_usec();
+
+        q->target = query(r, "target");
+        q->kind = query(r, "kind");
+        if (q->target && !*q->target)
+                q->target = NULL;
+        if (q->kind && !*q->kind)
+                q->kind = NULL;
+        if (q->kind && !profile_kind_known(q->kind)) {
+                reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                            "kind: \"%s\" is not heap, goroutine or cpu", q->kind);
+                return -EINVAL;
+        }
+        if (parse_time_arg(r, "from", now, now - API_PROFILE_SPAN, &q->from_usec) < 0 ||
+            parse_time_arg(r, "to", now, now, &q->to_usec) < 0)
+                return -EINVAL;
+        if (q->from_usec > q->to_usec) {
+                reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "from is later than to");
+                return -EINVAL;
+        }
+        return parse_limit_arg(r, &q->limit);
+}
+
+/* {"inuse_space": 123, ...} from a stored summary's sample_types; empty when
+ * the summary holds none. */
+static json_t *profile_totals(const char *summary) {
+        json_t *s = summary ? json_loads(summary, 0, NULL) : NULL, *totals = json_object(), *t;
+        size_t i;
+
+        json_array_foreach(json_object_get(s, "sample_types"), i, t) {
+                const char *type = json_string_value(json_object_get(t, "type"));
+                const json_t *total = json_object_get(t, "total");
+
+                if (type && json_is_number(total) &&
+                    json_object_set_new(totals, type, json_number(json_number_value(total))) < 0) {
+                        json_decref(totals);
+                        totals = NULL;
+                        break;
+                }
+        }
+        json_decref(s);
+        return totals;
+}
+
+static int profile_add(const StoreProfile *p, void *u) {
+        char iso[32], url[64];
+        json_t *j;
+
+        snprintf(url, sizeof url, "/v1/profiles/%" PRId64, p->id);
+        j = json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:o,s:s}", "id", (json_int_t) p->id,
+                      "target", p->target, "kind", p->kind,
+                      "time", units_format_iso8601((uint64_t) p->ts_ms * USEC_PER_MSEC, iso, sizeof iso),
+                      "duration_ms", (json_int_t) p->duration_ms, "bytes", (json_int_t) p->size,
+                      "totals", profile_totals(p->summary), "url", url);
+        return json_array_append_new(u, j) < 0 ? -ENOMEM : 0;
+}
+
+/* A read-only connection, or NULL after answering 503. */
+static Store *borrow_store(Request *r) {
+        Store *s = r->api->pool ? store_pool_acquire(r->api->pool) : NULL;
+
+        if (!s)
+                reply_store_unavailable(r, 0);
+        return s;
+}
+
+static void route_profiles(Request *r) {
+        ProfileQuery q;
+        json_t *list, *j;
+        Store *s;
+        int k;
+
+        if (profile_query(r, &q) < 0)
+                return;
+        s = borrow_store(r);
+        if (!s)
+                return;
+        list = json_array();
+        k = list ? store_profile_list(s, q.target, q.kind, (int64_t) (q.from_usec / USEC_PER_MSEC),
+                                      (int64_t) (q.to_usec / USEC_PER_MSEC), q.limit, profile_add,
+                                      list)
+                 : -ENOMEM;
+        store_pool_release(r->api->pool, s);
+        if (k < 0) {
+                json_decref(list);
+                reply_store_unavailable(r, k);
+                return;
+        }
+        j = json_pack("{s:o}", "profiles", list);
+        reply_render(r, MHD_HTTP_OK, j, render_profiles_text);
+        json_decref(j);
+}
+
+/* A piece of a file name: target and kind come from the config, but a
+ * quote or slash must never reach the Content-Disposition header. */
+static void filename_part(const char *in, char *out, size_t n) {
+        size_t i;
+
+        for (i = 0; in[i] && i + 1 < n; i++)
+                out[i] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+                                in[i]) ? in[i] : '_';
+        out[i] = '\0';
+}
+
+/* The raw profile, copied while the connection is held: the blob is only
+ * valid until the statement resets. */
+typedef struct ProfileBytes {
+        char *data;
+        size_t size;
+        char *disposition;
+} ProfileBytes;
+
+static int profile_take_bytes(const StoreProfile *p, const void *data, size_t size, void *u) {
+        char target[API_FILENAME_PART + 1], kind[API_FILENAME_PART + 1];
+        ProfileBytes *b = u;
+
+        filename_part(p->target, target, sizeof target);
+        filename_part(p->kind, kind, sizeof kind);
+        if (asprintf(&b->disposition, "attachment; filename=\"%s-%s-%" PRId64 ".pb.gz\"", target, kind,
+                     p->id) < 0) {
+                b->disposition = NULL;
+                return -ENOMEM;
+        }
+        b->data = malloc(size ? size : 1);
+        if (!b->data)
+                return -ENOMEM;
+        memcpy(b->data, data, size);
+        b->size = size;
+        return 0;
+}
+
+/* The stored summary with the profile's identity added. */
+static int profile_take_top(const StoreProfile *p, const void *data, size_t size, void *u) {
+        json_t *j = p->summary ? json_loads(p->summary, 0, NULL) : NULL;
+        char iso[32];
+
+        if (!json_is_object(j)) {
+                json_decref(j);
+                j = json_object();
+        }
+        if (!j || json_object_set_new(j, "id", json_integer(p->id)) < 0 ||
+            json_object_set_new(j, "target", json_string(p->target)) < 0 ||
+            json_object_set_new(j, "kind", json_string(p->kind)) < 0 ||
+            json_object_set_new(j, "time", json_string(units_format_iso8601(
+                                        (uint64_t) p->ts_ms * USEC_PER_MSEC, iso, sizeof iso))) < 0) {
+                json_decref(j);
+                return -ENOMEM;
+        }
+        *(json_t **) u = j;
+        return 0;
+}
+
+/* After store_profile_get: 0 when it found the profile, else answered. */
+static int profile_get_result(Request *r, int64_t id, int k) {
+        if (k == -ENOENT)
+                reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "profile %" PRId64 " is not known", id);
+        else if (k < 0)
+                reply_store_unavailable(r, k);
+        return k < 0 ? k : 0;
+}
+
+static void profile_raw(Request *r, int64_t id) {
+        ProfileBytes b = {};
+        Store *s;
+        int k;
+
+        s = borrow_store(r);
+        if (!s)
+                return;
+        k = store_profile_get(s, id, profile_take_bytes, &b);
+        store_pool_release(r->api->pool, s);
+        if (profile_get_result(r, id, k) < 0) {
+                free(b.data);
+                free(b.disposition);
+                return;
+        }
+        reply_take(r, MHD_HTTP_OK, TYPE_OCTETS, b.data, b.size);
+        free(r->disposition);
+        r->disposition = b.disposition;
+}
+
+static void profile_top(Request *r, int64_t id) {
+        json_t *j = NULL;
+        Store *s;
+        int k;
+
+        s = borrow_store(r);
+        if (!s)
+                return;
+        k = store_profile_get(s, id, profile_take_top, &j);
+        store_pool_release(r->api->pool, s);
+        if (profile_get_result(r, id, k) < 0) {
+                json_decref(j);
+                return;
+        }
+        reply_render(r, MHD_HTTP_OK, j, render_top_text);
+        json_decref(j);
+}
+
+/* /v1/profiles/ID and /v1/profiles/ID/top. */
+static void route_profile(Request *r) {
+        size_t n = strcspn(r->arg, "/");
+        const char *rest = r->arg + n;
+        int64_t id;
+
+        if (n == 0 || strspn(r->arg, "0123456789") != n) {
+                reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                            "profile id: \"%.*s\" is not a number", (int) n, r->arg);
+                return;
+        }
+        /* Past 18 digits a number may not fit an int64_t: no id is that large. */
+        if (n > 18) {
+                reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "profile %.*s is not known", (int) n,
+                            r->arg);
+                return;
+        }
+        id = (int64_t) strtoll(r->arg, NULL, 10);
+        if (*rest == '\0')
+                profile_raw(r, id);
+        else if (strcmp(rest, "/top") == 0)
+                profile_top(r, id);
+        else
+                reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such path: /v1/profiles/%s", r->arg);
+}
+
 static const Route routes[] = {
         { "/healthz",       false, route_healthz },
         { "/v1/status",     false, route_status },
@@ -663,6 +1017,8 @@ static const Route routes[] = {
         { "/v1/sources",    false, route_sources },
         { "/v1/metrics",    false, route_metrics },
         { "/v1/series",     false, route_series },
+        { "/v1/profiles",   false, route_profiles },
+        { "/v1/profiles/",  true,  route_profile },
 };
 
 static const Route *route_find(const char *url, const char **ret_arg) {
@@ -728,7 +1084,9 @@ static enum MHD_Result request_queue(Request *r) {
         r->body = NULL;
         if (!MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ?: TYPE_JSON) ||
             !MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ||
-            (r->allow && !MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD"))) {
+            (r->allow && !MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD")) ||
+            (r->disposition && !MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+                                                        r->disposition))) {
                 MHD_destroy_response(resp);
                 return MHD_NO;
         }
@@ -793,6 +1151,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         if (!r)
                 return;
         free(r->body);
+        free(r->disposition);
         free(r);
         *con_cls = NULL;
 }

@@ -4,14 +4,18 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "units.h"
 
@@ -31,6 +35,8 @@ typedef enum SectionKind {
         SECTION_INVALID = -1,        /* header already reported: its keys are skipped */
         SECTION_DAEMON,
         SECTION_TARGET,
+        SECTION_POSTGRES,
+        SECTION_CAPACITY,
         SECTION_CRITERION,
         _SECTION_KIND_MAX,
 } SectionKind;
@@ -38,6 +44,8 @@ typedef enum SectionKind {
 static const char *const section_kind_names[_SECTION_KIND_MAX] = {
         [SECTION_DAEMON] = "daemon",
         [SECTION_TARGET] = "target",
+        [SECTION_POSTGRES] = "postgres",
+        [SECTION_CAPACITY] = "capacity",
         [SECTION_CRITERION] = "criterion",
 };
 
@@ -45,9 +53,14 @@ typedef enum ConfigType {
         CONFIG_STRING,
         CONFIG_PATH,
         CONFIG_URL,
+        CONFIG_BASE_URL,             /* a URL that paths are appended to */
         CONFIG_ADDRESS,
         CONFIG_DURATION,
         CONFIG_SIZE,
+        CONFIG_COUNT,
+        CONFIG_CONNINFO,
+        CONFIG_REGION,
+        CONFIG_CAPACITY_SOURCE,
         CONFIG_LOG_LEVEL,
         CONFIG_STATISTIC,
         CONFIG_OP,
@@ -55,14 +68,24 @@ typedef enum ConfigType {
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
+typedef enum KeyFlags {
+        KEY_REQUIRED = 1 << 0,       /* for criteria: user-defined ones only */
+        KEY_OFF = 1 << 1,            /* a duration of 0 turns the feature off; bounds apply otherwise */
+        KEY_WHOLE_SECONDS = 1 << 2,  /* a duration in whole seconds */
+        KEY_SECRET = 1 << 3,         /* may hold a password: errors do not repeat the value */
+        KEY_CLOUDWATCH = 1 << 4,     /* [capacity] keys of one source only; others may not set them */
+        KEY_SQL = 1 << 5,
+        KEY_ONLY_MASK = KEY_CLOUDWATCH | KEY_SQL,
+} KeyFlags;
+
 typedef struct ConfigKey {
         SectionKind section;
         const char *name;
         ConfigType type;
         const char *def;             /* parsed like a user's value; NULL: none */
         const char *min, *max;       /* bounds in the key's own syntax; NULL: none */
-        size_t offset;               /* into DaemonConfig, TargetConfig or CriterionConfig */
-        bool required;               /* for criteria: user-defined ones only */
+        size_t offset;               /* into the section's struct (DaemonConfig, TargetConfig...) */
+        unsigned flags;              /* KeyFlags */
 } ConfigKey;
 
 /* The whole configuration language; perfwatchd.conf(5) documents exactly
@@ -70,41 +93,93 @@ typedef struct ConfigKey {
 static const ConfigKey config_keys[] = {
         /* NB: not under --localstatedir: the unit's StateDirectory= is always /var/lib. */
         { SECTION_DAEMON, "database", CONFIG_PATH, "/var/lib/perfwatch/perfwatch.db",
-          NULL, NULL, offsetof(DaemonConfig, database), false },
+          NULL, NULL, offsetof(DaemonConfig, database), 0 },
         { SECTION_DAEMON, "listen", CONFIG_ADDRESS, "127.0.0.1:9470",
-          NULL, NULL, offsetof(DaemonConfig, listen), false },
+          NULL, NULL, offsetof(DaemonConfig, listen), 0 },
         { SECTION_DAEMON, "retention", CONFIG_DURATION, "14d",
-          "1h", NULL, offsetof(DaemonConfig, retention_usec), false },
+          "1h", NULL, offsetof(DaemonConfig, retention_usec), 0 },
         { SECTION_DAEMON, "api_token_file", CONFIG_PATH, NULL,
-          NULL, NULL, offsetof(DaemonConfig, api_token_file), false },
+          NULL, NULL, offsetof(DaemonConfig, api_token_file), 0 },
         { SECTION_DAEMON, "flush_interval", CONFIG_DURATION, "1s",
-          "100ms", "1m", offsetof(DaemonConfig, flush_interval_usec), false },
+          "100ms", "1m", offsetof(DaemonConfig, flush_interval_usec), 0 },
         { SECTION_DAEMON, "evaluate_interval", CONFIG_DURATION, "1s",
-          "100ms", "1h", offsetof(DaemonConfig, evaluate_interval_usec), false },
+          "100ms", "1h", offsetof(DaemonConfig, evaluate_interval_usec), 0 },
         { SECTION_DAEMON, "log_level", CONFIG_LOG_LEVEL, "info",
-          NULL, NULL, offsetof(DaemonConfig, log_level), false },
+          NULL, NULL, offsetof(DaemonConfig, log_level), 0 },
 
+        /* Neither memory_url nor pprof_url is required, but one of them is. */
         { SECTION_TARGET, "memory_url", CONFIG_URL, NULL,
-          NULL, NULL, offsetof(TargetConfig, memory_url), true },
+          NULL, NULL, offsetof(TargetConfig, memory_url), 0 },
         { SECTION_TARGET, "memory_interval", CONFIG_DURATION, "5s",
-          "100ms", "1h", offsetof(TargetConfig, memory_interval_usec), false },
+          "100ms", "1h", offsetof(TargetConfig, memory_interval_usec), 0 },
         { SECTION_TARGET, "timeout", CONFIG_DURATION, "5s",
-          "100ms", "5m", offsetof(TargetConfig, timeout_usec), false },
+          "100ms", "5m", offsetof(TargetConfig, timeout_usec), 0 },
         { SECTION_TARGET, "max_body", CONFIG_SIZE, "1MiB",
-          "1KiB", "256MiB", offsetof(TargetConfig, max_body), false },
+          "1KiB", "256MiB", offsetof(TargetConfig, max_body), 0 },
+        { SECTION_TARGET, "pprof_url", CONFIG_BASE_URL, NULL,
+          NULL, NULL, offsetof(TargetConfig, pprof_url), 0 },
+        { SECTION_TARGET, "heap_interval", CONFIG_DURATION, "1m",
+          "1s", "1d", offsetof(TargetConfig, heap_interval_usec), KEY_OFF },
+        { SECTION_TARGET, "goroutine_interval", CONFIG_DURATION, "1m",
+          "1s", "1d", offsetof(TargetConfig, goroutine_interval_usec), KEY_OFF },
+        { SECTION_TARGET, "cpu_interval", CONFIG_DURATION, "10m",
+          "10s", "1d", offsetof(TargetConfig, cpu_interval_usec), KEY_OFF },
+        { SECTION_TARGET, "cpu_seconds", CONFIG_DURATION, "10s",
+          "1s", "5m", offsetof(TargetConfig, cpu_seconds_usec), 0 },
+        { SECTION_TARGET, "max_profile", CONFIG_SIZE, "32MiB",
+          "64KiB", "1GiB", offsetof(TargetConfig, max_profile), 0 },
+        { SECTION_TARGET, "profile_retention", CONFIG_DURATION, "7d",
+          "1h", "365d", offsetof(TargetConfig, profile_retention_usec), 0 },
+        { SECTION_TARGET, "profile_keep", CONFIG_COUNT, "1000",
+          "1", "1000000", offsetof(TargetConfig, profile_keep), 0 },
+
+        { SECTION_POSTGRES, "conninfo", CONFIG_CONNINFO, NULL,
+          NULL, NULL, offsetof(PostgresConfig, conninfo), KEY_REQUIRED | KEY_SECRET },
+        { SECTION_POSTGRES, "interval", CONFIG_DURATION, "15s",
+          "1s", "1h", offsetof(PostgresConfig, interval_usec), 0 },
+        { SECTION_POSTGRES, "timeout", CONFIG_DURATION, "5s",
+          "100ms", "5m", offsetof(PostgresConfig, timeout_usec), 0 },
+
+        { SECTION_CAPACITY, "source", CONFIG_CAPACITY_SOURCE, NULL,
+          NULL, NULL, offsetof(CapacityConfig, source), KEY_REQUIRED },
+        { SECTION_CAPACITY, "interval", CONFIG_DURATION, "1m",
+          "1s", "1d", offsetof(CapacityConfig, interval_usec), 0 },
+        { SECTION_CAPACITY, "timeout", CONFIG_DURATION, "10s",
+          "1s", "5m", offsetof(CapacityConfig, timeout_usec), 0 },
+        { SECTION_CAPACITY, "region", CONFIG_REGION, NULL,
+          NULL, NULL, offsetof(CapacityConfig, region), KEY_REQUIRED | KEY_CLOUDWATCH },
+        { SECTION_CAPACITY, "cluster", CONFIG_STRING, NULL,
+          NULL, NULL, offsetof(CapacityConfig, cluster), KEY_REQUIRED | KEY_CLOUDWATCH },
+        /* The default, https://monitoring.REGION.amazonaws.com, depends on
+         * the region: the probe builds it. */
+        { SECTION_CAPACITY, "endpoint", CONFIG_URL, NULL,
+          NULL, NULL, offsetof(CapacityConfig, endpoint), KEY_CLOUDWATCH },
+        { SECTION_CAPACITY, "credentials_file", CONFIG_PATH, NULL,
+          NULL, NULL, offsetof(CapacityConfig, credentials_file), KEY_CLOUDWATCH },
+        { SECTION_CAPACITY, "profile", CONFIG_STRING, "default",
+          NULL, NULL, offsetof(CapacityConfig, profile), KEY_CLOUDWATCH },
+        { SECTION_CAPACITY, "period", CONFIG_DURATION, "1m",
+          "1s", "1d", offsetof(CapacityConfig, period_usec), KEY_CLOUDWATCH | KEY_WHOLE_SECONDS },
+        /* At least the period: checked once the whole section is read. */
+        { SECTION_CAPACITY, "lookback", CONFIG_DURATION, "10m",
+          NULL, NULL, offsetof(CapacityConfig, lookback_usec), KEY_CLOUDWATCH },
+        { SECTION_CAPACITY, "postgres", CONFIG_STRING, NULL,
+          NULL, NULL, offsetof(CapacityConfig, postgres), KEY_REQUIRED | KEY_SQL },
+        { SECTION_CAPACITY, "query", CONFIG_STRING, NULL,
+          NULL, NULL, offsetof(CapacityConfig, query), KEY_REQUIRED | KEY_SQL },
 
         { SECTION_CRITERION, "series", CONFIG_STRING, NULL,
-          NULL, NULL, offsetof(CriterionConfig, series), true },
+          NULL, NULL, offsetof(CriterionConfig, series), KEY_REQUIRED },
         { SECTION_CRITERION, "statistic", CONFIG_STATISTIC, "max",
-          NULL, NULL, offsetof(CriterionConfig, statistic), false },
+          NULL, NULL, offsetof(CriterionConfig, statistic), 0 },
         { SECTION_CRITERION, "op", CONFIG_OP, NULL,
-          NULL, NULL, offsetof(CriterionConfig, op), true },
+          NULL, NULL, offsetof(CriterionConfig, op), KEY_REQUIRED },
         { SECTION_CRITERION, "threshold", CONFIG_THRESHOLD, NULL,
-          NULL, NULL, offsetof(CriterionConfig, threshold), true },
+          NULL, NULL, offsetof(CriterionConfig, threshold), KEY_REQUIRED },
         { SECTION_CRITERION, "window", CONFIG_DURATION, "1h",
-          NULL, NULL, offsetof(CriterionConfig, window_usec), false },
+          NULL, NULL, offsetof(CriterionConfig, window_usec), 0 },
         { SECTION_CRITERION, "max_age", CONFIG_DURATION, "5m",
-          NULL, NULL, offsetof(CriterionConfig, max_age_usec), false },
+          NULL, NULL, offsetof(CriterionConfig, max_age_usec), 0 },
 };
 
 /* The built-in criteria, in the order Config.criteria always starts with.
@@ -144,12 +219,22 @@ static const struct {
         { "info", LOG_INFO }, { "debug", LOG_DEBUG },
 };
 
+static const struct {
+        const char *name;
+        unsigned flag;               /* marks the keys of this source only */
+} capacity_sources[] = {
+        [CAPACITY_CLOUDWATCH] = { "cloudwatch", KEY_CLOUDWATCH },
+        [CAPACITY_SQL] = { "sql", KEY_SQL },
+};
+
 typedef struct Section {
         SectionKind kind;
         unsigned line;
         char *title;                 /* the text between the brackets */
-        size_t index;                /* into Config.targets or Config.criteria */
+        const char *name;            /* the NAME part of the title */
+        size_t index;                /* into the Config array of its kind */
         unsigned key_lines[ELEMENTSOF(config_keys)];  /* where each key was set; 0: not */
+        bool key_bad[ELEMENTSOF(config_keys)];        /* set, but refused: no cross-checks on it */
 } Section;
 
 typedef struct ConfigError {
@@ -240,9 +325,10 @@ static int parse_path(const ConfigKey *k, const char *v, void *base, char *probl
 }
 
 /* libcurl parses the URL the probes will hand it, so what passes here is
- * what curl will accept later. */
-static int check_url(const char *v, char *problem, size_t n) {
-        char *host = NULL;
+ * what curl will accept later.  A base URL gets paths appended to it, so a
+ * query or fragment would end up in the middle of the result. */
+static int check_url(const char *v, bool base, char *problem, size_t n) {
+        char *host = NULL, *query = NULL, *fragment = NULL;
         CURLU *u;
         int r = 0;
 
@@ -261,16 +347,43 @@ static int check_url(const char *v, char *problem, size_t n) {
         } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
                 snprintf(problem, n, "has no host");
                 r = -EINVAL;
+        } else if (base && (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+                            curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK)) {
+                snprintf(problem, n, "has a ?query or #fragment, which a base URL cannot have");
+                r = -EINVAL;
         }
         curl_free(host);
+        curl_free(query);
+        curl_free(fragment);
         curl_url_cleanup(u);
         return r;
 }
 
 static int parse_url(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        int r = check_url(v, problem, n);
+        int r = check_url(v, false, problem, n);
 
         return r < 0 ? r : set_string(base, k, v, problem, n);
+}
+
+/* Stored without trailing slashes, so "BASE/heap" never has two. */
+static int parse_base_url(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        char *copy, **p = field(base, k);
+        size_t len = strlen(v);
+        int r;
+
+        r = check_url(v, true, problem, n);
+        if (r < 0)
+                return r;
+        while (len > 0 && v[len - 1] == '/')
+                len--;
+        copy = strndup(v, len);
+        if (!copy) {
+                snprintf(problem, n, "could not be stored: out of memory");
+                return -ENOMEM;
+        }
+        free(*p);
+        *p = copy;
+        return 0;
 }
 
 static int check_port(const char *port, char *problem, size_t n) {
@@ -350,14 +463,17 @@ static int parse_address(const ConfigKey *k, const char *v, void *base, char *pr
 
 static int check_bounds(const ConfigKey *k, uint64_t v, int (*parse)(const char *, uint64_t *),
                         char *problem, size_t n) {
+        const char *off = k->flags & KEY_OFF ? " (0 turns it off)" : "";
         uint64_t b;
 
+        if (v == 0 && (k->flags & KEY_OFF))
+                return 0;
         if (k->min && (parse(k->min, &b) < 0 || v < b)) {
-                snprintf(problem, n, "is below the minimum %s", k->min);
+                snprintf(problem, n, "is below the minimum %s%s", k->min, off);
                 return -ERANGE;
         }
         if (k->max && (parse(k->max, &b) < 0 || v > b)) {
-                snprintf(problem, n, "is above the maximum %s", k->max);
+                snprintf(problem, n, "is above the maximum %s%s", k->max, off);
                 return -ERANGE;
         }
         return 0;
@@ -375,6 +491,10 @@ static int parse_duration(const ConfigKey *k, const char *v, void *base, char *p
         if (r < 0) {
                 snprintf(problem, n, "is not a duration");
                 return r;
+        }
+        if ((k->flags & KEY_WHOLE_SECONDS) && usec % USEC_PER_SEC != 0) {
+                snprintf(problem, n, "is not a whole number of seconds");
+                return -EINVAL;
         }
         r = check_bounds(k, usec, units_parse_duration, problem, n);
         if (r < 0)
@@ -401,6 +521,86 @@ static int parse_size(const ConfigKey *k, const char *v, void *base, char *probl
                 return r;
         *(uint64_t *) field(base, k) = bytes;
         return 0;
+}
+
+/* A plain decimal count: no sign, no units, no blanks. */
+static int count_value(const char *v, uint64_t *ret) {
+        unsigned long long u;
+        char *end;
+
+        if (!*v || strspn(v, "0123456789") != strlen(v))
+                return -EINVAL;
+        errno = 0;
+        u = strtoull(v, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        *ret = u;
+        return 0;
+}
+
+static int parse_count(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        uint64_t u;
+        int r;
+
+        r = count_value(v, &u);
+        if (r == -ERANGE) {
+                snprintf(problem, n, "is too large a number");
+                return r;
+        }
+        if (r < 0) {
+                snprintf(problem, n, "is not a whole number");
+                return r;
+        }
+        r = check_bounds(k, u, count_value, problem, n);
+        if (r < 0)
+                return r;
+        *(uint64_t *) field(base, k) = u;
+        return 0;
+}
+
+/* libpq itself parses the string, so what passes here is what
+ * PQconnectStart() will accept later; its message says what is wrong. */
+static int parse_conninfo(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        PQconninfoOption *options;
+        char *error = NULL;
+
+        if (!*v) {
+                snprintf(problem, n, "is empty");
+                return -EINVAL;
+        }
+        options = PQconninfoParse(v, &error);
+        if (!options) {
+                if (!error) {
+                        snprintf(problem, n, "could not be checked: out of memory");
+                        return -ENOMEM;
+                }
+                snprintf(problem, n, "is not a libpq connection string: %.*s",
+                         (int) strcspn(error, "\n"), error);
+                PQfreemem(error);
+                return -EINVAL;
+        }
+        PQconninfoFree(options);
+        return set_string(base, k, v, problem, n);
+}
+
+static int parse_region(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        size_t len = strlen(v);
+
+        if (len == 0 || len > CONFIG_NAME_MAX || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != len) {
+                snprintf(problem, n, "is not an AWS region such as eu-west-1");
+                return -EINVAL;
+        }
+        return set_string(base, k, v, problem, n);
+}
+
+static int parse_capacity_source(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        for (size_t i = 0; i < ELEMENTSOF(capacity_sources); i++)
+                if (streq(capacity_sources[i].name, v)) {
+                        *(CapacitySource *) field(base, k) = (CapacitySource) i;
+                        return 0;
+                }
+        snprintf(problem, n, "is not a capacity source (cloudwatch, sql)");
+        return -EINVAL;
 }
 
 static int parse_log_level(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
@@ -495,9 +695,14 @@ static const ConfigParseFn config_parsers[_CONFIG_TYPE_MAX] = {
         [CONFIG_STRING] = parse_string,
         [CONFIG_PATH] = parse_path,
         [CONFIG_URL] = parse_url,
+        [CONFIG_BASE_URL] = parse_base_url,
         [CONFIG_ADDRESS] = parse_address,
         [CONFIG_DURATION] = parse_duration,
         [CONFIG_SIZE] = parse_size,
+        [CONFIG_COUNT] = parse_count,
+        [CONFIG_CONNINFO] = parse_conninfo,
+        [CONFIG_REGION] = parse_region,
+        [CONFIG_CAPACITY_SOURCE] = parse_capacity_source,
         [CONFIG_LOG_LEVEL] = parse_log_level,
         [CONFIG_STATISTIC] = parse_statistic,
         [CONFIG_OP] = parse_op,
@@ -579,10 +784,14 @@ static char *parser_join_errors(Parser *p) {
 /* ---------------------------------------------------------------- sections */
 
 static void *section_base(Parser *p, const Section *s) {
+        Config *c = p->config;
+
         switch (s->kind) {
-        case SECTION_DAEMON: return &p->config->daemon;
-        case SECTION_TARGET: return &p->config->targets[s->index];
-        case SECTION_CRITERION: return &p->config->criteria[s->index];
+        case SECTION_DAEMON: return &c->daemon;
+        case SECTION_TARGET: return &c->targets[s->index];
+        case SECTION_POSTGRES: return &c->postgres[s->index];
+        case SECTION_CAPACITY: return &c->capacity[s->index];
+        case SECTION_CRITERION: return &c->criteria[s->index];
         default: return NULL;
         }
 }
@@ -596,7 +805,9 @@ static int parser_set(Parser *p, const Section *s, unsigned line, const ConfigKe
         r = config_parsers[k->type](k, v, section_base(p, s), problem, sizeof problem);
         if (r == -ENOMEM)
                 p->oom = true;
-        if (r < 0)
+        if (r < 0 && (k->flags & KEY_SECRET))
+                parser_error(p, line, s, k->name, "the value %s", problem);
+        else if (r < 0)
                 parser_error(p, line, s, k->name, "\"%s\" %s%s", v, problem,
                              line == 0 ? " (built-in default)" : "");
         return r;
@@ -615,57 +826,84 @@ static bool valid_name(const char *name) {
                strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
 }
 
-static int section_add_target(Parser *p, Section *s, const char *name) {
-        Config *c = p->config;
-        TargetConfig *t;
+/* Grows `*array` of `*n` items of `size` bytes by one zeroed item. */
+static void *array_append(void **array, size_t *n, size_t size) {
+        char *a = realloc(*array, (*n + 1) * size);
 
-        for (size_t i = 0; i < c->n_targets; i++)
-                if (streq(c->targets[i].name, name)) {
-                        parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
-                                     c->targets[i].line);
-                        return -EEXIST;
-                }
-        t = realloc(c->targets, (c->n_targets + 1) * sizeof *t);
-        if (!t)
+        if (!a)
+                return NULL;
+        *array = a;
+        memset(a + *n * size, 0, size);
+        return a + (*n)++ * size;
+}
+
+/* Adds the item of a [target], [postgres] or [capacity] section, named from
+ * its header, to the Config. */
+static int section_add_item(Parser *p, Section *s, SectionKind kind) {
+        Config *c = p->config;
+        char **name;
+
+        switch (kind) {
+        case SECTION_TARGET: {
+                TargetConfig *t = array_append((void **) &c->targets, &c->n_targets, sizeof *t);
+
+                if (!t)
+                        return -ENOMEM;
+                t->line = s->line;
+                name = &t->name;
+                s->index = c->n_targets - 1;
+                break;
+        }
+        case SECTION_POSTGRES: {
+                PostgresConfig *pc = array_append((void **) &c->postgres, &c->n_postgres, sizeof *pc);
+
+                if (!pc)
+                        return -ENOMEM;
+                pc->line = s->line;
+                name = &pc->name;
+                s->index = c->n_postgres - 1;
+                break;
+        }
+        case SECTION_CAPACITY: {
+                CapacityConfig *cc = array_append((void **) &c->capacity, &c->n_capacity, sizeof *cc);
+
+                if (!cc)
+                        return -ENOMEM;
+                cc->line = s->line;
+                name = &cc->name;
+                s->index = c->n_capacity - 1;
+                break;
+        }
+        default:
+                return -EINVAL;
+        }
+        *name = strdup(s->name);
+        if (!*name)
                 return -ENOMEM;
-        c->targets = t;
-        t = &c->targets[c->n_targets];
-        *t = (TargetConfig) { .name = strdup(name), .line = s->line };
-        if (!t->name)
-                return -ENOMEM;
-        s->index = c->n_targets++;
-        s->kind = SECTION_TARGET;
-        parser_apply_defaults(p, s, SECTION_TARGET);
+        s->kind = kind;
+        parser_apply_defaults(p, s, kind);
         return 0;
 }
 
-static int section_add_criterion(Parser *p, Section *s, const char *name) {
+static int section_add_criterion(Parser *p, Section *s) {
         Config *c = p->config;
         CriterionConfig *cc;
 
-        for (size_t i = 0; i < c->n_criteria; i++) {
-                if (!streq(c->criteria[i].name, name))
-                        continue;
-                if (c->criteria[i].line > 0) {
-                        parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
-                                     c->criteria[i].line);
-                        return -EEXIST;
+        for (size_t i = 0; i < c->n_criteria; i++)
+                if (streq(c->criteria[i].name, s->name)) {
+                        /* A built-in: the section overrides some of its settings. */
+                        c->criteria[i].line = s->line;
+                        s->index = i;
+                        s->kind = SECTION_CRITERION;
+                        return 0;
                 }
-                /* A built-in: the section overrides some of its settings. */
-                c->criteria[i].line = s->line;
-                s->index = i;
-                s->kind = SECTION_CRITERION;
-                return 0;
-        }
-        cc = realloc(c->criteria, (c->n_criteria + 1) * sizeof *cc);
+        cc = array_append((void **) &c->criteria, &c->n_criteria, sizeof *cc);
         if (!cc)
                 return -ENOMEM;
-        c->criteria = cc;
-        cc = &c->criteria[c->n_criteria];
-        *cc = (CriterionConfig) { .name = strdup(name), .line = s->line, .kind = CRITERION_SERIES };
+        *cc = (CriterionConfig) { .name = strdup(s->name), .line = s->line, .kind = CRITERION_SERIES };
         if (!cc->name)
                 return -ENOMEM;
-        s->index = c->n_criteria++;
+        s->index = c->n_criteria - 1;
         s->kind = SECTION_CRITERION;
         parser_apply_defaults(p, s, SECTION_CRITERION);
         return 0;
@@ -678,40 +916,60 @@ static int section_kind_from_string(const char *s, size_t len) {
         return SECTION_INVALID;
 }
 
-/* Turns the section's title into a daemon, target or criterion; anything
- * wrong is reported once here and the section's keys are then skipped. */
+/* The earlier section of that kind and name, among those opened. */
+static const Section *section_find(const Parser *p, SectionKind kind, const char *name) {
+        for (size_t i = 0; i < p->n_sections; i++)
+                if (p->sections[i].kind == kind && streq(p->sections[i].name, name))
+                        return &p->sections[i];
+        return NULL;
+}
+
+static void section_open_daemon(Parser *p, Section *s) {
+        if (*s->name)
+                parser_error(p, s->line, s, NULL, "[daemon] takes no name");
+        else if (p->daemon_line > 0)
+                parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
+                             p->daemon_line);
+        else {
+                s->kind = SECTION_DAEMON;
+                p->daemon_line = s->line;
+        }
+}
+
+/* Turns the section's title into a daemon, target, postgres, capacity or
+ * criterion; anything wrong is reported once here and the section's keys are
+ * then skipped. */
 static int section_open(Parser *p, Section *s) {
         const char *t = s->title + strspn(s->title, " \t");
         size_t kind_len = strcspn(t, " \t");
         int kind = section_kind_from_string(t, kind_len);
-        const char *name = t + kind_len + strspn(t + kind_len, " \t");
+        const Section *first;
 
+        s->name = t + kind_len + strspn(t + kind_len, " \t");
         if (kind == SECTION_INVALID) {
                 parser_error(p, s->line, s, NULL, "unknown section kind \"%.*s\"", (int) kind_len, t);
                 return 0;
         }
         if (kind == SECTION_DAEMON) {
-                if (*name)
-                        parser_error(p, s->line, s, NULL, "[daemon] takes no name");
-                else if (p->daemon_line > 0)
-                        parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
-                                     p->daemon_line);
-                else {
-                        s->kind = SECTION_DAEMON;
-                        p->daemon_line = s->line;
-                }
+                section_open_daemon(p, s);
                 return 0;
         }
-        if (!*name) {
-                parser_error(p, s->line, s, NULL, "missing name, expected [%s NAME]", section_kind_names[kind]);
+        if (!*s->name) {
+                parser_error(p, s->line, s, NULL, "missing name, expected [%s NAME]",
+                             section_kind_names[kind]);
                 return 0;
         }
-        if (!valid_name(name)) {
+        if (!valid_name(s->name)) {
                 parser_error(p, s->line, s, NULL, "name \"%s\" is not 1-%d characters of A-Z a-z 0-9 _ -",
-                             name, CONFIG_NAME_MAX);
+                             s->name, CONFIG_NAME_MAX);
                 return 0;
         }
-        return kind == SECTION_TARGET ? section_add_target(p, s, name) : section_add_criterion(p, s, name);
+        first = section_find(p, kind, s->name);
+        if (first) {
+                parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u", first->line);
+                return 0;
+        }
+        return kind == SECTION_CRITERION ? section_add_criterion(p, s) : section_add_item(p, s, kind);
 }
 
 static void parser_begin_section(Parser *p, const char *title, size_t len) {
@@ -827,7 +1085,8 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
                 parser_error(p, p->line, s, name, "not supported for this criterion yet");
                 return 1;
         }
-        (void) parser_set(p, s, p->line, k, value);
+        if (parser_set(p, s, p->line, k, value) < 0)
+                s->key_bad[i] = true;
         return 1;
 }
 
@@ -904,29 +1163,169 @@ static int parser_init(Parser *p, const char *path) {
         return parser_add_builtins(p);
 }
 
-/* Checks what can only be checked once the whole file is read. */
+/* ---------------------------------------------------------------- checks */
+
+/* Checks what can only be checked once the whole file is read: required
+ * keys, and rules that tie keys or sections together.  A key that was set
+ * but refused is not checked again against the others. */
+
+static size_t key_index(SectionKind kind, const char *name) {
+        return (size_t) (key_lookup(kind, name) - config_keys);
+}
+
+/* The line where the section set `name`; 0: not set. */
+static unsigned key_line(const Section *s, const char *name) {
+        return s->key_lines[key_index(s->kind, name)];
+}
+
+/* Set, or left at its default, and valid either way. */
+static bool key_valid(const Section *s, const char *name) {
+        return !s->key_bad[key_index(s->kind, name)];
+}
+
+/* `only`: the KEY_CLOUDWATCH/KEY_SQL flag of the section's source; keys of
+ * another source are not required (0: none is). */
+static void section_check_required(Parser *p, const Section *s, unsigned only) {
+        for (size_t j = 0; j < ELEMENTSOF(config_keys); j++) {
+                const ConfigKey *k = &config_keys[j];
+
+                if (k->section != s->kind || !(k->flags & KEY_REQUIRED) || s->key_lines[j] > 0)
+                        continue;
+                if ((k->flags & KEY_ONLY_MASK) && !(k->flags & only))
+                        continue;
+                parser_error(p, s->line, s, NULL, "missing required key %s", k->name);
+        }
+}
+
+/* Reports `a` (when set, else `b`) as not fitting the other: "a: 30s must
+ * be less than b 20s". */
+static void parser_error_pair(Parser *p, const Section *s, const char *a, uint64_t va, const char *a_rel,
+                              const char *b, uint64_t vb, const char *b_rel) {
+        char ta[64], tb[64];
+
+        units_format_duration(va, ta, sizeof ta);
+        units_format_duration(vb, tb, sizeof tb);
+        if (key_line(s, a) > 0)
+                parser_error(p, key_line(s, a), s, a, "%s must be %s %s %s", ta, a_rel, b, tb);
+        else
+                parser_error(p, key_line(s, b), s, b, "%s must be %s %s %s", tb, b_rel, a, ta);
+}
+
+static void target_check(Parser *p, const Section *s) {
+        const TargetConfig *t = &p->config->targets[s->index];
+
+        if (key_line(s, "memory_url") == 0 && key_line(s, "pprof_url") == 0)
+                parser_error(p, s->line, s, NULL, "needs memory_url or pprof_url");
+        /* Each CPU profile must end before the next one starts. */
+        if (t->cpu_interval_usec > 0 && t->cpu_seconds_usec >= t->cpu_interval_usec &&
+            key_valid(s, "cpu_seconds") && key_valid(s, "cpu_interval"))
+                parser_error_pair(p, s, "cpu_seconds", t->cpu_seconds_usec, "less than",
+                                  "cpu_interval", t->cpu_interval_usec, "more than");
+}
+
+/* perfwatchd refuses AWS keys that other users can read, as ssh refuses
+ * such private keys.  Opened, not merely stat()ed, so that a file this
+ * process cannot read is reported now rather than at the first poll. */
+static void capacity_check_credentials(Parser *p, const Section *s, const char *path) {
+        const char *key = "credentials_file";
+        unsigned line = key_line(s, key);
+        struct stat st;
+        int fd, r = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                r = -errno;
+        if (fd >= 0)
+                close(fd);
+        if (r < 0)
+                parser_error(p, line, s, key, "%s: cannot read: %s", path, strerror(-r));
+        else if (!S_ISREG(st.st_mode))
+                parser_error(p, line, s, key, "%s is not a regular file", path);
+        else if (st.st_mode & 077)
+                parser_error(p, line, s, key, "%s is %s by group or others (mode %04o); chmod 600 it", path,
+                             st.st_mode & 044 ? "readable" : "accessible", (unsigned) (st.st_mode & 07777));
+}
+
+static void capacity_check_cloudwatch(Parser *p, const Section *s, const CapacityConfig *cc) {
+        if (cc->lookback_usec < cc->period_usec && key_valid(s, "lookback") && key_valid(s, "period"))
+                parser_error_pair(p, s, "lookback", cc->lookback_usec, "at least",
+                                  "period", cc->period_usec, "at most");
+        if (cc->credentials_file && key_valid(s, "credentials_file"))
+                capacity_check_credentials(p, s, cc->credentials_file);
+}
+
+/* Keys set in the section that belong to another source than `only`. */
+static void capacity_check_other_keys(Parser *p, const Section *s, unsigned only) {
+        for (size_t j = 0; j < ELEMENTSOF(config_keys); j++) {
+                const ConfigKey *k = &config_keys[j];
+                CapacitySource other = k->flags & KEY_CLOUDWATCH ? CAPACITY_CLOUDWATCH : CAPACITY_SQL;
+
+                if (k->section != SECTION_CAPACITY || s->key_lines[j] == 0 ||
+                    !(k->flags & KEY_ONLY_MASK) || (k->flags & only))
+                        continue;
+                parser_error(p, s->key_lines[j], s, k->name, "only for source = %s",
+                             capacity_sources[other].name);
+        }
+}
+
+static void capacity_check(Parser *p, const Section *s) {
+        const CapacityConfig *cc = &p->config->capacity[s->index];
+        unsigned only = 0;
+
+        /* Without a valid source, which keys belong is unknown: only the
+         * source itself is reported. */
+        if (key_line(s, "source") > 0 && key_valid(s, "source"))
+                only = capacity_sources[cc->source].flag;
+        section_check_required(p, s, only);
+        if (!only)
+                return;
+        capacity_check_other_keys(p, s, only);
+        if (cc->source == CAPACITY_CLOUDWATCH)
+                capacity_check_cloudwatch(p, s, cc);
+        else if (cc->postgres && key_valid(s, "postgres") && !config_find_postgres(p->config, cc->postgres))
+                parser_error(p, key_line(s, "postgres"), s, "postgres", "no [postgres %s] section",
+                             cc->postgres);
+}
+
+static void section_check(Parser *p, const Section *s) {
+        switch (s->kind) {
+        case SECTION_TARGET:
+                section_check_required(p, s, 0);
+                target_check(p, s);
+                break;
+        case SECTION_CAPACITY:
+                capacity_check(p, s);
+                break;
+        case SECTION_CRITERION:
+                if (!builtin_lookup(p->config->criteria[s->index].name))
+                        section_check_required(p, s, 0);
+                break;
+        case SECTION_INVALID:
+                break;
+        default:
+                section_check_required(p, s, 0);
+        }
+}
+
 static int parser_finish(Parser *p) {
         Config *c = p->config;
         CriterionConfig *memory;
+        const TargetConfig *only = NULL;
+        size_t n_memory = 0;
 
-        for (size_t i = 0; i < p->n_sections; i++) {
-                const Section *s = &p->sections[i];
-
-                if (s->kind == SECTION_INVALID)
-                        continue;
-                if (s->kind == SECTION_CRITERION && builtin_lookup(c->criteria[s->index].name))
-                        continue;
-                for (size_t j = 0; j < ELEMENTSOF(config_keys); j++)
-                        if (config_keys[j].section == s->kind && config_keys[j].required &&
-                            s->key_lines[j] == 0)
-                                parser_error(p, s->line, s, NULL, "missing required key %s",
-                                             config_keys[j].name);
-        }
-        /* With one target the memory criterion knows which series to watch;
-         * with none or several it stays without one and reports unknown. */
+        for (size_t i = 0; i < p->n_sections; i++)
+                section_check(p, &p->sections[i]);
+        /* With one target polling /memory the memory criterion knows which
+         * series to watch; with none or several it stays without one and
+         * reports unknown. */
+        for (size_t i = 0; i < c->n_targets; i++)
+                if (c->targets[i].memory_url) {
+                        only = &c->targets[i];
+                        n_memory++;
+                }
         memory = (CriterionConfig *) config_find_criterion(c, "memory");
-        if (memory && !memory->series && c->n_targets == 1 &&
-            asprintf(&memory->series, "go.%s.Sys", c->targets[0].name) < 0) {
+        if (memory && !memory->series && n_memory == 1 &&
+            asprintf(&memory->series, "go.%s.Sys", only->name) < 0) {
                 memory->series = NULL;
                 return -ENOMEM;
         }
@@ -968,6 +1367,17 @@ int config_load(const char *path, Config **ret, char **ret_errors) {
         return r < 0 ? r : 0;
 }
 
+static void capacity_config_done(CapacityConfig *cc) {
+        free(cc->name);
+        free(cc->region);
+        free(cc->cluster);
+        free(cc->endpoint);
+        free(cc->credentials_file);
+        free(cc->profile);
+        free(cc->postgres);
+        free(cc->query);
+}
+
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
@@ -978,8 +1388,17 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_targets; i++) {
                 free(c->targets[i].name);
                 free(c->targets[i].memory_url);
+                free(c->targets[i].pprof_url);
         }
         free(c->targets);
+        for (size_t i = 0; i < c->n_postgres; i++) {
+                free(c->postgres[i].name);
+                free(c->postgres[i].conninfo);
+        }
+        free(c->postgres);
+        for (size_t i = 0; i < c->n_capacity; i++)
+                capacity_config_done(&c->capacity[i]);
+        free(c->capacity);
         for (size_t i = 0; i < c->n_criteria; i++) {
                 free(c->criteria[i].name);
                 free(c->criteria[i].series);
@@ -987,6 +1406,15 @@ Config *config_free(Config *c) {
         }
         free(c->criteria);
         free(c);
+        return NULL;
+}
+
+const PostgresConfig *config_find_postgres(const Config *c, const char *name) {
+        if (!c || !name)
+                return NULL;
+        for (size_t i = 0; i < c->n_postgres; i++)
+                if (streq(c->postgres[i].name, name))
+                        return &c->postgres[i];
         return NULL;
 }
 

@@ -22,11 +22,53 @@ typedef struct DaemonConfig {
 typedef struct TargetConfig {
         char *name;                  /* [target NAME] */
         unsigned line;               /* line of the section header */
-        char *memory_url;
+        char *memory_url;            /* NULL: /memory not polled */
         uint64_t memory_interval_usec;
         uint64_t timeout_usec;       /* per request */
-        uint64_t max_body;           /* bytes; larger answers are refused */
+        uint64_t max_body;           /* bytes; larger /memory answers are refused */
+        /* pprof: base URL such as http://127.0.0.1:6060/debug/pprof (NULL: off);
+         * an interval of 0 turns that profile off. */
+        char *pprof_url;
+        uint64_t heap_interval_usec;
+        uint64_t goroutine_interval_usec;
+        uint64_t cpu_interval_usec;
+        uint64_t cpu_seconds_usec;   /* length of each CPU profile */
+        uint64_t max_profile;        /* bytes; larger profiles are refused */
+        uint64_t profile_retention_usec; /* raw profiles older than this are deleted */
+        uint64_t profile_keep;       /* and at most this many per target and kind */
 } TargetConfig;
+
+typedef struct PostgresConfig {
+        char *name;                  /* [postgres NAME] */
+        unsigned line;
+        char *conninfo;              /* libpq connection string */
+        uint64_t interval_usec;
+        uint64_t timeout_usec;       /* connect and statement timeout */
+} PostgresConfig;
+
+typedef enum CapacitySource {
+        CAPACITY_CLOUDWATCH,
+        CAPACITY_SQL,
+} CapacitySource;
+
+typedef struct CapacityConfig {
+        char *name;                  /* [capacity NAME] */
+        unsigned line;
+        CapacitySource source;
+        uint64_t interval_usec;
+        uint64_t timeout_usec;
+        /* source = cloudwatch */
+        char *region;
+        char *cluster;               /* DBClusterIdentifier */
+        char *endpoint;              /* NULL: https://monitoring.REGION.amazonaws.com */
+        char *credentials_file;      /* NULL: AWS_ACCESS_KEY_ID... from the environment */
+        char *profile;               /* section of the credentials file */
+        uint64_t period_usec;        /* CloudWatch Period of each datapoint */
+        uint64_t lookback_usec;      /* how far back each GetMetricData asks */
+        /* source = sql */
+        char *postgres;              /* name of a [postgres] section */
+        char *query;                 /* returns one number: the ACU */
+} CapacityConfig;
 
 typedef enum CriterionOp {
         CRITERION_LT,
@@ -65,6 +107,10 @@ typedef struct Config {
         DaemonConfig daemon;
         TargetConfig *targets;
         size_t n_targets;
+        PostgresConfig *postgres;
+        size_t n_postgres;
+        CapacityConfig *capacity;
+        size_t n_capacity;
         /* Always holds the four built-in criteria first, in the order
          * latency_p95, memory, acu_scaling, zero_data_loss, then the
          * user's own in file order. */
@@ -81,6 +127,9 @@ int config_load(const char *path, Config **ret, char **ret_errors);
 /* Frees a config; NULL is a no-op.  Returns NULL. */
 Config *config_free(Config *c);
 
+/* Looks a [postgres NAME] section up by name; NULL when absent. */
+const PostgresConfig *config_find_postgres(const Config *c, const char *name);
+
 /* Looks a criterion up by name; NULL when absent. */
 const CriterionConfig *config_find_criterion(const Config *c, const char *name);
 
@@ -90,5 +139,5 @@ const char *config_stat_to_string(CriterionStat s);
 
 /* Key documentation hook for the test that compares the table with the man
  * page: calls `fn` for every key of the table with its section kind
- * ("daemon", "target", "criterion"), name and default as text ("" = none). */
+ * ("daemon", "target", "criterion", "postgres", "capacity"), name and default as text ("" = none). */
 void config_foreach_key(void (*fn)(const char *section, const char *key, const char *def, void *u), void *u);

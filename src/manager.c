@@ -13,7 +13,10 @@
 #include "curl-glue.h"
 #include "log.h"
 #include "manager.h"
+#include "probe-capacity.h"
 #include "probe-gomem.h"
+#include "probe-pg.h"
+#include "probe-pprof.h"
 #include "source.h"
 #include "store.h"
 #include "units.h"
@@ -32,8 +35,15 @@ struct Manager {
         StorePool *pool;
         CurlGlue *glue;
         SourceSet *sources;
-        GoMemProbe **probes;
-        size_t n_probes;
+        /* One array per kind of poller, each sized for the config. */
+        GoMemProbe **gomem;
+        size_t n_gomem;
+        PprofProbe **pprof;
+        size_t n_pprof;
+        PgProbe **pg;
+        size_t n_pg;
+        CapacityProbe **capacity;
+        size_t n_capacity;
         Api *api;
         sd_event_source *flush_timer;
         sd_event_source *evaluate_timer;
@@ -148,12 +158,59 @@ static int on_retention(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void free_probes(Manager *m) {
-        for (size_t i = 0; i < m->n_probes; i++)
-                gomem_probe_free(m->probes[i]);
-        free(m->probes);
-        m->probes = NULL;
-        m->n_probes = 0;
+        for (size_t i = 0; i < m->n_gomem; i++)
+                gomem_probe_free(m->gomem[i]);
+        for (size_t i = 0; i < m->n_pprof; i++)
+                pprof_probe_free(m->pprof[i]);
+        for (size_t i = 0; i < m->n_pg; i++)
+                pg_probe_free(m->pg[i]);
+        for (size_t i = 0; i < m->n_capacity; i++)
+                capacity_probe_free(m->capacity[i]);
+        free(m->gomem);
+        free(m->pprof);
+        free(m->pg);
+        free(m->capacity);
+        m->gomem = NULL;
+        m->pprof = NULL;
+        m->pg = NULL;
+        m->capacity = NULL;
+        m->n_gomem = m->n_pprof = m->n_pg = m->n_capacity = 0;
         m->sources = source_set_free(m->sources);
+}
+
+static int start_target_probes(Manager *m, const TargetConfig *t) {
+        int r = 0;
+
+        if (t->memory_url) {
+                r = gomem_probe_new(m->event, m->glue, m->store, m->sources, t, &m->gomem[m->n_gomem]);
+                if (r < 0)
+                        return log_error_errno(r, "[target %s]: cannot poll %s: %s", t->name,
+                                               t->memory_url, strerror(-r));
+                m->n_gomem++;
+        }
+        if (t->pprof_url) {
+                r = pprof_probe_new(m->event, m->glue, m->store, m->sources, t, &m->pprof[m->n_pprof]);
+                if (r < 0)
+                        return log_error_errno(r, "[target %s]: cannot collect profiles from %s: %s",
+                                               t->name, t->pprof_url, strerror(-r));
+                m->n_pprof++;
+        }
+        return 0;
+}
+
+static int start_capacity_probe(Manager *m, const CapacityConfig *cc) {
+        const PostgresConfig *pg = NULL;
+        int r;
+
+        if (cc->source == CAPACITY_SQL)
+                pg = config_find_postgres(m->config, cc->postgres);
+        r = capacity_probe_new(m->event, m->glue, m->store, m->sources, cc, pg,
+                               &m->capacity[m->n_capacity]);
+        if (r < 0)
+                return log_error_errno(r, "[capacity %s]: cannot start polling: %s", cc->name,
+                                       strerror(-r));
+        m->n_capacity++;
+        return 0;
 }
 
 /* Builds the sources and their pollers from m->config. */
@@ -164,16 +221,29 @@ static int start_probes(Manager *m) {
         r = source_set_new(m->store, &m->sources);
         if (r < 0)
                 return log_error_errno(r, "cannot create source set: %s", strerror(-r));
-        m->probes = calloc(c->n_targets ? c->n_targets : 1, sizeof *m->probes);
-        if (!m->probes)
+        m->gomem = calloc(c->n_targets + 1, sizeof *m->gomem);
+        m->pprof = calloc(c->n_targets + 1, sizeof *m->pprof);
+        m->pg = calloc(c->n_postgres + 1, sizeof *m->pg);
+        m->capacity = calloc(c->n_capacity + 1, sizeof *m->capacity);
+        if (!m->gomem || !m->pprof || !m->pg || !m->capacity)
                 return log_error_errno(ENOMEM, "out of memory");
+
         for (size_t i = 0; i < c->n_targets; i++) {
-                r = gomem_probe_new(m->event, m->glue, m->store, m->sources, &c->targets[i],
-                                    &m->probes[m->n_probes]);
+                r = start_target_probes(m, &c->targets[i]);
                 if (r < 0)
-                        return log_error_errno(r, "[target %s]: cannot start polling: %s",
-                                               c->targets[i].name, strerror(-r));
-                m->n_probes++;
+                        return r;
+        }
+        for (size_t i = 0; i < c->n_postgres; i++) {
+                r = pg_probe_new(m->event, m->store, m->sources, &c->postgres[i], &m->pg[m->n_pg]);
+                if (r < 0)
+                        return log_error_errno(r, "[postgres %s]: cannot start polling: %s",
+                                               c->postgres[i].name, strerror(-r));
+                m->n_pg++;
+        }
+        for (size_t i = 0; i < c->n_capacity; i++) {
+                r = start_capacity_probe(m, &c->capacity[i]);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -228,8 +298,8 @@ static int manager_reload(Manager *m) {
         m->config = next;
         log_set_max_level(next->daemon.log_level);
         r = start_probes(m);
-        log_info("%s: configuration reloaded (%zu targets, %zu criteria)", next->path,
-                 next->n_targets, next->n_criteria);
+        log_info("%s: configuration reloaded (%zu targets, %zu postgres, %zu capacity, %zu criteria)",
+                 next->path, next->n_targets, next->n_postgres, next->n_capacity, next->n_criteria);
         free(m->status_line);
         m->status_line = NULL;
         (void) sd_notify(false, "READY=1");
@@ -366,7 +436,8 @@ int manager_run(Manager *m) {
         int r;
 
         (void) sd_notify(false, "READY=1");
-        log_info("running: %zu targets, %zu criteria", m->config->n_targets, m->config->n_criteria);
+        log_info("running: %zu targets, %zu postgres, %zu capacity, %zu criteria", m->config->n_targets,
+                 m->config->n_postgres, m->config->n_capacity, m->config->n_criteria);
 
         r = sd_event_loop(m->event);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");

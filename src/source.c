@@ -22,6 +22,7 @@ struct Source {
         char last_error[SOURCE_ERROR_MAX];    /* "" when there never was one */
         uint64_t polls, failures;
         unsigned consecutive_failures;
+        json_t *info;                         /* extra facts, see source_set_info() */
 };
 
 struct SourceSet {
@@ -51,6 +52,7 @@ static Source *source_free(Source *s) {
         free(s->url);
         free(s->series_up);
         free(s->series_seconds);
+        json_decref(s->info);
         free(s);
         return NULL;
 }
@@ -255,8 +257,9 @@ static json_t *time_or_null(bool have, uint64_t usec) {
 
 static json_t *source_to_json(const Source *s) {
         bool failed_once = s->failures > 0;
+        json_t *o;
 
-        return json_pack("{s:s, s:s, s:s?, s:o?, s:o?, s:o?, s:s?, s:o?, s:I, s:I}",
+        o = json_pack("{s:s, s:s, s:s?, s:o?, s:o?, s:o?, s:s?, s:o?, s:I, s:I}",
                          "name", s->name,
                          "kind", s->kind,
                          "url", s->url,
@@ -268,6 +271,24 @@ static json_t *source_to_json(const Source *s) {
                          "last_error_at", time_or_null(failed_once, s->last_error_at_usec),
                          "polls", (json_int_t) s->polls,
                          "failures", (json_int_t) s->failures);
+        if (o && s->info)
+                json_object_update(o, s->info);
+        return o;
+}
+
+void source_set_info(Source *s, const char *key, json_t *value) {
+        if (!value || json_is_null(value)) {
+                json_decref(value);
+                if (s->info)
+                        json_object_del(s->info, key);
+                return;
+        }
+        if (!s->info)
+                s->info = json_object();
+        if (!s->info)
+                json_decref(value);
+        if (!s->info || json_object_set_new(s->info, key, value) < 0)
+                log_source(LOG_WARNING, s->name, "cannot record %s: out of memory", key);
 }
 
 json_t *source_set_to_json(const SourceSet *set) {

@@ -33,6 +33,11 @@ void source_report_down(Source *s, uint64_t started_usec, uint64_t duration_usec
 
 const char *source_name(const Source *s);
 
+/* Sets (or replaces) a fact shown with the source in /v1/sources, such as
+ * "last_profile_id" or "aurora_version"; takes ownership of `value`
+ * (json_null() or NULL removes it). */
+void source_set_info(Source *s, const char *key, json_t *value);
+
 /* Failures since the last success (drives the poller's backoff). */
 unsigned source_consecutive_failures(const Source *s);
 

@@ -42,6 +42,14 @@ enum {
         STMT_POINTS_RAW,
         STMT_POINTS_STEP,
         STMT_LIST,
+        STMT_PROFILE_INSERT,
+        STMT_PROFILE_PRUNE_AGE,
+        STMT_PROFILE_PRUNE_KEEP,
+        STMT_PROFILE_LIST_ANY,       /* the four LIST variants: bit 0 target, bit 1 kind */
+        STMT_PROFILE_LIST_TARGET,
+        STMT_PROFILE_LIST_KIND,
+        STMT_PROFILE_LIST_BOTH,
+        STMT_PROFILE_GET,
         _STMT_MAX,
 };
 
@@ -56,6 +64,13 @@ enum {
         "LEFT JOIN (SELECT value, ts FROM samples "                                        \
         " WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3 "                  \
         " ORDER BY value " order ", ts DESC LIMIT 1) AS m ON 1"
+
+/* Every column but the blob.  One statement per filter combination, not
+ * "?1 IS NULL OR target = ?1", so the planner can use the index. */
+#define PROFILE_COLUMNS "id, target, kind, ts, duration_ms, size, summary"
+#define PROFILE_LIST_SQL(where)                                                            \
+        "SELECT " PROFILE_COLUMNS " FROM profiles WHERE " where "ts BETWEEN ?3 AND ?4 "   \
+        "ORDER BY ts DESC, id DESC LIMIT ?5"
 
 static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -89,6 +104,18 @@ static const char *const stmt_sql[_STMT_MAX] = {
                       "LEFT JOIN samples AS sa ON sa.rowid = "
                       "(SELECT rowid FROM samples WHERE series_id = se.id ORDER BY ts DESC LIMIT 1) "
                       "ORDER BY se.name",
+        [STMT_PROFILE_INSERT] = "INSERT INTO profiles "
+                                "(target, kind, ts, duration_ms, size, summary, data) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [STMT_PROFILE_PRUNE_AGE] = "DELETE FROM profiles WHERE target = ?1 AND kind = ?2 AND ts < ?3",
+        [STMT_PROFILE_PRUNE_KEEP] = "DELETE FROM profiles WHERE id IN ("
+                                    "SELECT id FROM profiles WHERE target = ?1 AND kind = ?2 "
+                                    "ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?3)",
+        [STMT_PROFILE_LIST_ANY] = PROFILE_LIST_SQL(""),
+        [STMT_PROFILE_LIST_TARGET] = PROFILE_LIST_SQL("target = ?1 AND "),
+        [STMT_PROFILE_LIST_KIND] = PROFILE_LIST_SQL("kind = ?2 AND "),
+        [STMT_PROFILE_LIST_BOTH] = PROFILE_LIST_SQL("target = ?1 AND kind = ?2 AND "),
+        [STMT_PROFILE_GET] = "SELECT " PROFILE_COLUMNS ", data FROM profiles WHERE id = ?1",
 };
 
 typedef struct Series {
@@ -830,6 +857,181 @@ int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, doubl
         }
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                 r = sql_error(s, rc, STMT_LIST);
+        stmt_done(st);
+        return r;
+}
+
+/* ---------------------------------------------------------------- profiles */
+
+static int profile_insert(Store *s, const char *target, const char *kind, int64_t ts_ms,
+                          int64_t duration_ms, const void *data, size_t size, const char *summary) {
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = stmt_get(s, STMT_PROFILE_INSERT, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, ts_ms);
+        sqlite3_bind_int64(st, 4, duration_ms);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64) size);
+        sqlite3_bind_text(st, 6, summary, -1, SQLITE_STATIC);
+        rc = sqlite3_bind_blob64(st, 7, data, size, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        r = rc == SQLITE_DONE ? 0 : rc == SQLITE_TOOBIG ? -EFBIG : sql_error(s, rc, STMT_PROFILE_INSERT);
+        stmt_done(st);
+        return r;
+}
+
+/* NB: samples are queued in memory, never in an open transaction, so this
+ * transaction of its own cannot interleave with a flush. */
+int store_profile_add(Store *s, const char *target, const char *kind, int64_t ts_ms,
+                      int64_t duration_ms, const void *data, size_t size, const char *summary,
+                      int64_t *ret_id) {
+        int r;
+
+        /* A zero-length blob would bind as NULL, which the table refuses. */
+        if (!s || !target || !*target || !kind || !*kind || !data || size == 0 || !summary ||
+            !ret_id || size > INT64_MAX)
+                return -EINVAL;
+        if (s->readonly)
+                return -EROFS;
+
+        r = stmt_exec(s, STMT_BEGIN);
+        if (r < 0)
+                return r;
+        r = profile_insert(s, target, kind, ts_ms, duration_ms, data, size, summary);
+        if (r >= 0)
+                *ret_id = sqlite3_last_insert_rowid(s->db);
+        if (r >= 0)
+                r = stmt_exec(s, STMT_COMMIT);
+        if (r < 0)
+                txn_rollback(s);
+        return r;
+}
+
+/* Runs one prune statement for (target, kind) with `arg` as ?3; adds the
+ * rows it deleted to *deleted. */
+static int profile_prune_one(Store *s, unsigned id, const char *target, const char *kind,
+                             int64_t arg, unsigned *deleted) {
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, arg);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                *deleted += (unsigned) sqlite3_changes(s->db);
+        r = rc == SQLITE_DONE ? 0 : sql_error(s, rc, id);
+        stmt_done(st);
+        return r;
+}
+
+/* keep == 0 means no limit by count: a target without a count limit keeps
+ * what its age limit allows. */
+int store_profile_prune(Store *s, const char *target, const char *kind, int64_t cutoff_ms,
+                        uint64_t keep, unsigned *ret_deleted) {
+        unsigned n = 0;
+        int r;
+
+        if (ret_deleted)
+                *ret_deleted = 0;
+        if (!s || !target || !kind)
+                return -EINVAL;
+        if (s->readonly)
+                return -EROFS;
+
+        r = stmt_exec(s, STMT_BEGIN);
+        if (r < 0)
+                return r;
+        r = profile_prune_one(s, STMT_PROFILE_PRUNE_AGE, target, kind, cutoff_ms, &n);
+        if (r >= 0 && keep > 0 && keep <= INT64_MAX)
+                r = profile_prune_one(s, STMT_PROFILE_PRUNE_KEEP, target, kind, (int64_t) keep, &n);
+        if (r >= 0)
+                r = stmt_exec(s, STMT_COMMIT);
+        if (r < 0) {
+                txn_rollback(s);
+                return r;
+        }
+        if (ret_deleted)
+                *ret_deleted = n;
+        return 0;
+}
+
+/* The metadata columns (PROFILE_COLUMNS) of the current row. */
+static StoreProfile profile_from_row(sqlite3_stmt *st) {
+        return (StoreProfile) {
+                .id = sqlite3_column_int64(st, 0),
+                .target = (const char *) sqlite3_column_text(st, 1),
+                .kind = (const char *) sqlite3_column_text(st, 2),
+                .ts_ms = sqlite3_column_int64(st, 3),
+                .duration_ms = sqlite3_column_int64(st, 4),
+                .size = (uint64_t) sqlite3_column_int64(st, 5),
+                .summary = (const char *) sqlite3_column_text(st, 6),
+        };
+}
+
+int store_profile_list(Store *s, const char *target, const char *kind, int64_t from_ms,
+                       int64_t to_ms, size_t max,
+                       int (*fn)(const StoreProfile *p, void *u), void *u) {
+        unsigned id = STMT_PROFILE_LIST_ANY + (target ? 1 : 0) + (kind ? 2 : 0);
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        if (!s || !fn)
+                return -EINVAL;
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, from_ms);
+        sqlite3_bind_int64(st, 4, to_ms);
+        sqlite3_bind_int64(st, 5, max > INT64_MAX ? INT64_MAX : (int64_t) max);
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreProfile p = profile_from_row(st);
+
+                r = fn(&p, u);
+                if (r != 0)
+                        break;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                r = sql_error(s, rc, id);
+        stmt_done(st);
+        return r;
+}
+
+int store_profile_get(Store *s, int64_t id,
+                      int (*fn)(const StoreProfile *p, const void *data, size_t size, void *u),
+                      void *u) {
+        sqlite3_stmt *st = NULL;
+        StoreProfile p;
+        const void *data;
+        size_t size;
+        int r, rc;
+
+        if (!s || !fn)
+                return -EINVAL;
+        r = stmt_get(s, STMT_PROFILE_GET, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                p = profile_from_row(st);
+                /* The blob first, then its length: the documented order. */
+                data = sqlite3_column_blob(st, 7);
+                size = (size_t) sqlite3_column_bytes(st, 7);
+                r = fn(&p, data ?: "", size, u);
+        } else
+                r = rc == SQLITE_DONE ? -ENOENT : sql_error(s, rc, STMT_PROFILE_GET);
         stmt_done(st);
         return r;
 }

@@ -77,6 +77,44 @@ int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t t
 int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, double value, void *u),
                       void *u);
 
+/* ---------------------------------------------------------------- profiles
+ * Raw pprof profiles, stored exactly as received, one row each, written
+ * at once (not queued) in their own short transaction. */
+
+typedef struct StoreProfile {
+        int64_t id;
+        const char *target;
+        const char *kind;            /* "heap", "goroutine", "cpu" */
+        int64_t ts_ms;               /* when the collection started */
+        int64_t duration_ms;         /* how long the transfer took */
+        uint64_t size;               /* bytes of the raw profile */
+        const char *summary;         /* JSON text (pprof_summary_to_json) */
+} StoreProfile;
+
+/* Stores one profile; *ret_id gets its id.  0 or a negative errno. */
+int store_profile_add(Store *s, const char *target, const char *kind, int64_t ts_ms,
+                      int64_t duration_ms, const void *data, size_t size, const char *summary,
+                      int64_t *ret_id);
+
+/* Deletes profiles of (target, kind) older than cutoff_ms, and the oldest
+ * beyond the newest `keep`.  *ret_deleted (may be NULL) gets the count. */
+int store_profile_prune(Store *s, const char *target, const char *kind, int64_t cutoff_ms,
+                        uint64_t keep, unsigned *ret_deleted);
+
+/* Calls fn for each profile matching the filters (NULL target/kind: any) with
+ * from_ms <= ts <= to_ms, newest first, at most `max`.  The StoreProfile's
+ * strings live only during the call.  fn returning non-zero stops the walk
+ * and is returned. */
+int store_profile_list(Store *s, const char *target, const char *kind, int64_t from_ms,
+                       int64_t to_ms, size_t max,
+                       int (*fn)(const StoreProfile *p, void *u), void *u);
+
+/* One profile by id: fn gets its metadata and raw bytes (valid during the
+ * call only).  -ENOENT when there is none. */
+int store_profile_get(Store *s, int64_t id,
+                      int (*fn)(const StoreProfile *p, const void *data, size_t size, void *u),
+                      void *u);
+
 /* The schema version (PRAGMA user_version) of an open store. */
 int store_schema_version(Store *s);
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -346,7 +347,10 @@ static void test_section_errors(void) {
         expect_error("[daemon]\nretention = 2d\nlog_level = info\nretention = 3d\n",
                      ":4: [daemon] retention: duplicate key, already set on line 2", "a duplicate key");
         expect_error("[daemon]\n\n\n[target go]\nmemory_interval = 1s\n",
-                     ":4: [target go]: missing required key memory_url", "a missing required key, at the header");
+                     ":4: [target go]: needs memory_url or pprof_url",
+                     "a target with neither memory_url nor pprof_url, at the header");
+        expect_error("[postgres db]\ninterval = 1m\n", ":1: [postgres db]: missing required key conninfo",
+                     "a missing required key, at the header");
         expect_error("[daemon]\nlisten = 127.0.0.1:1\nthis is not ini\n[target\n",
                      ":3: syntax error, expected \"[section]\" or \"key = value\"", "a syntax error (the first)");
 }
@@ -397,7 +401,7 @@ static void test_many_errors(void) {
         static const char *const want[] = {
                 ":2: [daemon] colour: unknown key",
                 ":3: [daemon] retention: \"1m\" is below the minimum 1h",
-                ":4: [target x]: missing required key memory_url",
+                ":4: [target x]: needs memory_url or pprof_url",
                 ":5: [target x] timeout: \"forever\" is not a duration",
                 ":6: [criterion c]: missing required key series",
                 ":6: [criterion c]: missing required key threshold",
@@ -471,7 +475,7 @@ static void test_long_lines(void) {
         is_int(load(text, &c, &errors), -EINVAL, "a line longer than the buffer is refused");
         ok(has_line(errors, ":2: line longer than 8191 characters"), "at its own line");
         ok(has_line(errors, ":3: [target go] colour: unknown key"), "and the next line keeps its number");
-        ok(has_line(errors, ":1: [target go]: missing required key memory_url"), "the cut value is not used");
+        ok(has_line(errors, ":1: [target go]: needs memory_url or pprof_url"), "the cut value is not used");
         free(errors);
         free(url);
         free(text);
@@ -499,30 +503,487 @@ static void test_io_errors(void) {
         ok(!config_free(NULL), "config_free(NULL) is a no-op returning NULL");
 }
 
+/* ---------------------------------------------------------------- pprof */
+
+static const char pprof_conf[] =
+        "[target go]\n"                                                     /* 1 */
+        "pprof_url = http://127.0.0.1:6060/debug/pprof/\n"                  /* 2 */
+        "heap_interval = 30s\n"                                             /* 3 */
+        "goroutine_interval = 0\n"                                          /* 4 */
+        "cpu_interval = 5m\n"                                               /* 5 */
+        "cpu_seconds = 20s\n"                                               /* 6 */
+        "max_profile = 64KiB\n"                                             /* 7 */
+        "profile_retention = 365d\n"                                        /* 8 */
+        "profile_keep = 1000000\n";                                         /* 9 */
+
+static void test_pprof_keys(void) {
+        const TargetConfig *t;
+        Config *c = NULL;
+
+        is_int(load(pprof_conf, &c, NULL), 0, "a target with pprof_url and no memory_url loads");
+        if (!c)
+                return;
+        t = &c->targets[0];
+        ok(!t->memory_url, "memory_url is optional: NULL when not set");
+        is_str(t->pprof_url, "http://127.0.0.1:6060/debug/pprof", "pprof_url is stored without its trailing slash");
+        is_int(t->heap_interval_usec, 30 * USEC_PER_SEC, "heap_interval is read");
+        is_int(t->goroutine_interval_usec, 0, "goroutine_interval 0 turns goroutine profiles off");
+        is_int(t->cpu_interval_usec, 5 * USEC_PER_MIN, "cpu_interval is read");
+        is_int(t->cpu_seconds_usec, 20 * USEC_PER_SEC, "cpu_seconds is read");
+        is_int(t->max_profile, 65536, "max_profile may be its minimum 64KiB");
+        is_int(t->profile_retention_usec, 365 * USEC_PER_DAY, "profile_retention may be its maximum 365d");
+        is_int(t->profile_keep, 1000000, "profile_keep may be its maximum 1000000");
+        ok(!config_find_criterion(c, "memory")->series,
+           "a target without memory_url gives the memory criterion no series");
+        c = config_free(c);
+
+        is_int(load("[target go]\nmemory_url = http://127.0.0.1:1/memory\n", &c, NULL), 0, "a /memory-only target loads");
+        if (!c)
+                return;
+        t = &c->targets[0];
+        ok(!t->pprof_url, "pprof_url has no default: profiles are off");
+        is_int(t->heap_interval_usec, USEC_PER_MIN, "heap_interval defaults to 1m");
+        is_int(t->goroutine_interval_usec, USEC_PER_MIN, "goroutine_interval defaults to 1m");
+        is_int(t->cpu_interval_usec, 10 * USEC_PER_MIN, "cpu_interval defaults to 10m");
+        is_int(t->cpu_seconds_usec, 10 * USEC_PER_SEC, "cpu_seconds defaults to 10s");
+        is_int(t->max_profile, 32 * 1024 * 1024, "max_profile defaults to 32MiB");
+        is_int(t->profile_retention_usec, 7 * USEC_PER_DAY, "profile_retention defaults to 7d");
+        is_int(t->profile_keep, 1000, "profile_keep defaults to 1000");
+        c = config_free(c);
+
+        is_int(load("[target go]\npprof_url = https://h/debug/pprof\nheap_interval = 0\ncpu_interval = 0s\n"
+                    "cpu_seconds = 5m\n", &c, NULL), 0, "every profile may be off, and cpu_seconds then is free");
+        ok(c && c->targets[0].heap_interval_usec == 0 && c->targets[0].cpu_interval_usec == 0,
+           "heap_interval and cpu_interval 0 are off");
+        is_str(c ? c->targets[0].pprof_url : NULL, "https://h/debug/pprof", "a pprof_url without slash is kept");
+        config_free(c);
+}
+
+/* `key = value` in a pprof target, which must fail with `want` on line 3. */
+static void expect_pprof_error(const char *kv, const char *want, const char *what) {
+        char text[512], line[512];
+
+        snprintf(text, sizeof text, "[target go]\npprof_url = http://127.0.0.1:6060/debug/pprof\n%s\n", kv);
+        snprintf(line, sizeof line, ":3: [target go] %s", want);
+        expect_error(text, line, what);
+}
+
+static void test_pprof_errors(void) {
+        expect_pprof_error("heap_interval = 500ms", "heap_interval: \"500ms\" is below the minimum 1s (0 turns it off)",
+                           "heap_interval below 1s (and not 0)");
+        expect_pprof_error("heap_interval = 2d", "heap_interval: \"2d\" is above the maximum 1d (0 turns it off)",
+                           "heap_interval above 1d");
+        expect_pprof_error("goroutine_interval = 0.5s",
+                           "goroutine_interval: \"0.5s\" is below the minimum 1s (0 turns it off)",
+                           "goroutine_interval below 1s");
+        expect_pprof_error("goroutine_interval = 25h",
+                           "goroutine_interval: \"25h\" is above the maximum 1d (0 turns it off)",
+                           "goroutine_interval above 1d");
+        expect_pprof_error("cpu_interval = 9s", "cpu_interval: \"9s\" is below the minimum 10s (0 turns it off)",
+                           "cpu_interval below 10s");
+        expect_pprof_error("cpu_interval = 2d", "cpu_interval: \"2d\" is above the maximum 1d (0 turns it off)",
+                           "cpu_interval above 1d");
+        expect_pprof_error("cpu_seconds = 0", "cpu_seconds: \"0\" is below the minimum 1s",
+                           "cpu_seconds cannot be 0");
+        expect_pprof_error("cpu_seconds = 6m", "cpu_seconds: \"6m\" is above the maximum 5m", "cpu_seconds above 5m");
+        expect_pprof_error("max_profile = 32KiB", "max_profile: \"32KiB\" is below the minimum 64KiB",
+                           "max_profile below 64KiB");
+        expect_pprof_error("max_profile = 2GiB", "max_profile: \"2GiB\" is above the maximum 1GiB",
+                           "max_profile above 1GiB");
+        expect_pprof_error("max_profile = lots", "max_profile: \"lots\" is not a size", "a bad max_profile");
+        expect_pprof_error("profile_retention = 30m", "profile_retention: \"30m\" is below the minimum 1h",
+                           "profile_retention below 1h");
+        expect_pprof_error("profile_retention = 366d", "profile_retention: \"366d\" is above the maximum 365d",
+                           "profile_retention above 365d");
+        expect_pprof_error("profile_keep = 0", "profile_keep: \"0\" is below the minimum 1", "profile_keep 0");
+        expect_pprof_error("profile_keep = 1000001", "profile_keep: \"1000001\" is above the maximum 1000000",
+                           "profile_keep above 1000000");
+        expect_pprof_error("profile_keep = 10k", "profile_keep: \"10k\" is not a whole number",
+                           "a count takes no unit");
+        expect_pprof_error("profile_keep = -1", "profile_keep: \"-1\" is not a whole number", "a negative count");
+        expect_pprof_error("profile_keep = 1.5", "profile_keep: \"1.5\" is not a whole number", "a fractional count");
+        expect_pprof_error("profile_keep = 99999999999999999999999",
+                           "profile_keep: \"99999999999999999999999\" is too large a number", "a count overflow");
+        expect_error("[target go]\npprof_url = http://127.0.0.1:6060/debug/pprof?debug=1\n",
+                     ":2: [target go] pprof_url: \"http://127.0.0.1:6060/debug/pprof?debug=1\" "
+                     "has a ?query or #fragment, which a base URL cannot have", "a pprof_url with a query");
+        expect_error("[target go]\npprof_url = http://127.0.0.1:6060/debug/pprof#x\n",
+                     ":2: [target go] pprof_url: \"http://127.0.0.1:6060/debug/pprof#x\" "
+                     "has a ?query or #fragment, which a base URL cannot have", "a pprof_url with a fragment");
+        expect_error("[target go]\npprof_url = ftp://127.0.0.1/debug/pprof\n",
+                     ":2: [target go] pprof_url: \"ftp://127.0.0.1/debug/pprof\" is not an http:// or https:// URL",
+                     "a pprof_url of another scheme");
+}
+
+static void test_cpu_seconds_rule(void) {
+        expect_pprof_error("cpu_seconds = 5m\ncpu_interval = 5m",
+                           "cpu_seconds: 5m must be less than cpu_interval 5m",
+                           "cpu_seconds equal to cpu_interval: reported at cpu_seconds");
+        expect_error("[target go]\npprof_url = http://127.0.0.1:6060/debug/pprof\ncpu_interval = 10s\n",
+                     ":3: [target go] cpu_interval: 10s must be more than cpu_seconds 10s",
+                     "cpu_interval not above the default cpu_seconds: reported at cpu_interval");
+        expect_error("[target go]\npprof_url = http://127.0.0.1:6060/debug/pprof\ncpu_interval = 1m\n"
+                     "cpu_seconds = 10m\n",
+                     ":4: [target go] cpu_seconds: \"10m\" is above the maximum 5m",
+                     "a refused cpu_seconds is not compared with cpu_interval again");
+}
+
+/* ---------------------------------------------------------------- postgres */
+
+static void test_postgres(void) {
+        const PostgresConfig *pc;
+        Config *c = NULL;
+
+        is_int(load("[postgres main]\n"
+                    "conninfo = host=127.0.0.1 port=55432 user=postgres dbname=app connect_timeout=3\n"
+                    "interval = 1h\n"
+                    "timeout = 100ms\n"
+                    "[postgres replica]\n"
+                    "conninfo = postgresql://perf@10.0.0.2:5432/app?sslmode=require\n", &c, NULL),
+               0, "two [postgres] sections load, key=value and URI conninfo");
+        if (!c)
+                return;
+        is_int(c->n_postgres, 2, "two postgres sections");
+        pc = config_find_postgres(c, "main");
+        ok(pc && pc->line == 1 && !strcmp(pc->name, "main"), "config_find_postgres finds [postgres main], line 1");
+        is_str(pc ? pc->conninfo : NULL, "host=127.0.0.1 port=55432 user=postgres dbname=app connect_timeout=3",
+               "conninfo is kept as written");
+        ok(pc && pc->interval_usec == USEC_PER_HOUR && pc->timeout_usec == 100 * USEC_PER_MSEC,
+           "interval may be its maximum 1h, timeout its minimum 100ms");
+        pc = config_find_postgres(c, "replica");
+        ok(pc && pc->interval_usec == 15 * USEC_PER_SEC, "interval defaults to 15s");
+        ok(pc && pc->timeout_usec == 5 * USEC_PER_SEC, "timeout defaults to 5s");
+        ok(!config_find_postgres(c, "nope") && !config_find_postgres(NULL, "main") && !config_find_postgres(c, NULL),
+           "an unknown name, a NULL config or name find nothing");
+        is_int(c->n_targets + c->n_capacity, 0, "postgres sections add no target or capacity");
+        config_free(c);
+}
+
+static void test_postgres_errors(void) {
+        char *errors;
+
+        expect_error("[postgres main]\nconninfo = host=h password=hunter2 port\n",
+                     ":2: [postgres main] conninfo: the value is not a libpq connection string: "
+                     "missing \"=\" after \"port\" in connection info string",
+                     "a broken conninfo, with libpq's own message");
+        errors = load_errors("[postgres main]\nconninfo = password=hunter2 colour=blue\n");
+        ok(has_line(errors, ":2: [postgres main] conninfo: the value is not a libpq connection string: "
+                    "invalid connection option \"colour\""), "an unknown conninfo option is named");
+        ok(!strstr(errors, "hunter2"), "and the password in conninfo is not repeated in the error");
+        free(errors);
+        expect_error("[postgres main]\nconninfo = postgresql://[::1\n",
+                     ":2: [postgres main] conninfo: the value is not a libpq connection string: "
+                     "end of string reached when looking for matching \"]\" in IPv6 host address in URI: "
+                     "\"postgresql://[::1\"", "a broken URI conninfo");
+        expect_error("[postgres main]\nconninfo =\n", ":2: [postgres main] conninfo: the value is empty",
+                     "an empty conninfo");
+        expect_error("\n[postgres main]\n", ":2: [postgres main]: missing required key conninfo",
+                     "conninfo is required");
+        expect_error("[postgres main]\nconninfo = host=h\ninterval = 500ms\n",
+                     ":3: [postgres main] interval: \"500ms\" is below the minimum 1s", "interval below 1s");
+        expect_error("[postgres main]\nconninfo = host=h\ninterval = 2h\n",
+                     ":3: [postgres main] interval: \"2h\" is above the maximum 1h", "interval above 1h");
+        expect_error("[postgres main]\nconninfo = host=h\ntimeout = 50ms\n",
+                     ":3: [postgres main] timeout: \"50ms\" is below the minimum 100ms", "timeout below 100ms");
+        expect_error("[postgres main]\nconninfo = host=h\ntimeout = 6m\n",
+                     ":3: [postgres main] timeout: \"6m\" is above the maximum 5m", "timeout above 5m");
+        expect_error("[postgres main]\nconninfo = host=h\nquery = select 1\n",
+                     ":3: [postgres main] query: unknown key", "a capacity key in a postgres section");
+        expect_error("[postgres a]\nconninfo = host=h\n[postgres a]\nconninfo = host=i\n",
+                     ":3: [postgres a]: duplicate section, first defined on line 1", "a duplicate postgres section");
+        expect_error("[postgres]\n", ":1: [postgres]: missing name, expected [postgres NAME]",
+                     "a postgres section without name");
+}
+
+/* ---------------------------------------------------------------- capacity */
+
+static const char cloudwatch_conf[] =
+        "[capacity aurora]\n"                                               /* 1 */
+        "source = cloudwatch\n"                                             /* 2 */
+        "region = eu-west-1\n"                                              /* 3 */
+        "cluster = shop-db\n"                                               /* 4 */
+        "endpoint = http://127.0.0.1:4566\n"                                /* 5 */
+        "profile = perf\n"                                                  /* 6 */
+        "period = 1d\n"                                                     /* 7 */
+        "lookback = 2d\n"                                                   /* 8 */
+        "interval = 1s\n"                                                   /* 9 */
+        "timeout = 5m\n";                                                   /* 10 */
+
+static void test_capacity_cloudwatch(void) {
+        const CapacityConfig *cc;
+        Config *c = NULL;
+
+        is_int(load(cloudwatch_conf, &c, NULL), 0, "a full cloudwatch capacity section loads");
+        if (!c)
+                return;
+        is_int(c->n_capacity, 1, "one capacity section");
+        cc = &c->capacity[0];
+        ok(!strcmp(cc->name, "aurora") && cc->line == 1 && cc->source == CAPACITY_CLOUDWATCH,
+           "named aurora, line 1, source cloudwatch");
+        is_str(cc->region, "eu-west-1", "region is read");
+        is_str(cc->cluster, "shop-db", "cluster is read");
+        is_str(cc->endpoint, "http://127.0.0.1:4566", "endpoint is read");
+        is_str(cc->profile, "perf", "profile is read");
+        ok(cc->period_usec == USEC_PER_DAY && cc->lookback_usec == 2 * USEC_PER_DAY,
+           "period may be its maximum 1d, lookback longer than a day");
+        ok(cc->interval_usec == USEC_PER_SEC && cc->timeout_usec == 5 * USEC_PER_MIN,
+           "interval may be its minimum 1s, timeout its maximum 5m");
+        ok(!cc->credentials_file && !cc->postgres && !cc->query, "unset keys stay NULL");
+        c = config_free(c);
+
+        is_int(load("[capacity a]\nsource = cloudwatch\nregion = us-east-1\ncluster = c\n", &c, NULL), 0,
+               "a minimal cloudwatch section loads");
+        if (!c)
+                return;
+        cc = &c->capacity[0];
+        ok(!cc->endpoint, "endpoint has no default (the probe derives it from the region)");
+        ok(!cc->credentials_file, "credentials_file has no default (the environment is used)");
+        is_str(cc->profile, "default", "profile defaults to default");
+        is_int(cc->period_usec, USEC_PER_MIN, "period defaults to 1m");
+        is_int(cc->lookback_usec, 10 * USEC_PER_MIN, "lookback defaults to 10m");
+        is_int(cc->interval_usec, USEC_PER_MIN, "interval defaults to 1m");
+        is_int(cc->timeout_usec, 10 * USEC_PER_SEC, "timeout defaults to 10s");
+        c = config_free(c);
+
+        is_int(load("[capacity a]\nsource = cloudwatch\nregion = us-east-1\ncluster = c\nperiod = 5m\n"
+                    "lookback = 5m\n", &c, NULL), 0, "lookback may equal the period");
+        config_free(c);
+}
+
+/* `key = value` in a cloudwatch section, which must fail with `want` on line 5. */
+static void expect_cloudwatch_error(const char *kv, const char *want, const char *what) {
+        char text[512], line[512];
+
+        snprintf(text, sizeof text, "[capacity acu]\nsource = cloudwatch\nregion = eu-west-1\ncluster = db\n%s\n", kv);
+        snprintf(line, sizeof line, ":5: [capacity acu] %s", want);
+        expect_error(text, line, what);
+}
+
+static void test_capacity_cloudwatch_errors(void) {
+        expect_cloudwatch_error("interval = 500ms", "interval: \"500ms\" is below the minimum 1s", "interval below 1s");
+        expect_cloudwatch_error("interval = 2d", "interval: \"2d\" is above the maximum 1d", "interval above 1d");
+        expect_cloudwatch_error("timeout = 999ms", "timeout: \"999ms\" is below the minimum 1s", "timeout below 1s");
+        expect_cloudwatch_error("timeout = 301s", "timeout: \"301s\" is above the maximum 5m", "timeout above 5m");
+        expect_cloudwatch_error("period = 1.5s", "period: \"1.5s\" is not a whole number of seconds",
+                                "a period that is not whole seconds");
+        expect_cloudwatch_error("period = 0", "period: \"0\" is below the minimum 1s", "a period of 0");
+        expect_cloudwatch_error("period = 2d", "period: \"2d\" is above the maximum 1d", "period above 1d");
+        expect_cloudwatch_error("lookback = 30s", "lookback: 30s must be at least period 1m",
+                                "a lookback shorter than the period: reported at lookback");
+        expect_cloudwatch_error("period = 1h", "period: 1h must be at most lookback 10m",
+                                "a period longer than the default lookback: reported at period");
+        expect_cloudwatch_error("endpoint = monitoring.local", "endpoint: \"monitoring.local\" is not an http:// or "
+                                "https:// URL", "a bad endpoint");
+        expect_cloudwatch_error("credentials_file = aws/creds", "credentials_file: \"aws/creds\" is not an absolute "
+                                "path", "a relative credentials_file");
+        expect_cloudwatch_error("profile =", "profile: \"\" is empty", "an empty profile");
+        expect_cloudwatch_error("query = select 1", "query: only for source = sql", "query in a cloudwatch section");
+        expect_cloudwatch_error("postgres = main", "postgres: only for source = sql",
+                                "postgres in a cloudwatch section");
+        expect_error("[capacity acu]\nsource = cloudwatch\nregion = EU_West\ncluster = db\n",
+                     ":3: [capacity acu] region: \"EU_West\" is not an AWS region such as eu-west-1", "a bad region");
+        expect_error("[capacity acu]\nsource = cloudwatch\nregion = eu-west-1\ncluster =\n",
+                     ":4: [capacity acu] cluster: \"\" is empty", "an empty cluster");
+        expect_error("[capacity acu]\nsource = cloudwatch\ncluster = db\n",
+                     ":1: [capacity acu]: missing required key region", "region is required for cloudwatch");
+        expect_error("[capacity acu]\nregion = eu-west-1\nsource = cloudwatch\n",
+                     ":1: [capacity acu]: missing required key cluster",
+                     "cluster is required for cloudwatch (source may come after the keys)");
+}
+
+static void test_capacity_sql(void) {
+        const CapacityConfig *cc;
+        Config *c = NULL;
+
+        is_int(load("[capacity acu]\n"
+                    "source = sql\n"
+                    "postgres = main\n"
+                    "query = select max(acu) from capacity_log where t > now() - interval '1 minute'\n"
+                    "interval = 30s\n"
+                    "[postgres main]\n"
+                    "conninfo = host=127.0.0.1\n", &c, NULL),
+               0, "a sql capacity section loads, its [postgres] section defined later in the file");
+        if (!c)
+                return;
+        cc = &c->capacity[0];
+        ok(cc->source == CAPACITY_SQL, "source sql");
+        is_str(cc->postgres, "main", "postgres names the section");
+        ok(config_find_postgres(c, cc->postgres) == &c->postgres[0], "which config_find_postgres finds");
+        is_str(cc->query, "select max(acu) from capacity_log where t > now() - interval '1 minute'",
+               "query is kept as written");
+        is_int(cc->interval_usec, 30 * USEC_PER_SEC, "interval is read");
+        is_int(cc->timeout_usec, 10 * USEC_PER_SEC, "timeout defaults to 10s");
+        ok(!cc->region && !cc->cluster && !cc->endpoint && !cc->credentials_file,
+           "cloudwatch keys stay unset");
+        config_free(c);
+}
+
+static void test_capacity_sql_errors(void) {
+        const char *pg = "[postgres main]\nconninfo = host=h\n";
+        char text[512];
+
+        expect_error("[capacity acu]\nsource = sql\npostgres = main\nquery = select 1\n",
+                     ":3: [capacity acu] postgres: no [postgres main] section", "a missing [postgres] section");
+        snprintf(text, sizeof text, "%s[capacity acu]\nsource = sql\npostgres = main\nquery = select 1\n"
+                 "region = eu-west-1\n", pg);
+        expect_error(text, ":7: [capacity acu] region: only for source = cloudwatch", "region in a sql section");
+        snprintf(text, sizeof text, "%s[capacity acu]\nsource = sql\npostgres = main\nquery = select 1\n"
+                 "period = 1m\n", pg);
+        expect_error(text, ":7: [capacity acu] period: only for source = cloudwatch",
+                     "a cloudwatch key with a default is still refused when set");
+        snprintf(text, sizeof text, "%s[capacity acu]\nsource = sql\npostgres = main\n", pg);
+        expect_error(text, ":3: [capacity acu]: missing required key query", "query is required for sql");
+        expect_error("[capacity acu]\nsource = sql\nquery = select 1\n",
+                     ":1: [capacity acu]: missing required key postgres", "postgres is required for sql");
+        expect_error("[capacity acu]\nsource = cloudwatc\nregion = eu-west-1\nquery = select 1\n",
+                     ":2: [capacity acu] source: \"cloudwatc\" is not a capacity source (cloudwatch, sql)",
+                     "a bad source: its keys are not judged against it");
+        expect_error("[capacity acu]\nregion = eu-west-1\nquery = select 1\n",
+                     ":1: [capacity acu]: missing required key source", "source is required");
+        snprintf(text, sizeof text, "%s[capacity a]\nsource = sql\npostgres = main\nquery = q\n[capacity a]\n", pg);
+        expect_error(text, ":7: [capacity a]: duplicate section, first defined on line 3",
+                     "a duplicate capacity section");
+}
+
+/* ---------------------------------------------------------------- credentials */
+
+static char creds[sizeof path];
+
+static void write_creds(mode_t mode) {
+        FILE *f;
+
+        snprintf(creds, sizeof creds, "%s/credentials", dir);
+        unlink(creds);
+        f = fopen(creds, "we");
+        if (!f)
+                return;
+        fputs("[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n", f);
+        fclose(f);
+        chmod(creds, mode);
+}
+
+static int load_with_creds(const char *file, Config **c, char **errors) {
+        char text[512];
+
+        snprintf(text, sizeof text, "[capacity acu]\nsource = cloudwatch\nregion = eu-west-1\ncluster = db\n"
+                 "credentials_file = %s\n", file);
+        return load(text, c, errors);
+}
+
+static void expect_creds_error(const char *file, const char *want, const char *what) {
+        char *errors = NULL;
+        Config *c = NULL;
+
+        is_int(load_with_creds(file, &c, &errors), -EINVAL, "%s: is refused", what);
+        ok(has_line(errors, ":5: [capacity acu] credentials_file: %s", want), "%s: reported as \"%s\"", what, want);
+        is_int(count_lines(errors), 1, "%s: and nothing else is reported", what);
+        free(errors);
+        config_free(c);
+}
+
+static void test_credentials_file(void) {
+        static const mode_t open_modes[] = { 0644, 0640, 0604, 0666 };
+        char want[sizeof creds + 128];
+        Config *c = NULL;
+
+        write_creds(0600);
+        is_int(load_with_creds(creds, &c, NULL), 0, "a credentials file of mode 0600 is accepted");
+        is_str(c ? c->capacity[0].credentials_file : NULL, creds, "and its path is kept");
+        c = config_free(c);
+        write_creds(0400);
+        is_int(load_with_creds(creds, &c, NULL), 0, "a credentials file of mode 0400 is accepted");
+        c = config_free(c);
+        for (size_t i = 0; i < sizeof open_modes / sizeof open_modes[0]; i++) {
+                write_creds(open_modes[i]);
+                snprintf(want, sizeof want, "%s is readable by group or others (mode %04o); chmod 600 it",
+                         creds, (unsigned) open_modes[i]);
+                expect_creds_error(creds, want, "a group- or world-readable credentials file");
+        }
+        write_creds(0620);
+        snprintf(want, sizeof want, "%s is accessible by group or others (mode 0620); chmod 600 it", creds);
+        expect_creds_error(creds, want, "a group-writable credentials file");
+        unlink(creds);
+        snprintf(want, sizeof want, "%s: cannot read: No such file or directory", creds);
+        expect_creds_error(creds, want, "a missing credentials file");
+        snprintf(want, sizeof want, "%s is not a regular file", dir);
+        expect_creds_error(dir, want, "a directory as credentials file");
+}
+
+static void test_many_errors_new_sections(void) {
+        char *errors = load_errors("[target t]\n"                           /* 1 */
+                                   "cpu_seconds = 1h\n"                     /* 2 */
+                                   "[capacity c]\n"                         /* 3 */
+                                   "source = sql\n"                         /* 4 */
+                                   "postgres = db\n"                        /* 5 */
+                                   "cluster = x\n"                          /* 6 */
+                                   "[postgres p]\n"                         /* 7 */
+                                   "timeout = 1h\n");                       /* 8 */
+        static const char *const want[] = {
+                ":1: [target t]: needs memory_url or pprof_url",
+                ":2: [target t] cpu_seconds: \"1h\" is above the maximum 5m",
+                ":3: [capacity c]: missing required key query",
+                ":5: [capacity c] postgres: no [postgres db] section",
+                ":6: [capacity c] cluster: only for source = cloudwatch",
+                ":7: [postgres p]: missing required key conninfo",
+                ":8: [postgres p] timeout: \"1h\" is above the maximum 5m",
+        };
+
+        is_int(count_lines(errors), 7, "every problem of the new sections is collected");
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+                ok(has_line(errors, "%s", want[i]), "collected: %s", want[i]);
+        free(errors);
+}
+
+static void test_memory_series_with_pprof_targets(void) {
+        Config *c = NULL;
+
+        is_int(load("[target prof]\npprof_url = http://127.0.0.1:6060/debug/pprof\n"
+                    "[target mem]\nmemory_url = http://127.0.0.1:2/memory\n", &c, NULL), 0,
+               "a pprof-only and a /memory target load");
+        is_str(c ? config_find_criterion(c, "memory")->series : NULL, "go.mem.Sys",
+               "the memory criterion watches the only target that polls /memory");
+        config_free(c);
+}
+
 typedef struct Keys {
-        size_t n;
-        bool retention, memory_url, threshold, sections_known;
+        size_t n, per_section[5];
+        bool retention, memory_url, threshold, sections_known, profile, endpoint, cpu_interval, conninfo;
 } Keys;
 
 static void collect_key(const char *section, const char *key, const char *def, void *u) {
+        static const char *const sections[] = { "daemon", "target", "postgres", "capacity", "criterion" };
         Keys *k = u;
+        size_t i;
 
         k->n++;
         k->retention |= !strcmp(section, "daemon") && !strcmp(key, "retention") && !strcmp(def, "14d");
         k->memory_url |= !strcmp(section, "target") && !strcmp(key, "memory_url") && !strcmp(def, "");
         k->threshold |= !strcmp(section, "criterion") && !strcmp(key, "threshold") && !strcmp(def, "");
-        if (strcmp(section, "daemon") && strcmp(section, "target") && strcmp(section, "criterion"))
+        k->cpu_interval |= !strcmp(section, "target") && !strcmp(key, "cpu_interval") && !strcmp(def, "10m");
+        k->conninfo |= !strcmp(section, "postgres") && !strcmp(key, "conninfo") && !strcmp(def, "");
+        k->profile |= !strcmp(section, "capacity") && !strcmp(key, "profile") && !strcmp(def, "default");
+        k->endpoint |= !strcmp(section, "capacity") && !strcmp(key, "endpoint") && !strcmp(def, "");
+        for (i = 0; i < 5 && strcmp(section, sections[i]); i++)
+                ;
+        if (i == 5)
                 k->sections_known = false;
+        else
+                k->per_section[i]++;
 }
 
 static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 17, "config_foreach_key visits every key of the table");
-        ok(k.retention, "with defaults as text ([daemon] retention \"14d\")");
-        ok(k.memory_url && k.threshold, "and \"\" for keys without a default");
-        ok(k.sections_known, "section kinds are daemon, target or criterion");
+        is_int(k.n, 40, "config_foreach_key visits every key of the table");
+        ok(k.sections_known, "section kinds are daemon, target, postgres, capacity or criterion");
+        ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
+           k.per_section[3] == 12 && k.per_section[4] == 6,
+           "7 daemon, 12 target, 3 postgres, 12 capacity and 6 criterion keys");
+        ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
+           "profile default)");
+        ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
+        ok(k.endpoint, "endpoint's default is computed from the region at run time: \"\" in the table");
         is_str(config_op_to_string(CRITERION_LE), "<=", "op <= as text");
         is_str(config_op_to_string(CRITERION_GT), ">", "op > as text");
         is_str(config_stat_to_string(CRITERION_AVG), "avg", "statistic avg as text");
@@ -546,12 +1007,25 @@ int main(void) {
         test_inline_comments_and_syntax();
         test_long_lines();
         test_io_errors();
+        test_pprof_keys();
+        test_pprof_errors();
+        test_cpu_seconds_rule();
+        test_postgres();
+        test_postgres_errors();
+        test_capacity_cloudwatch();
+        test_capacity_cloudwatch_errors();
+        test_capacity_sql();
+        test_capacity_sql_errors();
+        test_credentials_file();
+        test_many_errors_new_sections();
+        test_memory_series_with_pprof_targets();
         test_foreach_and_strings();
 
         for (unsigned i = 1; i <= n_files; i++) {
                 snprintf(path, sizeof path, "%s/%u.conf", dir, i);
                 unlink(path);
         }
+        unlink(creds);
         rmdir(dir);
         return tap_done();
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -449,6 +450,239 @@ static void test_pool_errors(const char *path) {
         store_pool_free(pool);
 }
 
+/* What a profile callback saw, copied out of the call. */
+typedef struct ProfileSeen {
+        size_t n;
+        int64_t id[8], ts[8];
+        char target[8][16], kind[8][16], summary[8][64];
+        uint64_t size[8];
+        size_t stop_after;    /* 0: never */
+} ProfileSeen;
+
+static int profile_seen(const StoreProfile *p, void *u) {
+        ProfileSeen *s = u;
+
+        if (s->n < 8) {
+                s->id[s->n] = p->id;
+                s->ts[s->n] = p->ts_ms;
+                s->size[s->n] = p->size;
+                snprintf(s->target[s->n], sizeof s->target[0], "%s", p->target);
+                snprintf(s->kind[s->n], sizeof s->kind[0], "%s", p->kind);
+                snprintf(s->summary[s->n], sizeof s->summary[0], "%s", p->summary);
+        }
+        s->n++;
+        return s->stop_after && s->n == s->stop_after ? 5 : 0;
+}
+
+/* A copy of one profile's bytes and metadata. */
+typedef struct ProfileCopy {
+        int calls;
+        StoreProfile meta;
+        char target[16], kind[16], summary[64];
+        unsigned char *data;
+        size_t size;
+} ProfileCopy;
+
+static int profile_copy(const StoreProfile *p, const void *data, size_t size, void *u) {
+        ProfileCopy *c = u;
+
+        c->calls++;
+        c->meta = *p;
+        snprintf(c->target, sizeof c->target, "%s", p->target);
+        snprintf(c->kind, sizeof c->kind, "%s", p->kind);
+        snprintf(c->summary, sizeof c->summary, "%s", p->summary);
+        free(c->data);
+        c->data = malloc(size ? size : 1);
+        if (c->data)
+                memcpy(c->data, data, size);
+        c->size = size;
+        return 0;
+}
+
+/* Fetches profile `id` through `s` and compares it with `want`. */
+static void check_blob(Store *s, int64_t id, const unsigned char *want, size_t size, const char *what) {
+        ProfileCopy c = {};
+
+        is_int(store_profile_get(s, id, profile_copy, &c), 0, "get %s succeeds", what);
+        is_int(c.size, size, "get %s: the size is the stored size", what);
+        ok(c.data && c.size == size && memcmp(c.data, want, size) == 0,
+           "get %s: the bytes are exactly those stored", what);
+        is_int(c.meta.size, size, "get %s: the size column agrees with the blob", what);
+        free(c.data);
+}
+
+static int64_t add_profile(Store *s, const char *target, const char *kind, int64_t ts) {
+        char summary[64];
+        int64_t id = -1;
+
+        snprintf(summary, sizeof summary, "{\"ts\":%lld}", (long long) ts);
+        if (store_profile_add(s, target, kind, ts, 10, "x", 1, summary, &id) < 0)
+                return -1;
+        return id;
+}
+
+static size_t profile_count(Store *s, const char *target, const char *kind) {
+        ProfileSeen seen = {};
+
+        if (store_profile_list(s, target, kind, INT64_MIN, INT64_MAX, 1000, profile_seen, &seen) < 0)
+                return SIZE_MAX;
+        return seen.n;
+}
+
+/* Three profiles with awkward bytes: every byte value including NULs, one
+ * big enough to spill into overflow pages, and a single byte. */
+static void test_profile_round_trip(Store *w, Store *rd, int64_t ids[3]) {
+        static unsigned char all[512], big[100000], one[1] = { 0 };
+        ProfileCopy c = {};
+        int64_t id = 0;
+        uint32_t x = 12345;
+
+        for (size_t i = 0; i < sizeof all; i++)
+                all[i] = (unsigned char) (255 - i % 256);
+        for (size_t i = 0; i < sizeof big; i++) {
+                x = x * 1103515245u + 12345u;
+                big[i] = (unsigned char) (x >> 16);
+        }
+        is_int(store_profile_add(w, "app", "heap", 1000, 42, all, sizeof all,
+                                 "{\"samples\":1}", &ids[0]), 0, "add a profile");
+        is_int(store_profile_add(w, "app", "goroutine", 2000, 7, big, sizeof big, "{}", &ids[1]), 0,
+               "add a 100 kB profile");
+        is_int(store_profile_add(w, "other", "heap", 3000, 3, one, sizeof one, "{}", &ids[2]), 0,
+               "add a one-byte profile");
+        ok(ids[0] > 0 && ids[1] > ids[0] && ids[2] > ids[1], "each add returns a new, larger id");
+
+        check_blob(rd, ids[0], all, sizeof all, "of the 256-value profile (reader)");
+        check_blob(rd, ids[1], big, sizeof big, "of the 100 kB profile (reader)");
+        check_blob(w, ids[2], one, sizeof one, "of the one-byte NUL profile (writer)");
+
+        store_profile_get(rd, ids[0], profile_copy, &c);
+        ok(strcmp(c.target, "app") == 0 && strcmp(c.kind, "heap") == 0 && c.meta.ts_ms == 1000 &&
+                   c.meta.duration_ms == 42 && c.meta.id == ids[0] &&
+                   strcmp(c.summary, "{\"samples\":1}") == 0,
+           "get returns the metadata as stored");
+        free(c.data);
+        c = (ProfileCopy) {};
+        is_int(store_profile_get(rd, ids[2] + 1000, profile_copy, &c), -ENOENT, "get of an unknown id: -ENOENT");
+        is_int(c.calls, 0, "get of an unknown id never calls back");
+
+        is_int(store_profile_add(rd, "app", "heap", 1, 1, "x", 1, "{}", &id), -EROFS,
+               "a read-only store refuses profiles");
+        is_int(store_profile_add(w, "app", "heap", 1, 1, "x", 0, "{}", &id), -EINVAL,
+               "an empty profile is refused (it would bind as NULL)");
+        is_int(store_profile_add(w, "", "heap", 1, 1, "x", 1, "{}", &id), -EINVAL,
+               "a profile without a target is refused");
+}
+
+static void test_profile_list(Store *rd, const int64_t ids[3]) {
+        ProfileSeen all = {}, app = {}, heap = {}, both = {}, window = {}, cut = {}, stop = { .stop_after = 2 };
+
+        is_int(store_profile_list(rd, NULL, NULL, 0, 10000, 100, profile_seen, &all), 0, "list everything");
+        ok(all.n == 3 && all.id[0] == ids[2] && all.id[1] == ids[1] && all.id[2] == ids[0],
+           "the list is newest first");
+        ok(all.size[1] == 100000 && all.size[2] == 512 && strcmp(all.kind[1], "goroutine") == 0 &&
+                   all.ts[1] == 2000 && strcmp(all.summary[2], "{\"samples\":1}") == 0,
+           "listed rows carry size, kind, time and summary");
+
+        store_profile_list(rd, "app", NULL, 0, 10000, 100, profile_seen, &app);
+        ok(app.n == 2 && app.id[0] == ids[1] && app.id[1] == ids[0], "target=app lists only app's, newest first");
+        store_profile_list(rd, NULL, "heap", 0, 10000, 100, profile_seen, &heap);
+        ok(heap.n == 2 && heap.id[0] == ids[2] && heap.id[1] == ids[0], "kind=heap lists heap profiles of any target");
+        store_profile_list(rd, "app", "heap", 0, 10000, 100, profile_seen, &both);
+        ok(both.n == 1 && both.id[0] == ids[0], "target and kind together narrow to one");
+        store_profile_list(rd, NULL, NULL, 1000, 2000, 100, profile_seen, &window);
+        ok(window.n == 2 && window.id[0] == ids[1] && window.id[1] == ids[0],
+           "the time window includes both bounds and nothing outside");
+        store_profile_list(rd, NULL, NULL, 0, 10000, 1, profile_seen, &cut);
+        ok(cut.n == 1 && cut.id[0] == ids[2], "max keeps the newest");
+        is_int(store_profile_list(rd, NULL, NULL, 0, 10000, 100, profile_seen, &stop), 5,
+               "a callback's non-zero return stops the listing and is returned");
+        is_int(stop.n, 2, "no row after the callback stopped");
+        is_int(profile_count(rd, "nobody", NULL), 0, "an unknown target lists nothing");
+}
+
+static void test_profile_prune(Store *w) {
+        unsigned d = 99;
+        int64_t last = 0, again;
+
+        for (int64_t ts = 100; ts <= 500; ts += 100)
+                last = add_profile(w, "p", "heap", ts);
+        add_profile(w, "p", "cpu", 100);
+        add_profile(w, "q", "heap", 100);
+
+        is_int(store_profile_prune(w, "p", "heap", 300, 0, &d), 0, "prune by age");
+        is_int(d, 2, "prune by age deletes the profiles older than the cutoff");
+        is_int(profile_count(w, "p", "heap"), 3, "the profile exactly at the cutoff is kept");
+        is_int(profile_count(w, "p", "cpu"), 1, "another kind of the same target is untouched");
+        is_int(profile_count(w, "q", "heap"), 1, "another target of the same kind is untouched");
+
+        is_int(store_profile_prune(w, "p", "heap", 0, 2, &d), 0, "prune by count");
+        is_int(d, 1, "prune by count deletes the oldest beyond keep");
+        ok(profile_count(w, "p", "heap") == 2 && profile_count(w, "p", "cpu") == 1,
+           "prune by count keeps the newest `keep` of that target and kind only");
+        is_int(store_profile_prune(w, "p", "heap", 0, 2, NULL), 0, "prune with nothing to do succeeds");
+
+        is_int(store_profile_prune(w, "p", "heap", 1000, 0, &d), 0, "prune everything of p/heap by age");
+        is_int(d, 2, "both remaining p/heap profiles went");
+        again = add_profile(w, "p", "heap", 600);
+        ok(again > last, "an id is never reused after its profile was pruned (%lld > %lld)",
+           (long long) again, (long long) last);
+}
+
+static void test_profile_pool(const char *path, int64_t id) {
+        StorePool *pool = NULL;
+        ProfileCopy c = {};
+        char *err = NULL;
+        Store *s;
+
+        is_int(store_pool_new(path, 1, &pool, &err), 0, "(setup) a pool of one reader");
+        free(err);
+        s = store_pool_acquire(pool);
+        ok(s && profile_count(s, NULL, NULL) >= 3, "a pool connection lists profiles");
+        ok(s && store_profile_get(s, id, profile_copy, &c) == 0 && c.size == 100000,
+           "a pool connection gets a profile's bytes");
+        free(c.data);
+        store_pool_release(pool, s);
+        store_pool_free(pool);
+}
+
+static void test_profiles(Store *w, Store *rd, const char *path) {
+        int64_t ids[3] = {};
+
+        test_profile_round_trip(w, rd, ids);
+        test_profile_list(rd, ids);
+        test_profile_pool(path, ids[1]);
+        test_profile_prune(w);
+}
+
+/* A database written by the previous release (schema version 1) is
+ * upgraded in place on open, keeping its samples. */
+static void test_migrate_v1(const char *path) {
+        char sql[4096];
+        Store *s = NULL;
+        int64_t id = 0;
+        char *err = NULL;
+
+        snprintf(sql, sizeof sql, "%s; PRAGMA user_version = 1; INSERT INTO series (name) VALUES ('old');"
+                 "INSERT INTO samples VALUES (1, 5, 2.5);", store_migrations[0]);
+        ok(raw_exec(path, sql) == SQLITE_OK, "(setup) a version-1 database with a sample");
+        is_int(store_open_readonly(path, &s, &err), 0, "a reader opens the version-1 database");
+        free(err);
+        ok(s && store_profile_list(s, NULL, NULL, 0, 1, 1, profile_seen, &(ProfileSeen) {}) < 0,
+           "before the upgrade, listing profiles fails with an error (no table yet)");
+        s = store_free(s);
+
+        is_int(store_open(path, &s, &err), 0, "the writer opens the version-1 database");
+        free(err);
+        if (!s)
+                return;
+        is_int(store_schema_version(s), known_version(), "it is upgraded to the current version");
+        is_int(count_of(s, "old", 0, 10), 1, "the version-1 samples survive the upgrade");
+        is_int(store_profile_add(s, "app", "heap", 1, 1, "z", 1, "{}", &id), 0,
+               "the upgraded database stores profiles");
+        is_int(profile_count(s, "app", "heap"), 1, "and lists them");
+        store_free(s);
+}
+
 static void remove_tmpdir(void) {
         DIR *d = opendir(tmpdir);
         struct dirent *e;
@@ -487,6 +721,7 @@ int main(void) {
                 test_points(w, rd);
                 test_pool(path);
                 test_queue(w);
+                test_profiles(w, rd, path);
         }
         store_free(rd);
         store_free(w);
@@ -497,6 +732,8 @@ int main(void) {
         test_versions(path, other);
         path_in(other, sizeof other, "pool.db");
         test_pool_errors(other);
+        path_in(other, sizeof other, "v1.db");
+        test_migrate_v1(other);
 
         remove_tmpdir();
         return tap_done();

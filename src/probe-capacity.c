@@ -1,0 +1,948 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <ini.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "pg-conn.h"
+#include "probe-capacity.h"
+#include "units.h"
+
+#define CAPACITY_USER_AGENT "perfwatchd/0.1"
+/* Backoff never stretches the poll period past this (or the interval, if longer). */
+#define CAPACITY_BACKOFF_CAP_USEC (60 * USEC_PER_SEC)
+#define CAPACITY_FIRST_SPREAD_USEC USEC_PER_SEC
+#define CAPACITY_TIMER_ACCURACY_USEC USEC_PER_MSEC
+/* A GetMetricData answer for two series over a lookback window is a few KiB. */
+#define CW_MAX_BODY (4U * 1024U * 1024U)
+/* NextToken pages followed per poll beyond the first request. */
+#define CW_MAX_EXTRA_PAGES 4
+#define CW_TARGET "X-Amz-Target: GraniteServiceVersion20100801.GetMetricData"
+#define CW_CONTENT_TYPE "Content-Type: application/x-amz-json-1.0"
+
+enum { SERIES_ACU, SERIES_UTIL, N_SERIES };
+
+/* The query Id, the CloudWatch metric and our series suffix, per series. */
+static const struct {
+        const char *id, *metric, *suffix;
+} cw_series[N_SERIES] = {
+        [SERIES_ACU] = { "acu", "ServerlessDatabaseCapacity", ".acu" },
+        [SERIES_UTIL] = { "util", "ACUUtilization", ".acu_utilization" },
+};
+
+struct CapacityProbe {
+        CurlGlue *glue;
+        Store *store;
+        Source *source;
+        const CapacityConfig *cc;
+        const PostgresConfig *pg;
+        char *series[N_SERIES];        /* "aurora.<name>.acu", ... */
+
+        sd_event_source *timer;
+        uint64_t next_base_usec;       /* CLOCK_MONOTONIC, unjittered time of the next tick */
+        uint64_t last_base_usec;
+        unsigned scheduled_failures;
+        uint64_t rng;
+        bool in_flight;
+        uint64_t started_usec;         /* wall clock, when the poll started */
+        uint64_t started_mono_usec;
+
+        /* source = cloudwatch */
+        char *url;
+        CURL *easy;
+        CurlBuffer body;
+        struct curl_slist *headers;
+        char errbuf[CURL_ERROR_SIZE];
+        unsigned page;                 /* requests made in this poll, minus one */
+        int64_t end_s;                 /* the window, fixed for every page of a poll */
+        /* Newest datapoint stored, per series; poll_hwm is its value when the
+         * poll started, so points in any order and on any page are kept once. */
+        int64_t hwm_ms[N_SERIES], poll_hwm_ms[N_SERIES];
+
+        /* source = sql */
+        PgConn *conn;
+};
+
+static void cw_poll(CapacityProbe *p);
+static void sql_poll(CapacityProbe *p);
+
+static char *str_join3(const char *a, const char *b, const char *c) {
+        char *s;
+
+        return asprintf(&s, "%s%s%s", a, b, c) < 0 ? NULL : s;
+}
+
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+/* ------------------------------------------------------------ credentials */
+
+#define CRED_LONG_VALUE "\x01"
+
+typedef struct CredParse {
+        const char *profile;
+        CapacityCredentials *creds;
+        FILE *f;
+        char *line;                    /* getline's buffer */
+        size_t line_size;
+        unsigned lineno;
+        char *long_value;              /* the value of the last line too long for inih */
+        unsigned overlong_line;        /* a line we could not hand over at all */
+        bool found;
+        int error;
+} CredParse;
+
+static char *trim(char *s) {
+        char *e;
+
+        s += strspn(s, " \t\r\n");
+        e = s + strlen(s);
+        while (e > s && strchr(" \t\r\n", e[-1]))
+                *--e = '\0';
+        return s;
+}
+
+/* libinih, as Debian builds it, cuts lines at 200 bytes, but STS session
+ * tokens run to a thousand.  Such a line reaches inih as "name=\x01" and the
+ * handler takes the value kept here; inih still does the rest of the parsing. */
+static char *cred_reader(char *str, int num, void *stream) {
+        CredParse *c = stream;
+        ssize_t n = getline(&c->line, &c->line_size, c->f);
+        char *sep, *value;
+        size_t name_len;
+
+        if (n <= 0)
+                return NULL;
+        c->lineno++;
+        if (n < num) {
+                memcpy(str, c->line, (size_t) n + 1);
+                return str;
+        }
+
+        sep = strpbrk(c->line, "=:");
+        name_len = sep ? (size_t) (sep - c->line) : 0;
+        if (!sep || name_len + sizeof(CRED_LONG_VALUE) + 2 > (size_t) num) {
+                c->overlong_line = c->lineno;
+                return NULL;
+        }
+        value = strdup(trim(sep + 1));
+        if (!value) {
+                c->error = -ENOMEM;
+                return NULL;
+        }
+        free(c->long_value);
+        c->long_value = value;
+        memcpy(str, c->line, name_len);
+        memcpy(str + name_len, "=" CRED_LONG_VALUE "\n", sizeof("=" CRED_LONG_VALUE "\n"));
+        return str;
+}
+
+/* The shared credentials file names sections after the profile; the CLI's
+ * config file says "profile NAME": accept both. */
+static bool cred_section_matches(const char *section, const char *profile) {
+        if (strcmp(section, profile) == 0)
+                return true;
+        return strncmp(section, "profile ", 8) == 0 && strcmp(section + 8 + strspn(section + 8, " "), profile) == 0;
+}
+
+static int cred_handler(void *u, const char *section, const char *name, const char *value) {
+        CredParse *c = u;
+        char **field;
+
+        if (!cred_section_matches(section, c->profile))
+                return 1;
+        c->found = true;
+        if (strcmp(value, CRED_LONG_VALUE) == 0 && c->long_value)
+                value = c->long_value;
+
+        if (strcasecmp(name, "aws_access_key_id") == 0)
+                field = &c->creds->access_key_id;
+        else if (strcasecmp(name, "aws_secret_access_key") == 0)
+                field = &c->creds->secret_access_key;
+        else if (strcasecmp(name, "aws_session_token") == 0)
+                field = &c->creds->session_token;
+        else
+                return 1;
+
+        free(*field);
+        *field = *value ? strdup(value) : NULL;
+        if (*value && !*field) {
+                c->error = -ENOMEM;
+                return 0;
+        }
+        return 1;
+}
+
+/* Opens the file and refuses it when others can read the secret in it. */
+static int cred_open(const char *path, FILE **ret, char *error, size_t error_size) {
+        struct stat st;
+        FILE *f;
+
+        f = fopen(path, "re");
+        if (!f) {
+                int r = -errno;
+                snprintf(error, error_size, "cannot read credentials file %s: %s", path, strerror(-r));
+                return r;
+        }
+        if (fstat(fileno(f), &st) < 0) {
+                int r = -errno;
+                snprintf(error, error_size, "cannot stat credentials file %s: %s", path, strerror(-r));
+                fclose(f);
+                return r;
+        }
+        if (st.st_mode & 077) {
+                snprintf(error, error_size, "credentials file %s is %s by group or others (mode %04o); chmod 600 it",
+                         path, st.st_mode & 044 ? "readable" : "accessible", (unsigned) (st.st_mode & 07777));
+                fclose(f);
+                return -EACCES;
+        }
+        *ret = f;
+        return 0;
+}
+
+static int cred_from_file(const char *path, const char *profile, CapacityCredentials *creds,
+                          char *error, size_t error_size) {
+        CredParse c = { .profile = profile, .creds = creds };
+        int r;
+
+        r = cred_open(path, &c.f, error, error_size);
+        if (r < 0)
+                return r;
+        r = ini_parse_stream(cred_reader, &c, cred_handler, &c);
+        fclose(c.f);
+        free(c.line);
+        free(c.long_value);
+
+        if (c.error < 0) {
+                snprintf(error, error_size, "cannot read credentials file %s: %s", path, strerror(-c.error));
+                return c.error;
+        }
+        if (c.overlong_line > 0 || r != 0) {
+                snprintf(error, error_size, "credentials file %s:%u: not a key = value line", path,
+                         c.overlong_line > 0 ? c.overlong_line : (unsigned) r);
+                return -EINVAL;
+        }
+        if (!c.found) {
+                snprintf(error, error_size, "credentials file %s has no [%s] section", path, profile);
+                return -ENOENT;
+        }
+        if (!creds->access_key_id || !creds->secret_access_key) {
+                snprintf(error, error_size, "credentials file %s: [%s] lacks %s", path, profile,
+                         !creds->access_key_id ? "aws_access_key_id" : "aws_secret_access_key");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int cred_from_env(CapacityCredentials *creds, char *error, size_t error_size) {
+        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+        const char *token = getenv("AWS_SESSION_TOKEN");
+
+        if (!id || !*id) {
+                snprintf(error, error_size, "no AWS credentials: set credentials_file or AWS_ACCESS_KEY_ID");
+                return -ENOENT;
+        }
+        if (!secret || !*secret) {
+                snprintf(error, error_size, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+                return -ENOENT;
+        }
+        creds->access_key_id = strdup(id);
+        creds->secret_access_key = strdup(secret);
+        creds->session_token = token && *token ? strdup(token) : NULL;
+        if (!creds->access_key_id || !creds->secret_access_key || (token && *token && !creds->session_token)) {
+                snprintf(error, error_size, "cannot copy the AWS credentials: %s", strerror(ENOMEM));
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int capacity_credentials_load(const char *path, const char *profile, CapacityCredentials *ret,
+                              char *error, size_t error_size) {
+        CapacityCredentials creds = {};
+        int r;
+
+        if (!ret || !error || error_size == 0)
+                return -EINVAL;
+        error[0] = '\0';
+
+        if (path)
+                r = cred_from_file(path, profile && *profile ? profile : "default", &creds, error, error_size);
+        else
+                r = cred_from_env(&creds, error, error_size);
+        if (r < 0) {
+                capacity_credentials_clear(&creds);
+                return r;
+        }
+        *ret = creds;
+        return 0;
+}
+
+static void free_secret(char **s) {
+        if (!*s)
+                return;
+        explicit_bzero(*s, strlen(*s));
+        free(*s);
+        *s = NULL;
+}
+
+void capacity_credentials_clear(CapacityCredentials *c) {
+        if (!c)
+                return;
+        free_secret(&c->access_key_id);
+        free_secret(&c->secret_access_key);
+        free_secret(&c->session_token);
+}
+
+/* ------------------------------------------------------------- scheduling */
+
+static uint64_t capacity_random(CapacityProbe *p) {
+        uint64_t x = p->rng;
+
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        p->rng = x;
+        return x * 0x2545F4914F6CDD1DULL;
+}
+
+static void capacity_seed(CapacityProbe *p) {
+        uint64_t seed = 0;
+
+        if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t) sizeof(seed))
+                seed = now_monotonic_usec() ^ (uint64_t) (uintptr_t) p;
+        p->rng = seed ? seed : 1;
+}
+
+/* The interval, doubled per consecutive failure up to 8x, capped at
+ * max(interval, 60s). */
+static uint64_t capacity_delay(uint64_t interval, unsigned failures) {
+        uint64_t cap = interval > CAPACITY_BACKOFF_CAP_USEC ? interval : CAPACITY_BACKOFF_CAP_USEC;
+        unsigned shift = failures < 3 ? failures : 3;
+        uint64_t d = interval > (UINT64_MAX >> shift) ? cap : interval << shift;
+
+        if (d > cap)
+                d = cap;
+        return d < interval ? interval : d;
+}
+
+/* Fixed-rate schedule from the previous scheduled time, so polls do not
+ * drift by their own duration; jitter moves each firing only. */
+static int capacity_schedule(CapacityProbe *p, uint64_t base) {
+        uint64_t interval = p->cc->interval_usec, now = now_monotonic_usec();
+        unsigned failures = source_consecutive_failures(p->source);
+        uint64_t next, span, jitter, fire;
+        int r;
+
+        next = base + capacity_delay(interval, failures);
+        if (next < now)
+                next += ((now - next) / interval + 1) * interval;
+
+        span = interval / 50;
+        jitter = capacity_random(p) % (2 * span + 1);
+        fire = next + jitter >= span ? next + jitter - span : 0;
+
+        p->next_base_usec = next;
+        p->scheduled_failures = failures;
+
+        r = sd_event_source_set_time(p->timer, fire);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_source(LOG_ERR, source_name(p->source), "cannot arm the poll timer, polling stops: %s",
+                           strerror(-r));
+        return r;
+}
+
+/* The armed tick assumed the failure count from before this poll. */
+static void capacity_poll_ended(CapacityProbe *p) {
+        p->in_flight = false;
+        if (source_consecutive_failures(p->source) != p->scheduled_failures)
+                (void) capacity_schedule(p, p->last_base_usec);
+}
+
+static uint64_t capacity_duration(const CapacityProbe *p) {
+        return now_monotonic_usec() - p->started_mono_usec;
+}
+
+static int capacity_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        CapacityProbe *p = userdata;
+
+        p->last_base_usec = p->next_base_usec;
+        (void) capacity_schedule(p, p->last_base_usec);
+
+        if (p->in_flight) {
+                log_source(LOG_DEBUG, source_name(p->source), "previous poll still running, skipping this tick");
+                return 0;
+        }
+        p->in_flight = true;
+        p->started_usec = units_now_usec();
+        p->started_mono_usec = now_monotonic_usec();
+        if (p->cc->source == CAPACITY_SQL)
+                sql_poll(p);
+        else {
+                p->page = 0;
+                p->end_s = (int64_t) (p->started_usec / USEC_PER_SEC);
+                memcpy(p->poll_hwm_ms, p->hwm_ms, sizeof(p->hwm_ms));
+                cw_poll(p);
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------- CloudWatch requests */
+
+static json_t *cw_query(const CapacityProbe *p, unsigned i) {
+        int64_t period = (int64_t) (p->cc->period_usec / USEC_PER_SEC);
+
+        return json_pack("{s:s, s:{s:{s:s, s:s, s:[{s:s, s:s}]}, s:I, s:s}, s:b}",
+                         "Id", cw_series[i].id,
+                         "MetricStat",
+                         "Metric",
+                         "Namespace", "AWS/RDS",
+                         "MetricName", cw_series[i].metric,
+                         "Dimensions", "Name", "DBClusterIdentifier", "Value", p->cc->cluster,
+                         "Period", (json_int_t) (period < 1 ? 1 : period),
+                         "Stat", "Average",
+                         "ReturnData", 1);
+}
+
+/* The GetMetricData request body, or NULL. */
+static char *cw_request_body(const CapacityProbe *p, const char *next_token) {
+        int64_t lookback = (int64_t) (p->cc->lookback_usec / USEC_PER_SEC);
+        json_t *req;
+        char *s = NULL;
+
+        req = json_pack("{s:I, s:I, s:s, s:[o, o]}",
+                        "StartTime", (json_int_t) (p->end_s - lookback),
+                        "EndTime", (json_int_t) p->end_s,
+                        "ScanBy", "TimestampAscending",
+                        "MetricDataQueries", cw_query(p, SERIES_ACU), cw_query(p, SERIES_UTIL));
+        if (!req)
+                return NULL;
+        if (next_token && json_object_set_new(req, "NextToken", json_string(next_token)) < 0)
+                goto out;
+        s = json_dumps(req, JSON_COMPACT);
+out:
+        json_decref(req);
+        return s;
+}
+
+static int cw_set_headers(CapacityProbe *p, const CapacityCredentials *creds) {
+        struct curl_slist *h = NULL, *n;
+        char *token_header = NULL;
+
+        curl_slist_free_all(p->headers);
+        p->headers = NULL;
+
+        if (!(n = curl_slist_append(h, CW_CONTENT_TYPE)))
+                goto fail;
+        h = n;
+        if (!(n = curl_slist_append(h, CW_TARGET)))
+                goto fail;
+        h = n;
+        if (creds->session_token) {
+                if (asprintf(&token_header, "X-Amz-Security-Token: %s", creds->session_token) < 0) {
+                        token_header = NULL;
+                        goto fail;
+                }
+                n = curl_slist_append(h, token_header);
+                free_secret(&token_header);
+                if (!n)
+                        goto fail;
+                h = n;
+        }
+        p->headers = h;
+        return curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, h) == CURLE_OK ? 0 : -EINVAL;
+fail:
+        curl_slist_free_all(h);
+        return -ENOMEM;
+}
+
+/* Credentials are read afresh for every request, so a rotated file or
+ * token takes effect without a reload. */
+static int cw_prepare(CapacityProbe *p, const char *next_token) {
+        CapacityCredentials creds = {};
+        char error[256];
+        char *body;
+        int r;
+
+        r = capacity_credentials_load(p->cc->credentials_file, p->cc->profile, &creds, error, sizeof(error));
+        if (r < 0) {
+                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s", error);
+                return r;
+        }
+        body = cw_request_body(p, next_token);
+        r = body ? cw_set_headers(p, &creds) : -ENOMEM;
+        if (r >= 0 &&
+            (curl_easy_setopt(p->easy, CURLOPT_USERNAME, creds.access_key_id) != CURLE_OK ||
+             curl_easy_setopt(p->easy, CURLOPT_PASSWORD, creds.secret_access_key) != CURLE_OK ||
+             curl_easy_setopt(p->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body)) != CURLE_OK ||
+             curl_easy_setopt(p->easy, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK))
+                r = -EINVAL;
+        capacity_credentials_clear(&creds);
+        free(body);
+        if (r < 0)
+                source_report_down(p->source, p->started_usec, capacity_duration(p),
+                                   "cannot build the GetMetricData request: %s", strerror(-r));
+        return r;
+}
+
+static void cw_on_done(CURL *easy, CURLcode result, void *userdata);
+
+/* Sends one GetMetricData request of the current poll. */
+static void cw_send(CapacityProbe *p, const char *next_token) {
+        int r;
+
+        if (cw_prepare(p, next_token) < 0) {
+                capacity_poll_ended(p);
+                return;
+        }
+        p->errbuf[0] = '\0';
+        curl_buffer_attach(&p->body, p->easy, CW_MAX_BODY);
+        r = curl_glue_add(p->glue, p->easy, cw_on_done, p);
+        if (r < 0) {
+                source_report_down(p->source, p->started_usec, capacity_duration(p),
+                                   "cannot start the request: %s", strerror(-r));
+                capacity_poll_ended(p);
+        }
+}
+
+static void cw_poll(CapacityProbe *p) {
+        cw_send(p, NULL);
+}
+
+/* --------------------------------------------------- CloudWatch answers */
+
+static void cw_report_curl_error(CapacityProbe *p, CURLcode result) {
+        const char *detail = p->errbuf[0] ? p->errbuf : curl_easy_strerror(result);
+        uint64_t d = capacity_duration(p);
+        long os_errno = 0;
+
+        switch (result) {
+        case CURLE_OPERATION_TIMEDOUT:
+                source_report_down(p->source, p->started_usec, d, "timed out after %" PRIu64 " ms",
+                                   (uint64_t) (p->cc->timeout_usec / USEC_PER_MSEC));
+                break;
+        case CURLE_FILESIZE_EXCEEDED:
+        case CURLE_WRITE_ERROR:
+                if (result == CURLE_FILESIZE_EXCEEDED || p->body.overflow)
+                        source_report_down(p->source, p->started_usec, d, "answer exceeds %u bytes",
+                                           CW_MAX_BODY);
+                else
+                        source_report_down(p->source, p->started_usec, d,
+                                           "cannot keep the answer in memory: %s", detail);
+                break;
+        case CURLE_COULDNT_CONNECT:
+                (void) curl_easy_getinfo(p->easy, CURLINFO_OS_ERRNO, &os_errno);
+                source_report_down(p->source, p->started_usec, d, "connect failed: %s",
+                                   os_errno > 0 ? strerror((int) os_errno) : detail);
+                break;
+        default:
+                source_report_down(p->source, p->started_usec, d, "request failed: %s", detail);
+                break;
+        }
+}
+
+/* "com.amazon.coral.service#AccessDeniedException:http://..." -> "AccessDeniedException" */
+static void cw_error_type(const char *type, char *buf, size_t n) {
+        const char *hash = strrchr(type, '#');
+        size_t len;
+
+        if (hash)
+                type = hash + 1;
+        len = strcspn(type, ":");
+        snprintf(buf, n, "%.*s", (int) (len > 128 ? 128 : len), type);
+}
+
+/* An HTTP error: CloudWatch's own type and message when the body has them. */
+static void cw_report_http_error(CapacityProbe *p, long code) {
+        json_t *root = json_loadb(p->body.data ? p->body.data : "", p->body.size, 0, NULL);
+        const char *type = json_string_value(json_object_get(root, "__type"));
+        const char *msg = json_string_value(json_object_get(root, "message"));
+        uint64_t d = capacity_duration(p);
+        char tbuf[160];
+
+        if (!msg)
+                msg = json_string_value(json_object_get(root, "Message"));
+        if (type) {
+                cw_error_type(type, tbuf, sizeof(tbuf));
+                source_report_down(p->source, p->started_usec, d, "HTTP %ld: %s%s%s", code, tbuf,
+                                   msg ? ": " : "", msg ? msg : "");
+        } else if (msg)
+                source_report_down(p->source, p->started_usec, d, "HTTP %ld: %s", code, msg);
+        else if (p->body.size > 0 && !root) {
+                /* Not CloudWatch's JSON (a proxy's page, say): its first line tells most. */
+                size_t len = strcspn(p->body.data, "\r\n");
+
+                source_report_down(p->source, p->started_usec, d, "HTTP %ld: %.*s", code,
+                                   (int) (len > 200 ? 200 : len), p->body.data);
+        } else
+                source_report_down(p->source, p->started_usec, d, "HTTP %ld", code);
+        json_decref(root);
+}
+
+/* A per-series failure such as "Forbidden", with its first message. */
+static int cw_result_status(const json_t *res, const char *id, char *error, size_t n) {
+        const char *status = json_string_value(json_object_get(res, "StatusCode"));
+        const char *msg;
+
+        if (!status) {
+                snprintf(error, n, "result %s has no StatusCode", id);
+                return -EINVAL;
+        }
+        if (strcmp(status, "Complete") == 0 || strcmp(status, "PartialData") == 0)
+                return 0;
+        msg = json_string_value(json_object_get(json_array_get(json_object_get(res, "Messages"), 0), "Value"));
+        snprintf(error, n, "result %s: StatusCode %s%s%s", id, status, msg ? ": " : "", msg ? msg : "");
+        return -EIO;
+}
+
+/* Stores the datapoints of one result newer than the poll's high-water mark. */
+static int cw_ingest_result(CapacityProbe *p, const json_t *res, unsigned s, char *error, size_t n) {
+        const json_t *ts = json_object_get(res, "Timestamps"), *vs = json_object_get(res, "Values");
+        size_t i;
+        int r;
+
+        r = cw_result_status(res, cw_series[s].id, error, n);
+        if (r < 0)
+                return r;
+        if (!json_is_array(ts) || !json_is_array(vs) || json_array_size(ts) != json_array_size(vs)) {
+                snprintf(error, n, "result %s: Timestamps and Values are not arrays of one length",
+                         cw_series[s].id);
+                return -EINVAL;
+        }
+        for (i = 0; i < json_array_size(ts); i++) {
+                const json_t *t = json_array_get(ts, i), *v = json_array_get(vs, i);
+                double sec = json_number_value(t), value = json_number_value(v);
+                int64_t ms;
+
+                if (!json_is_number(t) || !json_is_number(v) || !isfinite(sec) || !isfinite(value) ||
+                    fabs(sec) > 1e12) {
+                        snprintf(error, n, "result %s: datapoint %zu is not a number", cw_series[s].id, i);
+                        return -EINVAL;
+                }
+                ms = (int64_t) llround(sec * 1000.0);
+                if (ms <= p->poll_hwm_ms[s])
+                        continue;
+                r = store_append(p->store, p->series[s], ms, value);
+                if (r < 0) {
+                        snprintf(error, n, "cannot queue samples: %s", strerror(-r));
+                        return r;
+                }
+                if (ms > p->hwm_ms[s])
+                        p->hwm_ms[s] = ms;
+        }
+        return 0;
+}
+
+static int cw_ingest_results(CapacityProbe *p, const json_t *results, char *error, size_t n) {
+        const json_t *res;
+        size_t i;
+        int r;
+
+        if (!json_is_array(results)) {
+                snprintf(error, n, "answer has no MetricDataResults array");
+                return -EINVAL;
+        }
+        json_array_foreach(results, i, res) {
+                const char *id = json_string_value(json_object_get(res, "Id"));
+
+                for (unsigned s = 0; id && s < N_SERIES; s++)
+                        if (strcmp(id, cw_series[s].id) == 0) {
+                                r = cw_ingest_result(p, res, s, error, n);
+                                if (r < 0)
+                                        return r;
+                        }
+        }
+        return 0;
+}
+
+/* A 2xx answer: stores its points, then asks for the next page or ends the poll. */
+static void cw_ingest(CapacityProbe *p) {
+        const char *next;
+        json_error_t jerr;
+        char error[512];
+        json_t *root;
+
+        root = json_loadb(p->body.data ? p->body.data : "", p->body.size, 0, &jerr);
+        if (!root) {
+                source_report_down(p->source, p->started_usec, capacity_duration(p),
+                                   "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+                capacity_poll_ended(p);
+                return;
+        }
+        if (cw_ingest_results(p, json_object_get(root, "MetricDataResults"), error, sizeof(error)) < 0) {
+                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s", error);
+                capacity_poll_ended(p);
+        } else if ((next = json_string_value(json_object_get(root, "NextToken"))) && *next &&
+                   p->page < CW_MAX_EXTRA_PAGES) {
+                p->page++;
+                cw_send(p, next);
+        } else {
+                if (next && *next)
+                        log_source(LOG_DEBUG, source_name(p->source),
+                                   "more pages than %d, the rest waits for the next poll", CW_MAX_EXTRA_PAGES + 1);
+                source_report_up(p->source, p->started_usec, capacity_duration(p));
+                capacity_poll_ended(p);
+        }
+        json_decref(root);
+}
+
+static void cw_on_done(CURL *easy, CURLcode result, void *userdata) {
+        CapacityProbe *p = userdata;
+        long code = 0;
+
+        if (result != CURLE_OK) {
+                cw_report_curl_error(p, result);
+                capacity_poll_ended(p);
+        } else {
+                (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+                if (code < 200 || code > 299) {
+                        cw_report_http_error(p, code);
+                        capacity_poll_ended(p);
+                } else
+                        cw_ingest(p);
+        }
+        /* cw_ingest may have started the next page, which owns the buffer now. */
+        if (!p->in_flight)
+                curl_buffer_reset(&p->body);
+}
+
+static int cw_setup(CapacityProbe *p) {
+        uint64_t ms = p->cc->timeout_usec / USEC_PER_MSEC;
+        long timeout_ms = ms < 1 ? 1 : ms > LONG_MAX ? LONG_MAX : (long) ms;
+        char *sigv4 = NULL;
+        CURL *e;
+        int r = -EINVAL;
+
+        if (!p->cc->region || !p->cc->cluster)
+                return -EINVAL;
+        p->url = p->cc->endpoint ? strdup(p->cc->endpoint)
+                                 : str_join3("https://monitoring.", p->cc->region, ".amazonaws.com/");
+        if (!p->url || asprintf(&sigv4, "aws:amz:%s:monitoring", p->cc->region) < 0)
+                return -ENOMEM;
+
+        p->easy = e = curl_easy_init();
+        if (!e) {
+                free(sigv4);
+                return -ENOMEM;
+        }
+        if (curl_easy_setopt(e, CURLOPT_URL, p->url) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_POST, 1L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_USERAGENT, CAPACITY_USER_AGENT) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+#if LIBCURL_VERSION_NUM >= 0x075500
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+#else
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK &&
+#endif
+            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf) == CURLE_OK)
+                r = 0;
+        free(sigv4);
+        return r;
+}
+
+/* ------------------------------------------------------------------- SQL */
+
+static void sql_report_result(CapacityProbe *p, const PGresult *res) {
+        uint64_t d = capacity_duration(p);
+        const char *text;
+        char *end;
+        double v;
+        int r;
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                source_report_down(p->source, p->started_usec, d, "query returned no rows (a command, not a SELECT)");
+                return;
+        }
+        if (PQntuples(res) != 1 || PQnfields(res) != 1) {
+                source_report_down(p->source, p->started_usec, d, PQntuples(res) != 1 ? "query returned %d rows"
+                                                                                     : "query returned %d columns",
+                                   PQntuples(res) != 1 ? PQntuples(res) : PQnfields(res));
+                return;
+        }
+        if (PQgetisnull(res, 0, 0)) {
+                source_report_down(p->source, p->started_usec, d, "query returned NULL, not a number");
+                return;
+        }
+        text = PQgetvalue(res, 0, 0);
+        errno = 0;
+        v = strtod(text, &end);
+        if (end == text || *trim(end) != '\0' || !isfinite(v) || errno == ERANGE) {
+                source_report_down(p->source, p->started_usec, d, "not a number: '%.60s'", text);
+                return;
+        }
+        r = store_append(p->store, p->series[SERIES_ACU], (int64_t) (p->started_usec / USEC_PER_MSEC), v);
+        if (r < 0)
+                source_report_down(p->source, p->started_usec, d, "cannot queue the sample: %s", strerror(-r));
+        else
+                source_report_up(p->source, p->started_usec, d);
+}
+
+static void sql_on_done(PgConn *c, const PGresult *res, const char *error, void *userdata) {
+        CapacityProbe *p = userdata;
+
+        if (!res)
+                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s",
+                                   error ? error : "query failed");
+        else
+                sql_report_result(p, res);
+        capacity_poll_ended(p);
+}
+
+static void sql_poll(CapacityProbe *p) {
+        const char *error;
+        int r;
+
+        r = pg_conn_query(p->conn, p->cc->query, sql_on_done, p);
+        if (r >= 0)
+                return;
+        if (r == -EBUSY) {
+                log_source(LOG_DEBUG, source_name(p->source), "previous query still running, skipping this tick");
+                p->in_flight = false;
+                return;
+        }
+        error = r == -EAGAIN ? pg_conn_last_error(p->conn) : NULL;
+        source_report_down(p->source, p->started_usec, 0, "%s%s", error ? error : "cannot start the query: ",
+                           error ? "" : strerror(-r));
+        capacity_poll_ended(p);
+}
+
+/* NB: a connection of our own, not the [postgres] probe's, so a slow
+ * statistics query never delays the capacity poll or the other way round. */
+static int sql_setup(CapacityProbe *p, sd_event *e) {
+        char *description;
+        int r;
+
+        if (!p->pg || !p->pg->conninfo || !p->cc->query)
+                return -EINVAL;
+        description = str_join3("capacity:", p->cc->name, "");
+        if (!description)
+                return -ENOMEM;
+        r = pg_conn_new(e, p->pg->conninfo, p->cc->timeout_usec, description, &p->conn);
+        free(description);
+        return r;
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+static int capacity_add_timer(CapacityProbe *p, sd_event *e) {
+        uint64_t interval = p->cc->interval_usec;
+        uint64_t spread = interval < CAPACITY_FIRST_SPREAD_USEC ? interval : CAPACITY_FIRST_SPREAD_USEC;
+        char *description;
+        int r;
+
+        r = sd_event_add_time_relative(e, &p->timer, CLOCK_MONOTONIC, capacity_random(p) % (spread + 1),
+                                       CAPACITY_TIMER_ACCURACY_USEC, capacity_on_timer, p);
+        if (r < 0)
+                return r;
+        r = sd_event_source_get_time(p->timer, &p->next_base_usec);
+        if (r < 0)
+                return r;
+        description = str_join3("capacity:", p->cc->name, "");
+        if (!description)
+                return -ENOMEM;
+        r = sd_event_source_set_description(p->timer, description);
+        free(description);
+        return r < 0 ? r : 0;
+}
+
+static int capacity_register(CapacityProbe *p, SourceSet *sources) {
+        bool sql = p->cc->source == CAPACITY_SQL;
+        char *name = str_join3("aurora.", p->cc->name, "");
+        int r;
+
+        if (!name)
+                return -ENOMEM;
+        r = source_set_add(sources, name, sql ? "capacity_sql" : "cloudwatch", sql ? NULL : p->url, &p->source);
+        free(name);
+        return r;
+}
+
+/* Each poll asks for the whole lookback window again: start above what a
+ * previous run (before a restart or reload) already stored. */
+static void capacity_init_hwm(CapacityProbe *p, unsigned s) {
+        double v;
+
+        p->hwm_ms[s] = INT64_MIN;
+        if (p->store && store_series_last(p->store, p->series[s], &p->hwm_ms[s], &v) < 0)
+                p->hwm_ms[s] = INT64_MIN;
+}
+
+int capacity_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
+                       const CapacityConfig *cc, const PostgresConfig *pg, CapacityProbe **ret) {
+        CapacityProbe *p;
+        int r;
+
+        if (!e || !sources || !cc || !cc->name || cc->interval_usec == 0 || !ret ||
+            (cc->source == CAPACITY_CLOUDWATCH && !glue))
+                return -EINVAL;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->glue = glue;
+        p->store = store;
+        p->cc = cc;
+        p->pg = pg;
+        capacity_seed(p);
+        for (unsigned s = 0; s < N_SERIES; s++) {
+                p->series[s] = str_join3("aurora.", cc->name, cw_series[s].suffix);
+                if (!p->series[s]) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                capacity_init_hwm(p, s);
+        }
+        r = cc->source == CAPACITY_SQL ? sql_setup(p, e) : cw_setup(p);
+        if (r < 0)
+                goto fail;
+        r = capacity_add_timer(p, e);
+        if (r < 0)
+                goto fail;
+        /* Last, so a failure above leaves no orphan source in the set. */
+        r = capacity_register(p, sources);
+        if (r < 0)
+                goto fail;
+
+        *ret = p;
+        return 0;
+fail:
+        capacity_probe_free(p);
+        return r;
+}
+
+CapacityProbe *capacity_probe_free(CapacityProbe *p) {
+        if (!p)
+                return NULL;
+        sd_event_source_disable_unref(p->timer);
+        if (p->easy) {
+                if (p->in_flight)
+                        curl_glue_remove(p->glue, p->easy);
+                curl_easy_cleanup(p->easy);
+        }
+        curl_slist_free_all(p->headers);
+        curl_buffer_done(&p->body);
+        pg_conn_free(p->conn);
+        for (unsigned s = 0; s < N_SERIES; s++)
+                free(p->series[s]);
+        free(p->url);
+        free(p);
+        return NULL;
+}

@@ -1,0 +1,42 @@
+/* Aurora Serverless v2 capacity in ACUs, as series aurora.<name>.acu (and
+ * aurora.<name>.acu_utilization from CloudWatch):
+ *   source = cloudwatch: CloudWatch GetMetricData (AWS JSON 1.0 protocol,
+ *     namespace AWS/RDS, dimension DBClusterIdentifier) signed with libcurl's
+ *     CURLOPT_AWS_SIGV4;
+ *   source = sql: a user query on a PostgreSQL connection that returns one
+ *     number. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "curl-glue.h"
+#include "source.h"
+#include "store.h"
+
+typedef struct CapacityProbe CapacityProbe;
+
+/* Registers source "aurora.<name>" (kind "cloudwatch" or "capacity_sql") and
+ * starts polling.  For source = sql, `pg` is the [postgres] section named by
+ * cc->postgres (its conninfo; the probe opens a connection of its own).
+ * Everything passed is borrowed and must outlive the probe. */
+int capacity_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
+                       const CapacityConfig *cc, const PostgresConfig *pg, CapacityProbe **ret);
+
+/* NULL is a no-op.  Returns NULL. */
+CapacityProbe *capacity_probe_free(CapacityProbe *p);
+
+/* AWS credentials: from `path` (the shared credentials file format:
+ * [profile] aws_access_key_id, aws_secret_access_key, aws_session_token)
+ * when not NULL, else from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+ * AWS_SESSION_TOKEN.  0, or a negative errno with a one-line reason in
+ * `error`.  Strings in *ret are the caller's (capacity_credentials_clear). */
+typedef struct CapacityCredentials {
+        char *access_key_id;
+        char *secret_access_key;
+        char *session_token;         /* may be NULL */
+} CapacityCredentials;
+
+int capacity_credentials_load(const char *path, const char *profile, CapacityCredentials *ret,
+                              char *error, size_t error_size);
+void capacity_credentials_clear(CapacityCredentials *c);
