@@ -41,18 +41,19 @@ curl -sf -o "$WORK/heap.pb.gz" "$PW/v1/profiles/$ID"
 check "the raw profile is as many bytes as listed" \
         test "$(stat -c %s "$WORK/heap.pb.gz")" = "$(listed .bytes)"
 
-# Sums each sample type's column of `go tool pprof -raw`: "TYPE TOTAL" lines.
-raw_totals() {
-        timeout 60 go tool pprof -raw "$1" | awk '
-                /^Samples:/ { in_samples = 1; header = 1; next }
-                /^(Locations|Mappings)/ { in_samples = 0 }
-                !in_samples { next }
-                header { for (i = 1; i <= NF; i++) { split($i, tu, "/"); type[i] = tu[1] }; n = NF; header = 0; next }
-                /^ *-?[0-9]+( +-?[0-9]+)*:/ { sub(/:.*/, ""); for (i = 1; i <= n; i++) sum[i] += $i }
-                END { for (i = 1; i <= n; i++) printf "%s %.0f\n", type[i], sum[i] }'
+# Each sample type's total as go tool pprof computes it: "TYPE TOTAL" lines
+# from the "of N total" of -top with exact units (-unit=B prints bytes and
+# counts as plain integers).  NB: not a sum of -raw's lines, which merges
+# and drops samples.
+pprof_totals() {
+        local type
+        for type in "$@"; do
+                timeout 60 go tool pprof -top -nodecount=1 -unit=B -sample_index="$type" "$WORK/heap.pb.gz" 2>/dev/null |
+                        sed -n "s/.* of \([0-9][0-9]*\)B* total.*/$type \1/p"
+        done
 }
-raw_totals "$WORK/heap.pb.gz" >"$WORK/raw-totals.txt"
-diag "go tool pprof -raw: $(tr '\n' ' ' <"$WORK/raw-totals.txt")"
+pprof_totals inuse_space inuse_objects alloc_space alloc_objects >"$WORK/raw-totals.txt"
+diag "go tool pprof -top totals: $(tr '\n' ' ' <"$WORK/raw-totals.txt")"
 api_total() {           # api_total TYPE: the listed total of the heap profile ID
         listed ".totals[\"$1\"] | if . == null then empty else (. | floor | tostring) end"
 }
@@ -60,7 +61,7 @@ for type in inuse_space inuse_objects alloc_space alloc_objects; do
         want=$(awk -v t="$type" '$1 == t { print $2 }' "$WORK/raw-totals.txt")
         got=$(api_total "$type")
         diag "$type: go tool pprof $want, /v1/profiles $got"
-        check "the heap total $type equals go tool pprof -raw's sum for the same bytes" \
+        check "the heap total $type equals go tool pprof's total for the same bytes" \
                 test -n "$want" -a "$want" = "$got"
 done
 for type in inuse_space inuse_objects alloc_space alloc_objects; do
