@@ -1,5 +1,8 @@
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -7,9 +10,13 @@
 
 #include "curl-glue.h"
 #include "log.h"
+#include "poll-timer.h"
+#include "units.h"
 #if HAVE_LIBSSH2
 #include <libssh2.h>
 #endif
+
+#define CURL_GLUE_USER_AGENT "perfwatchd/0.1"
 
 /* One running transfer and whom to tell when it ends. */
 typedef struct Transfer {
@@ -32,13 +39,6 @@ struct CurlGlue {
         Transfer *transfers;
         GlueSocket *sockets;
 };
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
 
 static Transfer *glue_unlink_transfer(CurlGlue *g, CURL *easy) {
         for (Transfer **t = &g->transfers; *t; t = &(*t)->next)
@@ -208,7 +208,7 @@ static int glue_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
                 return 0;
         }
 
-        when = timeout_ms == 0 ? 1 : now_monotonic_usec() + (uint64_t) timeout_ms * 1000ULL;
+        when = timeout_ms == 0 ? 1 : poll_timer_now_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
 
         if (!g->timer) {
                 r = sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 1000,
@@ -318,6 +318,74 @@ void curl_glue_remove(CurlGlue *g, CURL *easy) {
                 return;
         curl_multi_remove_handle(g->multi, easy);
         free(t);
+}
+
+static long usec_to_timeout_ms(uint64_t usec) {
+        uint64_t ms = usec / USEC_PER_MSEC;
+
+        /* 0 would mean "no timeout" to curl. */
+        return ms < 1 ? 1 : ms > LONG_MAX ? LONG_MAX : (long) ms;
+}
+
+int curl_glue_easy_new(const char *url, uint64_t timeout_usec, uint64_t connect_timeout_usec, char *errbuf,
+                       CURL **ret) {
+        CURL *e;
+
+        if (!url || !errbuf || !ret)
+                return -EINVAL;
+        e = curl_easy_init();
+        if (!e)
+                return -ENOMEM;
+
+        if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, usec_to_timeout_ms(timeout_usec)) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, usec_to_timeout_ms(connect_timeout_usec)) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_USERAGENT, CURL_GLUE_USER_AGENT) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+#if LIBCURL_VERSION_NUM >= 0x075500
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+#else
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
+#endif
+            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
+                curl_easy_cleanup(e);
+                return -EINVAL;
+        }
+        *ret = e;
+        return 0;
+}
+
+void curl_glue_describe(CURL *easy, CURLcode result, const CurlBuffer *body, const char *errbuf,
+                        uint64_t timeout_usec, const char *what, const char *cap_name, char *buf, size_t n) {
+        const char *detail = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(result);
+        long os_errno = 0;
+
+        switch (result) {
+        case CURLE_OPERATION_TIMEDOUT:
+                snprintf(buf, n, "timed out after %" PRIu64 " ms", (uint64_t) (timeout_usec / USEC_PER_MSEC));
+                break;
+        case CURLE_FILESIZE_EXCEEDED:
+        case CURLE_WRITE_ERROR:
+                /* A write error without overflow is our allocation failing. */
+                if (result == CURLE_WRITE_ERROR && !body->overflow)
+                        snprintf(buf, n, "cannot keep the %s in memory: %s", what, detail);
+                else if (cap_name)
+                        snprintf(buf, n, "%s exceeds %s (%zu bytes)", what, cap_name, body->cap);
+                else
+                        snprintf(buf, n, "%s exceeds %zu bytes", what, body->cap);
+                break;
+        case CURLE_COULDNT_CONNECT:
+                (void) curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+                snprintf(buf, n, "connect failed: %s", os_errno > 0 ? strerror((int) os_errno) : detail);
+                break;
+        case CURLE_COULDNT_RESOLVE_HOST:
+                snprintf(buf, n, "cannot resolve host: %s", detail);
+                break;
+        default:
+                snprintf(buf, n, "request failed: %s", detail);
+                break;
+        }
 }
 
 /* Allocation for `used` bytes: powers of two from 4 KiB, never more than the

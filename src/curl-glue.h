@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 typedef struct CurlGlue CurlGlue;
@@ -31,6 +32,15 @@ int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata
 /* Aborts one transfer without calling its callback.  No-op if not running. */
 void curl_glue_remove(CurlGlue *g, CURL *easy);
 
+/* A new easy handle for polling `url`: HTTP(S) only, redirects not
+ * followed, no signals, perfwatchd's User-Agent, the whole transfer bounded
+ * by `timeout_usec` and connecting by `connect_timeout_usec` (at least 1 ms
+ * each), and curl's own error text written to `errbuf` (CURL_ERROR_SIZE
+ * bytes, borrowed: it must outlive the handle).  The caller owns *ret and
+ * frees it with curl_easy_cleanup().  0, -ENOMEM or -EINVAL. */
+int curl_glue_easy_new(const char *url, uint64_t timeout_usec, uint64_t connect_timeout_usec, char *errbuf,
+                       CURL **ret);
+
 /* A response body collected in memory, refused past `cap` bytes. */
 typedef struct CurlBuffer {
         char *data;          /* NUL-terminated */
@@ -43,6 +53,20 @@ typedef struct CurlBuffer {
  * CURLOPT_MAXFILESIZE_LARGE to the cap so a declared oversize is refused
  * before any byte is read. */
 void curl_buffer_attach(CurlBuffer *b, CURL *easy, size_t cap);
+
+/* Why a transfer failed (`result` is not CURLE_OK), as one line in `buf`:
+ * "timed out after N ms" (N from `timeout_usec`), "connect failed: <errno
+ * text>", "cannot resolve host: ...", "<what> exceeds <cap_name> (N bytes)"
+ * (or "<what> exceeds N bytes" when cap_name is NULL; N is body's cap),
+ * "cannot keep the <what> in memory: ...", else "request failed: ...".
+ * `what` names the body ("body", "profile"); `errbuf` is the handle's
+ * CURLOPT_ERRORBUFFER, curl's generic text standing in when it is empty.
+ * Call it before the buffer is reset. */
+void curl_glue_describe(CURL *easy, CURLcode result, const CurlBuffer *body, const char *errbuf,
+                        uint64_t timeout_usec, const char *what, const char *cap_name, char *buf, size_t n);
+
+/* Room enough for any curl_glue_describe() line. */
+#define CURL_GLUE_REASON_MAX (CURL_ERROR_SIZE + 64)
 
 /* Empties the buffer (keeps cap). */
 void curl_buffer_reset(CurlBuffer *b);

@@ -1,27 +1,21 @@
 #include <errno.h>
-#include <inttypes.h>
 #include <ini.h>
 #include <jansson.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "log.h"
 #include "pg-conn.h"
+#include "poll-timer.h"
 #include "probe-capacity.h"
 #include "units.h"
 
-#define CAPACITY_USER_AGENT "perfwatchd/0.1"
-/* Backoff never stretches the poll period past this (or the interval, if longer). */
-#define CAPACITY_BACKOFF_CAP_USEC (60 * USEC_PER_SEC)
+/* Probes started together spread their first polls over this much time. */
 #define CAPACITY_FIRST_SPREAD_USEC USEC_PER_SEC
-#define CAPACITY_TIMER_ACCURACY_USEC USEC_PER_MSEC
 /* A GetMetricData answer for two series over a lookback window is a few KiB. */
 #define CW_MAX_BODY (4U * 1024U * 1024U)
 /* NextToken pages followed per poll beyond the first request. */
@@ -47,11 +41,7 @@ struct CapacityProbe {
         const PostgresConfig *pg;
         char *series[N_SERIES];        /* "aurora.<name>.acu", ... */
 
-        sd_event_source *timer;
-        uint64_t next_base_usec;       /* CLOCK_MONOTONIC, unjittered time of the next tick */
-        uint64_t last_base_usec;
-        unsigned scheduled_failures;
-        uint64_t rng;
+        PollTimer *timer;
         bool in_flight;
         uint64_t started_usec;         /* wall clock, when the poll started */
         uint64_t started_mono_usec;
@@ -79,13 +69,6 @@ static char *str_join3(const char *a, const char *b, const char *c) {
         char *s;
 
         return asprintf(&s, "%s%s%s", a, b, c) < 0 ? NULL : s;
-}
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
 /* ------------------------------------------------------------ credentials */
@@ -308,88 +291,25 @@ void capacity_credentials_clear(CapacityCredentials *c) {
 
 /* ------------------------------------------------------------- scheduling */
 
-static uint64_t capacity_random(CapacityProbe *p) {
-        uint64_t x = p->rng;
-
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        p->rng = x;
-        return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void capacity_seed(CapacityProbe *p) {
-        uint64_t seed = 0;
-
-        if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t) sizeof(seed))
-                seed = now_monotonic_usec() ^ (uint64_t) (uintptr_t) p;
-        p->rng = seed ? seed : 1;
-}
-
-/* The interval, doubled per consecutive failure up to 8x, capped at
- * max(interval, 60s). */
-static uint64_t capacity_delay(uint64_t interval, unsigned failures) {
-        uint64_t cap = interval > CAPACITY_BACKOFF_CAP_USEC ? interval : CAPACITY_BACKOFF_CAP_USEC;
-        unsigned shift = failures < 3 ? failures : 3;
-        uint64_t d = interval > (UINT64_MAX >> shift) ? cap : interval << shift;
-
-        if (d > cap)
-                d = cap;
-        return d < interval ? interval : d;
-}
-
-/* Fixed-rate schedule from the previous scheduled time, so polls do not
- * drift by their own duration; jitter moves each firing only. */
-static int capacity_schedule(CapacityProbe *p, uint64_t base) {
-        uint64_t interval = p->cc->interval_usec, now = now_monotonic_usec();
-        unsigned failures = source_consecutive_failures(p->source);
-        uint64_t next, span, jitter, fire;
-        int r;
-
-        next = base + capacity_delay(interval, failures);
-        if (next < now)
-                next += ((now - next) / interval + 1) * interval;
-
-        span = interval / 50;
-        jitter = capacity_random(p) % (2 * span + 1);
-        fire = next + jitter >= span ? next + jitter - span : 0;
-
-        p->next_base_usec = next;
-        p->scheduled_failures = failures;
-
-        r = sd_event_source_set_time(p->timer, fire);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
-        if (r < 0)
-                log_source(LOG_ERR, source_name(p->source), "cannot arm the poll timer, polling stops: %s",
-                           strerror(-r));
-        return r;
-}
-
-/* The armed tick assumed the failure count from before this poll. */
 static void capacity_poll_ended(CapacityProbe *p) {
         p->in_flight = false;
-        if (source_consecutive_failures(p->source) != p->scheduled_failures)
-                (void) capacity_schedule(p, p->last_base_usec);
+        poll_timer_set_failures(p->timer, source_consecutive_failures(p->source));
 }
 
 static uint64_t capacity_duration(const CapacityProbe *p) {
-        return now_monotonic_usec() - p->started_mono_usec;
+        return poll_timer_now_usec() - p->started_mono_usec;
 }
 
-static int capacity_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static void capacity_on_tick(PollTimer *t, void *userdata) {
         CapacityProbe *p = userdata;
-
-        p->last_base_usec = p->next_base_usec;
-        (void) capacity_schedule(p, p->last_base_usec);
 
         if (p->in_flight) {
                 log_source(LOG_DEBUG, source_name(p->source), "previous poll still running, skipping this tick");
-                return 0;
+                return;
         }
         p->in_flight = true;
         p->started_usec = units_now_usec();
-        p->started_mono_usec = now_monotonic_usec();
+        p->started_mono_usec = poll_timer_now_usec();
         if (p->cc->source == CAPACITY_SQL)
                 sql_poll(p);
         else {
@@ -398,7 +318,6 @@ static int capacity_on_timer(sd_event_source *s, uint64_t usec, void *userdata) 
                 memcpy(p->poll_hwm_ms, p->hwm_ms, sizeof(p->hwm_ms));
                 cw_poll(p);
         }
-        return 0;
 }
 
 /* ---------------------------------------------------- CloudWatch requests */
@@ -524,36 +443,6 @@ static void cw_poll(CapacityProbe *p) {
 }
 
 /* --------------------------------------------------- CloudWatch answers */
-
-static void cw_report_curl_error(CapacityProbe *p, CURLcode result) {
-        const char *detail = p->errbuf[0] ? p->errbuf : curl_easy_strerror(result);
-        uint64_t d = capacity_duration(p);
-        long os_errno = 0;
-
-        switch (result) {
-        case CURLE_OPERATION_TIMEDOUT:
-                source_report_down(p->source, p->started_usec, d, "timed out after %" PRIu64 " ms",
-                                   (uint64_t) (p->cc->timeout_usec / USEC_PER_MSEC));
-                break;
-        case CURLE_FILESIZE_EXCEEDED:
-        case CURLE_WRITE_ERROR:
-                if (result == CURLE_FILESIZE_EXCEEDED || p->body.overflow)
-                        source_report_down(p->source, p->started_usec, d, "answer exceeds %u bytes",
-                                           CW_MAX_BODY);
-                else
-                        source_report_down(p->source, p->started_usec, d,
-                                           "cannot keep the answer in memory: %s", detail);
-                break;
-        case CURLE_COULDNT_CONNECT:
-                (void) curl_easy_getinfo(p->easy, CURLINFO_OS_ERRNO, &os_errno);
-                source_report_down(p->source, p->started_usec, d, "connect failed: %s",
-                                   os_errno > 0 ? strerror((int) os_errno) : detail);
-                break;
-        default:
-                source_report_down(p->source, p->started_usec, d, "request failed: %s", detail);
-                break;
-        }
-}
 
 /* "com.amazon.coral.service#AccessDeniedException:http://..." -> "AccessDeniedException" */
 static void cw_error_type(const char *type, char *buf, size_t n) {
@@ -702,10 +591,13 @@ static void cw_ingest(CapacityProbe *p) {
 
 static void cw_on_done(CURL *easy, CURLcode result, void *userdata) {
         CapacityProbe *p = userdata;
+        char reason[CURL_GLUE_REASON_MAX];
         long code = 0;
 
         if (result != CURLE_OK) {
-                cw_report_curl_error(p, result);
+                curl_glue_describe(easy, result, &p->body, p->errbuf, p->cc->timeout_usec, "answer", NULL, reason,
+                                   sizeof(reason));
+                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s", reason);
                 capacity_poll_ended(p);
         } else {
                 (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
@@ -721,11 +613,8 @@ static void cw_on_done(CURL *easy, CURLcode result, void *userdata) {
 }
 
 static int cw_setup(CapacityProbe *p) {
-        uint64_t ms = p->cc->timeout_usec / USEC_PER_MSEC;
-        long timeout_ms = ms < 1 ? 1 : ms > LONG_MAX ? LONG_MAX : (long) ms;
         char *sigv4 = NULL;
-        CURL *e;
-        int r = -EINVAL;
+        int r;
 
         if (!p->cc->region || !p->cc->cluster)
                 return -EINVAL;
@@ -734,26 +623,11 @@ static int cw_setup(CapacityProbe *p) {
         if (!p->url || asprintf(&sigv4, "aws:amz:%s:monitoring", p->cc->region) < 0)
                 return -ENOMEM;
 
-        p->easy = e = curl_easy_init();
-        if (!e) {
-                free(sigv4);
-                return -ENOMEM;
-        }
-        if (curl_easy_setopt(e, CURLOPT_URL, p->url) == CURLE_OK &&
-            curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4) == CURLE_OK &&
-            curl_easy_setopt(e, CURLOPT_POST, 1L) == CURLE_OK &&
-            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK &&
-            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK &&
-            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-            curl_easy_setopt(e, CURLOPT_USERAGENT, CAPACITY_USER_AGENT) == CURLE_OK &&
-            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-#if LIBCURL_VERSION_NUM >= 0x075500
-            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-#else
-            curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK &&
-#endif
-            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf) == CURLE_OK)
-                r = 0;
+        r = curl_glue_easy_new(p->url, p->cc->timeout_usec, p->cc->timeout_usec, p->errbuf, &p->easy);
+        if (r >= 0 &&
+            (curl_easy_setopt(p->easy, CURLOPT_AWS_SIGV4, sigv4) != CURLE_OK ||
+             curl_easy_setopt(p->easy, CURLOPT_POST, 1L) != CURLE_OK))
+                r = -EINVAL;
         free(sigv4);
         return r;
 }
@@ -843,24 +717,15 @@ static int sql_setup(CapacityProbe *p, sd_event *e) {
 /* ------------------------------------------------------------ life cycle */
 
 static int capacity_add_timer(CapacityProbe *p, sd_event *e) {
-        uint64_t interval = p->cc->interval_usec;
-        uint64_t spread = interval < CAPACITY_FIRST_SPREAD_USEC ? interval : CAPACITY_FIRST_SPREAD_USEC;
-        char *description;
+        char *description = str_join3("capacity:", p->cc->name, "");
         int r;
 
-        r = sd_event_add_time_relative(e, &p->timer, CLOCK_MONOTONIC, capacity_random(p) % (spread + 1),
-                                       CAPACITY_TIMER_ACCURACY_USEC, capacity_on_timer, p);
-        if (r < 0)
-                return r;
-        r = sd_event_source_get_time(p->timer, &p->next_base_usec);
-        if (r < 0)
-                return r;
-        description = str_join3("capacity:", p->cc->name, "");
         if (!description)
                 return -ENOMEM;
-        r = sd_event_source_set_description(p->timer, description);
+        r = poll_timer_new(e, p->cc->interval_usec, CAPACITY_FIRST_SPREAD_USEC, description, capacity_on_tick, p,
+                           &p->timer);
         free(description);
-        return r < 0 ? r : 0;
+        return r;
 }
 
 static int capacity_register(CapacityProbe *p, SourceSet *sources) {
@@ -901,7 +766,6 @@ int capacity_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sou
         p->store = store;
         p->cc = cc;
         p->pg = pg;
-        capacity_seed(p);
         for (unsigned s = 0; s < N_SERIES; s++) {
                 p->series[s] = str_join3("aurora.", cc->name, cw_series[s].suffix);
                 if (!p->series[s]) {
@@ -931,7 +795,7 @@ fail:
 CapacityProbe *capacity_probe_free(CapacityProbe *p) {
         if (!p)
                 return NULL;
-        sd_event_source_disable_unref(p->timer);
+        poll_timer_free(p->timer);
         if (p->easy) {
                 if (p->in_flight)
                         curl_glue_remove(p->glue, p->easy);

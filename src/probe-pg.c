@@ -1,21 +1,17 @@
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "log.h"
 #include "pg-conn.h"
+#include "poll-timer.h"
 #include "probe-pg.h"
 #include "units.h"
 
 /* Probes started together spread their first polls over this much time. */
 #define PGP_FIRST_SPREAD_USEC USEC_PER_SEC
-/* Timers fire within a millisecond: the default 250 ms would swamp the jitter. */
-#define PGP_TIMER_ACCURACY_USEC USEC_PER_MSEC
 /* Longest column name of PGP_STATS_SQL, with room to spare. */
 #define PGP_COLUMN_MAX 64
 
@@ -67,9 +63,9 @@ struct PgProbe {
         char *series;                  /* "pg.<name>." and room for a column name */
         size_t prefix_len;
 
-        sd_event_source *timer;
-        uint64_t next_base_usec;       /* CLOCK_MONOTONIC, unjittered time of the next tick */
-        uint64_t rng;
+        /* Never told of failures, so it does not back off: PgConn's
+         * reconnect backoff does, and polls during it report the source down. */
+        PollTimer *timer;
 
         bool in_flight;
         bool need_facts;               /* server_version and aurora_version() to (re)read */
@@ -81,32 +77,6 @@ struct PgProbe {
         uint64_t prev_mono_usec;
 };
 
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-/* xorshift64*: jitter needs spread, not secrecy. */
-static uint64_t pgp_random(PgProbe *p) {
-        uint64_t x = p->rng;
-
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        p->rng = x;
-        return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void pgp_seed(PgProbe *p) {
-        uint64_t seed = 0;
-
-        if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t) sizeof(seed))
-                seed = now_monotonic_usec() ^ (uint64_t) (uintptr_t) p;
-        p->rng = seed ? seed : 1;
-}
-
 /* pg.<name>.<column> in p->series (valid until the next call). */
 static const char *pgp_series(PgProbe *p, const char *column) {
         (void) snprintf(p->series + p->prefix_len, PGP_COLUMN_MAX, "%s", column);
@@ -115,32 +85,6 @@ static const char *pgp_series(PgProbe *p, const char *column) {
 
 static int pgp_append(PgProbe *p, const char *column, double value) {
         return store_append(p->store, pgp_series(p, column), (int64_t) (p->started_usec / 1000), value);
-}
-
-/* Arms the tick after the one based at `base`: fixed rate, so polls do not
- * drift by their own duration, with a little jitter on each firing.
- * Reconnect backoff lives in PgConn; polls during it report the source down. */
-static int pgp_schedule(PgProbe *p, uint64_t base) {
-        uint64_t interval = p->pc->interval_usec, now = now_monotonic_usec();
-        uint64_t next = base + interval, span, jitter, fire;
-        int r;
-
-        /* Ticks missed while the host slept are skipped, not replayed. */
-        if (next < now)
-                next += ((now - next) / interval + 1) * interval;
-
-        span = interval / 50;
-        jitter = pgp_random(p) % (2 * span + 1);
-        fire = next + jitter >= span ? next + jitter - span : 0;
-        p->next_base_usec = next;
-
-        r = sd_event_source_set_time(p->timer, fire);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
-        if (r < 0)
-                log_source(LOG_ERR, source_name(p->source),
-                           "cannot arm the poll timer, polling stops: %s", strerror(-r));
-        return r;
 }
 
 static int pgp_value(const PGresult *res, const char *column, double *ret) {
@@ -255,7 +199,7 @@ static void pgp_read_facts(PgProbe *p) {
 
 static void pgp_on_stats(PgConn *c, const PGresult *res, const char *error, void *userdata) {
         PgProbe *p = userdata;
-        uint64_t duration = now_monotonic_usec() - p->started_mono_usec;
+        uint64_t duration = poll_timer_now_usec() - p->started_mono_usec;
         int r;
 
         p->in_flight = false;
@@ -285,7 +229,7 @@ static void pgp_poll(PgProbe *p) {
         int r;
 
         p->started_usec = units_now_usec();
-        p->started_mono_usec = now_monotonic_usec();
+        p->started_mono_usec = poll_timer_now_usec();
 
         r = pg_conn_query(p->conn, PGP_STATS_SQL, pgp_on_stats, p);
         if (r == -EAGAIN) {
@@ -301,35 +245,15 @@ static void pgp_poll(PgProbe *p) {
                 p->in_flight = true;
 }
 
-static int pgp_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static void pgp_on_tick(PollTimer *t, void *userdata) {
         PgProbe *p = userdata;
 
-        (void) pgp_schedule(p, p->next_base_usec);
         if (p->in_flight) {
                 log_source(LOG_DEBUG, source_name(p->source),
                            "previous poll still running, skipping this tick");
-                return 0;
+                return;
         }
         pgp_poll(p);
-        return 0;
-}
-
-/* The first tick comes after a random part of min(interval, 1s), so
- * probes started together do not poll in step. */
-static int pgp_add_timer(PgProbe *p, sd_event *e, const char *description) {
-        uint64_t interval = p->pc->interval_usec;
-        uint64_t spread = interval < PGP_FIRST_SPREAD_USEC ? interval : PGP_FIRST_SPREAD_USEC;
-        int r;
-
-        r = sd_event_add_time_relative(e, &p->timer, CLOCK_MONOTONIC, pgp_random(p) % (spread + 1),
-                                       PGP_TIMER_ACCURACY_USEC, pgp_on_timer, p);
-        if (r < 0)
-                return r;
-        r = sd_event_source_get_time(p->timer, &p->next_base_usec);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_description(p->timer, description);
-        return r < 0 ? r : 0;
 }
 
 /* A value as conninfo wants it: quoted when empty or holding a space, a
@@ -408,7 +332,7 @@ static int pgp_setup(PgProbe *p, sd_event *e, SourceSet *sources) {
                 r = -ENOMEM;
                 goto out;
         }
-        r = pgp_add_timer(p, e, description);
+        r = poll_timer_new(e, pc->interval_usec, PGP_FIRST_SPREAD_USEC, description, pgp_on_tick, p, &p->timer);
         if (r < 0)
                 goto out;
         /* Last, so a failure above leaves no orphan source in the set. */
@@ -434,7 +358,6 @@ int pg_probe_new(sd_event *e, Store *store, SourceSet *sources, const PostgresCo
                 return -ENOMEM;
         p->store = store;
         p->pc = pc;
-        pgp_seed(p);
 
         r = pgp_setup(p, e, sources);
         if (r < 0) {
@@ -448,7 +371,7 @@ int pg_probe_new(sd_event *e, Store *store, SourceSet *sources, const PostgresCo
 PgProbe *pg_probe_free(PgProbe *p) {
         if (!p)
                 return NULL;
-        sd_event_source_disable_unref(p->timer);
+        poll_timer_free(p->timer);
         pg_conn_free(p->conn);
         free(p->series);
         free(p);

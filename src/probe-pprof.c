@@ -1,24 +1,17 @@
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "log.h"
+#include "poll-timer.h"
 #include "pprof-decode.h"
 #include "probe-pprof.h"
 #include "units.h"
 
-#define PPROF_USER_AGENT "perfwatchd/0.1"
-/* Backoff never stretches the poll period past this (or the interval, if longer). */
-#define PPROF_BACKOFF_CAP_USEC (60 * USEC_PER_SEC)
-/* Timers fire within a millisecond: the default 250 ms would swamp the jitter. */
-#define PPROF_TIMER_ACCURACY_USEC USEC_PER_MSEC
 /* A gzipped profile may inflate to this many times max_profile; protobuf
  * compresses well, but not better than this for real profiles. */
 #define PPROF_INFLATE_RATIO 8
@@ -55,10 +48,7 @@ typedef struct PprofCollector {
         char *url;
         Source *source;
 
-        sd_event_source *timer;
-        uint64_t next_base_usec;       /* CLOCK_MONOTONIC, unjittered time of the next tick */
-        uint64_t last_base_usec;       /* the same for the tick that fired last */
-        unsigned scheduled_failures;   /* failure count the armed tick was computed with */
+        PollTimer *timer;
 
         CURL *easy;
         CurlBuffer body;
@@ -73,87 +63,15 @@ struct PprofProbe {
         Store *store;
         const TargetConfig *target;
         char *prefix;                  /* "go.<target>" */
-        uint64_t rng;
         PprofCollector *collectors[_PPROF_KIND_MAX];
 };
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-/* xorshift64*: jitter needs spread, not secrecy. */
-static uint64_t pprof_random(PprofProbe *p) {
-        uint64_t x = p->rng;
-
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        p->rng = x;
-        return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void pprof_seed(PprofProbe *p) {
-        uint64_t seed = 0;
-
-        if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t) sizeof(seed))
-                seed = now_monotonic_usec() ^ (uint64_t) (uintptr_t) p;
-        p->rng = seed ? seed : 1;
-}
 
 static const char *collector_kind(const PprofCollector *c) {
         return pprof_kind_names[c->kind];
 }
 
-/* The period after a tick: the interval, doubled per consecutive failure up
- * to 8x, capped at max(interval, 60s), and never shorter than the interval. */
-static uint64_t pprof_delay(uint64_t interval, unsigned failures) {
-        uint64_t cap = interval > PPROF_BACKOFF_CAP_USEC ? interval : PPROF_BACKOFF_CAP_USEC;
-        unsigned shift = failures < 3 ? failures : 3;
-        uint64_t d = interval > (UINT64_MAX >> shift) ? cap : interval << shift;
-
-        if (d > cap)
-                d = cap;
-        return d < interval ? interval : d;
-}
-
-/* Arms the tick after the one based at `base`: fixed rate from the previous
- * scheduled time, so polls do not drift by their own duration, with +-2%
- * jitter on each firing only. */
-static int collector_schedule(PprofCollector *c, uint64_t base) {
-        uint64_t interval = c->interval_usec, now = now_monotonic_usec();
-        uint64_t next, span, jitter, fire;
-        unsigned failures = source_consecutive_failures(c->source);
-        int r;
-
-        next = base + pprof_delay(interval, failures);
-        /* Ticks missed while the host slept or a poll overran are skipped, not replayed. */
-        if (next < now)
-                next += ((now - next) / interval + 1) * interval;
-
-        span = interval / 50;
-        jitter = pprof_random(c->probe) % (2 * span + 1);
-        fire = next + jitter >= span ? next + jitter - span : 0;
-
-        c->next_base_usec = next;
-        c->scheduled_failures = failures;
-
-        r = sd_event_source_set_time(c->timer, fire);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
-        if (r < 0)
-                log_source(LOG_ERR, source_name(c->source), "cannot arm the %s profile timer, collection stops: %s",
-                           collector_kind(c), strerror(-r));
-        return r;
-}
-
-/* The armed tick assumed the failure count from before this poll: move it
- * when the poll's outcome changed the backoff. */
-static void collector_reschedule_if_needed(PprofCollector *c) {
-        if (source_consecutive_failures(c->source) != c->scheduled_failures)
-                (void) collector_schedule(c, c->last_base_usec);
+static void collector_poll_ended(PprofCollector *c) {
+        poll_timer_set_failures(c->timer, source_consecutive_failures(c->source));
 }
 
 /* The part of a series name that comes from the profile: the sample type,
@@ -333,54 +251,19 @@ static void error_page_line(const CurlBuffer *b, char *buf, size_t n) {
         buf[i + 2] = '\0';
 }
 
-static void collector_report_curl_error(PprofCollector *c, CURLcode result, uint64_t duration) {
-        const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(result);
-        uint64_t max_profile = c->probe->target->max_profile;
-        Source *s = c->source;
-        long os_errno = 0;
-
-        switch (result) {
-        case CURLE_OPERATION_TIMEDOUT:
-                source_report_down(s, c->started_usec, duration, "timed out after %" PRIu64 " ms",
-                                   (uint64_t) (c->timeout_usec / USEC_PER_MSEC));
-                break;
-        case CURLE_FILESIZE_EXCEEDED:
-                source_report_down(s, c->started_usec, duration, "profile exceeds max_profile (%" PRIu64 " bytes)",
-                                   max_profile);
-                break;
-        case CURLE_WRITE_ERROR:
-                if (c->body.overflow)
-                        source_report_down(s, c->started_usec, duration,
-                                           "profile exceeds max_profile (%" PRIu64 " bytes)", max_profile);
-                else
-                        source_report_down(s, c->started_usec, duration,
-                                           "cannot keep the profile in memory: %s", detail);
-                break;
-        case CURLE_COULDNT_CONNECT:
-                (void) curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
-                source_report_down(s, c->started_usec, duration, "connect failed: %s",
-                                   os_errno > 0 ? strerror((int) os_errno) : detail);
-                break;
-        case CURLE_COULDNT_RESOLVE_HOST:
-                source_report_down(s, c->started_usec, duration, "cannot resolve host: %s", detail);
-                break;
-        default:
-                source_report_down(s, c->started_usec, duration, "request failed: %s", detail);
-                break;
-        }
-}
-
 static void collector_on_done(CURL *easy, CURLcode result, void *userdata) {
         PprofCollector *c = userdata;
-        uint64_t duration = now_monotonic_usec() - c->started_mono_usec;
-        char page[PPROF_ERROR_PAGE_MAX + 3];
+        uint64_t duration = poll_timer_now_usec() - c->started_mono_usec;
+        char reason[CURL_GLUE_REASON_MAX], page[PPROF_ERROR_PAGE_MAX + 3];
         long code = 0;
 
         c->in_flight = false;
 
-        if (result != CURLE_OK)
-                collector_report_curl_error(c, result, duration);
-        else {
+        if (result != CURLE_OK) {
+                curl_glue_describe(easy, result, &c->body, c->errbuf, c->timeout_usec, "profile", "max_profile",
+                                   reason, sizeof(reason));
+                source_report_down(c->source, c->started_usec, duration, "%s", reason);
+        } else {
                 (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
                 if (code < 200 || code > 299) {
                         error_page_line(&c->body, page, sizeof(page));
@@ -391,7 +274,7 @@ static void collector_on_done(CURL *easy, CURLcode result, void *userdata) {
                         collector_ingest(c, duration);
         }
         curl_buffer_reset(&c->body);
-        collector_reschedule_if_needed(c);
+        collector_poll_ended(c);
 }
 
 static void collector_poll(PprofCollector *c) {
@@ -400,92 +283,55 @@ static void collector_poll(PprofCollector *c) {
         c->errbuf[0] = '\0';
         curl_buffer_attach(&c->body, c->easy, (size_t) c->probe->target->max_profile);
         c->started_usec = units_now_usec();
-        c->started_mono_usec = now_monotonic_usec();
+        c->started_mono_usec = poll_timer_now_usec();
 
         r = curl_glue_add(c->probe->glue, c->easy, collector_on_done, c);
         if (r < 0) {
                 source_report_down(c->source, c->started_usec, 0, "cannot start the request: %s", strerror(-r));
-                collector_reschedule_if_needed(c);
+                collector_poll_ended(c);
                 return;
         }
         c->in_flight = true;
 }
 
-static int collector_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+static void collector_on_tick(PollTimer *t, void *userdata) {
         PprofCollector *c = userdata;
-
-        c->last_base_usec = c->next_base_usec;
-        (void) collector_schedule(c, c->last_base_usec);
 
         /* One transfer per kind: a CPU profile longer than its interval skips ticks. */
         if (c->in_flight) {
                 log_source(LOG_DEBUG, source_name(c->source), "previous %s profile still running, skipping this tick",
                            collector_kind(c));
-                return 0;
+                return;
         }
         collector_poll(c);
-        return 0;
 }
 
-static long usec_to_timeout_ms(uint64_t usec) {
-        uint64_t ms = usec / USEC_PER_MSEC;
-
-        /* 0 would mean "no timeout" to curl. */
-        return ms < 1 ? 1 : ms > LONG_MAX ? LONG_MAX : (long) ms;
-}
-
+/* NB: no CURLOPT_ACCEPT_ENCODING: Go gzips the profile itself, and the
+ * bytes are stored exactly as served so go tool pprof reads them.
+ * The connection is closed after each profile: an idle keep-alive
+ * connection is a goroutine on the target, which would inflate the
+ * goroutine count everyone else sees, for a poll due minutes later. */
 static int collector_setup_easy(PprofCollector *c) {
-        CURL *e;
+        int r;
 
-        c->easy = e = curl_easy_init();
-        if (!e)
-                return -ENOMEM;
-
-        /* NB: no CURLOPT_ACCEPT_ENCODING: Go gzips the profile itself, and the
-         * bytes are stored exactly as served so go tool pprof reads them.
-         * The connection is closed after each profile: an idle keep-alive
-         * connection is a goroutine on the target, which would inflate the
-         * goroutine count everyone else sees, for a poll due minutes later. */
-        if (curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, usec_to_timeout_ms(c->timeout_usec)) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                             usec_to_timeout_ms(c->probe->target->timeout_usec)) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_USERAGENT, PPROF_USER_AGENT) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500
-            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-#else
-            curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
-#endif
-            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK)
-                return -EINVAL;
-        return 0;
+        r = curl_glue_easy_new(c->url, c->timeout_usec, c->probe->target->timeout_usec, c->errbuf, &c->easy);
+        if (r < 0)
+                return r;
+        return curl_easy_setopt(c->easy, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK ? 0 : -EINVAL;
 }
 
 /* The first tick comes after a random part of the kind's first spread, so
  * collectors started together do not poll in step. */
 static int collector_add_timer(PprofCollector *c, sd_event *e) {
-        uint64_t spread = pprof_first_spread_usec[c->kind];
         char *description;
         int r;
 
-        if (c->interval_usec < spread)
-                spread = c->interval_usec;
-        r = sd_event_add_time_relative(e, &c->timer, CLOCK_MONOTONIC, pprof_random(c->probe) % (spread + 1),
-                                       PPROF_TIMER_ACCURACY_USEC, collector_on_timer, c);
-        if (r < 0)
-                return r;
-        r = sd_event_source_get_time(c->timer, &c->next_base_usec);
-        if (r < 0)
-                return r;
-
         if (asprintf(&description, "pprof:%s:%s", c->probe->target->name, collector_kind(c)) < 0)
                 return -ENOMEM;
-        r = sd_event_source_set_description(c->timer, description);
+        r = poll_timer_new(e, c->interval_usec, pprof_first_spread_usec[c->kind], description, collector_on_tick, c,
+                           &c->timer);
         free(description);
-        return r < 0 ? r : 0;
+        return r;
 }
 
 /* The kind's URL under pprof_url and its transfer timeout.  A CPU profile
@@ -518,7 +364,7 @@ static int collector_set_url(PprofCollector *c) {
 static PprofCollector *collector_free(PprofCollector *c) {
         if (!c)
                 return NULL;
-        sd_event_source_disable_unref(c->timer);
+        poll_timer_free(c->timer);
         if (c->in_flight)
                 curl_glue_remove(c->probe->glue, c->easy);
         if (c->easy)
@@ -592,7 +438,6 @@ int pprof_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *source
         p->glue = glue;
         p->store = store;
         p->target = t;
-        pprof_seed(p);
         if (asprintf(&p->prefix, "go.%s", t->name) < 0) {
                 p->prefix = NULL;
                 r = -ENOMEM;
