@@ -41,15 +41,21 @@ static const char *cell_text(const json_t *v, char *buf, size_t n) {
         return buf;
 }
 
-/* Byte counts read better in MiB; anything else is the number and its unit. */
+/* Byte counts read better in KiB, MiB or GiB; anything else is the number
+ * and its unit. */
 static void value_text(const json_t *v, const char *unit, char *buf, size_t n) {
+        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
         char num[CELL_MAX];
+        double x = v ? json_number_value(v) : 0;
+        size_t u = 0;
 
         if (!v || json_is_null(v))
                 snprintf(buf, n, "-");
-        else if (unit && strcmp(unit, "bytes") == 0 && json_number_value(v) >= 1048576.0)
-                snprintf(buf, n, "%.1f MiB", json_number_value(v) / 1048576.0);
-        else
+        else if (unit && strcmp(unit, "bytes") == 0 && x >= 1024.0) {
+                for (x /= 1024.0; x >= 1024.0 && u + 1 < sizeof units / sizeof units[0]; u++)
+                        x /= 1024.0;
+                snprintf(buf, n, "%.1f %s", x, units[u]);
+        } else
                 snprintf(buf, n, "%s%s%s", cell_text(v, num, sizeof num),
                          unit && *unit ? " " : "", unit ? unit : "");
 }

@@ -1,45 +1,24 @@
+/* The configuration file's parser: sections, the key table, errors and the
+ * checks that tie keys and sections together.  The values of each key type
+ * are parsed in config-values.c. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ini.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <unistd.h>
 
+#include "aws-credentials.h"
+#include "config-internal.h"
 #include "units.h"
 
-#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-
-/* inih's line buffer, in bytes.  Debian's libinih reads into a heap buffer of
- * ini_initial_alloc bytes that never grows while ini_allow_realloc is off
- * (its stack buffer is fixed at 200 bytes when the library is built, so
- * ini_max_line alone would not help): lines of up to 8191 characters are
- * read whole, which leaves room for long URLs and conninfo strings. */
-#define CONFIG_LINE_BUFFER 8192
-
-#define CONFIG_NAME_MAX 64
 #define PROBLEM_MAX 256
-
-typedef enum SectionKind {
-        SECTION_INVALID = -1,        /* header already reported: its keys are skipped */
-        SECTION_DAEMON,
-        SECTION_TARGET,
-        SECTION_POSTGRES,
-        SECTION_CAPACITY,
-        SECTION_CRITERION,
-        _SECTION_KIND_MAX,
-} SectionKind;
 
 static const char *const section_kind_names[_SECTION_KIND_MAX] = {
         [SECTION_DAEMON] = "daemon",
@@ -48,45 +27,6 @@ static const char *const section_kind_names[_SECTION_KIND_MAX] = {
         [SECTION_CAPACITY] = "capacity",
         [SECTION_CRITERION] = "criterion",
 };
-
-typedef enum ConfigType {
-        CONFIG_STRING,
-        CONFIG_PATH,
-        CONFIG_URL,
-        CONFIG_BASE_URL,             /* a URL that paths are appended to */
-        CONFIG_ADDRESS,
-        CONFIG_DURATION,
-        CONFIG_SIZE,
-        CONFIG_COUNT,
-        CONFIG_CONNINFO,
-        CONFIG_REGION,
-        CONFIG_CAPACITY_SOURCE,
-        CONFIG_LOG_LEVEL,
-        CONFIG_STATISTIC,
-        CONFIG_OP,
-        CONFIG_THRESHOLD,
-        _CONFIG_TYPE_MAX,
-} ConfigType;
-
-typedef enum KeyFlags {
-        KEY_REQUIRED = 1 << 0,       /* for criteria: user-defined ones only */
-        KEY_OFF = 1 << 1,            /* a duration of 0 turns the feature off; bounds apply otherwise */
-        KEY_WHOLE_SECONDS = 1 << 2,  /* a duration in whole seconds */
-        KEY_SECRET = 1 << 3,         /* may hold a password: errors do not repeat the value */
-        KEY_CLOUDWATCH = 1 << 4,     /* [capacity] keys of one source only; others may not set them */
-        KEY_SQL = 1 << 5,
-        KEY_ONLY_MASK = KEY_CLOUDWATCH | KEY_SQL,
-} KeyFlags;
-
-typedef struct ConfigKey {
-        SectionKind section;
-        const char *name;
-        ConfigType type;
-        const char *def;             /* parsed like a user's value; NULL: none */
-        const char *min, *max;       /* bounds in the key's own syntax; NULL: none */
-        size_t offset;               /* into the section's struct (DaemonConfig, TargetConfig...) */
-        unsigned flags;              /* KeyFlags */
-} ConfigKey;
 
 /* The whole configuration language; perfwatchd.conf(5) documents exactly
  * these keys, and tests compare the two through config_foreach_key(). */
@@ -182,49 +122,13 @@ static const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(CriterionConfig, max_age_usec), 0 },
 };
 
-/* The built-in criteria, in the order Config.criteria always starts with.
- * Their op and threshold are text, parsed like the user's values.  `unit` is
- * what the criterion measures: a plain threshold number is taken in it, and a
- * threshold in another unit is refused ("" lets the threshold decide). */
-typedef struct BuiltinCriterion {
-        const char *name;
-        CriterionKind kind;
-        const char *unit;
-        const char *op;
-        const char *threshold;
-} BuiltinCriterion;
-
+/* The built-in criteria, in the order Config.criteria always starts with. */
 static const BuiltinCriterion builtin_criteria[] = {
         { "latency_p95",    CRITERION_NO_SOURCE, "ms",     "<",  "300" },
         { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB" },
         /* A range check ([2, 16] ACU), not a threshold: no op, no threshold. */
         { "acu_scaling",    CRITERION_NO_SOURCE, "",       NULL, NULL },
         { "zero_data_loss", CRITERION_NO_SOURCE, "writes", "<=", "0" },
-};
-
-static const char *const op_names[] = {
-        [CRITERION_LT] = "<", [CRITERION_LE] = "<=", [CRITERION_GT] = ">", [CRITERION_GE] = ">=",
-};
-
-static const char *const stat_names[] = {
-        [CRITERION_MAX] = "max", [CRITERION_MIN] = "min",
-        [CRITERION_AVG] = "avg", [CRITERION_LAST] = "last",
-};
-
-static const struct {
-        const char *name;
-        int level;
-} log_levels[] = {
-        { "err", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
-        { "info", LOG_INFO }, { "debug", LOG_DEBUG },
-};
-
-static const struct {
-        const char *name;
-        unsigned flag;               /* marks the keys of this source only */
-} capacity_sources[] = {
-        [CAPACITY_CLOUDWATCH] = { "cloudwatch", KEY_CLOUDWATCH },
-        [CAPACITY_SQL] = { "sql", KEY_SQL },
 };
 
 typedef struct Section {
@@ -245,9 +149,7 @@ typedef struct ConfigError {
 
 typedef struct Parser {
         Config *config;
-        FILE *f;
-        unsigned line;
-        int read_errno;
+        ConfigLineReader reader;     /* reader.line: the line inih is working on */
         unsigned daemon_line;        /* header of the [daemon] section; 0: none yet */
         bool oom;
         Section *sections;
@@ -256,19 +158,7 @@ typedef struct Parser {
         size_t n_errors;
 } Parser;
 
-/* Parses `v` for key `k` into the struct at `base`; on failure writes what is
- * wrong with the value into `problem` (the caller quotes the value first). */
-typedef int (*ConfigParseFn)(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
-
-static bool streq(const char *a, const char *b) {
-        return strcmp(a, b) == 0;
-}
-
-static void *field(void *base, const ConfigKey *k) {
-        return (char *) base + k->offset;
-}
-
-static const BuiltinCriterion *builtin_lookup(const char *name) {
+const BuiltinCriterion *config_builtin_lookup(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(builtin_criteria); i++)
                 if (streq(builtin_criteria[i].name, name))
                         return &builtin_criteria[i];
@@ -281,433 +171,6 @@ static const ConfigKey *key_lookup(SectionKind kind, const char *name) {
                         return &config_keys[i];
         return NULL;
 }
-
-/* ---------------------------------------------------------------- values */
-
-static int set_string(void *base, const ConfigKey *k, const char *v, char *problem, size_t n) {
-        char **p = field(base, k);
-        char *copy = strdup(v);
-
-        if (!copy) {
-                snprintf(problem, n, "could not be stored: out of memory");
-                return -ENOMEM;
-        }
-        free(*p);
-        *p = copy;
-        return 0;
-}
-
-static bool has_control_chars(const char *v) {
-        for (const unsigned char *c = (const unsigned char *) v; *c; c++)
-                if (*c < 0x20 || *c == 0x7f)
-                        return true;
-        return false;
-}
-
-static int parse_string(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        if (!*v) {
-                snprintf(problem, n, "is empty");
-                return -EINVAL;
-        }
-        if (has_control_chars(v)) {
-                snprintf(problem, n, "contains control characters");
-                return -EINVAL;
-        }
-        return set_string(base, k, v, problem, n);
-}
-
-static int parse_path(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        if (v[0] != '/' || has_control_chars(v)) {
-                snprintf(problem, n, "is not an absolute path");
-                return -EINVAL;
-        }
-        return set_string(base, k, v, problem, n);
-}
-
-/* libcurl parses the URL the probes will hand it, so what passes here is
- * what curl will accept later.  A base URL gets paths appended to it, so a
- * query or fragment would end up in the middle of the result. */
-static int check_url(const char *v, bool base, char *problem, size_t n) {
-        char *host = NULL, *query = NULL, *fragment = NULL;
-        CURLU *u;
-        int r = 0;
-
-        if (strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0) {
-                snprintf(problem, n, "is not an http:// or https:// URL");
-                return -EINVAL;
-        }
-        u = curl_url();
-        if (!u) {
-                snprintf(problem, n, "could not be checked: out of memory");
-                return -ENOMEM;
-        }
-        if (curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK) {
-                snprintf(problem, n, "is not a valid URL");
-                r = -EINVAL;
-        } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
-                snprintf(problem, n, "has no host");
-                r = -EINVAL;
-        } else if (base && (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-                            curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK)) {
-                snprintf(problem, n, "has a ?query or #fragment, which a base URL cannot have");
-                r = -EINVAL;
-        }
-        curl_free(host);
-        curl_free(query);
-        curl_free(fragment);
-        curl_url_cleanup(u);
-        return r;
-}
-
-static int parse_url(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        int r = check_url(v, false, problem, n);
-
-        return r < 0 ? r : set_string(base, k, v, problem, n);
-}
-
-/* Stored without trailing slashes, so "BASE/heap" never has two. */
-static int parse_base_url(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        char *copy, **p = field(base, k);
-        size_t len = strlen(v);
-        int r;
-
-        r = check_url(v, true, problem, n);
-        if (r < 0)
-                return r;
-        while (len > 0 && v[len - 1] == '/')
-                len--;
-        copy = strndup(v, len);
-        if (!copy) {
-                snprintf(problem, n, "could not be stored: out of memory");
-                return -ENOMEM;
-        }
-        free(*p);
-        *p = copy;
-        return 0;
-}
-
-static int check_port(const char *port, char *problem, size_t n) {
-        unsigned long v = 0;
-
-        if (!*port || strspn(port, "0123456789") != strlen(port)) {
-                snprintf(problem, n, "has no valid :PORT");
-                return -EINVAL;
-        }
-        /* Port 0 (any free port) is accepted so tests can avoid collisions. */
-        for (const char *c = port; *c && v <= 65535; c++)
-                v = v * 10 + (unsigned long) (*c - '0');
-        if (v > 65535) {
-                snprintf(problem, n, "port out of range");
-                return -ERANGE;
-        }
-        return 0;
-}
-
-static bool valid_hostname(const char *h, size_t len) {
-        if (len == 0 || len > 253)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!isalnum((unsigned char) h[i]) && h[i] != '.' && h[i] != '-')
-                        return false;
-        return true;
-}
-
-static int check_ipv6(const char *v, size_t len, char *problem, size_t n) {
-        char buf[INET6_ADDRSTRLEN];
-        struct in6_addr a;
-
-        if (len < sizeof buf) {
-                memcpy(buf, v, len);
-                buf[len] = '\0';
-                if (inet_pton(AF_INET6, buf, &a) == 1)
-                        return 0;
-        }
-        snprintf(problem, n, "has an invalid IPv6 address");
-        return -EINVAL;
-}
-
-static int check_address(const char *v, char *problem, size_t n) {
-        const char *colon, *close;
-        int r;
-
-        if (v[0] == '[') {
-                close = strchr(v, ']');
-                if (!close || close[1] != ':') {
-                        snprintf(problem, n, "is not HOST:PORT or [IPV6]:PORT");
-                        return -EINVAL;
-                }
-                r = check_ipv6(v + 1, (size_t) (close - v - 1), problem, n);
-                return r < 0 ? r : check_port(close + 2, problem, n);
-        }
-        colon = strrchr(v, ':');
-        if (!colon) {
-                snprintf(problem, n, "has no :PORT");
-                return -EINVAL;
-        }
-        if (colon != strchr(v, ':')) {
-                snprintf(problem, n, "is an IPv6 address without [brackets]");
-                return -EINVAL;
-        }
-        if (!valid_hostname(v, (size_t) (colon - v))) {
-                snprintf(problem, n, "has an invalid host");
-                return -EINVAL;
-        }
-        return check_port(colon + 1, problem, n);
-}
-
-static int parse_address(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        int r = check_address(v, problem, n);
-
-        return r < 0 ? r : set_string(base, k, v, problem, n);
-}
-
-static int check_bounds(const ConfigKey *k, uint64_t v, int (*parse)(const char *, uint64_t *),
-                        char *problem, size_t n) {
-        const char *off = k->flags & KEY_OFF ? " (0 turns it off)" : "";
-        uint64_t b;
-
-        if (v == 0 && (k->flags & KEY_OFF))
-                return 0;
-        if (k->min && (parse(k->min, &b) < 0 || v < b)) {
-                snprintf(problem, n, "is below the minimum %s%s", k->min, off);
-                return -ERANGE;
-        }
-        if (k->max && (parse(k->max, &b) < 0 || v > b)) {
-                snprintf(problem, n, "is above the maximum %s%s", k->max, off);
-                return -ERANGE;
-        }
-        return 0;
-}
-
-static int parse_duration(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        uint64_t usec;
-        int r;
-
-        r = units_parse_duration(v, &usec);
-        if (r == -ERANGE) {
-                snprintf(problem, n, "is too long a duration");
-                return r;
-        }
-        if (r < 0) {
-                snprintf(problem, n, "is not a duration");
-                return r;
-        }
-        if ((k->flags & KEY_WHOLE_SECONDS) && usec % USEC_PER_SEC != 0) {
-                snprintf(problem, n, "is not a whole number of seconds");
-                return -EINVAL;
-        }
-        r = check_bounds(k, usec, units_parse_duration, problem, n);
-        if (r < 0)
-                return r;
-        *(uint64_t *) field(base, k) = usec;
-        return 0;
-}
-
-static int parse_size(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        uint64_t bytes;
-        int r;
-
-        r = units_parse_size(v, &bytes);
-        if (r == -ERANGE) {
-                snprintf(problem, n, "is too large a size");
-                return r;
-        }
-        if (r < 0) {
-                snprintf(problem, n, "is not a size");
-                return r;
-        }
-        r = check_bounds(k, bytes, units_parse_size, problem, n);
-        if (r < 0)
-                return r;
-        *(uint64_t *) field(base, k) = bytes;
-        return 0;
-}
-
-/* A plain decimal count: no sign, no units, no blanks. */
-static int count_value(const char *v, uint64_t *ret) {
-        unsigned long long u;
-        char *end;
-
-        if (!*v || strspn(v, "0123456789") != strlen(v))
-                return -EINVAL;
-        errno = 0;
-        u = strtoull(v, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        *ret = u;
-        return 0;
-}
-
-static int parse_count(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        uint64_t u;
-        int r;
-
-        r = count_value(v, &u);
-        if (r == -ERANGE) {
-                snprintf(problem, n, "is too large a number");
-                return r;
-        }
-        if (r < 0) {
-                snprintf(problem, n, "is not a whole number");
-                return r;
-        }
-        r = check_bounds(k, u, count_value, problem, n);
-        if (r < 0)
-                return r;
-        *(uint64_t *) field(base, k) = u;
-        return 0;
-}
-
-/* libpq itself parses the string, so what passes here is what
- * PQconnectStart() will accept later; its message says what is wrong. */
-static int parse_conninfo(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        PQconninfoOption *options;
-        char *error = NULL;
-
-        if (!*v) {
-                snprintf(problem, n, "is empty");
-                return -EINVAL;
-        }
-        options = PQconninfoParse(v, &error);
-        if (!options) {
-                if (!error) {
-                        snprintf(problem, n, "could not be checked: out of memory");
-                        return -ENOMEM;
-                }
-                snprintf(problem, n, "is not a libpq connection string: %.*s",
-                         (int) strcspn(error, "\n"), error);
-                PQfreemem(error);
-                return -EINVAL;
-        }
-        PQconninfoFree(options);
-        return set_string(base, k, v, problem, n);
-}
-
-static int parse_region(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        size_t len = strlen(v);
-
-        if (len == 0 || len > CONFIG_NAME_MAX || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != len) {
-                snprintf(problem, n, "is not an AWS region such as eu-west-1");
-                return -EINVAL;
-        }
-        return set_string(base, k, v, problem, n);
-}
-
-static int parse_capacity_source(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        for (size_t i = 0; i < ELEMENTSOF(capacity_sources); i++)
-                if (streq(capacity_sources[i].name, v)) {
-                        *(CapacitySource *) field(base, k) = (CapacitySource) i;
-                        return 0;
-                }
-        snprintf(problem, n, "is not a capacity source (cloudwatch, sql)");
-        return -EINVAL;
-}
-
-static int parse_log_level(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        for (size_t i = 0; i < ELEMENTSOF(log_levels); i++)
-                if (streq(log_levels[i].name, v)) {
-                        *(int *) field(base, k) = log_levels[i].level;
-                        return 0;
-                }
-        snprintf(problem, n, "is not a log level (err, warning, notice, info, debug)");
-        return -EINVAL;
-}
-
-static int parse_statistic(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        for (size_t i = 0; i < ELEMENTSOF(stat_names); i++)
-                if (streq(stat_names[i], v)) {
-                        *(CriterionStat *) field(base, k) = (CriterionStat) i;
-                        return 0;
-                }
-        snprintf(problem, n, "is not a statistic (max, min, avg, last)");
-        return -EINVAL;
-}
-
-static int parse_op(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        for (size_t i = 0; i < ELEMENTSOF(op_names); i++)
-                if (streq(op_names[i], v)) {
-                        *(CriterionOp *) field(base, k) = (CriterionOp) i;
-                        return 0;
-                }
-        snprintf(problem, n, "is not a comparison (<, <=, >, >=)");
-        return -EINVAL;
-}
-
-/* A plain number, else a duration (in milliseconds), else a size (in bytes).
- * Plain numbers go first so that "5" stays 5 rather than 5 s = 5000 ms. */
-static int threshold_value(const char *v, double *ret, const char **ret_unit) {
-        uint64_t u;
-        char *end;
-        double d;
-
-        if (*v && strspn(v, "0123456789.+-eE") == strlen(v)) {
-                errno = 0;
-                d = strtod(v, &end);
-                if (end != v && *end == '\0' && errno == 0 && isfinite(d)) {
-                        *ret = d;
-                        *ret_unit = "";
-                        return 0;
-                }
-        }
-        if (units_parse_duration(v, &u) == 0) {
-                *ret = (double) u / (double) USEC_PER_MSEC;
-                *ret_unit = "ms";
-                return 0;
-        }
-        if (units_parse_size(v, &u) == 0) {
-                *ret = (double) u;
-                *ret_unit = "bytes";
-                return 0;
-        }
-        return -EINVAL;
-}
-
-static int parse_threshold(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        CriterionConfig *c = base;
-        const BuiltinCriterion *b = builtin_lookup(c->name);
-        const char *unit;
-        char *copy;
-        double d;
-
-        if (threshold_value(v, &d, &unit) < 0) {
-                snprintf(problem, n, "is not a number, a size (512MiB) or a duration (300ms)");
-                return -EINVAL;
-        }
-        if (b && b->unit[0]) {
-                if (unit[0] && !streq(unit, b->unit)) {
-                        snprintf(problem, n, "is in %s, but %s is measured in %s", unit, b->name, b->unit);
-                        return -EINVAL;
-                }
-                unit = b->unit;
-        }
-        copy = strdup(unit);
-        if (!copy) {
-                snprintf(problem, n, "could not be stored: out of memory");
-                return -ENOMEM;
-        }
-        free(c->unit);
-        c->unit = copy;
-        *(double *) field(base, k) = d;
-        return 0;
-}
-
-static const ConfigParseFn config_parsers[_CONFIG_TYPE_MAX] = {
-        [CONFIG_STRING] = parse_string,
-        [CONFIG_PATH] = parse_path,
-        [CONFIG_URL] = parse_url,
-        [CONFIG_BASE_URL] = parse_base_url,
-        [CONFIG_ADDRESS] = parse_address,
-        [CONFIG_DURATION] = parse_duration,
-        [CONFIG_SIZE] = parse_size,
-        [CONFIG_COUNT] = parse_count,
-        [CONFIG_CONNINFO] = parse_conninfo,
-        [CONFIG_REGION] = parse_region,
-        [CONFIG_CAPACITY_SOURCE] = parse_capacity_source,
-        [CONFIG_LOG_LEVEL] = parse_log_level,
-        [CONFIG_STATISTIC] = parse_statistic,
-        [CONFIG_OP] = parse_op,
-        [CONFIG_THRESHOLD] = parse_threshold,
-};
 
 /* ---------------------------------------------------------------- errors */
 
@@ -802,7 +265,7 @@ static int parser_set(Parser *p, const Section *s, unsigned line, const ConfigKe
         char problem[PROBLEM_MAX];
         int r;
 
-        r = config_parsers[k->type](k, v, section_base(p, s), problem, sizeof problem);
+        r = config_parse_value(k, v, section_base(p, s), problem, sizeof problem);
         if (r == -ENOMEM)
                 p->oom = true;
         if (r < 0 && (k->flags & KEY_SECRET))
@@ -983,7 +446,7 @@ static void parser_begin_section(Parser *p, const char *title, size_t len) {
         }
         p->sections = s;
         s = &p->sections[p->n_sections];
-        *s = (Section) { .kind = SECTION_INVALID, .line = p->line, .title = strndup(title, len) };
+        *s = (Section) { .kind = SECTION_INVALID, .line = p->reader.line, .title = strndup(title, len) };
         if (!s->title) {
                 p->oom = true;
                 return;
@@ -1004,7 +467,7 @@ static void parser_see_line(Parser *p, const char *line) {
         const char *s = line, *end;
         bool was_space = false;
 
-        if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+        if (p->reader.line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
                 s += 3;
         s += strspn(s, " \t\r\n\f\v");
         if (*s != '[')
@@ -1018,32 +481,15 @@ static void parser_see_line(Parser *p, const char *line) {
                 parser_begin_section(p, s + 1, (size_t) (end - s - 1));
 }
 
-/* inih's reader: one physical line per call, so p->line is the line inih is
- * working on when it calls the handler. */
-static char *parser_read_line(char *buf, int size, void *userdata) {
+/* Sees every line before inih parses it. */
+static void parser_on_line(void *userdata, const char *text, bool too_long) {
         Parser *p = userdata;
-        size_t len;
-        int c;
 
-        if (!fgets(buf, size, p->f)) {
-                if (ferror(p->f))
-                        p->read_errno = errno > 0 ? errno : EIO;
-                return NULL;
-        }
-        p->line++;
-        len = strlen(buf);
-        if (len + 1 == (size_t) size && buf[len - 1] != '\n') {
-                c = getc(p->f);
-                if (c != EOF && c != '\n') {
-                        while (c != EOF && c != '\n')
-                                c = getc(p->f);
-                        parser_error(p, p->line, NULL, NULL, "line longer than %d characters", size - 1);
-                        buf[0] = '\0';
-                        return buf;
-                }
-        }
-        parser_see_line(p, buf);
-        return buf;
+        if (too_long)
+                parser_error(p, p->reader.line, NULL, NULL, "line longer than %d characters",
+                             CONFIG_LINE_BUFFER - 1);
+        else
+                parser_see_line(p, text);
 }
 
 static bool criterion_supports(const Parser *p, const Section *s, const ConfigKey *k) {
@@ -1051,7 +497,7 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
 
         if (s->kind != SECTION_CRITERION)
                 return true;
-        b = builtin_lookup(p->config->criteria[s->index].name);
+        b = config_builtin_lookup(p->config->criteria[s->index].name);
         return !b || b->kind == CRITERION_SERIES || streq(k->name, "max_age") ||
                (streq(k->name, "threshold") && b->threshold);
 }
@@ -1065,27 +511,27 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
         size_t i;
 
         if (!s) {
-                parser_error(p, p->line, NULL, name, "key outside of any section");
+                parser_error(p, p->reader.line, NULL, name, "key outside of any section");
                 return 1;
         }
         if (s->kind == SECTION_INVALID)
                 return 1;
         k = key_lookup(s->kind, name);
         if (!k) {
-                parser_error(p, p->line, s, name, "unknown key");
+                parser_error(p, p->reader.line, s, name, "unknown key");
                 return 1;
         }
         i = (size_t) (k - config_keys);
         if (s->key_lines[i] > 0) {
-                parser_error(p, p->line, s, name, "duplicate key, already set on line %u", s->key_lines[i]);
+                parser_error(p, p->reader.line, s, name, "duplicate key, already set on line %u", s->key_lines[i]);
                 return 1;
         }
-        s->key_lines[i] = p->line;
+        s->key_lines[i] = p->reader.line;
         if (!criterion_supports(p, s, k)) {
-                parser_error(p, p->line, s, name, "not supported for this criterion yet");
+                parser_error(p, p->reader.line, s, name, "not supported for this criterion yet");
                 return 1;
         }
-        if (parser_set(p, s, p->line, k, value) < 0)
+        if (parser_set(p, s, p->reader.line, k, value) < 0)
                 s->key_bad[i] = true;
         return 1;
 }
@@ -1093,28 +539,18 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
 static int parser_read_file(Parser *p, const char *path) {
         int r;
 
-        p->f = fopen(path, "re");
-        if (!p->f) {
+        p->reader = (ConfigLineReader) { .f = fopen(path, "re"), .on_line = parser_on_line, .userdata = p };
+        if (!p->reader.f) {
                 r = -errno;
                 parser_error(p, 0, NULL, NULL, "%s", strerror(-r));
                 return r;
         }
-        ini_use_stack = false;
-        ini_allow_realloc = false;
-        ini_initial_alloc = CONFIG_LINE_BUFFER;
-        ini_max_line = CONFIG_LINE_BUFFER;
-        /* An indented line is a key of its own, not the continuation of the
-         * previous value (which would read as a duplicate key). */
-        ini_allow_multiline = false;
-        ini_allow_inline_comments = true;
-        ini_stop_on_first_error = false;
-
-        r = ini_parse_stream(parser_read_line, p, parser_handle_key, p);
-        fclose(p->f);
-        p->f = NULL;
-        if (p->read_errno > 0) {
-                parser_error(p, 0, NULL, NULL, "%s", strerror(p->read_errno));
-                return -p->read_errno;
+        r = config_ini_parse(&p->reader, parser_handle_key, p);
+        fclose(p->reader.f);
+        p->reader.f = NULL;
+        if (p->reader.read_errno > 0) {
+                parser_error(p, 0, NULL, NULL, "%s", strerror(p->reader.read_errno));
+                return -p->reader.read_errno;
         }
         if (r == -2)
                 return -ENOMEM;
@@ -1229,6 +665,7 @@ static void target_check(Parser *p, const Section *s) {
 static void capacity_check_credentials(Parser *p, const Section *s, const char *path) {
         const char *key = "credentials_file";
         unsigned line = key_line(s, key);
+        char problem[PROBLEM_MAX];
         struct stat st;
         int fd, r = 0;
 
@@ -1241,9 +678,8 @@ static void capacity_check_credentials(Parser *p, const Section *s, const char *
                 parser_error(p, line, s, key, "%s: cannot read: %s", path, strerror(-r));
         else if (!S_ISREG(st.st_mode))
                 parser_error(p, line, s, key, "%s is not a regular file", path);
-        else if (st.st_mode & 077)
-                parser_error(p, line, s, key, "%s is %s by group or others (mode %04o); chmod 600 it", path,
-                             st.st_mode & 044 ? "readable" : "accessible", (unsigned) (st.st_mode & 07777));
+        else if (aws_credentials_check_mode(st.st_mode, problem, sizeof problem) < 0)
+                parser_error(p, line, s, key, "%s %s", path, problem);
 }
 
 static void capacity_check_cloudwatch(Parser *p, const Section *s, const CapacityConfig *cc) {
@@ -1264,7 +700,7 @@ static void capacity_check_other_keys(Parser *p, const Section *s, unsigned only
                     !(k->flags & KEY_ONLY_MASK) || (k->flags & only))
                         continue;
                 parser_error(p, s->key_lines[j], s, k->name, "only for source = %s",
-                             capacity_sources[other].name);
+                             config_capacity_source_name(other));
         }
 }
 
@@ -1275,7 +711,7 @@ static void capacity_check(Parser *p, const Section *s) {
         /* Without a valid source, which keys belong is unknown: only the
          * source itself is reported. */
         if (key_line(s, "source") > 0 && key_valid(s, "source"))
-                only = capacity_sources[cc->source].flag;
+                only = config_capacity_source_keys(cc->source);
         section_check_required(p, s, only);
         if (!only)
                 return;
@@ -1297,7 +733,7 @@ static void section_check(Parser *p, const Section *s) {
                 capacity_check(p, s);
                 break;
         case SECTION_CRITERION:
-                if (!builtin_lookup(p->config->criteria[s->index].name))
+                if (!config_builtin_lookup(p->config->criteria[s->index].name))
                         section_check_required(p, s, 0);
                 break;
         case SECTION_INVALID:
@@ -1425,14 +861,6 @@ const CriterionConfig *config_find_criterion(const Config *c, const char *name) 
                 if (streq(c->criteria[i].name, name))
                         return &c->criteria[i];
         return NULL;
-}
-
-const char *config_op_to_string(CriterionOp op) {
-        return (size_t) op < ELEMENTSOF(op_names) ? op_names[op] : "?";
-}
-
-const char *config_stat_to_string(CriterionStat s) {
-        return (size_t) s < ELEMENTSOF(stat_names) ? stat_names[s] : "?";
 }
 
 void config_foreach_key(void (*fn)(const char *section, const char *key, const char *def, void *u), void *u) {

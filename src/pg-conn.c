@@ -312,12 +312,16 @@ static void conn_connect_step(PgConn *c) {
 /* Starts connecting.  0, or a negative errno with the connection dropped
  * (and -EAGAIN with last_error set when libpq refused at once). */
 static int conn_start(PgConn *c) {
-        const char *const keys[] = { "dbname", "fallback_application_name", NULL };
-        const char *const values[] = { c->conninfo, "perfwatchd", NULL };
+        const char *const keys[] = { "gssencmode", "dbname", "fallback_application_name", NULL };
+        const char *const values[] = { "disable", c->conninfo, "perfwatchd", NULL };
         int r;
 
-        /* expand_dbname = 1: the user's conninfo is expanded and wins over
-         * the fallback name. */
+        /* expand_dbname = 1: the user's conninfo is expanded and overrides
+         * the entries before it.  NB: gssencmode defaults to disable because
+         * libpq's "prefer" loads and initialises Kerberos on every connect
+         * (0.5 MiB of resident memory) for a daemon that, running as a
+         * dynamic user, has no credential cache; gssencmode=prefer in the
+         * conninfo turns it back on. */
         c->conn = PQconnectStartParams(keys, values, 1);
         if (!c->conn)
                 return -ENOMEM;

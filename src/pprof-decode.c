@@ -1,5 +1,5 @@
-/* A pprof decoder that needs nothing but zlib: gunzip, then a protobuf
- * wire-format reader for the few profile.proto messages the summary uses.
+/* A pprof decoder that needs nothing but zlib: gunzip, then the few
+ * profile.proto messages the summary uses, read with protobuf.h's reader.
  *
  * Fields may come in any order (Go writes string_table last), so the
  * top-level Profile message is walked several times over the same buffer:
@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,18 +16,12 @@
 #include <zlib.h>
 
 #include "pprof-decode.h"
+#include "protobuf.h"
 
 /* Hostile input must not make us allocate without bound: no table may hold
  * more entries than this, whatever the input size. */
 #define TABLE_MAX 1000000
 #define TYPES_MAX 128
-
-enum {
-        WIRE_VARINT = 0,
-        WIRE_FIXED64 = 1,
-        WIRE_LEN = 2,
-        WIRE_FIXED32 = 5,
-};
 
 /* Profile's field numbers (google/pprof proto/profile.proto). */
 enum {
@@ -48,22 +41,6 @@ enum {
         PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 };
 
-typedef struct Span {
-        size_t off, len;
-} Span;
-
-typedef struct Reader {
-        size_t pos, end;
-} Reader;
-
-typedef struct Field {
-        uint64_t number;
-        unsigned wire;
-        uint64_t value;              /* varint, fixed64 and fixed32 */
-        Span span;                   /* length-delimited */
-        size_t offset;               /* of the key, for errors */
-} Field;
-
 typedef struct Function {
         uint64_t id;
         int64_t name;                /* string index */
@@ -72,7 +49,7 @@ typedef struct Function {
 typedef struct Location {
         uint64_t id;
         uint64_t address;
-        Span span;
+        PbSpan span;
         const Function *leaf;        /* function of the first line, NULL without lines */
         double flat;
 } Location;
@@ -86,12 +63,9 @@ typedef struct Candidate {
 } Candidate;
 
 typedef struct Decoder {
-        const uint8_t *buf;
-        size_t size;
-        char *error;
-        size_t error_size;
+        PbInput pb;
 
-        Span *strings;
+        PbSpan *strings;
         size_t n_strings;            /* counted first, so indices can be checked early */
         size_t next_string;
         Function *functions;
@@ -108,18 +82,6 @@ typedef struct Decoder {
 
         PprofSummary *summary;
 } Decoder;
-
-static int fail(Decoder *d, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(Decoder *d, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (d->error && d->error_size > 0) {
-                va_start(ap, fmt);
-                vsnprintf(d->error, d->error_size, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 /* ------------------------------------------------------------ gunzip */
 
@@ -171,25 +133,25 @@ static int gunzip_loop(Decoder *d, z_stream *z, const uint8_t *in, size_t size, 
                 int r;
 
                 if (o->len == o->cap && inflated_grow(o, limit) < 0)
-                        return fail(d, -ENOMEM, "out of memory inflating the profile");
+                        return pb_fail(&d->pb, -ENOMEM, "out of memory inflating the profile");
                 r = inflate_step(z, &in, &in_left, o);
                 if (o->len > max)
-                        return fail(d, -EFBIG, "profile inflates past the limit of %zu bytes", max);
+                        return pb_fail(&d->pb, -EFBIG, "profile inflates past the limit of %zu bytes", max);
                 if (r == Z_STREAM_END) {
                         if (z->avail_in == 0 && in_left == 0)
                                 return 0;
                         /* Concatenated gzip members, as gzip.Reader reads them. */
                         if (inflateReset(z) != Z_OK)
-                                return fail(d, -EINVAL, "cannot restart the gzip stream");
+                                return pb_fail(&d->pb, -EINVAL, "cannot restart the gzip stream");
                         continue;
                 }
                 if (r == Z_MEM_ERROR)
-                        return fail(d, -ENOMEM, "out of memory inflating the profile");
+                        return pb_fail(&d->pb, -ENOMEM, "out of memory inflating the profile");
                 if (r == Z_DATA_ERROR || r == Z_NEED_DICT || r == Z_STREAM_ERROR)
-                        return fail(d, -EINVAL, "gzip data is corrupt after %lu input bytes: %s",
-                                    z->total_in, z->msg ? z->msg : "bad data");
+                        return pb_fail(&d->pb, -EINVAL, "gzip data is corrupt after %lu input bytes: %s",
+                                       z->total_in, z->msg ? z->msg : "bad data");
                 if (r == Z_BUF_ERROR && z->avail_in == 0 && in_left == 0)
-                        return fail(d, -EINVAL, "gzip stream is truncated after %zu bytes", size);
+                        return pb_fail(&d->pb, -EINVAL, "gzip stream is truncated after %zu bytes", size);
         }
 }
 
@@ -198,168 +160,31 @@ static int gunzip(Decoder *d, const uint8_t *in, size_t size, size_t max, Inflat
         int r;
 
         if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-                return fail(d, -ENOMEM, "cannot set up zlib to inflate the profile");
+                return pb_fail(&d->pb, -ENOMEM, "cannot set up zlib to inflate the profile");
         r = gunzip_loop(d, &z, in, size, max, o);
         inflateEnd(&z);
         return r;
 }
 
-/* ------------------------------------------------------------ wire format */
-
-static Reader reader_of(Span s) {
-        return (Reader) { .pos = s.off, .end = s.off + s.len };
-}
-
-static int read_varint(Decoder *d, Reader *r, uint64_t *ret) {
-        size_t start = r->pos;
-        uint64_t v = 0;
-
-        for (unsigned i = 0;; i++) {
-                uint8_t b;
-
-                if (r->pos >= r->end)
-                        return fail(d, -EINVAL, "truncated varint at offset %zu", start);
-                b = d->buf[r->pos++];
-                if (i == 9 && b > 1)
-                        return fail(d, -EINVAL, "varint at offset %zu overflows 64 bits", start);
-                v |= (uint64_t) (b & 0x7f) << (7 * i);
-                if (!(b & 0x80))
-                        break;
-        }
-        *ret = v;
-        return 0;
-}
-
-static int read_fixed(Decoder *d, Reader *r, unsigned bytes, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (r->end - r->pos < bytes)
-                return fail(d, -EINVAL, "truncated %u-byte fixed field at offset %zu", bytes, r->pos);
-        for (unsigned i = 0; i < bytes; i++)
-                v |= (uint64_t) d->buf[r->pos + i] << (8 * i);
-        r->pos += bytes;
-        *ret = v;
-        return 0;
-}
-
-static int read_payload(Decoder *d, Reader *r, Field *f) {
-        uint64_t len;
-        int k;
-
-        switch (f->wire) {
-        case WIRE_VARINT:
-                return read_varint(d, r, &f->value);
-        case WIRE_FIXED64:
-                return read_fixed(d, r, 8, &f->value);
-        case WIRE_FIXED32:
-                return read_fixed(d, r, 4, &f->value);
-        case WIRE_LEN:
-                k = read_varint(d, r, &len);
-                if (k < 0)
-                        return k;
-                if (len > r->end - r->pos)
-                        return fail(d, -EINVAL,
-                                    "field %" PRIu64 " at offset %zu: length %" PRIu64
-                                    " runs past the end of its message (%zu bytes left)",
-                                    f->number, f->offset, len, r->end - r->pos);
-                f->span = (Span) { .off = r->pos, .len = (size_t) len };
-                r->pos += (size_t) len;
-                return 0;
-        case 3:
-        case 4:
-                return fail(d, -EINVAL, "field %" PRIu64 " at offset %zu is a protobuf group (wire type %u), "
-                            "which profile.proto never uses", f->number, f->offset, f->wire);
-        default:
-                return fail(d, -EINVAL, "field %" PRIu64 " at offset %zu has invalid wire type %u",
-                            f->number, f->offset, f->wire);
-        }
-}
-
-/* 1 and the next field in *f, 0 at the end of the message, or < 0. */
-static int next_field(Decoder *d, Reader *r, Field *f) {
-        uint64_t key;
-        int k;
-
-        if (r->pos >= r->end)
-                return 0;
-        *f = (Field) { .offset = r->pos };
-        k = read_varint(d, r, &key);
-        if (k < 0)
-                return k;
-        f->number = key >> 3;
-        f->wire = (unsigned) (key & 7);
-        if (f->number == 0 || f->number > 0x1fffffff)
-                return fail(d, -EINVAL, "invalid field number %" PRIu64 " at offset %zu", f->number, f->offset);
-        k = read_payload(d, r, f);
-        return k < 0 ? k : 1;
-}
-
-static int expect_wire(Decoder *d, const Field *f, unsigned wire, const char *what) {
-        if (f->wire == wire)
-                return 0;
-        return fail(d, -EINVAL, "%s at offset %zu has wire type %u, expected %u", what, f->offset, f->wire, wire);
-}
-
-static int read_uint(Decoder *d, const Field *f, const char *what, uint64_t *ret) {
-        int k = expect_wire(d, f, WIRE_VARINT, what);
-
-        if (k < 0)
-                return k;
-        *ret = f->value;
-        return 0;
-}
-
-static int read_int(Decoder *d, const Field *f, const char *what, int64_t *ret) {
-        int k = expect_wire(d, f, WIRE_VARINT, what);
-
-        if (k < 0)
-                return k;
-        *ret = (int64_t) f->value;
-        return 0;
-}
+/* ------------------------------------------------------------ tables */
 
 /* Reads a string-table index and checks it against the table's size. */
-static int read_string_index(Decoder *d, const Field *f, const char *what, int64_t *ret) {
+static int read_string_index(Decoder *d, const PbField *f, const char *what, int64_t *ret) {
         int64_t v;
-        int k = read_int(d, f, what, &v);
+        int k = pb_read_int(&d->pb, f, what, &v);
 
         if (k < 0)
                 return k;
         if (v < 0 || (uint64_t) v >= d->n_strings)
-                return fail(d, -EINVAL, "%s: string index %" PRId64 " is outside the string table (%zu strings)",
-                            what, v, d->n_strings);
+                return pb_fail(&d->pb, -EINVAL,
+                               "%s: string index %" PRId64 " is outside the string table (%zu strings)", what, v,
+                               d->n_strings);
         if (ret)
                 *ret = v;
         return 0;
 }
 
-/* Calls fn for each element of a repeated varint field, packed or not. */
-static int for_each_varint(Decoder *d, const Field *f, const char *what,
-                           int (*fn)(Decoder *d, uint64_t v, void *u), void *u) {
-        Reader r;
-        uint64_t v;
-        int k;
-
-        if (f->wire == WIRE_VARINT)
-                return fn(d, f->value, u);
-        k = expect_wire(d, f, WIRE_LEN, what);
-        if (k < 0)
-                return k;
-        r = reader_of(f->span);
-        while (r.pos < r.end) {
-                k = read_varint(d, &r, &v);
-                if (k < 0)
-                        return k;
-                k = fn(d, v, u);
-                if (k < 0)
-                        return k;
-        }
-        return 0;
-}
-
-/* ------------------------------------------------------------ tables */
-
-static int count_field(Decoder *d, const Field *f, size_t counts[static 7]) {
+static int count_field(Decoder *d, const PbField *f, size_t counts[static 7]) {
         static const char *const names[7] = {
                 [PROFILE_SAMPLE_TYPE] = "sample_type", [PROFILE_SAMPLE] = "sample",
                 [PROFILE_MAPPING] = "mapping", [PROFILE_LOCATION] = "location",
@@ -370,21 +195,21 @@ static int count_field(Decoder *d, const Field *f, size_t counts[static 7]) {
 
         if (f->number < 1 || f->number > 6)
                 return 0;
-        k = expect_wire(d, f, WIRE_LEN, names[f->number]);
+        k = pb_expect_wire(&d->pb, f, PB_WIRE_LEN, names[f->number]);
         if (k < 0)
                 return k;
         limit = f->number == PROFILE_SAMPLE_TYPE ? TYPES_MAX : TABLE_MAX;
         if (++counts[f->number] > limit)
-                return fail(d, -EINVAL, "profile has more than %zu %s entries", limit, names[f->number]);
+                return pb_fail(&d->pb, -EINVAL, "profile has more than %zu %s entries", limit, names[f->number]);
         return 0;
 }
 
 static int count_tables(Decoder *d, size_t counts[static 7]) {
-        Reader r = { .pos = 0, .end = d->size };
-        Field f;
+        PbReader r = pb_reader_all(&d->pb);
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 k = count_field(d, &f, counts);
                 if (k < 0)
                         return k;
@@ -399,19 +224,19 @@ static int alloc_tables(Decoder *d, const size_t counts[static 7]) {
         d->types = calloc(counts[PROFILE_SAMPLE_TYPE] + 1, sizeof(*d->types));
         d->values = calloc(counts[PROFILE_SAMPLE_TYPE] + 1, sizeof(*d->values));
         if (!d->strings || !d->functions || !d->locations || !d->types || !d->values)
-                return fail(d, -ENOMEM, "out of memory for the profile's tables");
+                return pb_fail(&d->pb, -ENOMEM, "out of memory for the profile's tables");
         d->n_strings = counts[PROFILE_STRING_TABLE];
         return 0;
 }
 
 /* A ValueType (sample_type or period_type): both members are string indices. */
-static int parse_value_type(Decoder *d, Span s, const char *what, int64_t out[2]) {
-        Reader r = reader_of(s);
-        Field f;
+static int parse_value_type(Decoder *d, PbSpan s, const char *what, int64_t out[2]) {
+        PbReader r = pb_reader_of(s);
+        PbField f;
         int k;
 
         out[0] = out[1] = 0;
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number == 1 || f.number == 2) {
                         k = read_string_index(d, &f, what, &out[f.number - 1]);
                         if (k < 0)
@@ -421,15 +246,15 @@ static int parse_value_type(Decoder *d, Span s, const char *what, int64_t out[2]
         return k;
 }
 
-static int parse_function(Decoder *d, Span s) {
+static int parse_function(Decoder *d, PbSpan s) {
         Function *fn = &d->functions[d->n_functions];
-        Reader r = reader_of(s);
-        Field f;
+        PbReader r = pb_reader_of(s);
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number == 1)
-                        k = read_uint(d, &f, "function.id", &fn->id);
+                        k = pb_read_uint(&d->pb, &f, "function.id", &fn->id);
                 else if (f.number == 2)
                         k = read_string_index(d, &f, "function.name", &fn->name);
                 else if (f.number == 3)
@@ -444,12 +269,12 @@ static int parse_function(Decoder *d, Span s) {
         return k;
 }
 
-static int parse_mapping(Decoder *d, Span s) {
-        Reader r = reader_of(s);
-        Field f;
+static int parse_mapping(Decoder *d, PbSpan s) {
+        PbReader r = pb_reader_of(s);
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number == 5)
                         k = read_string_index(d, &f, "mapping.filename", NULL);
                 else if (f.number == 6)
@@ -461,18 +286,18 @@ static int parse_mapping(Decoder *d, Span s) {
 }
 
 /* Only id and address now: lines name functions, which may come later. */
-static int parse_location_head(Decoder *d, Span s) {
+static int parse_location_head(Decoder *d, PbSpan s) {
         Location *l = &d->locations[d->n_locations];
-        Reader r = reader_of(s);
-        Field f;
+        PbReader r = pb_reader_of(s);
+        PbField f;
         int k;
 
         l->span = s;
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number == 1)
-                        k = read_uint(d, &f, "location.id", &l->id);
+                        k = pb_read_uint(&d->pb, &f, "location.id", &l->id);
                 else if (f.number == 3)
-                        k = read_uint(d, &f, "location.address", &l->address);
+                        k = pb_read_uint(&d->pb, &f, "location.address", &l->address);
                 if (k < 0)
                         return k;
         }
@@ -481,13 +306,14 @@ static int parse_location_head(Decoder *d, Span s) {
         return k;
 }
 
-static int push_comment(Decoder *d, uint64_t v, void *u) {
-        Field f = { .wire = WIRE_VARINT, .value = v };
+static int push_comment(uint64_t v, void *u) {
+        Decoder *d = u;
+        PbField f = { .wire = PB_WIRE_VARINT, .value = v };
 
         return read_string_index(d, &f, "profile.comment", NULL);
 }
 
-static int parse_scalar(Decoder *d, const Field *f) {
+static int parse_scalar(Decoder *d, const PbField *f) {
         PprofSummary *s = d->summary;
 
         switch (f->number) {
@@ -496,13 +322,13 @@ static int parse_scalar(Decoder *d, const Field *f) {
         case PROFILE_KEEP_FRAMES:
                 return read_string_index(d, f, "profile.keep_frames", NULL);
         case PROFILE_TIME_NANOS:
-                return read_int(d, f, "profile.time_nanos", &s->time_nanos);
+                return pb_read_int(&d->pb, f, "profile.time_nanos", &s->time_nanos);
         case PROFILE_DURATION_NANOS:
-                return read_int(d, f, "profile.duration_nanos", &s->duration_nanos);
+                return pb_read_int(&d->pb, f, "profile.duration_nanos", &s->duration_nanos);
         case PROFILE_PERIOD:
-                return read_int(d, f, "profile.period", &s->period);
+                return pb_read_int(&d->pb, f, "profile.period", &s->period);
         case PROFILE_COMMENT:
-                return for_each_varint(d, f, "profile.comment", push_comment, NULL);
+                return pb_for_each_varint(&d->pb, f, "profile.comment", push_comment, d);
         case PROFILE_DEFAULT_SAMPLE_TYPE:
                 return read_string_index(d, f, "profile.default_sample_type", &d->default_sample_type);
         default:
@@ -510,7 +336,7 @@ static int parse_scalar(Decoder *d, const Field *f) {
         }
 }
 
-static int fill_field(Decoder *d, const Field *f) {
+static int fill_field(Decoder *d, const PbField *f) {
         int64_t period_type[2];
 
         switch (f->number) {
@@ -526,8 +352,8 @@ static int fill_field(Decoder *d, const Field *f) {
                 d->strings[d->next_string++] = f->span;
                 return 0;
         case PROFILE_PERIOD_TYPE:
-                if (f->wire != WIRE_LEN)
-                        return expect_wire(d, f, WIRE_LEN, "profile.period_type");
+                if (f->wire != PB_WIRE_LEN)
+                        return pb_expect_wire(&d->pb, f, PB_WIRE_LEN, "profile.period_type");
                 return parse_value_type(d, f->span, "period_type", period_type);
         default:
                 return parse_scalar(d, f);
@@ -535,11 +361,11 @@ static int fill_field(Decoder *d, const Field *f) {
 }
 
 static int fill_tables(Decoder *d) {
-        Reader r = { .pos = 0, .end = d->size };
-        Field f;
+        PbReader r = pb_reader_all(&d->pb);
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 k = fill_field(d, &f);
                 if (k < 0)
                         return k;
@@ -547,11 +373,11 @@ static int fill_tables(Decoder *d) {
         if (k < 0)
                 return k;
         if (d->n_strings == 0)
-                return fail(d, -EINVAL, "profile has no string_table");
+                return pb_fail(&d->pb, -EINVAL, "profile has no string_table");
         if (d->strings[0].len != 0)
-                return fail(d, -EINVAL, "string_table[0] is not the empty string");
+                return pb_fail(&d->pb, -EINVAL, "string_table[0] is not the empty string");
         if (d->n_types == 0)
-                return fail(d, -EINVAL, "profile has no sample_type");
+                return pb_fail(&d->pb, -EINVAL, "profile has no sample_type");
         return 0;
 }
 
@@ -582,9 +408,9 @@ static int sort_ids(Decoder *d, void *base, size_t n, size_t size, const char *w
                 uint64_t id = id_of((const char *) base + i * size);
 
                 if (id == 0)
-                        return fail(d, -EINVAL, "%s id 0 is reserved", what);
+                        return pb_fail(&d->pb, -EINVAL, "%s id 0 is reserved", what);
                 if (id == prev)
-                        return fail(d, -EINVAL, "%s id %" PRIu64 " is defined twice", what, id);
+                        return pb_fail(&d->pb, -EINVAL, "%s id %" PRIu64 " is defined twice", what, id);
                 prev = id;
         }
         return 0;
@@ -603,24 +429,24 @@ static void *find_id(void *base, size_t n, size_t size, uint64_t id) {
 }
 
 /* The first Line is the innermost inlined function: the leaf. */
-static int parse_line(Decoder *d, Span s, Location *l, bool first) {
-        Reader r = reader_of(s);
+static int parse_line(Decoder *d, PbSpan s, Location *l, bool first) {
+        PbReader r = pb_reader_of(s);
         const Function *fn = NULL;
-        Field f;
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number == 1) {
-                        k = expect_wire(d, &f, WIRE_VARINT, "line.function_id");
+                        k = pb_expect_wire(&d->pb, &f, PB_WIRE_VARINT, "line.function_id");
                         if (k < 0)
                                 return k;
                         fn = f.value == 0 ? NULL :
                              find_id(d->functions, d->n_functions, sizeof(Function), f.value);
                         if (f.value != 0 && !fn)
-                                return fail(d, -EINVAL, "location %" PRIu64 ": line.function_id %" PRIu64
-                                            " is not a known function", l->id, f.value);
+                                return pb_fail(&d->pb, -EINVAL, "location %" PRIu64 ": line.function_id %" PRIu64
+                                               " is not a known function", l->id, f.value);
                 } else if (f.number == 2)
-                        k = expect_wire(d, &f, WIRE_VARINT, "line.line");
+                        k = pb_expect_wire(&d->pb, &f, PB_WIRE_VARINT, "line.line");
                 if (k < 0)
                         return k;
         }
@@ -630,15 +456,15 @@ static int parse_line(Decoder *d, Span s, Location *l, bool first) {
 }
 
 static int resolve_location(Decoder *d, Location *l) {
-        Reader r = reader_of(l->span);
+        PbReader r = pb_reader_of(l->span);
         bool first = true;
-        Field f;
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number != 4)
                         continue;
-                k = expect_wire(d, &f, WIRE_LEN, "location.line");
+                k = pb_expect_wire(&d->pb, &f, PB_WIRE_LEN, "location.line");
                 if (k < 0)
                         return k;
                 k = parse_line(d, f.span, l, first);
@@ -666,29 +492,32 @@ static int resolve_ids(Decoder *d) {
 
 /* ------------------------------------------------------------ samples */
 
-static int push_location(Decoder *d, uint64_t id, void *u) {
+static int push_location(uint64_t id, void *u) {
+        Decoder *d = u;
         Location *l = find_id(d->locations, d->n_locations, sizeof(Location), id);
 
         if (!l)
-                return fail(d, -EINVAL, "sample.location_id %" PRIu64 " is not a known location", id);
+                return pb_fail(&d->pb, -EINVAL, "sample.location_id %" PRIu64 " is not a known location", id);
         if (!d->leaf)
                 d->leaf = l;
         return 0;
 }
 
-static int push_value(Decoder *d, uint64_t v, void *u) {
+static int push_value(uint64_t v, void *u) {
+        Decoder *d = u;
+
         if (d->n_values < d->n_types)
                 d->values[d->n_values] = (int64_t) v;
         d->n_values++;
         return 0;
 }
 
-static int parse_label(Decoder *d, Span s) {
-        Reader r = reader_of(s);
-        Field f;
+static int parse_label(Decoder *d, PbSpan s) {
+        PbReader r = pb_reader_of(s);
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number == 1)
                         k = read_string_index(d, &f, "label.key", NULL);
                 else if (f.number == 2)
@@ -701,30 +530,30 @@ static int parse_label(Decoder *d, Span s) {
         return k;
 }
 
-static int parse_sample_field(Decoder *d, const Field *f) {
+static int parse_sample_field(Decoder *d, const PbField *f) {
         switch (f->number) {
         case 1:
-                return for_each_varint(d, f, "sample.location_id", push_location, NULL);
+                return pb_for_each_varint(&d->pb, f, "sample.location_id", push_location, d);
         case 2:
-                return for_each_varint(d, f, "sample.value", push_value, NULL);
+                return pb_for_each_varint(&d->pb, f, "sample.value", push_value, d);
         case 3:
-                if (f->wire != WIRE_LEN)
-                        return expect_wire(d, f, WIRE_LEN, "sample.label");
+                if (f->wire != PB_WIRE_LEN)
+                        return pb_expect_wire(&d->pb, f, PB_WIRE_LEN, "sample.label");
                 return parse_label(d, f->span);
         default:
                 return 0;
         }
 }
 
-static int add_sample(Decoder *d, Span s) {
+static int add_sample(Decoder *d, PbSpan s) {
         PprofSummary *sum = d->summary;
-        Reader r = reader_of(s);
-        Field f;
+        PbReader r = pb_reader_of(s);
+        PbField f;
         int k;
 
         d->n_values = 0;
         d->leaf = NULL;
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 k = parse_sample_field(d, &f);
                 if (k < 0)
                         return k;
@@ -732,8 +561,8 @@ static int add_sample(Decoder *d, Span s) {
         if (k < 0)
                 return k;
         if (d->n_values != d->n_types)
-                return fail(d, -EINVAL, "sample %zu has %zu values for %zu sample types",
-                            d->sample_index, d->n_values, d->n_types);
+                return pb_fail(&d->pb, -EINVAL, "sample %zu has %zu values for %zu sample types",
+                               d->sample_index, d->n_values, d->n_types);
         for (size_t i = 0; i < d->n_types; i++)
                 sum->types[i].total += (double) d->values[i];
         if (d->leaf)
@@ -743,11 +572,11 @@ static int add_sample(Decoder *d, Span s) {
 }
 
 static int add_samples(Decoder *d) {
-        Reader r = { .pos = 0, .end = d->size };
-        Field f;
+        PbReader r = pb_reader_all(&d->pb);
+        PbField f;
         int k;
 
-        while ((k = next_field(d, &r, &f)) > 0) {
+        while ((k = pb_next_field(&d->pb, &r, &f)) > 0) {
                 if (f.number != PROFILE_SAMPLE)
                         continue;
                 k = add_sample(d, f.span);
@@ -811,15 +640,15 @@ static char *text_dup(const uint8_t *p, size_t len) {
 }
 
 static char *string_dup(const Decoder *d, int64_t index) {
-        Span s = d->strings[index];
+        PbSpan s = d->strings[index];
 
-        return text_dup(d->buf + s.off, s.len);
+        return text_dup(d->pb.buf + s.off, s.len);
 }
 
 static bool string_eq(const Decoder *d, int64_t a, int64_t b) {
-        Span x = d->strings[a], y = d->strings[b];
+        PbSpan x = d->strings[a], y = d->strings[b];
 
-        return x.len == y.len && memcmp(d->buf + x.off, d->buf + y.off, x.len) == 0;
+        return x.len == y.len && memcmp(d->pb.buf + x.off, d->pb.buf + y.off, x.len) == 0;
 }
 
 static int fill_types(Decoder *d) {
@@ -827,13 +656,13 @@ static int fill_types(Decoder *d) {
 
         s->types = calloc(d->n_types, sizeof(*s->types));
         if (!s->types)
-                return fail(d, -ENOMEM, "out of memory for the summary");
+                return pb_fail(&d->pb, -ENOMEM, "out of memory for the summary");
         s->n_types = d->n_types;
         for (size_t i = 0; i < d->n_types; i++) {
                 s->types[i].type = string_dup(d, d->types[i][0]);
                 s->types[i].unit = string_dup(d, d->types[i][1]);
                 if (!s->types[i].type || !s->types[i].unit)
-                        return fail(d, -ENOMEM, "out of memory for the summary");
+                        return pb_fail(&d->pb, -ENOMEM, "out of memory for the summary");
         }
         /* As go tool pprof: the default sample type when it names one, else the last. */
         s->top_type = d->n_types - 1;
@@ -886,8 +715,8 @@ static size_t collect_candidates(const Decoder *d, Candidate *c) {
                         continue;
                 c[n] = (Candidate) { .flat = l->flat };
                 if (l->leaf) {
-                        Span s = d->strings[l->leaf->name];
-                        c[n].name = d->buf + s.off;
+                        PbSpan s = d->strings[l->leaf->name];
+                        c[n].name = d->pb.buf + s.off;
                         c[n].len = s.len;
                 } else {
                         c[n].is_address = true;
@@ -921,7 +750,7 @@ static int fill_top(Decoder *d) {
         int r = 0;
 
         if (!c)
-                return fail(d, -ENOMEM, "out of memory ranking functions");
+                return pb_fail(&d->pb, -ENOMEM, "out of memory ranking functions");
         n = merge_candidates(c, collect_candidates(d, c));
         if (n > 0)
                 qsort(c, n, sizeof(*c), cmp_candidate_flat);
@@ -932,7 +761,7 @@ static int fill_top(Decoder *d) {
                 candidate_name(&c[i], &name, &len);
                 s->top[i].function = text_dup(name, len);
                 if (!s->top[i].function) {
-                        r = fail(d, -ENOMEM, "out of memory ranking functions");
+                        r = pb_fail(&d->pb, -ENOMEM, "out of memory ranking functions");
                         break;
                 }
                 s->top[i].flat = c[i].flat;
@@ -983,24 +812,27 @@ static bool is_gzip(const uint8_t *p, size_t size) {
 
 int pprof_decode(const void *data, size_t size, size_t max_inflated, PprofSummary **ret,
                  char *error, size_t error_size) {
-        Decoder d = { .buf = data, .size = size, .error = error, .error_size = error_size };
+        Decoder d = {
+                .pb = { .buf = data, .size = size, .error = error, .error_size = error_size,
+                        .schema = "profile.proto" },
+        };
         Inflated o = {};
         int k;
 
         if (error && error_size > 0)
                 error[0] = '\0';
         if (size == 0 || !data)
-                return fail(&d, -EINVAL, "profile is empty");
+                return pb_fail(&d.pb, -EINVAL, "profile is empty");
         if (is_gzip(data, size)) {
                 k = gunzip(&d, data, size, max_inflated, &o);
                 if (k < 0)
                         goto finish;
-                d.buf = o.data;
-                d.size = o.len;
+                d.pb.buf = o.data;
+                d.pb.size = o.len;
         }
         d.summary = calloc(1, sizeof(*d.summary));
         if (!d.summary) {
-                k = fail(&d, -ENOMEM, "out of memory for the summary");
+                k = pb_fail(&d.pb, -ENOMEM, "out of memory for the summary");
                 goto finish;
         }
         k = decode_protobuf(&d);

@@ -1,13 +1,11 @@
 #include <errno.h>
-#include <ini.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
+#include "aws-credentials.h"
 #include "log.h"
 #include "pg-conn.h"
 #include "poll-timer.h"
@@ -71,23 +69,6 @@ static char *str_join3(const char *a, const char *b, const char *c) {
         return asprintf(&s, "%s%s%s", a, b, c) < 0 ? NULL : s;
 }
 
-/* ------------------------------------------------------------ credentials */
-
-#define CRED_LONG_VALUE "\x01"
-
-typedef struct CredParse {
-        const char *profile;
-        CapacityCredentials *creds;
-        FILE *f;
-        char *line;                    /* getline's buffer */
-        size_t line_size;
-        unsigned lineno;
-        char *long_value;              /* the value of the last line too long for inih */
-        unsigned overlong_line;        /* a line we could not hand over at all */
-        bool found;
-        int error;
-} CredParse;
-
 static char *trim(char *s) {
         char *e;
 
@@ -96,197 +77,6 @@ static char *trim(char *s) {
         while (e > s && strchr(" \t\r\n", e[-1]))
                 *--e = '\0';
         return s;
-}
-
-/* libinih, as Debian builds it, cuts lines at 200 bytes, but STS session
- * tokens run to a thousand.  Such a line reaches inih as "name=\x01" and the
- * handler takes the value kept here; inih still does the rest of the parsing. */
-static char *cred_reader(char *str, int num, void *stream) {
-        CredParse *c = stream;
-        ssize_t n = getline(&c->line, &c->line_size, c->f);
-        char *sep, *value;
-        size_t name_len;
-
-        if (n <= 0)
-                return NULL;
-        c->lineno++;
-        if (n < num) {
-                memcpy(str, c->line, (size_t) n + 1);
-                return str;
-        }
-
-        sep = strpbrk(c->line, "=:");
-        name_len = sep ? (size_t) (sep - c->line) : 0;
-        if (!sep || name_len + sizeof(CRED_LONG_VALUE) + 2 > (size_t) num) {
-                c->overlong_line = c->lineno;
-                return NULL;
-        }
-        value = strdup(trim(sep + 1));
-        if (!value) {
-                c->error = -ENOMEM;
-                return NULL;
-        }
-        free(c->long_value);
-        c->long_value = value;
-        memcpy(str, c->line, name_len);
-        memcpy(str + name_len, "=" CRED_LONG_VALUE "\n", sizeof("=" CRED_LONG_VALUE "\n"));
-        return str;
-}
-
-/* The shared credentials file names sections after the profile; the CLI's
- * config file says "profile NAME": accept both. */
-static bool cred_section_matches(const char *section, const char *profile) {
-        if (strcmp(section, profile) == 0)
-                return true;
-        return strncmp(section, "profile ", 8) == 0 && strcmp(section + 8 + strspn(section + 8, " "), profile) == 0;
-}
-
-static int cred_handler(void *u, const char *section, const char *name, const char *value) {
-        CredParse *c = u;
-        char **field;
-
-        if (!cred_section_matches(section, c->profile))
-                return 1;
-        c->found = true;
-        if (strcmp(value, CRED_LONG_VALUE) == 0 && c->long_value)
-                value = c->long_value;
-
-        if (strcasecmp(name, "aws_access_key_id") == 0)
-                field = &c->creds->access_key_id;
-        else if (strcasecmp(name, "aws_secret_access_key") == 0)
-                field = &c->creds->secret_access_key;
-        else if (strcasecmp(name, "aws_session_token") == 0)
-                field = &c->creds->session_token;
-        else
-                return 1;
-
-        free(*field);
-        *field = *value ? strdup(value) : NULL;
-        if (*value && !*field) {
-                c->error = -ENOMEM;
-                return 0;
-        }
-        return 1;
-}
-
-/* Opens the file and refuses it when others can read the secret in it. */
-static int cred_open(const char *path, FILE **ret, char *error, size_t error_size) {
-        struct stat st;
-        FILE *f;
-
-        f = fopen(path, "re");
-        if (!f) {
-                int r = -errno;
-                snprintf(error, error_size, "cannot read credentials file %s: %s", path, strerror(-r));
-                return r;
-        }
-        if (fstat(fileno(f), &st) < 0) {
-                int r = -errno;
-                snprintf(error, error_size, "cannot stat credentials file %s: %s", path, strerror(-r));
-                fclose(f);
-                return r;
-        }
-        if (st.st_mode & 077) {
-                snprintf(error, error_size, "credentials file %s is %s by group or others (mode %04o); chmod 600 it",
-                         path, st.st_mode & 044 ? "readable" : "accessible", (unsigned) (st.st_mode & 07777));
-                fclose(f);
-                return -EACCES;
-        }
-        *ret = f;
-        return 0;
-}
-
-static int cred_from_file(const char *path, const char *profile, CapacityCredentials *creds,
-                          char *error, size_t error_size) {
-        CredParse c = { .profile = profile, .creds = creds };
-        int r;
-
-        r = cred_open(path, &c.f, error, error_size);
-        if (r < 0)
-                return r;
-        r = ini_parse_stream(cred_reader, &c, cred_handler, &c);
-        fclose(c.f);
-        free(c.line);
-        free(c.long_value);
-
-        if (c.error < 0) {
-                snprintf(error, error_size, "cannot read credentials file %s: %s", path, strerror(-c.error));
-                return c.error;
-        }
-        if (c.overlong_line > 0 || r != 0) {
-                snprintf(error, error_size, "credentials file %s:%u: not a key = value line", path,
-                         c.overlong_line > 0 ? c.overlong_line : (unsigned) r);
-                return -EINVAL;
-        }
-        if (!c.found) {
-                snprintf(error, error_size, "credentials file %s has no [%s] section", path, profile);
-                return -ENOENT;
-        }
-        if (!creds->access_key_id || !creds->secret_access_key) {
-                snprintf(error, error_size, "credentials file %s: [%s] lacks %s", path, profile,
-                         !creds->access_key_id ? "aws_access_key_id" : "aws_secret_access_key");
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static int cred_from_env(CapacityCredentials *creds, char *error, size_t error_size) {
-        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
-        const char *token = getenv("AWS_SESSION_TOKEN");
-
-        if (!id || !*id) {
-                snprintf(error, error_size, "no AWS credentials: set credentials_file or AWS_ACCESS_KEY_ID");
-                return -ENOENT;
-        }
-        if (!secret || !*secret) {
-                snprintf(error, error_size, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
-                return -ENOENT;
-        }
-        creds->access_key_id = strdup(id);
-        creds->secret_access_key = strdup(secret);
-        creds->session_token = token && *token ? strdup(token) : NULL;
-        if (!creds->access_key_id || !creds->secret_access_key || (token && *token && !creds->session_token)) {
-                snprintf(error, error_size, "cannot copy the AWS credentials: %s", strerror(ENOMEM));
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-int capacity_credentials_load(const char *path, const char *profile, CapacityCredentials *ret,
-                              char *error, size_t error_size) {
-        CapacityCredentials creds = {};
-        int r;
-
-        if (!ret || !error || error_size == 0)
-                return -EINVAL;
-        error[0] = '\0';
-
-        if (path)
-                r = cred_from_file(path, profile && *profile ? profile : "default", &creds, error, error_size);
-        else
-                r = cred_from_env(&creds, error, error_size);
-        if (r < 0) {
-                capacity_credentials_clear(&creds);
-                return r;
-        }
-        *ret = creds;
-        return 0;
-}
-
-static void free_secret(char **s) {
-        if (!*s)
-                return;
-        explicit_bzero(*s, strlen(*s));
-        free(*s);
-        *s = NULL;
-}
-
-void capacity_credentials_clear(CapacityCredentials *c) {
-        if (!c)
-                return;
-        free_secret(&c->access_key_id);
-        free_secret(&c->secret_access_key);
-        free_secret(&c->session_token);
 }
 
 /* ------------------------------------------------------------- scheduling */
@@ -358,7 +148,7 @@ out:
         return s;
 }
 
-static int cw_set_headers(CapacityProbe *p, const CapacityCredentials *creds) {
+static int cw_set_headers(CapacityProbe *p, const AwsCredentials *creds) {
         struct curl_slist *h = NULL, *n;
         char *token_header = NULL;
 
@@ -377,7 +167,7 @@ static int cw_set_headers(CapacityProbe *p, const CapacityCredentials *creds) {
                         goto fail;
                 }
                 n = curl_slist_append(h, token_header);
-                free_secret(&token_header);
+                aws_credentials_free_secret(&token_header);
                 if (!n)
                         goto fail;
                 h = n;
@@ -392,12 +182,12 @@ fail:
 /* Credentials are read afresh for every request, so a rotated file or
  * token takes effect without a reload. */
 static int cw_prepare(CapacityProbe *p, const char *next_token) {
-        CapacityCredentials creds = {};
+        AwsCredentials creds = {};
         char error[256];
         char *body;
         int r;
 
-        r = capacity_credentials_load(p->cc->credentials_file, p->cc->profile, &creds, error, sizeof(error));
+        r = aws_credentials_load(p->cc->credentials_file, p->cc->profile, &creds, error, sizeof(error));
         if (r < 0) {
                 source_report_down(p->source, p->started_usec, capacity_duration(p), "%s", error);
                 return r;
@@ -410,7 +200,7 @@ static int cw_prepare(CapacityProbe *p, const char *next_token) {
              curl_easy_setopt(p->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body)) != CURLE_OK ||
              curl_easy_setopt(p->easy, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK))
                 r = -EINVAL;
-        capacity_credentials_clear(&creds);
+        aws_credentials_clear(&creds);
         free(body);
         if (r < 0)
                 source_report_down(p->source, p->started_usec, capacity_duration(p),

@@ -25,18 +25,3 @@ int capacity_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sou
 
 /* NULL is a no-op.  Returns NULL. */
 CapacityProbe *capacity_probe_free(CapacityProbe *p);
-
-/* AWS credentials: from `path` (the shared credentials file format:
- * [profile] aws_access_key_id, aws_secret_access_key, aws_session_token)
- * when not NULL, else from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
- * AWS_SESSION_TOKEN.  0, or a negative errno with a one-line reason in
- * `error`.  Strings in *ret are the caller's (capacity_credentials_clear). */
-typedef struct CapacityCredentials {
-        char *access_key_id;
-        char *secret_access_key;
-        char *session_token;         /* may be NULL */
-} CapacityCredentials;
-
-int capacity_credentials_load(const char *path, const char *profile, CapacityCredentials *ret,
-                              char *error, size_t error_size);
-void capacity_credentials_clear(CapacityCredentials *c);

@@ -1,3 +1,6 @@
+/* The store's connections and time series: opening and migrating the
+ * database, the in-memory sample queue and its flush, retention, series
+ * reads, and the read-only pool.  The profiles are in store-profiles.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -11,7 +14,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
-#include "store.h"
+#include "store-internal.h"
 
 /* The migrations, NULL-terminated; src/store-schema.c is generated from sql/. */
 extern const char *const store_migrations[];
@@ -27,32 +30,6 @@ extern const char *const store_migrations[];
 #define CACHE_KIB_READER 1000
 #define WAL_SIZE_LIMIT (8 * 1024 * 1024)
 
-enum {
-        STMT_BEGIN,
-        STMT_COMMIT,
-        STMT_ROLLBACK,
-        STMT_SERIES_INSERT,
-        STMT_SERIES_ID,
-        STMT_SAMPLE_INSERT,
-        STMT_RETENTION,
-        STMT_STAT_AGG,
-        STMT_STAT_MAX,
-        STMT_STAT_MIN,
-        STMT_LAST,
-        STMT_POINTS_RAW,
-        STMT_POINTS_STEP,
-        STMT_LIST,
-        STMT_PROFILE_INSERT,
-        STMT_PROFILE_PRUNE_AGE,
-        STMT_PROFILE_PRUNE_KEEP,
-        STMT_PROFILE_LIST_ANY,       /* the four LIST variants: bit 0 target, bit 1 kind */
-        STMT_PROFILE_LIST_TARGET,
-        STMT_PROFILE_LIST_KIND,
-        STMT_PROFILE_LIST_BOTH,
-        STMT_PROFILE_GET,
-        _STMT_MAX,
-};
-
 #define SERIES_ID_OF_1 "(SELECT id FROM series WHERE name = ?1)"
 
 /* Columns: count, newest ts, value of the extreme, its ts.  One statement, so
@@ -65,14 +42,8 @@ enum {
         " WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3 "                  \
         " ORDER BY value " order ", ts DESC LIMIT 1) AS m ON 1"
 
-/* Every column but the blob.  One statement per filter combination, not
- * "?1 IS NULL OR target = ?1", so the planner can use the index. */
-#define PROFILE_COLUMNS "id, target, kind, ts, duration_ms, size, summary"
-#define PROFILE_LIST_SQL(where)                                                            \
-        "SELECT " PROFILE_COLUMNS " FROM profiles WHERE " where "ts BETWEEN ?3 AND ?4 "   \
-        "ORDER BY ts DESC, id DESC LIMIT ?5"
-
-static const char *const stmt_sql[_STMT_MAX] = {
+/* The statements up to STMT_PROFILE_FIRST; store_profile_sql has the rest. */
+static const char *const series_sql[STMT_PROFILE_FIRST] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
@@ -104,50 +75,6 @@ static const char *const stmt_sql[_STMT_MAX] = {
                       "LEFT JOIN samples AS sa ON sa.rowid = "
                       "(SELECT rowid FROM samples WHERE series_id = se.id ORDER BY ts DESC LIMIT 1) "
                       "ORDER BY se.name",
-        [STMT_PROFILE_INSERT] = "INSERT INTO profiles "
-                                "(target, kind, ts, duration_ms, size, summary, data) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        [STMT_PROFILE_PRUNE_AGE] = "DELETE FROM profiles WHERE target = ?1 AND kind = ?2 AND ts < ?3",
-        [STMT_PROFILE_PRUNE_KEEP] = "DELETE FROM profiles WHERE id IN ("
-                                    "SELECT id FROM profiles WHERE target = ?1 AND kind = ?2 "
-                                    "ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?3)",
-        [STMT_PROFILE_LIST_ANY] = PROFILE_LIST_SQL(""),
-        [STMT_PROFILE_LIST_TARGET] = PROFILE_LIST_SQL("target = ?1 AND "),
-        [STMT_PROFILE_LIST_KIND] = PROFILE_LIST_SQL("kind = ?2 AND "),
-        [STMT_PROFILE_LIST_BOTH] = PROFILE_LIST_SQL("target = ?1 AND kind = ?2 AND "),
-        [STMT_PROFILE_GET] = "SELECT " PROFILE_COLUMNS ", data FROM profiles WHERE id = ?1",
-};
-
-typedef struct Series {
-        char *name;
-        uint32_t hash;
-        int64_t id;           /* 0 until known in the database */
-        uint64_t id_gen;      /* the flush that learnt id: undone if it rolls back */
-} Series;
-
-typedef struct Sample {
-        uint32_t series;      /* index into Store.series */
-        int64_t ts;
-        double value;
-} Sample;
-
-struct Store {
-        sqlite3 *db;
-        char *path;
-        bool readonly;
-        sqlite3_stmt *stmt[_STMT_MAX];
-
-        /* Interned series names: an open-addressing table of indexes + 1. */
-        Series *series;
-        size_t n_series, alloc_series;
-        uint32_t *slots;
-        size_t n_slots;       /* a power of two */
-
-        /* A ring of pending samples, oldest at q_head. */
-        Sample *queue;
-        size_t q_head, q_len, q_alloc;
-        uint64_t dropped;
-        uint64_t flush_gen;
 };
 
 struct StorePool {
@@ -189,10 +116,14 @@ static int errno_from_sqlite(int rc) {
         }
 }
 
+static const char *stmt_sql(unsigned id) {
+        return id < STMT_PROFILE_FIRST ? series_sql[id] : store_profile_sql[id - STMT_PROFILE_FIRST];
+}
+
 /* A query error goes back as an errno for the caller to log; SQLite's own
  * words are kept at debug level for whoever digs deeper. */
-static int sql_error(Store *s, int rc, unsigned id) {
-        log_debug("%s: \"%s\": %s", s->path, stmt_sql[id], sqlite3_errmsg(s->db));
+int store_sql_error(Store *s, int rc, unsigned id) {
+        log_debug("%s: \"%s\": %s", s->path, stmt_sql(id), sqlite3_errmsg(s->db));
         return errno_from_sqlite(rc) ?: -EIO;
 }
 
@@ -220,14 +151,14 @@ static int set_error(char **ret_error, int r, const char *fmt, ...) {
 
 /* ---------------------------------------------------------------- statements */
 
-static int stmt_get(Store *s, unsigned id, sqlite3_stmt **ret) {
+int store_stmt_get(Store *s, unsigned id, sqlite3_stmt **ret) {
         int rc;
 
         if (!s->stmt[id]) {
-                rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                rc = sqlite3_prepare_v3(s->db, stmt_sql(id), -1, SQLITE_PREPARE_PERSISTENT,
                                         &s->stmt[id], NULL);
                 if (rc != SQLITE_OK)
-                        return sql_error(s, rc, id);
+                        return store_sql_error(s, rc, id);
         }
         *ret = s->stmt[id];
         return 0;
@@ -235,28 +166,28 @@ static int stmt_get(Store *s, unsigned id, sqlite3_stmt **ret) {
 
 /* Resetting at once matters: a reader left mid-statement keeps its WAL
  * snapshot and stops checkpoints from recycling the log. */
-static void stmt_done(sqlite3_stmt *st) {
+void store_stmt_done(sqlite3_stmt *st) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
 }
 
 /* Runs a statement that returns no rows. */
-static int stmt_exec(Store *s, unsigned id) {
+int store_stmt_exec(Store *s, unsigned id) {
         sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = stmt_get(s, id, &st);
+        r = store_stmt_get(s, id, &st);
         if (r < 0)
                 return r;
         rc = sqlite3_step(st);
-        r = rc == SQLITE_DONE ? 0 : sql_error(s, rc, id);
-        stmt_done(st);
+        r = rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, id);
+        store_stmt_done(st);
         return r;
 }
 
-static void txn_rollback(Store *s) {
+void store_txn_rollback(Store *s) {
         if (!sqlite3_get_autocommit(s->db))
-                (void) stmt_exec(s, STMT_ROLLBACK);
+                (void) store_stmt_exec(s, STMT_ROLLBACK);
 }
 
 static int pragma_int(sqlite3 *db, const char *sql, int *ret) {
@@ -350,17 +281,17 @@ static int series_resolve(Store *s, Series *e) {
 
         if (e->id > 0)
                 return 0;
-        r = stmt_get(s, STMT_SERIES_INSERT, &ins);
+        r = store_stmt_get(s, STMT_SERIES_INSERT, &ins);
         if (r >= 0)
-                r = stmt_get(s, STMT_SERIES_ID, &sel);
+                r = store_stmt_get(s, STMT_SERIES_ID, &sel);
         if (r < 0)
                 return r;
 
         sqlite3_bind_text(ins, 1, e->name, -1, SQLITE_STATIC);
         rc = sqlite3_step(ins);
-        stmt_done(ins);
+        store_stmt_done(ins);
         if (rc != SQLITE_DONE)
-                return sql_error(s, rc, STMT_SERIES_INSERT);
+                return store_sql_error(s, rc, STMT_SERIES_INSERT);
 
         sqlite3_bind_text(sel, 1, e->name, -1, SQLITE_STATIC);
         rc = sqlite3_step(sel);
@@ -368,8 +299,8 @@ static int series_resolve(Store *s, Series *e) {
                 e->id = sqlite3_column_int64(sel, 0);
                 e->id_gen = s->flush_gen;
         }
-        stmt_done(sel);
-        return rc == SQLITE_ROW ? 0 : sql_error(s, rc, STMT_SERIES_ID);
+        store_stmt_done(sel);
+        return rc == SQLITE_ROW ? 0 : store_sql_error(s, rc, STMT_SERIES_ID);
 }
 
 /* Ids learnt in a flush that rolled back may name rows that never existed. */
@@ -384,15 +315,15 @@ static int series_lookup(Store *s, const char *name, int64_t *ret) {
         sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = stmt_get(s, STMT_SERIES_ID, &st);
+        r = store_stmt_get(s, STMT_SERIES_ID, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 *ret = sqlite3_column_int64(st, 0);
-        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_error(s, rc, STMT_SERIES_ID);
-        stmt_done(st);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sql_error(s, rc, STMT_SERIES_ID);
+        store_stmt_done(st);
         return r;
 }
 
@@ -664,7 +595,7 @@ static int flush_sample(Store *s, sqlite3_stmt *ins, const Sample *q) {
         sqlite3_bind_double(ins, 3, q->value);
         rc = sqlite3_step(ins);
         sqlite3_reset(ins);
-        return rc == SQLITE_DONE ? 0 : sql_error(s, rc, STMT_SAMPLE_INSERT);
+        return rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, STMT_SAMPLE_INSERT);
 }
 
 int store_flush(Store *s) {
@@ -684,19 +615,19 @@ int store_flush(Store *s) {
                 return 0;
 
         s->flush_gen++;
-        r = stmt_get(s, STMT_SAMPLE_INSERT, &ins);
+        r = store_stmt_get(s, STMT_SAMPLE_INSERT, &ins);
         if (r < 0)
                 return r;
-        r = stmt_exec(s, STMT_BEGIN);
+        r = store_stmt_exec(s, STMT_BEGIN);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s->q_len && r >= 0; i++)
                 r = flush_sample(s, ins, &s->queue[(s->q_head + i) % s->q_alloc]);
         sqlite3_clear_bindings(ins);
         if (r >= 0)
-                r = stmt_exec(s, STMT_COMMIT);
+                r = store_stmt_exec(s, STMT_COMMIT);
         if (r < 0) {
-                txn_rollback(s);
+                store_txn_rollback(s);
                 series_forget_gen(s, s->flush_gen);
                 return r;
         }
@@ -721,9 +652,9 @@ int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigne
         if (max_rows == 0)
                 return 0;
 
-        r = stmt_get(s, STMT_RETENTION, &st);
+        r = store_stmt_get(s, STMT_RETENTION, &st);
         if (r >= 0)
-                r = stmt_exec(s, STMT_BEGIN);
+                r = store_stmt_exec(s, STMT_BEGIN);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, cutoff_ms);
@@ -731,12 +662,12 @@ int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigne
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
                 n = (unsigned) sqlite3_changes(s->db);
-        r = rc == SQLITE_DONE ? 0 : sql_error(s, rc, STMT_RETENTION);
-        stmt_done(st);
+        r = rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, STMT_RETENTION);
+        store_stmt_done(st);
         if (r >= 0)
-                r = stmt_exec(s, STMT_COMMIT);
+                r = store_stmt_exec(s, STMT_COMMIT);
         if (r < 0) {
-                txn_rollback(s);
+                store_txn_rollback(s);
                 return r;
         }
         *ret_deleted = n;
@@ -759,7 +690,7 @@ int store_series_stat(Store *s, const char *series, int64_t from_ms, int64_t to_
         if (!s || !series || !r || (unsigned) stat >= sizeof stmt_of / sizeof stmt_of[0])
                 return -EINVAL;
         *r = (StoreStatResult) {};
-        k = stmt_get(s, stmt_of[stat], &st);
+        k = store_stmt_get(s, stmt_of[stat], &st);
         if (k < 0)
                 return k;
         sqlite3_bind_text(st, 1, series, -1, SQLITE_STATIC);
@@ -775,8 +706,8 @@ int store_series_stat(Store *s, const char *series, int64_t from_ms, int64_t to_
                                       ? sqlite3_column_int64(st, 3)
                                       : r->newest_ms;
         }
-        k = rc == SQLITE_ROW ? 0 : sql_error(s, rc, stmt_of[stat]);
-        stmt_done(st);
+        k = rc == SQLITE_ROW ? 0 : store_sql_error(s, rc, stmt_of[stat]);
+        store_stmt_done(st);
         return k;
 }
 
@@ -786,7 +717,7 @@ int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *
 
         if (!s || !series || !ret_ts_ms || !ret_value)
                 return -EINVAL;
-        r = stmt_get(s, STMT_LAST, &st);
+        r = store_stmt_get(s, STMT_LAST, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, series, -1, SQLITE_STATIC);
@@ -795,8 +726,8 @@ int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *
                 *ret_ts_ms = sqlite3_column_int64(st, 0);
                 *ret_value = sqlite3_column_double(st, 1);
         }
-        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sql_error(s, rc, STMT_LAST);
-        stmt_done(st);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sql_error(s, rc, STMT_LAST);
+        store_stmt_done(st);
         return r;
 }
 
@@ -813,7 +744,7 @@ int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t t
                 return -EINVAL;
         r = series_lookup(s, series, &series_id);
         if (r >= 0)
-                r = stmt_get(s, id, &st);
+                r = store_stmt_get(s, id, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, series_id);
@@ -833,8 +764,8 @@ int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t t
                         break;
         }
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = sql_error(s, rc, id);
-        stmt_done(st);
+                r = store_sql_error(s, rc, id);
+        store_stmt_done(st);
         return r;
 }
 
@@ -845,7 +776,7 @@ int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, doubl
 
         if (!s || !fn)
                 return -EINVAL;
-        r = stmt_get(s, STMT_LIST, &st);
+        r = store_stmt_get(s, STMT_LIST, &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -856,183 +787,8 @@ int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, doubl
                         break;
         }
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = sql_error(s, rc, STMT_LIST);
-        stmt_done(st);
-        return r;
-}
-
-/* ---------------------------------------------------------------- profiles */
-
-static int profile_insert(Store *s, const char *target, const char *kind, int64_t ts_ms,
-                          int64_t duration_ms, const void *data, size_t size, const char *summary) {
-        sqlite3_stmt *st = NULL;
-        int r, rc;
-
-        r = stmt_get(s, STMT_PROFILE_INSERT, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, ts_ms);
-        sqlite3_bind_int64(st, 4, duration_ms);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64) size);
-        sqlite3_bind_text(st, 6, summary, -1, SQLITE_STATIC);
-        rc = sqlite3_bind_blob64(st, 7, data, size, SQLITE_STATIC);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_step(st);
-        r = rc == SQLITE_DONE ? 0 : rc == SQLITE_TOOBIG ? -EFBIG : sql_error(s, rc, STMT_PROFILE_INSERT);
-        stmt_done(st);
-        return r;
-}
-
-/* NB: samples are queued in memory, never in an open transaction, so this
- * transaction of its own cannot interleave with a flush. */
-int store_profile_add(Store *s, const char *target, const char *kind, int64_t ts_ms,
-                      int64_t duration_ms, const void *data, size_t size, const char *summary,
-                      int64_t *ret_id) {
-        int r;
-
-        /* A zero-length blob would bind as NULL, which the table refuses. */
-        if (!s || !target || !*target || !kind || !*kind || !data || size == 0 || !summary ||
-            !ret_id || size > INT64_MAX)
-                return -EINVAL;
-        if (s->readonly)
-                return -EROFS;
-
-        r = stmt_exec(s, STMT_BEGIN);
-        if (r < 0)
-                return r;
-        r = profile_insert(s, target, kind, ts_ms, duration_ms, data, size, summary);
-        if (r >= 0)
-                *ret_id = sqlite3_last_insert_rowid(s->db);
-        if (r >= 0)
-                r = stmt_exec(s, STMT_COMMIT);
-        if (r < 0)
-                txn_rollback(s);
-        return r;
-}
-
-/* Runs one prune statement for (target, kind) with `arg` as ?3; adds the
- * rows it deleted to *deleted. */
-static int profile_prune_one(Store *s, unsigned id, const char *target, const char *kind,
-                             int64_t arg, unsigned *deleted) {
-        sqlite3_stmt *st = NULL;
-        int r, rc;
-
-        r = stmt_get(s, id, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, arg);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                *deleted += (unsigned) sqlite3_changes(s->db);
-        r = rc == SQLITE_DONE ? 0 : sql_error(s, rc, id);
-        stmt_done(st);
-        return r;
-}
-
-/* keep == 0 means no limit by count: a target without a count limit keeps
- * what its age limit allows. */
-int store_profile_prune(Store *s, const char *target, const char *kind, int64_t cutoff_ms,
-                        uint64_t keep, unsigned *ret_deleted) {
-        unsigned n = 0;
-        int r;
-
-        if (ret_deleted)
-                *ret_deleted = 0;
-        if (!s || !target || !kind)
-                return -EINVAL;
-        if (s->readonly)
-                return -EROFS;
-
-        r = stmt_exec(s, STMT_BEGIN);
-        if (r < 0)
-                return r;
-        r = profile_prune_one(s, STMT_PROFILE_PRUNE_AGE, target, kind, cutoff_ms, &n);
-        if (r >= 0 && keep > 0 && keep <= INT64_MAX)
-                r = profile_prune_one(s, STMT_PROFILE_PRUNE_KEEP, target, kind, (int64_t) keep, &n);
-        if (r >= 0)
-                r = stmt_exec(s, STMT_COMMIT);
-        if (r < 0) {
-                txn_rollback(s);
-                return r;
-        }
-        if (ret_deleted)
-                *ret_deleted = n;
-        return 0;
-}
-
-/* The metadata columns (PROFILE_COLUMNS) of the current row. */
-static StoreProfile profile_from_row(sqlite3_stmt *st) {
-        return (StoreProfile) {
-                .id = sqlite3_column_int64(st, 0),
-                .target = (const char *) sqlite3_column_text(st, 1),
-                .kind = (const char *) sqlite3_column_text(st, 2),
-                .ts_ms = sqlite3_column_int64(st, 3),
-                .duration_ms = sqlite3_column_int64(st, 4),
-                .size = (uint64_t) sqlite3_column_int64(st, 5),
-                .summary = (const char *) sqlite3_column_text(st, 6),
-        };
-}
-
-int store_profile_list(Store *s, const char *target, const char *kind, int64_t from_ms,
-                       int64_t to_ms, size_t max,
-                       int (*fn)(const StoreProfile *p, void *u), void *u) {
-        unsigned id = STMT_PROFILE_LIST_ANY + (target ? 1 : 0) + (kind ? 2 : 0);
-        sqlite3_stmt *st = NULL;
-        int r, rc;
-
-        if (!s || !fn)
-                return -EINVAL;
-        r = stmt_get(s, id, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, from_ms);
-        sqlite3_bind_int64(st, 4, to_ms);
-        sqlite3_bind_int64(st, 5, max > INT64_MAX ? INT64_MAX : (int64_t) max);
-
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreProfile p = profile_from_row(st);
-
-                r = fn(&p, u);
-                if (r != 0)
-                        break;
-        }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = sql_error(s, rc, id);
-        stmt_done(st);
-        return r;
-}
-
-int store_profile_get(Store *s, int64_t id,
-                      int (*fn)(const StoreProfile *p, const void *data, size_t size, void *u),
-                      void *u) {
-        sqlite3_stmt *st = NULL;
-        StoreProfile p;
-        const void *data;
-        size_t size;
-        int r, rc;
-
-        if (!s || !fn)
-                return -EINVAL;
-        r = stmt_get(s, STMT_PROFILE_GET, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, id);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                p = profile_from_row(st);
-                /* The blob first, then its length: the documented order. */
-                data = sqlite3_column_blob(st, 7);
-                size = (size_t) sqlite3_column_bytes(st, 7);
-                r = fn(&p, data ?: "", size, u);
-        } else
-                r = rc == SQLITE_DONE ? -ENOENT : sql_error(s, rc, STMT_PROFILE_GET);
-        stmt_done(st);
+                r = store_sql_error(s, rc, STMT_LIST);
+        store_stmt_done(st);
         return r;
 }
 

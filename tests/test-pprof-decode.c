@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <zlib.h>
 
 #include "pprof-decode.h"
+#include "protobuf.h"
 #include "tap.h"
 
 #define MiB (1024 * 1024)
@@ -710,6 +712,181 @@ static void test_bit_flips(const char *file, bool inflate, size_t limit) {
         free(b.p);
 }
 
+/* ------------------------------------------------------------ the wire-format reader */
+
+/* Reads the first field of `p` with pb_next_field: its result, the field in
+ * *f, and the error text in err. */
+static int pb_first(const void *p, size_t n, const char *schema, PbField *f, char *err, size_t err_size) {
+        PbInput in = { .buf = p, .size = n, .error = err, .error_size = err_size, .schema = schema };
+        PbReader r = pb_reader_all(&in);
+
+        snprintf(err, err_size, "unset");
+        return pb_next_field(&in, &r, f);
+}
+
+static void check_pb_refused(const void *p, size_t n, const char *label, const char *want) {
+        PbField f;
+        char err[256];
+        int r = pb_first(p, n, "test.proto", &f, err, sizeof err);
+
+        is_int(r, -EINVAL, "pb_next_field refuses %s with -EINVAL", label);
+        ok(strstr(err, want) != NULL, "pb: %s: the error says \"%s\" (got \"%s\")", label, want, err);
+}
+
+static void test_pb_refused(void) {
+        static const uint8_t eleven[] = { 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02 };
+        static const uint8_t trunc_len[] = { 0x12, 0x05, 'a', 'b' };
+        static const uint8_t trunc_fixed32[] = { 0x0d, 1, 2, 3 };
+        static const uint8_t group_start[] = { 0x0b, 0x08, 0x01, 0x0c };
+        static const uint8_t group_end[] = { 0x0c };
+        static const uint8_t big_number[] = { 0x80, 0x80, 0x80, 0x80, 0x10, 0x00 };
+
+        check_pb_refused(eleven, sizeof eleven, "a varint whose tenth byte holds more than bit 63",
+                         "varint at offset 1 overflows 64 bits");
+        check_pb_refused(trunc_len, sizeof trunc_len, "a length past the end of the buffer",
+                         "field 2 at offset 0: length 5 runs past the end of its message (2 bytes left)");
+        check_pb_refused(trunc_fixed32, sizeof trunc_fixed32, "a fixed32 with three bytes",
+                         "truncated 4-byte fixed field at offset 1");
+        check_pb_refused(group_start, sizeof group_start, "a group start (wire type 3)",
+                         "field 1 at offset 0 is a protobuf group (wire type 3), which test.proto never uses");
+        check_pb_refused(group_end, sizeof group_end, "a group end (wire type 4)",
+                         "field 1 at offset 0 is a protobuf group (wire type 4), which test.proto never uses");
+        check_pb_refused(big_number, sizeof big_number, "field number 2^29 (past the 29 bits)",
+                         "invalid field number 536870912 at offset 0");
+}
+
+static void test_pb_no_schema(void) {
+        static const uint8_t group[] = { 0x0b };
+        PbField f;
+        char err[256];
+
+        is_int(pb_first(group, sizeof group, NULL, &f, err, sizeof err), -EINVAL,
+               "pb: a group is refused without a schema name too");
+        ok(strstr(err, "(wire type 3), which the schema never uses") != NULL,
+           "pb: ... and the error says \"the schema\" (got \"%s\")", err);
+}
+
+static void test_pb_values(void) {
+        static const uint8_t max_varint[] = { 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+        static const uint8_t fixed32[] = { 0x0d, 0x01, 0x02, 0x03, 0x84 };
+        static const uint8_t fixed64[] = { 0x11, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x88 };
+        static const uint8_t negative[] = { 0x08, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+        PbInput in = { .buf = negative, .size = sizeof negative };
+        PbField f;
+        char err[256];
+        int64_t v = 0;
+
+        is_int(pb_first(max_varint, sizeof max_varint, NULL, &f, err, sizeof err), 1,
+               "pb: a ten-byte varint with bit 63 set reads");
+        ok(f.value == UINT64_MAX, "pb: ... as 2^64 - 1");
+        is_int(pb_first(fixed32, sizeof fixed32, NULL, &f, err, sizeof err), 1, "pb: a fixed32 field reads");
+        ok(f.wire == PB_WIRE_FIXED32 && f.value == 0x84030201u, "pb: fixed32 is little-endian (got %#" PRIx64 ")",
+           f.value);
+        is_int(pb_first(fixed64, sizeof fixed64, NULL, &f, err, sizeof err), 1, "pb: a fixed64 field reads");
+        ok(f.wire == PB_WIRE_FIXED64 && f.value == UINT64_C(0x8807060504030201),
+           "pb: fixed64 is little-endian (got %#" PRIx64 ")", f.value);
+        is_int(pb_first(negative, sizeof negative, NULL, &f, err, sizeof err), 1, "pb: a negative int64 reads");
+        is_int(pb_read_int(&in, &f, "x", &v), 0, "pb_read_int takes a varint");
+        is_int(v, -2, "pb_read_int reads int64 -2 from its ten-byte two's complement");
+        in.error = err;
+        in.error_size = sizeof err;
+        f.wire = PB_WIRE_LEN;
+        is_int(pb_read_int(&in, &f, "thing.count", &v), -EINVAL, "pb_read_int refuses a length-delimited field");
+        is_str(err, "thing.count at offset 0 has wire type 2, expected 0", "pb: the wire-type error names the field");
+}
+
+/* Every field of a message in turn, unknown ones included, and nothing past
+ * the end of a sub-message even where the buffer goes on. */
+static void test_pb_walk(void) {
+        static const uint8_t msg[] = {
+                0x08, 0x96, 0x01,                         /* 1: varint 150 */
+                0x1a, 0x04, 0x10, 0x07, 0x10, 0x09,       /* 3: a sub-message {2: 7, 2: 9} */
+                0x25, 0x00, 0x00, 0x80, 0x3f,             /* 4: fixed32 */
+                0x2a, 0x02, 0x10, 0x05,                   /* 5: a sub-message {2: 5} */
+        };
+        static const unsigned want[] = { 1, 3, 4, 5 };
+        PbInput in = { .buf = msg, .size = sizeof msg };
+        PbReader r = pb_reader_all(&in), sub;
+        PbField f, g;
+        char err[256] = "unset";
+        unsigned n = 0;
+        int k;
+
+        while ((k = pb_next_field(&in, &r, &f)) > 0) {
+                ok(n < 4 && f.number == want[n], "pb: field %u of the message comes in order (got %" PRIu64 ")",
+                   n < 4 ? want[n] : 0, f.number);
+                n++;
+        }
+        is_int(n, 4, "pb: the message has four fields");
+        is_int(k, 0, "pb: the walk ends with 0 at the end of the message");
+        is_int(r.pos, sizeof msg, "pb: ... having read every byte");
+
+        r = pb_reader_all(&in);
+        pb_next_field(&in, &r, &f);
+        pb_next_field(&in, &r, &f);
+        sub = pb_reader_of(f.span);
+        ok(pb_next_field(&in, &sub, &g) == 1 && g.value == 7, "pb: a sub-message's first field reads");
+        ok(pb_next_field(&in, &sub, &g) == 1 && g.value == 9, "pb: ... and its second");
+        is_int(pb_next_field(&in, &sub, &g), 0, "pb: ... then the sub-message ends, not the buffer");
+
+        in.error = err;
+        in.error_size = sizeof err;
+        sub = (PbReader) { .pos = 16, .end = 17 };
+        is_int(pb_next_field(&in, &sub, &g), -EINVAL, "pb: a varint cut by the end of its sub-message is refused");
+        is_str(err, "truncated varint at offset 17", "pb: ... with the offset where it starts");
+}
+
+typedef struct Collected {
+        uint64_t v[8];
+        size_t n;
+        size_t fail_at;              /* 0: never */
+} Collected;
+
+static int collect(uint64_t v, void *u) {
+        Collected *c = u;
+
+        if (c->n + 1 == c->fail_at)
+                return -ERANGE;
+        if (c->n < 8)
+                c->v[c->n] = v;
+        c->n++;
+        return 0;
+}
+
+static void test_pb_repeated(void) {
+        static const uint64_t values[] = { 1, 300, UINT64_MAX };
+        Buf packed = {}, unpacked = {};
+        Collected a = {}, b = {}, c = { .fail_at = 2 };
+        PbInput in;
+        PbReader r;
+        PbField f;
+        char err[256] = "unset";
+
+        put_repeated(&packed, 2, values, 3, true);
+        put_repeated(&unpacked, 2, values, 3, false);
+
+        in = (PbInput) { .buf = packed.p, .size = packed.len, .error = err, .error_size = sizeof err };
+        r = pb_reader_all(&in);
+        pb_next_field(&in, &r, &f);
+        is_int(pb_for_each_varint(&in, &f, "x.v", collect, &a), 0, "pb: a packed repeated varint walks");
+        is_int(pb_for_each_varint(&in, &f, "x.v", collect, &c), -ERANGE, "pb: the callback's error stops the walk");
+
+        in = (PbInput) { .buf = unpacked.p, .size = unpacked.len, .error = err, .error_size = sizeof err };
+        r = pb_reader_all(&in);
+        while (pb_next_field(&in, &r, &f) > 0)
+                pb_for_each_varint(&in, &f, "x.v", collect, &b);
+        is_int(a.n, 3, "pb: packed: three elements");
+        is_int(b.n, 3, "pb: unpacked: three elements");
+        ok(a.n == 3 && b.n == 3 && memcmp(a.v, values, sizeof values) == 0 && memcmp(b.v, values, sizeof values) == 0,
+           "pb: packed and unpacked give the same values in order");
+
+        f = (PbField) { .number = 2, .wire = PB_WIRE_FIXED32 };
+        is_int(pb_for_each_varint(&in, &f, "x.v", collect, &b), -EINVAL, "pb: a repeated varint as fixed32 is refused");
+        is_str(err, "x.v at offset 0 has wire type 5, expected 2", "pb: ... naming the field");
+        free(packed.p);
+        free(unpacked.p);
+}
+
 int main(void) {
         test_encodings();
         test_default_sample_type();
@@ -727,5 +904,10 @@ int main(void) {
         test_bit_flips("goroutine.pb.gz", true, 1u << 20);
         test_bit_flips("cpu.pb.gz", true, 4096);
         test_bit_flips("heap.pb.gz", false, 512);
+        test_pb_refused();
+        test_pb_no_schema();
+        test_pb_values();
+        test_pb_walk();
+        test_pb_repeated();
         return tap_done();
 }

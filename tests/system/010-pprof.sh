@@ -115,10 +115,13 @@ check "the series go.app.cpu.nanoseconds exists" has_metric go.app.cpu.nanosecon
 check "go.app.cpu.utilization is a fraction of a core, not negative" \
         test "$(jget "$PW/v1/metrics" '.metrics[] | select(.name == "go.app.cpu.utilization") | .last >= 0')" = true
 
+# /v1/sources is a snapshot republished every evaluate_interval: wait for it.
+has_profile_id() {
+        [ "$(jget "$PW/v1/sources" ".sources[] | select(.name == \"$1\") | .last_profile_id | type")" = number ]
+}
 for kind in heap goroutine cpu; do
-        check "the source go.app.$kind is up" test "$(source_up "go.app.$kind")" = true
-        check "the source go.app.$kind shows its last_profile_id" \
-                test "$(jget "$PW/v1/sources" ".sources[] | select(.name == \"go.app.$kind\") | .last_profile_id | type")" = number
+        check "the source go.app.$kind is up" wait_until 5 source_up_is "go.app.$kind" true
+        check "the source go.app.$kind shows its last_profile_id" wait_until 5 has_profile_id "go.app.$kind"
         check "the source go.app.$kind is of kind pprof" \
                 test "$(jget "$PW/v1/sources" ".sources[] | select(.name == \"go.app.$kind\") | .kind")" = pprof
 done
