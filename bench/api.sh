@@ -9,65 +9,22 @@
 # PERFWATCHD and DEMO_TARGET, when both set, name prebuilt binaries and skip
 # the build.
 set -u
-. "$(dirname "$0")/../tools/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-SECS=${1:-10}
-case $SECS in
-''|*[!0-9]*|0) echo "usage: $0 [SECONDS]: \"$SECS\" is not a positive number of seconds" >&2; exit 2 ;;
-esac
+bench_seconds 10 "${1:-}"
 GOAL_RPS=50000
 CONNS=32
 
 install_missing wrk || exit 1
-if [ -z "${PERFWATCHD:-}" ] || [ -z "${DEMO_TARGET:-}" ]; then
-        say "building perfwatchd and the demo target (build/, no sanitizers)"
-        build build || exit 1
-        make -C "$TOP/build" tests/target/demo-target >/dev/null || exit 1
-        PERFWATCHD=$TOP/build/perfwatchd
-        DEMO_TARGET=$TOP/build/tests/target/demo-target
-fi
+bench_binaries
+bench_work
 
-WORK=$(mktemp -d /tmp/perfwatch-bench.XXXXXX)
-PIDS=""
-cleanup() {
-        local p
-        for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-        for p in $PIDS; do wait "$p" 2>/dev/null; done
-        [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {    # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s
-        local i
-        for i in $(seq $(($1 * 10))); do "${@:2}" >/dev/null 2>&1 && return 0; sleep 0.1; done
-        return 1
-}
-status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-
-MEM_PORT=$(free_port) API_PORT=$(free_port) PPROF_PORT=$(free_port) PW_PORT=$(free_port)
-MEM_URL=http://127.0.0.1:$MEM_PORT/memory
+start_demo_target
 GO_HEALTHZ=http://127.0.0.1:$API_PORT/healthz
-PW=http://127.0.0.1:$PW_PORT
-
-"$DEMO_TARGET" -memory "127.0.0.1:$MEM_PORT" -api "127.0.0.1:$API_PORT" \
-        -pprof "127.0.0.1:$PPROF_PORT" >"$WORK/target.log" 2>&1 &
-TARGET_PID=$!
-PIDS="$PIDS $TARGET_PID"
-wait_for 20 curl -sf "$MEM_URL" || { echo "demo target did not start: $(cat "$WORK/target.log")" >&2; exit 1; }
-
-# The shipped example config, as a user would run it, polling every second.
-sed -e "s|^database = .*|database = $WORK/perfwatch.db|" \
-    -e "s|^listen = .*|listen = 127.0.0.1:$PW_PORT|" \
-    -e "s|http://127.0.0.1:9091/memory|$MEM_URL|" \
-    -e "s|^memory_interval = .*|memory_interval = 1s|" \
-    "$TOP/etc/perfwatchd.conf" >"$WORK/perfwatchd.conf"
-"$PERFWATCHD" --config "$WORK/perfwatchd.conf" 2>"$WORK/perfwatchd.log" &
-PW_PID=$!
-PIDS="$PIDS $PW_PID"
+perfwatchd_port
+example_config
 memory_met() { [ "$(curl -s --max-time 2 "$PW/v1/criteria/memory" | jq -r .state)" = met ]; }
-wait_for 20 memory_met || { echo "perfwatchd: criterion memory never met:" >&2; cat "$WORK/perfwatchd.log" >&2; exit 1; }
+start_perfwatchd "perfwatchd: criterion memory never met" memory_met
 
 # keep_alive URL: curl fetches URL twice in one invocation; the second
 # request must reuse the first connection.

@@ -14,12 +14,9 @@
 # PERFWATCHD and DEMO_TARGET, when both set, name prebuilt binaries and skip
 # the build.  KEEP_WORK=1 keeps the work directory and the cluster's.
 set -u
-. "$(dirname "$0")/../tools/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-SECS=${1:-300}
-case $SECS in
-''|*[!0-9]*|0) echo "usage: $0 [SECONDS]: \"$SECS\" is not a positive number of seconds" >&2; exit 2 ;;
-esac
+bench_seconds 300 "${1:-}"
 GOAL_RSS_KIB=$((12 * 1024))
 GOAL_CPU_PCT=0.5
 # The pile's first CPU profile waits this long: Go serves one CPU profile at
@@ -27,67 +24,24 @@ GOAL_CPU_PCT=0.5
 PILE_CPU_OFFSET=30
 
 install_missing time || exit 1
-if [ -z "${PERFWATCHD:-}" ] || [ -z "${DEMO_TARGET:-}" ]; then
-        say "building perfwatchd and the demo target (build/, no sanitizers)"
-        build build || exit 1
-        make -C "$TOP/build" tests/target/demo-target >/dev/null || exit 1
-        PERFWATCHD=$TOP/build/perfwatchd
-        DEMO_TARGET=$TOP/build/tests/target/demo-target
-fi
-CLK_TCK=$(getconf CLK_TCK)
-PY=/usr/bin/python3
-
-WORK=$(mktemp -d /tmp/perfwatch-bench.XXXXXX)
-PIDS=""
-bail() { echo "$*" >&2; exit 1; }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_binaries
+bench_work
 # tests/system/pg-lib.sh: PG_BINDIR, pg_start, pg_psql, pg_cleanup (stops
 # with -m immediate, removes the cluster's directory unless KEEP_WORK).
 . "$TOP/tests/system/pg-lib.sh"
 
-cleanup() {
-        local p
-        # GNU time passes no signal on to the pile: end its whole process
-        # group (its own, see below).
-        [ -n "${PILE_PID:-}" ] && kill -TERM -- "-$PILE_PID" 2>/dev/null
-        for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-        for p in $PIDS; do wait "$p" 2>/dev/null; done
-        pg_cleanup
-        [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-now_usec() { echo "${EPOCHREALTIME/./}"; }
-usec_to_s() { echo "$(($1 / 1000000)).$(printf %06d $(($1 % 1000000)))"; }
-wait_for() {    # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s
-        local _
-        for _ in $(seq $(($1 * 10))); do "${@:2}" >/dev/null 2>&1 && return 0; sleep 0.1; done
-        return 1
-}
-# cpu_ticks PID: utime+stime of PID itself.  The fields are counted after
-# the last ')' because the command name may hold spaces.
-cpu_ticks() {
-        local s f
-        s=$(<"/proc/$1/stat") || return 1
-        read -r -a f <<<"${s##*) }"
-        echo $((f[11] + f[12]))
-}
-status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-jget() { curl -s --max-time 5 "$1" | jq -r "$2"; }
+# GNU time passes no signal on to the pile: end its whole process group
+# (its own, see below).
+cleanup_first() { [ -n "${PILE_PID:-}" ] && kill -TERM -- "-$PILE_PID" 2>/dev/null; }
+cleanup_last() { pg_cleanup; }
 
 # ------------------------------------------------------------ the service
-MEM_PORT=$(free_port) API_PORT=$(free_port) PPROF_PORT=$(free_port) PW_PORT=$(free_port) CW_PORT=$(free_port)
-MEM_URL=http://127.0.0.1:$MEM_PORT/memory
-PPROF_URL=http://127.0.0.1:$PPROF_PORT/debug/pprof
-CW_URL=http://127.0.0.1:$CW_PORT
-PW=http://127.0.0.1:$PW_PORT
-
 say "starting the demo target (leaking 256 KiB/s up to 64 MiB), PostgreSQL and the CloudWatch stand-in"
-"$DEMO_TARGET" -memory "127.0.0.1:$MEM_PORT" -api "127.0.0.1:$API_PORT" -pprof "127.0.0.1:$PPROF_PORT" \
-        -leak 256KiB -leak-limit 64MiB >"$WORK/target.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_for 20 curl -sf "$MEM_URL" || bail "demo target did not start: $(cat "$WORK/target.log")"
+start_demo_target -leak 256KiB -leak-limit 64MiB
+PPROF_URL=http://127.0.0.1:$PPROF_PORT/debug/pprof
+perfwatchd_port
+CW_PORT=$(free_port)
+CW_URL=http://127.0.0.1:$CW_PORT
 
 pg_start
 PGBENCH=$(command -v pgbench || echo "$PG_BINDIR/pgbench")
@@ -160,10 +114,7 @@ EOF
 SOURCES="go.app.memory go.app.heap go.app.goroutine go.app.cpu pg.main aurora.aurora"
 
 pw_start=$(now_usec)
-"$PERFWATCHD" --config "$WORK/perfwatchd.conf" 2>"$WORK/perfwatchd.log" &
-PW_PID=$!
-PIDS="$PIDS $PW_PID"
-wait_for 20 curl -sf "$PW/healthz" || { echo "perfwatchd did not start:" >&2; cat "$WORK/perfwatchd.log" >&2; exit 1; }
+start_perfwatchd "perfwatchd did not start" curl -sf "$PW/healthz"
 
 # ------------------------------------------------------------ the pile
 # What users run instead, as one script so that GNU time accounts for it
@@ -292,13 +243,7 @@ wait "$PILE_PID"
 pile_status=$?
 t1=$(now_usec)
 PILE_PID=""
-pw_t1=$(cpu_ticks "$PW_PID")
-pw_hwm=$(status_kib "$PW_PID" VmHWM)
-pw_rss=$(status_kib "$PW_PID" VmRSS)
-pw_anon=$(status_kib "$PW_PID" RssAnon)
-pw_file=$(status_kib "$PW_PID" RssFile)
-pw_threads=$(status_kib "$PW_PID" Threads)
-pw_pss=$(awk '$1 == "Pss:" { print $2 }' "/proc/$PW_PID/smaps_rollup" 2>/dev/null)
+pw_snapshot
 pw_total_ticks=$pw_t1
 [ "$pile_status" -eq 0 ] || { echo "the shell pile failed ($pile_status):" >&2; cat "$WORK/pile.log" >&2; exit 1; }
 wait "$PGB_PID"
@@ -333,15 +278,13 @@ read -r pile_user pile_sys_cpu pile_maxrss _ <"$WORK/pile.time"
 echo
 echo "perfwatchd's sources at the end of the window:"
 echo "$sources"
-awk -v wall_us=$((t1 - t0)) -v tck="$CLK_TCK" -v pw_ticks=$((pw_t1 - pw_t0)) -v pw_all="$pw_total_ticks" \
-    -v pw_hwm="$pw_hwm" -v pw_rss="$pw_rss" -v pw_anon="$pw_anon" -v pw_file="$pw_file" \
-    -v pw_threads="$pw_threads" -v pw_pss="${pw_pss:-0}" -v sh_user="$pile_user" -v sh_sys="$pile_sys_cpu" \
-    -v sh_maxrss="$pile_maxrss" -v goal_rss="$GOAL_RSS_KIB" -v goal_cpu="$GOAL_CPU_PCT" \
+awk "${PW_AWK[@]}" -v wall_us=$((t1 - t0)) -v pw_ticks=$((pw_t1 - pw_t0)) -v pw_all="$pw_total_ticks" \
+    -v sh_user="$pile_user" -v sh_sys="$pile_sys_cpu" -v sh_maxrss="$pile_maxrss" \
+    -v goal_rss="$GOAL_RSS_KIB" -v goal_cpu="$GOAL_CPU_PCT" \
     -v pw_sys="$pw_sys" -v sh_sys_n="$pile_sys" -v pw_commit="$pw_commit" -v sh_commit="$pile_commit" \
     -v pw_acu="$pw_acu" -v sh_acu="$pile_acu" -v profiles="$profiles" -v pw_bytes="$pw_bytes" \
     -v down="$down" -v tps="${pgbench_tps:-?}" -v cpu_offset="$PILE_CPU_OFFSET" \
-    -v pile_errors="$(grep -vc '^$' "$WORK/pile.log")" '
-function verdict(ok) { return ok ? "meets the goal" : "MISSES the goal" }
+    -v pile_errors="$(grep -vc '^$' "$WORK/pile.log")" "$FOOTPRINT_AWK"'
 function row(label, a, b) { printf "%-38s %14s %14s\n", label, a, b }
 BEGIN {
         wall = wall_us / 1e6
@@ -359,21 +302,14 @@ BEGIN {
         row("peak RSS", sprintf("%.1f MiB", pw_hwm / 1024), sprintf("%.1f MiB", sh_maxrss / 1024))
         row("CPU seconds (user+sys)", sprintf("%.2f", pw_cpu), sprintf("%.2f", sh_cpu))
         row("CPU, share of one core", sprintf("%.3f%%", pw_pct), sprintf("%.3f%%", sh_pct))
-        printf "\nperfwatchd RSS now %.1f MiB (anonymous %.1f MiB, files and libraries %.1f MiB), %d threads\n",
-                pw_rss / 1024, pw_anon / 1024, pw_file / 1024, pw_threads
-        printf "perfwatchd PSS now %.1f MiB (shared library pages divided among their users)\n", pw_pss / 1024
+        printf "\n"
+        pw_memory()
         printf "perfwatchd CPU since its start (with start-up): %.2f s; profiles hold %.0f KiB\n",
                 pw_all / tck, pw_bytes / 1024
         printf "shell pile peak RSS is that of its largest process (GNU time %%M); its first CPU profile\n"
         printf "waits %d s (Go serves one CPU profile at a time)\n", cpu_offset
-        if (pw_cpu > 0 && sh_cpu > 0)
-                printf "CPU ratio perfwatchd / shell pile: %.3f (the pile uses %.0fx the CPU)\n",
-                        pw_cpu / sh_cpu, sh_cpu / pw_cpu
-        else
-                printf "CPU ratio: not measurable, under one clock tick (1/%d s); run longer\n", tck
-        printf "\ngoal: peak RSS <= %d MiB: %.1f MiB, %s\n", goal_rss / 1024, pw_hwm / 1024,
-                verdict(pw_hwm <= goal_rss)
-        printf "goal: CPU <= %.1f%% of a core: %.3f%%, %s\n", goal_cpu, pw_pct, verdict(pw_pct <= goal_cpu)
+        cpu_ratio(pw_cpu, sh_cpu, "shell pile", "the pile")
+        goals(goal_rss, goal_cpu, pw_pct)
         if (pile_errors > 0)
                 printf "WARNING: the shell pile wrote %d lines of errors (pile.log; KEEP_WORK=1 keeps it)\n",
                         pile_errors

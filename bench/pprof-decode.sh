@@ -10,7 +10,7 @@
 #   bench/pprof-decode.sh [N] [GO_RUNS]     defaults 2000 and 10
 # DEMO_TARGET names a prebuilt demo target and skips its build.
 set -u
-. "$(dirname "$0")/../tools/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 N=${1:-2000}
 GO_RUNS=${2:-10}
@@ -20,24 +20,7 @@ for v in "$N" "$GO_RUNS"; do
         esac
 done
 install_missing || exit 1
-
-WORK=$(mktemp -d /tmp/perfwatch-bench.XXXXXX)
-PIDS=""
-cleanup() {
-        local p
-        for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-        for p in $PIDS; do wait "$p" 2>/dev/null; done
-        [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() {    # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s
-        local i
-        for i in $(seq $(($1 * 10))); do "${@:2}" >/dev/null 2>&1 && return 0; sleep 0.1; done
-        return 1
-}
+bench_work
 
 if [ -z "${DEMO_TARGET:-}" ]; then
         say "building the demo target"
@@ -110,15 +93,10 @@ int main(int argc, char **argv) {
 }
 C
 gcc -O2 -std=gnu11 -I"$TOP/src" $(pkg-config --cflags jansson zlib) "$WORK/driver.c" "$TOP/src/pprof-decode.c" \
-        $(pkg-config --libs jansson zlib) -o "$WORK/driver" || exit 1
+        "$TOP/src/protobuf.c" $(pkg-config --libs jansson zlib) -o "$WORK/driver" || exit 1
 
 say "taking a heap profile of the demo target (leaking 4 MiB/s, under load)"
-MEM_PORT=$(free_port) API_PORT=$(free_port) PPROF_PORT=$(free_port)
-"$DEMO_TARGET" -memory "127.0.0.1:$MEM_PORT" -api "127.0.0.1:$API_PORT" -pprof "127.0.0.1:$PPROF_PORT" \
-        -leak 4MiB >"$WORK/target.log" 2>&1 &
-TARGET_PID=$!
-PIDS="$PIDS $TARGET_PID"
-wait_for 20 curl -sf "http://127.0.0.1:$MEM_PORT/memory" || { echo "demo target did not start" >&2; exit 1; }
+start_demo_target -leak 4MiB
 if command -v wrk >/dev/null; then
         timeout 10 wrk -t1 -c8 -d3s "http://127.0.0.1:$API_PORT/api/items" >/dev/null 2>&1
 else
