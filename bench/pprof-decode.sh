@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
 }
 C
 gcc -O2 -std=gnu11 -I"$TOP/src" $(pkg-config --cflags jansson zlib) "$WORK/driver.c" "$TOP/src/pprof-decode.c" \
-        "$TOP/src/protobuf.c" $(pkg-config --libs jansson zlib) -o "$WORK/driver" || exit 1
+        "$TOP/src/protobuf.c" "$TOP/src/utf8.c" $(pkg-config --libs jansson zlib) -o "$WORK/driver" || exit 1
 
 say "taking a heap profile of the demo target (leaking 4 MiB/s, under load)"
 start_demo_target -leak 4MiB

@@ -23,6 +23,7 @@
 #include "api-internal.h"
 #include "log.h"
 #include "units.h"
+#include "utf8.h"
 
 #define API_THREADS          2U
 #define API_TIMEOUT_SEC      30U
@@ -133,6 +134,9 @@ void api_reply_error(Request *r, unsigned code, const char *err, const char *fmt
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        /* Messages quote what the client sent, which jansson refuses unless
+         * it is valid UTF-8. */
+        utf8_sanitize(msg, 1);
         j = json_pack("{s:{s:s,s:s}}", "error", "code", err, "message", msg);
         r->text = false;
         api_reply_render(r, code, j, NULL);
@@ -240,12 +244,14 @@ const char *api_query(Request *r, const char *key) {
 }
 
 static int query_bool(Request *r, const char *key, bool *ret) {
-        const char *v = api_query(r, key);
+        const char *v = NULL;
+        size_t len = 0;
 
+        /* A bare key ("?strict", no '=') has no value but is there: true. */
         *ret = false;
-        if (!v)
+        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &len) != MHD_YES)
                 return 0;
-        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || !*v)
+        if (!v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || !*v)
                 *ret = true;
         else if (strcmp(v, "0") != 0 && strcmp(v, "false") != 0 && strcmp(v, "no") != 0) {
                 api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",

@@ -28,12 +28,9 @@
 #define RETENTION_BACKLOG_USEC (50 * USEC_PER_MSEC)
 #define API_READERS 2
 
-struct Manager {
-        sd_event *event;
-        Config *config;
-        Store *store;
-        StorePool *pool;
-        CurlGlue *glue;
+/* Every poller of one configuration and the set of their sources: built
+ * whole, swapped whole on reload. */
+typedef struct Probes {
         SourceSet *sources;
         /* One array per kind of poller, each sized for the config. */
         GoMemProbe **gomem;
@@ -44,6 +41,15 @@ struct Manager {
         size_t n_pg;
         CapacityProbe **capacity;
         size_t n_capacity;
+} Probes;
+
+struct Manager {
+        sd_event *event;
+        Config *config;
+        Store *store;
+        StorePool *pool;
+        CurlGlue *glue;
+        Probes probes;
         Api *api;
         sd_event_source *flush_timer;
         sd_event_source *evaluate_timer;
@@ -110,7 +116,7 @@ static void notify_status(Manager *m, const json_t *status) {
                 if (off >= sizeof line)
                         break;
         }
-        source_set_count(m->sources, &up, &total);
+        source_set_count(m->probes.sources, &up, &total);
         if (off < sizeof line)
                 snprintf(line + off, sizeof line - off, "%s%u/%u sources up", off ? "; " : "", up, total);
 
@@ -131,7 +137,7 @@ static int manager_evaluate(Manager *m) {
                 return log_error_errno(r, "cannot evaluate criteria: %s", strerror(-r));
         notify_status(m, status);
         api_publish_status(m->api, status);
-        api_publish_sources(m->api, source_set_to_json(m->sources));
+        api_publish_sources(m->api, source_set_to_json(m->probes.sources));
         return 0;
 }
 
@@ -144,11 +150,15 @@ static int on_evaluate(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_retention(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        int64_t cutoff = (int64_t) ((units_now_usec() - m->config->daemon.retention_usec) / USEC_PER_MSEC);
+        uint64_t now = units_now_usec(), keep = m->config->daemon.retention_usec;
         unsigned deleted = 0;
-        int r;
+        int r = 0;
 
-        r = store_retention_step(m->store, cutoff, RETENTION_STEP_ROWS, &deleted);
+        /* NB: a retention longer than the clock's age has nothing to delete
+         * (and now - keep would wrap to a cutoff in the far future). */
+        if (keep < now)
+                r = store_retention_step(m->store, (int64_t) ((now - keep) / USEC_PER_MSEC),
+                                         RETENTION_STEP_ROWS, &deleted);
         if (r < 0)
                 log_warning("store %s: retention step failed: %s", m->config->daemon.database,
                             strerror(-r));
@@ -157,94 +167,103 @@ static int on_retention(sd_event_source *s, uint64_t usec, void *userdata) {
         return rearm(s, deleted == RETENTION_STEP_ROWS ? RETENTION_BACKLOG_USEC : RETENTION_PERIOD_USEC);
 }
 
-static void free_probes(Manager *m) {
-        for (size_t i = 0; i < m->n_gomem; i++)
-                gomem_probe_free(m->gomem[i]);
-        for (size_t i = 0; i < m->n_pprof; i++)
-                pprof_probe_free(m->pprof[i]);
-        for (size_t i = 0; i < m->n_pg; i++)
-                pg_probe_free(m->pg[i]);
-        for (size_t i = 0; i < m->n_capacity; i++)
-                capacity_probe_free(m->capacity[i]);
-        free(m->gomem);
-        free(m->pprof);
-        free(m->pg);
-        free(m->capacity);
-        m->gomem = NULL;
-        m->pprof = NULL;
-        m->pg = NULL;
-        m->capacity = NULL;
-        m->n_gomem = m->n_pprof = m->n_pg = m->n_capacity = 0;
-        m->sources = source_set_free(m->sources);
+static void probes_free(Probes *p) {
+        for (size_t i = 0; i < p->n_gomem; i++)
+                gomem_probe_free(p->gomem[i]);
+        for (size_t i = 0; i < p->n_pprof; i++)
+                pprof_probe_free(p->pprof[i]);
+        for (size_t i = 0; i < p->n_pg; i++)
+                pg_probe_free(p->pg[i]);
+        for (size_t i = 0; i < p->n_capacity; i++)
+                capacity_probe_free(p->capacity[i]);
+        free(p->gomem);
+        free(p->pprof);
+        free(p->pg);
+        free(p->capacity);
+        source_set_free(p->sources);
+        *p = (Probes) {};
 }
 
-static int start_target_probes(Manager *m, const TargetConfig *t) {
+static int start_target_probes(Manager *m, Probes *p, const TargetConfig *t) {
         int r = 0;
 
         if (t->memory_url) {
-                r = gomem_probe_new(m->event, m->glue, m->store, m->sources, t, &m->gomem[m->n_gomem]);
+                r = gomem_probe_new(m->event, m->glue, m->store, p->sources, t, &p->gomem[p->n_gomem]);
                 if (r < 0)
                         return log_error_errno(r, "[target %s]: cannot poll %s: %s", t->name,
                                                t->memory_url, strerror(-r));
-                m->n_gomem++;
+                p->n_gomem++;
         }
         if (t->pprof_url) {
-                r = pprof_probe_new(m->event, m->glue, m->store, m->sources, t, &m->pprof[m->n_pprof]);
+                r = pprof_probe_new(m->event, m->glue, m->store, p->sources, t, &p->pprof[p->n_pprof]);
                 if (r < 0)
                         return log_error_errno(r, "[target %s]: cannot collect profiles from %s: %s",
                                                t->name, t->pprof_url, strerror(-r));
-                m->n_pprof++;
+                p->n_pprof++;
         }
         return 0;
 }
 
-static int start_capacity_probe(Manager *m, const CapacityConfig *cc) {
+static int start_capacity_probe(Manager *m, Probes *p, const Config *c, const CapacityConfig *cc) {
         const PostgresConfig *pg = NULL;
         int r;
 
         if (cc->source == CAPACITY_SQL)
-                pg = config_find_postgres(m->config, cc->postgres);
-        r = capacity_probe_new(m->event, m->glue, m->store, m->sources, cc, pg,
-                               &m->capacity[m->n_capacity]);
+                pg = config_find_postgres(c, cc->postgres);
+        r = capacity_probe_new(m->event, m->glue, m->store, p->sources, cc, pg,
+                               &p->capacity[p->n_capacity]);
         if (r < 0)
                 return log_error_errno(r, "[capacity %s]: cannot start polling: %s", cc->name,
                                        strerror(-r));
-        m->n_capacity++;
+        p->n_capacity++;
         return 0;
 }
 
-/* Builds the sources and their pollers from m->config. */
-static int start_probes(Manager *m) {
-        const Config *c = m->config;
+static int start_pollers(Manager *m, Probes *p, const Config *c) {
         int r;
 
-        r = source_set_new(m->store, &m->sources);
-        if (r < 0)
-                return log_error_errno(r, "cannot create source set: %s", strerror(-r));
-        m->gomem = calloc(c->n_targets + 1, sizeof *m->gomem);
-        m->pprof = calloc(c->n_targets + 1, sizeof *m->pprof);
-        m->pg = calloc(c->n_postgres + 1, sizeof *m->pg);
-        m->capacity = calloc(c->n_capacity + 1, sizeof *m->capacity);
-        if (!m->gomem || !m->pprof || !m->pg || !m->capacity)
-                return log_error_errno(ENOMEM, "out of memory");
-
         for (size_t i = 0; i < c->n_targets; i++) {
-                r = start_target_probes(m, &c->targets[i]);
+                r = start_target_probes(m, p, &c->targets[i]);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < c->n_postgres; i++) {
-                r = pg_probe_new(m->event, m->store, m->sources, &c->postgres[i], &m->pg[m->n_pg]);
+                r = pg_probe_new(m->event, m->store, p->sources, &c->postgres[i], &p->pg[p->n_pg]);
                 if (r < 0)
                         return log_error_errno(r, "[postgres %s]: cannot start polling: %s",
                                                c->postgres[i].name, strerror(-r));
-                m->n_pg++;
+                p->n_pg++;
         }
         for (size_t i = 0; i < c->n_capacity; i++) {
-                r = start_capacity_probe(m, &c->capacity[i]);
+                r = start_capacity_probe(m, p, c, &c->capacity[i]);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+/* Builds the sources and pollers `c` asks for into *ret; on failure frees
+ * what it built and leaves *ret empty.  `c` must outlive them. */
+static int probes_start(Manager *m, const Config *c, Probes *ret) {
+        Probes p = {};
+        int r;
+
+        r = source_set_new(m->store, &p.sources);
+        if (r < 0)
+                return log_error_errno(r, "cannot create source set: %s", strerror(-r));
+        p.gomem = calloc(c->n_targets + 1, sizeof *p.gomem);
+        p.pprof = calloc(c->n_targets + 1, sizeof *p.pprof);
+        p.pg = calloc(c->n_postgres + 1, sizeof *p.pg);
+        p.capacity = calloc(c->n_capacity + 1, sizeof *p.capacity);
+        if (!p.gomem || !p.pprof || !p.pg || !p.capacity)
+                r = log_error_errno(ENOMEM, "out of memory");
+        else
+                r = start_pollers(m, &p, c);
+        if (r < 0) {
+                probes_free(&p);
+                return r;
+        }
+        *ret = p;
         return 0;
 }
 
@@ -273,7 +292,16 @@ static void log_config_errors(const char *errors) {
         }
 }
 
+/* Ends a reload, applied or not: READY=1 again and fresh snapshots. */
+static int reload_done(Manager *m) {
+        free(m->status_line);
+        m->status_line = NULL;
+        (void) sd_notify(false, "READY=1");
+        return manager_evaluate(m);
+}
+
 static int manager_reload(Manager *m) {
+        Probes fresh = {};
         Config *next = NULL;
         char *errors = NULL;
         int r;
@@ -285,26 +313,27 @@ static int manager_reload(Manager *m) {
                 log_error("%s: reload failed, keeping the running configuration", m->config->path);
                 free(errors);
                 config_free(next);
-                free(m->status_line);
-                m->status_line = NULL;
-                (void) sd_notify(false, "READY=1");
-                return manager_evaluate(m);
+                return reload_done(m);
         }
 
         keep_startup_settings(m, next);
+        /* The new pollers are built before the old ones stop, so a failure
+         * here leaves the running configuration untouched. */
+        r = probes_start(m, next, &fresh);
+        if (r < 0) {
+                log_error("%s: reload failed, keeping the running configuration", next->path);
+                config_free(next);
+                return reload_done(m);
+        }
         manager_flush(m);
-        free_probes(m);
+        probes_free(&m->probes);
+        m->probes = fresh;
         config_free(m->config);
         m->config = next;
         log_set_max_level(next->daemon.log_level);
-        r = start_probes(m);
         log_info("%s: configuration reloaded (%zu targets, %zu postgres, %zu capacity, %zu criteria)",
                  next->path, next->n_targets, next->n_postgres, next->n_capacity, next->n_criteria);
-        free(m->status_line);
-        m->status_line = NULL;
-        (void) sd_notify(false, "READY=1");
-        (void) manager_evaluate(m);
-        return r;
+        return reload_done(m);
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -411,7 +440,7 @@ int manager_new(Config *config, Manager **ret) {
         if (r >= 0)
                 r = open_store_and_api(m);
         if (r >= 0)
-                r = start_probes(m);
+                r = probes_start(m, m->config, &m->probes);
         if (r >= 0)
                 r = arm_periodic(m, &m->flush_timer, config->daemon.flush_interval_usec, on_flush, "flush");
         if (r >= 0)
@@ -454,7 +483,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->evaluate_timer);
         sd_event_source_disable_unref(m->retention_timer);
         api_free(m->api);
-        free_probes(m);
+        probes_free(&m->probes);
         curl_glue_free(m->glue);
         store_pool_free(m->pool);
         store_free(m->store);

@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "pprof-decode.h"
+#include "utf8.h"
 #include "protobuf.h"
 
 /* Hostile input must not make us allocate without bound: no table may hold
@@ -589,34 +590,6 @@ static int add_samples(Decoder *d) {
 
 /* ------------------------------------------------------------ summary */
 
-/* Length of the valid UTF-8 sequence at p (the rules jansson applies), or 0. */
-static size_t utf8_sequence(const uint8_t *p, size_t n) {
-        uint32_t cp;
-        size_t len;
-
-        if (p[0] < 0x80)
-                return 1;
-        if (p[0] >= 0xc2 && p[0] <= 0xdf)
-                len = 2, cp = p[0] & 0x1f;
-        else if (p[0] >= 0xe0 && p[0] <= 0xef)
-                len = 3, cp = p[0] & 0x0f;
-        else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-                len = 4, cp = p[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                return 0;
-        return len;
-}
-
 /* A C string of valid UTF-8 for the JSON summary: NUL and bytes that are not
  * UTF-8 become '?'. */
 static char *text_dup(const uint8_t *p, size_t len) {
@@ -626,7 +599,7 @@ static char *text_dup(const uint8_t *p, size_t len) {
         if (!s)
                 return NULL;
         while (i < len) {
-                size_t n = p[i] == 0 ? 0 : utf8_sequence(p + i, len - i);
+                size_t n = p[i] == 0 ? 0 : utf8_sequence_len(p + i, len - i);
 
                 if (n == 0) {
                         s[i++] = '?';

@@ -29,15 +29,35 @@ struct GoMemProbe {
         uint64_t started_mono_usec;    /* for the duration */
 };
 
+/* Numeric fields taken from one answer; a /memory endpoint has about 30. */
+#define GOMEM_FIELDS_MAX 2000
+
 typedef struct AppendCtx {
         Store *store;
         int64_t ts_ms;
+        unsigned n;
 } AppendCtx;
 
 static int gomem_append(const char *name, double value, void *u) {
         AppendCtx *c = u;
 
+        if (++c->n > GOMEM_FIELDS_MAX)
+                return -EMSGSIZE;
         return store_append(c->store, name, c->ts_ms, value);
+}
+
+static void gomem_report_append_error(GoMemProbe *p, uint64_t duration, int n) {
+        if (n == -EMSGSIZE)
+                source_report_down(p->source, p->started_usec, duration,
+                                   "more than %d numeric fields; only the first %d were kept",
+                                   GOMEM_FIELDS_MAX, GOMEM_FIELDS_MAX);
+        else if (n == -E2BIG)
+                source_report_down(p->source, p->started_usec, duration,
+                                   "the store already holds %d series names; new fields are dropped "
+                                   "(do the JSON keys change on every poll?)", STORE_SERIES_MAX);
+        else
+                source_report_down(p->source, p->started_usec, duration, "cannot queue samples: %s",
+                                   strerror(-n));
 }
 
 /* Turns the body into samples; reports the poll up or down. */
@@ -60,8 +80,7 @@ static void gomem_ingest(GoMemProbe *p, uint64_t duration) {
         else {
                 n = json_flatten(root, p->prefix, gomem_append, &ctx);
                 if (n < 0)
-                        source_report_down(p->source, p->started_usec, duration,
-                                           "cannot queue samples: %s", strerror(-n));
+                        gomem_report_append_error(p, duration, n);
                 else if (n == 0)
                         source_report_down(p->source, p->started_usec, duration, "no numeric fields");
                 else

@@ -12,9 +12,10 @@
 #include "probe-pprof.h"
 #include "units.h"
 
-/* A gzipped profile may inflate to this many times max_profile; protobuf
- * compresses well, but not better than this for real profiles. */
-#define PPROF_INFLATE_RATIO 8
+/* A gzipped profile may inflate to this many times max_profile: real ones
+ * inflate about 2x.  NB: decoding runs on the loop, so this bounds the time
+ * a hostile gzip bomb could hold it (and the memory it takes). */
+#define PPROF_INFLATE_RATIO 4
 /* Longest part of an error page quoted in a reason. */
 #define PPROF_ERROR_PAGE_MAX 120
 

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "source.h"
 #include "units.h"
+#include "utf8.h"
 
 /* Longest kept failure reason, NUL included: enough for a curl or jansson
  * message with a URL, short enough for a table row in /v1/sources. */
@@ -122,54 +123,6 @@ int source_set_add(SourceSet *set, const char *name, const char *kind, const cha
         return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates), or 0 when the byte there does not start one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t left) {
-        unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-        size_t n;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xC2 && c <= 0xDF)
-                n = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-                n = 3;
-                lo = c == 0xE0 ? 0xA0 : 0x80;
-                hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                n = 4;
-                lo = c == 0xF0 ? 0x90 : 0x80;
-                hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else
-                return 0;
-
-        if (left < n || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < n; i++)
-                if (s[i] < 0x80 || s[i] > 0xBF)
-                        return 0;
-        return n;
-}
-
-/* Reasons quote what a target sent (jansson shows the offending token), so
- * make them one line of valid UTF-8 that JSON and the journal accept. */
-static void sanitise_line(char *text) {
-        unsigned char *s = (unsigned char *) text;
-        size_t left = strlen(text);
-
-        while (left > 0) {
-                size_t n = utf8_seq_len(s, left);
-
-                if (n == 0) {
-                        *s = '?';
-                        n = 1;
-                } else if (n == 1 && (*s < 0x20 || *s == 0x7f))
-                        *s = ' ';
-                s += n;
-                left -= n;
-        }
-}
-
 static void source_write_series(Source *s, uint64_t started_usec, uint64_t duration_usec, bool up) {
         int64_t ts_ms = (int64_t) (started_usec / 1000);
         int r;
@@ -215,7 +168,7 @@ void source_report_down(Source *s, uint64_t started_usec, uint64_t duration_usec
         va_start(ap, fmt);
         (void) vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
         va_end(ap);
-        sanitise_line(s->last_error);
+        utf8_sanitize(s->last_error, 1);
         s->last_error_at_usec = started_usec;
         s->failures++;
         s->consecutive_failures++;

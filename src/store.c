@@ -24,7 +24,11 @@ extern const char *const store_migrations[];
 /* A queue buffer that grew past this during an outage is given back after
  * the flush that drains it, so one bad hour does not pin memory for months. */
 #define QUEUE_KEEP 8192U
-#define BUSY_TIMEOUT_MS 5000
+/* The writer runs on the event loop: when another process holds the write
+ * lock it gives up quickly and the samples wait for the next flush; API
+ * readers, on their own threads, may wait longer. */
+#define BUSY_TIMEOUT_WRITER_MS 50
+#define BUSY_TIMEOUT_READER_MS 5000
 /* Page cache per connection, in KiB: the daemon must stay within 12 MiB. */
 #define CACHE_KIB_WRITER 2000
 #define CACHE_KIB_READER 1000
@@ -235,6 +239,10 @@ static int slots_grow(Store *s) {
 static int series_add(Store *s, const char *name, uint32_t hash, size_t slot, uint32_t *ret) {
         char *copy;
 
+        /* A target whose JSON keys change on every poll (ids, timestamps)
+         * would otherwise grow memory and the database without end. */
+        if (s->n_series >= STORE_SERIES_MAX)
+                return -E2BIG;
         if (s->n_series == s->alloc_series) {
                 size_t n = s->alloc_series ? s->alloc_series * 2 : 16;
                 Series *a = realloc(s->series, n * sizeof *a);
@@ -403,7 +411,7 @@ static int store_connect(const char *path, bool readonly, Store **ret, char **re
                 return r;
         }
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        sqlite3_busy_timeout(s->db, readonly ? BUSY_TIMEOUT_READER_MS : BUSY_TIMEOUT_WRITER_MS);
         *ret = s;
         return 0;
 }

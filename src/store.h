@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* At most this many distinct series names: store_append() of a new one past
+ * it fails with -E2BIG. */
+#define STORE_SERIES_MAX 50000
+
 typedef struct Store Store;
 typedef struct StorePool StorePool;
 
@@ -38,8 +42,9 @@ int store_open_readonly(const char *path, Store **ret, char **ret_error);
  * NULL is a no-op.  Returns NULL. */
 Store *store_free(Store *s);
 
-/* Queues one sample in memory; copies `series`.  0, -ENOMEM, or -EINVAL for
- * a NaN value or an empty name.  A queue past its cap (100000 samples) drops
+/* Queues one sample in memory; copies `series`.  0, -ENOMEM, -EINVAL for
+ * a NaN value or an empty name, or -E2BIG for a new name past
+ * STORE_SERIES_MAX.  A queue past its cap (100000 samples) drops
  * the oldest and counts them. */
 int store_append(Store *s, const char *series, int64_t ts_ms, double value);
 

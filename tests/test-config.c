@@ -285,6 +285,9 @@ static void test_error_classes(void) {
 static void test_range_errors(void) {
         expect_error("\n\n\n[daemon]\nretention = 1m\n", ":5: [daemon] retention: \"1m\" is below the minimum 1h",
                      "a duration below its minimum");
+        expect_error("[daemon]\nretention = 3651d\n",
+                     ":2: [daemon] retention: \"3651d\" is above the maximum 3650d",
+                     "retention has a maximum, so it can never reach back before the epoch");
         expect_error("[daemon]\nflush_interval = 2m\n", ":2: [daemon] flush_interval: \"2m\" is above the maximum 1m",
                      "a duration above its maximum");
         expect_error("[daemon]\nretention = 99999999999999999999d\n",
@@ -546,7 +549,7 @@ static void test_pprof_keys(void) {
         is_int(t->goroutine_interval_usec, USEC_PER_MIN, "goroutine_interval defaults to 1m");
         is_int(t->cpu_interval_usec, 10 * USEC_PER_MIN, "cpu_interval defaults to 10m");
         is_int(t->cpu_seconds_usec, 10 * USEC_PER_SEC, "cpu_seconds defaults to 10s");
-        is_int(t->max_profile, 32 * 1024 * 1024, "max_profile defaults to 32MiB");
+        is_int(t->max_profile, 8 * 1024 * 1024, "max_profile defaults to 8MiB");
         is_int(t->profile_retention_usec, 7 * USEC_PER_DAY, "profile_retention defaults to 7d");
         is_int(t->profile_keep, 1000, "profile_keep defaults to 1000");
         c = config_free(c);
@@ -588,7 +591,7 @@ static void test_pprof_errors(void) {
         expect_pprof_error("cpu_seconds = 6m", "cpu_seconds: \"6m\" is above the maximum 5m", "cpu_seconds above 5m");
         expect_pprof_error("max_profile = 32KiB", "max_profile: \"32KiB\" is below the minimum 64KiB",
                            "max_profile below 64KiB");
-        expect_pprof_error("max_profile = 2GiB", "max_profile: \"2GiB\" is above the maximum 1GiB",
+        expect_pprof_error("max_profile = 512MiB", "max_profile: \"512MiB\" is above the maximum 256MiB",
                            "max_profile above 1GiB");
         expect_pprof_error("max_profile = lots", "max_profile: \"lots\" is not a size", "a bad max_profile");
         expect_pprof_error("profile_retention = 30m", "profile_retention: \"30m\" is below the minimum 1h",

@@ -699,6 +699,30 @@ static void remove_tmpdir(void) {
         ok(rmdir(tmpdir) == 0, "the test directory is removed");
 }
 
+static void test_series_cap(const char *path) {
+        char name[32];
+        Store *s = NULL;
+        char *err = NULL;
+        int r = 0, i;
+
+        if (store_open(path, &s, &err) < 0) {
+                ok(0, "open a database for the series cap: %s", err ? err : "?");
+                free(err);
+                return;
+        }
+        for (i = 0; i < STORE_SERIES_MAX && r == 0; i++) {
+                snprintf(name, sizeof name, "cap.%d", i);
+                r = store_append(s, name, 1, i);
+                if (i % 10000 == 9999)
+                        store_flush(s);
+        }
+        is_int(r, 0, "STORE_SERIES_MAX distinct series are accepted");
+        is_int(store_append(s, "cap.one-too-many", 1, 1), -E2BIG, "one more new name is refused with -E2BIG");
+        is_int(store_append(s, "cap.7", 2, 7), 0, "a known name still takes samples");
+        is_int(store_flush(s), 0, "and they flush");
+        store_free(s);
+}
+
 int main(void) {
         char path[PATH_MAX], other[PATH_MAX];
         Store *w = NULL, *rd = NULL;
@@ -734,6 +758,8 @@ int main(void) {
         test_pool_errors(other);
         path_in(other, sizeof other, "v1.db");
         test_migrate_v1(other);
+        path_in(other, sizeof other, "cap.db");
+        test_series_cap(other);
 
         remove_tmpdir();
         return tap_done();

@@ -22,6 +22,10 @@ check "memory threshold defaults to 512 MiB" \
 check "ok is false while criteria are unknown" test "$(jget "$PW/v1/status" .ok)" = false
 check "?strict=1 answers 503 when not every criterion is met" \
         test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/status?strict=1")" = 503
+check "a bare ?strict (no value) is strict too" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/status?strict")" = 503
+check "?strict=0 is not strict" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/status?strict=0")" = 200
 check "evaluated_at is an ISO 8601 UTC time" \
         grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' <<<"$(jget "$PW/v1/status" .evaluated_at)"
 
@@ -44,6 +48,10 @@ check "an unknown criterion is a 404" \
         test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/criteria/nope")" = 404
 check "an unknown path is a 404 with a JSON error" \
         test "$(jget "$PW/v1/nope" .error.code)" != null
+check "a path that is not UTF-8 is still a 404 with a JSON error" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$PW/v1/nope%ff")" = 404 -a "$(jget "$PW/v1/nope%ff" .error.code)" = not_found
+check "a query value that is not UTF-8 is a 400 with a JSON error" \
+        test "$(jget "$PW/v1/status?format=%ff" .error.code)" = bad_request
 check "POST on /v1/status is a 405 with an Allow header" \
         grep -qi '^allow: .*GET' <<<"$(curl -s -D - -o /dev/null -X POST "$PW/v1/status")"
 check "?format=text gives a table naming the memory criterion" \

@@ -25,6 +25,7 @@ try_mode garbage 'invalid JSON' "the JSON is invalid"
 try_mode huge 'max_body' "the body exceeds max_body"
 try_mode 500 'HTTP 500' "the status is 500"
 try_mode hang 'timed out' "the request timed out"
+try_mode many 'more than 2000 numeric fields' "the answer has too many fields"
 
 check "perfwatchd is still running" kill -0 "$PW_PID"
 check "SIGTERM stops it with status 0" stop_daemon

@@ -32,6 +32,7 @@ import (
 const (
 	leakTick     = 100 * time.Millisecond
 	hugeBodySize = 10 << 20 // bytes of the "huge" /memory answer
+	manyFields   = 3000     // extra numeric fields of the "many" /memory answer
 	maxItemBody  = 1 << 20  // cap on a POST /api/items body
 	shutdownWait = 5 * time.Second
 )
@@ -161,7 +162,7 @@ func (l *leaker) state() map[string]uint64 {
 
 // ---------------------------------------------------------------- /memory
 
-var memoryModes = map[string]bool{"ok": true, "garbage": true, "huge": true, "hang": true, "500": true}
+var memoryModes = map[string]bool{"ok": true, "garbage": true, "huge": true, "hang": true, "500": true, "many": true}
 
 // memStatsFields lists runtime.MemStats' scalar fields in declaration order
 // (the PauseNs, PauseEnd and BySize arrays are left out) plus NumGoroutine.
@@ -220,6 +221,18 @@ func (m *memoryServer) serveMemory(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	case "500":
 		http.Error(w, "internal error (demo-target memory mode 500)", http.StatusInternalServerError)
+	case "many":
+		// The real fields plus manyFields numeric ones: a target whose
+		// JSON has far more fields than a /memory endpoint should.
+		w.Header().Set("Content-Type", "application/json")
+		body := append(memStatsJSON(), `,"Many":{`...)
+		for i := 0; i < manyFields; i++ {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = append(body, fmt.Sprintf(`"f%d":%d`, i, i)...)
+		}
+		w.Write(append(body, "}}\n"...))
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(append(memStatsJSON(), "}\n"...))
@@ -270,7 +283,7 @@ func (m *memoryServer) serveControl(w http.ResponseWriter, r *http.Request) {
 	case "/control/mode":
 		mode := q.Get("memory")
 		if !memoryModes[mode] {
-			http.Error(w, fmt.Sprintf("memory: %q is not one of ok, garbage, huge, hang, 500", mode),
+			http.Error(w, fmt.Sprintf("memory: %q is not one of ok, garbage, huge, hang, 500, many", mode),
 				http.StatusBadRequest)
 			return
 		}
@@ -425,14 +438,14 @@ func main() {
 	leakLimit := &sizeFlag{v: 2 << 30}
 	flag.Var(leakRate, "leak", "leak `RATE` bytes per second from the start (e.g. 8MiB; 0 = off)")
 	flag.Var(leakLimit, "leak-limit", "stop leaking once `SIZE` bytes are held (e.g. 2GiB)")
-	memMode := flag.String("memory-mode", "ok", "initial /memory behaviour `MODE`: ok, garbage, huge, hang, 500")
+	memMode := flag.String("memory-mode", "ok", "initial /memory behaviour `MODE`: ok, garbage, huge, hang, 500, many")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "demo-target: unexpected argument %q\n", flag.Arg(0))
 		os.Exit(2)
 	}
 	if !memoryModes[*memMode] {
-		fmt.Fprintf(os.Stderr, "demo-target: -memory-mode: %q is not one of ok, garbage, huge, hang, 500\n", *memMode)
+		fmt.Fprintf(os.Stderr, "demo-target: -memory-mode: %q is not one of ok, garbage, huge, hang, 500, many\n", *memMode)
 		os.Exit(2)
 	}
 	os.Exit(run(*memAddr, *apiAddr, *pprofAddr, *memMode, leakRate.v, leakLimit.v))
