@@ -81,9 +81,12 @@ perfwatchd_port() {
 }
 
 # example_config: WORK/perfwatchd.conf, the shipped example config as a user
-# would run it, on WORK's database and PW_PORT, polling MEM_URL every second.
+# would run it, on WORK's database and PW_PORT, polling MEM_URL every second;
+# its pprof_url is dropped, so only /memory is polled (footprint-all.sh
+# measures the profiles, PostgreSQL and capacity).
 example_config() {
         sed -e "s|^database = .*|database = $WORK/perfwatch.db|" \
+            -e "/^pprof_url = /d" \
             -e "s|^listen = .*|listen = 127.0.0.1:$PW_PORT|" \
             -e "s|http://127.0.0.1:9091/memory|$MEM_URL|" \
             -e "s|^memory_interval = .*|memory_interval = 1s|" \
