@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include "log.h"
 #include "pg-conn.h"
+#include "poll-timer.h"
 #include "units.h"
 
 #define PG_CONN_BACKOFF_FIRST_USEC USEC_PER_SEC
@@ -56,13 +56,6 @@ struct PgConn {
 
 static void conn_connect_step(PgConn *c);
 static void conn_io_query(PgConn *c, uint32_t revents);
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000ULL;
-}
 
 /* libpq's messages span lines ("...failed: Connection refused\n\tIs the
  * server running...") and pad with double spaces ("FATAL:  ..."): the API
@@ -143,7 +136,7 @@ static void conn_backoff(PgConn *c) {
         if (delay > PG_CONN_BACKOFF_CAP_USEC)
                 delay = PG_CONN_BACKOFF_CAP_USEC;
         c->failures++;
-        c->backoff_until_usec = now_monotonic_usec() + delay;
+        c->backoff_until_usec = poll_timer_now_usec() + delay;
         log_source(LOG_DEBUG, c->description, "next connection attempt in %" PRIu64 " s",
                    (uint64_t) (delay / USEC_PER_SEC));
 }
@@ -511,7 +504,7 @@ int pg_conn_query(PgConn *c, const char *sql, pg_conn_done_t done, void *userdat
                 return -EINVAL;
         if (c->state != PG_CONN_DISCONNECTED && c->state != PG_CONN_IDLE)
                 return -EBUSY;
-        if (c->state == PG_CONN_DISCONNECTED && now_monotonic_usec() < c->backoff_until_usec)
+        if (c->state == PG_CONN_DISCONNECTED && poll_timer_now_usec() < c->backoff_until_usec)
                 return -EAGAIN;
 
         c->sql = strdup(sql);
