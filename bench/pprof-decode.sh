@@ -2,7 +2,7 @@
 # How long perfwatchd takes to summarise a heap profile, against what a user
 # runs instead (go tool pprof -raw).  A fresh heap profile is taken from the
 # demo target while it leaks (4 MiB/s) and serves some load; a small C driver
-# compiled here from src/pprof-decode.c decodes it N times (gzipped, as
+# compiled here from src/probes/pprof-decode.c decodes it N times (gzipped, as
 # received, and once more from the inflated protobuf, to show what zlib
 # costs); `go tool pprof -raw` reads the same file GO_RUNS times.  Prints the
 # time per decode, per pprof run, the ratio, and both tools' inuse_space
@@ -28,13 +28,13 @@ if [ -z "${DEMO_TARGET:-}" ]; then
         DEMO_TARGET=$WORK/demo-target
 fi
 
-say "building the decode driver from src/pprof-decode.c (-O2, no sanitizers)"
+say "building the decode driver from src/probes/pprof-decode.c (-O2, no sanitizers)"
 cat >"$WORK/driver.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <zlib.h>
-#include "pprof-decode.h"
+#include "probes/pprof-decode.h"
 
 static double now(void) {
         struct timespec ts;
@@ -92,8 +92,8 @@ int main(int argc, char **argv) {
         return 0;
 }
 C
-gcc -O2 -std=gnu11 -I"$TOP/src" $(pkg-config --cflags jansson zlib) "$WORK/driver.c" "$TOP/src/pprof-decode.c" \
-        "$TOP/src/protobuf.c" "$TOP/src/utf8.c" $(pkg-config --libs jansson zlib) -o "$WORK/driver" || exit 1
+gcc -O2 -std=gnu11 -I"$TOP/src" $(pkg-config --cflags jansson zlib) "$WORK/driver.c" "$TOP/src/probes/pprof-decode.c" \
+        "$TOP/src/util/protobuf.c" "$TOP/src/util/utf8.c" $(pkg-config --libs jansson zlib) -o "$WORK/driver" || exit 1
 
 say "taking a heap profile of the demo target (leaking 4 MiB/s, under load)"
 start_demo_target -leak 4MiB

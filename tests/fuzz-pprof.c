@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "pprof-decode.h"
+#include "probes/pprof-decode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aws-credentials.h"
-#include "config.h"
+#include "transport/aws-credentials.h"
+#include "config/config.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/test-aws-credentials.XXXXXX";

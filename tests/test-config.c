@@ -1,5 +1,5 @@
 /* Unit tests for config.c: temporary config files, parsed for real. */
-#include "config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "units.h"
+#include "util/units.h"
 
 static char dir[] = "/tmp/test-config.XXXXXX";
 static char path[256];

@@ -3,10 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "criteria.h"
-#include "store.h"
+#include "criteria/criteria.h"
+#include "store/store.h"
 #include "tap.h"
-#include "units.h"
+#include "util/units.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -123,7 +123,7 @@ static void test_no_source_and_status(Store *s, uint64_t now) {
 
 int main(void) {
         char dir[] = "/tmp/test-criteria.XXXXXX", path[256];
-        uint64_t now = units_now_usec();
+        uint64_t now = now_realtime_usec();
         Store *s = NULL;
         char *err = NULL;
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json-flatten.h"
+#include "util/json-flatten.h"
 #include "tap.h"
 
 #define MAX_PAIRS 64

@@ -1,14 +1,14 @@
 /* Unit tests for poll-timer.c: the backoff, the jitter, the fixed-rate
  * schedule, and a real sd-event loop ticking at that schedule. */
-#include "config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
-#include "poll-timer.h"
+#include "transport/poll-timer.h"
 #include "tap.h"
-#include "units.h"
+#include "util/units.h"
 
 #define MS USEC_PER_MSEC
 #define SEC USEC_PER_SEC
@@ -99,9 +99,9 @@ typedef struct Run {
 } Run;
 
 static void busy_wait(uint64_t usec) {
-        uint64_t end = poll_timer_now_usec() + usec;
+        uint64_t end = now_monotonic_usec() + usec;
 
-        while (poll_timer_now_usec() < end)
+        while (now_monotonic_usec() < end)
                 ;
 }
 
@@ -110,7 +110,7 @@ static void run_on_tick(PollTimer *t, void *userdata) {
 
         if (run->n == RUN_TICKS)
                 return;
-        run->at[run->n++] = poll_timer_now_usec();
+        run->at[run->n++] = now_monotonic_usec();
         /* The poll of tick 4 ends the second failure in a row, the one of
          * tick 6 a success: the gaps after 4 and 5 back off to 4 intervals,
          * then the rate comes back. */
@@ -186,7 +186,7 @@ static void spread_on_tick(PollTimer *t, void *userdata) {
         uint64_t *first = userdata;
 
         if (*first == 0)
-                *first = poll_timer_now_usec();
+                *first = now_monotonic_usec();
 }
 
 static void test_first_tick_spread(void) {

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "pprof-decode.h"
-#include "protobuf.h"
+#include "probes/pprof-decode.h"
+#include "util/protobuf.h"
 #include "tap.h"
 
 #define MiB (1024 * 1024)

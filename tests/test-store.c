@@ -13,7 +13,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "tap.h"
 
 extern const char *const store_migrations[];

@@ -1,11 +1,11 @@
 /* Unit tests for units.c: durations, sizes and times as users type them. */
-#include "config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdint.h>
 
 #include "tap.h"
-#include "units.h"
+#include "util/units.h"
 
 static int duration(const char *s, uint64_t *ret) {
         *ret = UINT64_MAX - 1;
@@ -148,9 +148,9 @@ static void test_iso8601(void) {
                "a leap day formats");
         is_str(units_format_iso8601(0, buf, 10), "", "a buffer too short yields an empty string");
 
-        now = units_now_usec();
+        now = now_realtime_usec();
         ok(now > 1700000000ULL * USEC_PER_SEC && now < 4102444800ULL * USEC_PER_SEC,
-           "units_now_usec() is the wall clock in microseconds");
+           "now_realtime_usec() is the wall clock in microseconds");
         ok(units_parse_time(units_format_iso8601(now, buf, sizeof buf), 0, &v) == 0 &&
            v == now / USEC_PER_SEC * USEC_PER_SEC, "a formatted time parses back to its second");
 }

@@ -120,7 +120,7 @@ ok $? "perfwatchd(8) documents every long option of --help in OPTIONS"
 
 # Routes of the API: the fixed list, plus any route in api.c's table
 # (`{ "/path", ...`), so a route added there without a man page entry fails.
-api_routes=$(grep -oE '^[[:space:]]*\{ *"/[^"]*"' "$TOP_SRCDIR/src/api.c" 2>/dev/null |
+api_routes=$(grep -oE '^[[:space:]]*\{ *"/[^"]*"' "$TOP_SRCDIR/src/api/api.c" 2>/dev/null |
              grep -oE '/[^"]*' | sed 's|/$||')
 ROUTES=$(printf '%s\n' $ROUTES $api_routes | sort -u | tr '\n' ' ')
 ROUTES=${ROUTES% }

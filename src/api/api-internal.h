@@ -1,0 +1,90 @@
+/* What the API's files share: the request being answered, the reply helpers
+ * the routes use, and the ?format=text renderers.  Internal to src/api*.c;
+ * the daemon sees only api.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+#include "store/store.h"
+
+/* One request, kept in MHD's per-request pointer until it completes.  A
+ * route answers by filling code/body/type through the api_reply_*()
+ * helpers; api.c queues that answer. */
+typedef struct Request {
+        Api *api;
+        struct MHD_Connection *conn;
+        uint64_t body_bytes;
+        bool text;                   /* answer with a text table */
+        const char *arg;             /* the path after a prefix route */
+        unsigned code;
+        char *body;                  /* malloc'd; MHD frees it once queued */
+        size_t len;
+        const char *type;
+        char *disposition;           /* malloc'd Content-Disposition, or NULL */
+        bool allow;                  /* add "Allow: GET, HEAD" */
+} Request;
+
+/* Writes `j` to `f` in one format: 0, or -ENOMEM when the stream failed. */
+typedef int (*RenderFn)(const json_t *j, FILE *f);
+
+/* ---------------------------------------------------- api.c: reply helpers */
+
+/* Answers with `body` (malloc'd, taken; NULL for an empty body). */
+void api_reply_take(Request *r, unsigned code, const char *type, char *body, size_t len);
+
+/* Answers `j` (borrowed) as JSON, or through `text` (may be NULL: JSON
+ * always) when the client asked for text.  NULL `j` answers 503. */
+void api_reply_render(Request *r, unsigned code, const json_t *j, RenderFn text);
+
+/* Answers {"error":{"code":err,"message":...}}, always as JSON. */
+void api_reply_error(Request *r, unsigned code, const char *err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* Answers 503 store_unavailable; err 0: the pool could not lend a connection. */
+void api_reply_store_unavailable(Request *r, int err);
+
+/* Answers {key: list} after a store walk that returned `k`, or 503 when it
+ * failed.  Takes `list` (NULL: out of memory, then k must be < 0). */
+void api_reply_list(Request *r, const char *key, json_t *list, int k, RenderFn text);
+
+/* A query argument, or NULL; valid while the request lives. */
+const char *api_query(Request *r, const char *key);
+
+/* The "from" and "to" arguments, defaulting to the last `span` usec up to
+ * now: 0, or -EINVAL after answering 400.  Does not check their order. */
+int api_query_range(Request *r, uint64_t span, uint64_t *ret_from, uint64_t *ret_to);
+
+/* A read-only store connection, or NULL after answering 503; give it back
+ * with api_release_store(). */
+Store *api_borrow_store(Request *r);
+void api_release_store(Request *r, Store *s);
+
+/* A JSON number for a stored value: integral values (byte counts, mostly)
+ * become integers, non-finite ones null.  A new reference. */
+json_t *api_json_number(double v);
+
+/* ------------------------------------------------ api-profiles.c: routes */
+
+/* GET /v1/profiles: the list, filtered by target, kind, from, to, limit. */
+void api_route_profiles(Request *r);
+
+/* GET /v1/profiles/ID (raw bytes) and /v1/profiles/ID/top (the summary). */
+void api_route_profile(Request *r);
+
+/* ------------------------------------------ api-text.c: text renderers
+ * Each takes the JSON answer of its route and writes it as a table. */
+
+int api_render_status_text(const json_t *j, FILE *f);
+int api_render_criterion_text(const json_t *j, FILE *f);
+int api_render_sources_text(const json_t *j, FILE *f);
+int api_render_metrics_text(const json_t *j, FILE *f);
+int api_render_series_text(const json_t *j, FILE *f);
+int api_render_profiles_text(const json_t *j, FILE *f);
+int api_render_top_text(const json_t *j, FILE *f);

@@ -1,0 +1,834 @@
+/* The HTTP server: binding or adopting the socket, libmicrohttpd's setup,
+ * each request's life (route, answer, queue), the published snapshots and
+ * the routes that read them or the store's series.  The profile routes are
+ * in api-profiles.c, the text tables in api-text.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <systemd/sd-daemon.h>
+
+#include "api/api-internal.h"
+#include "util/log.h"
+#include "util/units.h"
+#include "util/utf8.h"
+#include "util/util.h"
+
+#define API_THREADS          2U
+#define API_TIMEOUT_SEC      30U
+#define API_MAX_CONNECTIONS  256U
+#define API_CONNECTION_MEM   ((size_t) 32 * 1024)
+#define API_MAX_BODY         ((uint64_t) 64 * 1024)
+#define API_MAX_POINTS       10000U
+#define API_DEFAULT_SPAN     USEC_PER_HOUR
+
+#define TYPE_JSON "application/json"
+#define TYPE_TEXT "text/plain; charset=utf-8"
+
+/* A published snapshot and its compact dump, so a JSON answer only copies
+ * bytes under the lock. */
+typedef struct Snapshot {
+        json_t *json;
+        char *dump;
+        size_t len;
+        bool ok;                     /* the snapshot's "ok" member is true */
+} Snapshot;
+
+struct Api {
+        struct MHD_Daemon *daemon;
+        StorePool *pool;
+        int fd;                      /* bound, not yet served (-1 once started) */
+        bool from_systemd;
+        char *listen;
+        unsigned port;
+        pthread_mutex_t lock;        /* guards both snapshots */
+        Snapshot status;
+        Snapshot sources;
+};
+
+typedef void (*RouteFn)(Request *r);
+
+typedef struct Route {
+        const char *path;
+        bool prefix;                 /* the rest of the path goes to r->arg */
+        RouteFn fn;
+} Route;
+
+/* ------------------------------------------------------------- rendering */
+
+static int render_json(const json_t *j, FILE *f) {
+        if (json_dumpf(j, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) < 0)
+                return -ENOMEM;
+        return fputc('\n', f) == EOF ? -ENOMEM : 0;
+}
+
+static int render_to_buffer(const json_t *j, RenderFn fn, char **ret, size_t *ret_len) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        r = fn(j, f);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+json_t *api_json_number(double v) {
+        if (!isfinite(v))
+                return json_null();
+        if (v == floor(v) && fabs(v) < 9007199254740992.0)
+                return json_integer((json_int_t) v);
+        return json_real(v);
+}
+
+/* --------------------------------------------------------------- replies */
+
+void api_reply_take(Request *r, unsigned code, const char *type, char *body, size_t len) {
+        free(r->body);
+        r->code = code;
+        r->type = type;
+        r->body = body;
+        r->len = len;
+}
+
+/* Renders `j` as JSON, or with `text` when the client asked for text. */
+void api_reply_render(Request *r, unsigned code, const json_t *j, RenderFn text) {
+        bool as_text = r->text && text;
+        char *buf;
+        size_t len;
+
+        if (!j || render_to_buffer(j, as_text ? text : render_json, &buf, &len) < 0) {
+                log_error("API: cannot render an answer: %s", strerror(ENOMEM));
+                api_reply_take(r, MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_JSON, NULL, 0);
+                return;
+        }
+        api_reply_take(r, code, as_text ? TYPE_TEXT : TYPE_JSON, buf, len);
+}
+
+void api_reply_error(Request *r, unsigned code, const char *err, const char *fmt, ...) {
+        char msg[512];
+        json_t *j;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        /* Messages quote what the client sent, which jansson refuses unless
+         * it is valid UTF-8. */
+        utf8_sanitize(msg, 1);
+        j = json_pack("{s:{s:s,s:s}}", "error", "code", err, "message", msg);
+        r->text = false;
+        api_reply_render(r, code, j, NULL);
+        json_decref(j);
+}
+
+static void reply_not_ready(Request *r, const char *what) {
+        api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not_ready",
+                        "no %s has been published yet; try again shortly", what);
+}
+
+void api_reply_store_unavailable(Request *r, int err) {
+        if (err == 0)
+                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                                "no database connection could be opened");
+        else
+                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                                "the database cannot be read: %s", strerror(-err));
+}
+
+void api_reply_list(Request *r, const char *key, json_t *list, int k, RenderFn text) {
+        json_t *j;
+
+        if (k < 0) {
+                json_decref(list);
+                api_reply_store_unavailable(r, k);
+                return;
+        }
+        j = json_pack("{s:o}", key, list);
+        api_reply_render(r, MHD_HTTP_OK, j, text);
+        json_decref(j);
+}
+
+/* ------------------------------------------------------------- snapshots */
+
+static void snapshot_clear(Snapshot *s) {
+        json_decref(s->json);
+        free(s->dump);
+        *s = (Snapshot) { 0 };
+}
+
+/* Takes `j`; NULL publishes nothing. */
+static void snapshot_publish(Api *a, Snapshot *s, json_t *j, const char *what) {
+        Snapshot new = { .json = j }, old;
+
+        if (!j)
+                return;
+        if (render_to_buffer(j, render_json, &new.dump, &new.len) < 0) {
+                log_error("API: cannot serialize the %s snapshot: %s; keeping the previous one",
+                          what, strerror(ENOMEM));
+                json_decref(j);
+                return;
+        }
+        new.ok = json_is_true(json_object_get(j, "ok"));
+        pthread_mutex_lock(&a->lock);
+        old = *s;
+        *s = new;
+        json_decref(old.json);
+        pthread_mutex_unlock(&a->lock);
+        free(old.dump);
+}
+
+/* A private copy of the dump: -EAGAIN before the first publish. */
+static int snapshot_copy(Api *a, const Snapshot *s, char **ret, size_t *ret_len, bool *ret_ok) {
+        char *buf = NULL;
+        int r = 0;
+
+        pthread_mutex_lock(&a->lock);
+        if (!s->dump)
+                r = -EAGAIN;
+        else if (!(buf = malloc(s->len)))
+                r = -ENOMEM;
+        else {
+                memcpy(buf, s->dump, s->len);
+                *ret_len = s->len;
+                *ret_ok = s->ok;
+        }
+        pthread_mutex_unlock(&a->lock);
+        *ret = buf;
+        return r;
+}
+
+/* A reference to the published JSON (NULL before the first publish); give
+ * it back with snapshot_unref(). */
+static json_t *snapshot_ref(Api *a, const Snapshot *s, bool *ret_ok) {
+        json_t *j;
+
+        pthread_mutex_lock(&a->lock);
+        j = json_incref(s->json);
+        *ret_ok = s->ok;
+        pthread_mutex_unlock(&a->lock);
+        return j;
+}
+
+static void snapshot_unref(Api *a, json_t *j) {
+        pthread_mutex_lock(&a->lock);
+        json_decref(j);
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* ---------------------------------------------------------------- routes */
+
+const char *api_query(Request *r, const char *key) {
+        return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static int query_bool(Request *r, const char *key, bool *ret) {
+        const char *v = NULL;
+        size_t len = 0;
+
+        /* A bare key ("?strict", no '=') has no value but is there: true. */
+        *ret = false;
+        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &len) != MHD_YES)
+                return 0;
+        if (!v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || !*v)
+                *ret = true;
+        else if (strcmp(v, "0") != 0 && strcmp(v, "false") != 0 && strcmp(v, "no") != 0) {
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                "%s: \"%s\" is not a boolean (1, 0, true, false)", key, v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* A time argument, or `def` when absent. */
+static int query_time(Request *r, const char *key, uint64_t now, uint64_t def, uint64_t *ret) {
+        const char *v = api_query(r, key);
+
+        *ret = def;
+        if (!v || units_parse_time(v, now, ret) >= 0)
+                return 0;
+        api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                        "%s: \"%s\" is not a time (RFC 3339, epoch seconds, now or now-DURATION)",
+                        key, v);
+        return -EINVAL;
+}
+
+int api_query_range(Request *r, uint64_t span, uint64_t *ret_from, uint64_t *ret_to) {
+        uint64_t now = now_realtime_usec();
+
+        if (query_time(r, "from", now, now - span, ret_from) < 0 ||
+            query_time(r, "to", now, now, ret_to) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+Store *api_borrow_store(Request *r) {
+        Store *s = r->api->pool ? store_pool_acquire(r->api->pool) : NULL;
+
+        if (!s)
+                api_reply_store_unavailable(r, 0);
+        return s;
+}
+
+void api_release_store(Request *r, Store *s) {
+        store_pool_release(r->api->pool, s);
+}
+
+/* Status and sources: JSON answers copy the pre-dumped bytes. */
+static void serve_snapshot(Request *r, const Snapshot *s, const char *what, RenderFn text,
+                           bool strict) {
+        char *buf;
+        size_t len;
+        bool ok;
+        json_t *j;
+        int k;
+
+        if (r->text) {
+                j = snapshot_ref(r->api, s, &ok);
+                if (!j) {
+                        reply_not_ready(r, what);
+                        return;
+                }
+                api_reply_render(r, strict && !ok ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, j,
+                                 text);
+                snapshot_unref(r->api, j);
+                return;
+        }
+        k = snapshot_copy(r->api, s, &buf, &len, &ok);
+        if (k == -EAGAIN)
+                reply_not_ready(r, what);
+        else if (k < 0)
+                api_reply_take(r, MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_JSON, NULL, 0);
+        else
+                api_reply_take(r, strict && !ok ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+                               TYPE_JSON, buf, len);
+}
+
+static void route_healthz(Request *r) {
+        char *body = strdup("ok\n");
+
+        api_reply_take(r, body ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_TEXT, body,
+                       body ? 3 : 0);
+}
+
+static void route_status(Request *r) {
+        bool strict;
+
+        if (query_bool(r, "strict", &strict) < 0)
+                return;
+        serve_snapshot(r, &r->api->status, "status", api_render_status_text, strict);
+}
+
+static void route_sources(Request *r) {
+        serve_snapshot(r, &r->api->sources, "sources snapshot", api_render_sources_text, false);
+}
+
+static const json_t *find_criterion(const json_t *status, const char *name) {
+        const json_t *c;
+        size_t i;
+
+        json_array_foreach(json_object_get(status, "criteria"), i, c)
+                if (json_is_string(json_object_get(c, "name")) &&
+                    strcmp(json_string_value(json_object_get(c, "name")), name) == 0)
+                        return c;
+        return NULL;
+}
+
+static void route_criterion(Request *r) {
+        const json_t *c;
+        json_t *status;
+        bool ok;
+
+        status = snapshot_ref(r->api, &r->api->status, &ok);
+        if (!status) {
+                reply_not_ready(r, "status");
+                return;
+        }
+        c = find_criterion(status, r->arg);
+        if (c)
+                api_reply_render(r, MHD_HTTP_OK, c, api_render_criterion_text);
+        else
+                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                                "criterion \"%s\" is not known", r->arg);
+        snapshot_unref(r->api, status);
+}
+
+static int metric_add(const char *name, int64_t ts_ms, double value, void *u) {
+        char iso[32];
+        json_t *m;
+
+        if (ts_ms <= 0)
+                m = json_pack("{s:s,s:n,s:n}", "name", name, "last", "at");
+        else
+                m = json_pack("{s:s,s:o,s:s}", "name", name, "last", api_json_number(value), "at",
+                              units_format_iso8601((uint64_t) ts_ms * USEC_PER_MSEC, iso,
+                                                   sizeof iso));
+        return json_array_append_new(u, m) < 0 ? -ENOMEM : 0;
+}
+
+static void route_metrics(Request *r) {
+        json_t *list;
+        Store *s;
+        int k;
+
+        s = api_borrow_store(r);
+        if (!s)
+                return;
+        list = json_array();
+        k = list ? store_list_series(s, metric_add, list) : -ENOMEM;
+        api_release_store(r, s);
+        api_reply_list(r, "metrics", list, k, api_render_metrics_text);
+}
+
+/* The query of /v1/series, checked. */
+typedef struct SeriesQuery {
+        const char *metric;
+        uint64_t from_usec, to_usec, step_usec;
+} SeriesQuery;
+
+static int series_query(Request *r, SeriesQuery *q) {
+        const char *step = api_query(r, "step");
+
+        q->metric = api_query(r, "metric");
+        if (!q->metric || !*q->metric) {
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                "metric: required (a series name from /v1/metrics)");
+                return -EINVAL;
+        }
+        if (api_query_range(r, API_DEFAULT_SPAN, &q->from_usec, &q->to_usec) < 0)
+                return -EINVAL;
+        q->step_usec = 0;
+        if (step && (units_parse_duration(step, &q->step_usec) < 0 ||
+                     (q->step_usec > 0 && q->step_usec < USEC_PER_MSEC))) {
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                "step: \"%s\" is not a duration of 1ms or more", step);
+                return -EINVAL;
+        }
+        if (q->from_usec > q->to_usec) {
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "from is later than to");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int point_add(int64_t ts_ms, double value, void *u) {
+        json_t *p = json_pack("[I,o]", (json_int_t) ts_ms, api_json_number(value));
+
+        return json_array_append_new(u, p) < 0 ? -ENOMEM : 0;
+}
+
+static json_t *series_json(const SeriesQuery *q, json_t *points, bool truncated) {
+        char from[32], to[32], step[32];
+
+        units_format_duration(q->step_usec, step, sizeof step);
+        return json_pack("{s:s,s:s,s:s,s:s?,s:o,s:b}", "metric", q->metric,
+                         "from", units_format_iso8601(q->from_usec, from, sizeof from),
+                         "to", units_format_iso8601(q->to_usec, to, sizeof to),
+                         "step", q->step_usec ? step : NULL, "points", points,
+                         "truncated", truncated);
+}
+
+static void route_series(Request *r) {
+        SeriesQuery q;
+        json_t *points, *j;
+        Store *s;
+        int k;
+
+        if (series_query(r, &q) < 0)
+                return;
+        s = api_borrow_store(r);
+        if (!s)
+                return;
+        points = json_array();
+        k = points ? store_series_points(s, q.metric, (int64_t) (q.from_usec / USEC_PER_MSEC),
+                                         (int64_t) (q.to_usec / USEC_PER_MSEC),
+                                         (int64_t) (q.step_usec / USEC_PER_MSEC),
+                                         API_MAX_POINTS, point_add, points)
+                   : -ENOMEM;
+        api_release_store(r, s);
+        if (k < 0) {
+                json_decref(points);
+                if (k == -ENOENT)
+                        api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                                        "metric \"%s\" is not known", q.metric);
+                else
+                        api_reply_store_unavailable(r, k);
+                return;
+        }
+        j = series_json(&q, points, k > 0);
+        api_reply_render(r, MHD_HTTP_OK, j, api_render_series_text);
+        json_decref(j);
+}
+
+/* ----------------------------------------------------------- route table */
+
+static const Route routes[] = {
+        { "/healthz",       false, route_healthz },
+        { "/v1/status",     false, route_status },
+        { "/v1/criteria/",  true,  route_criterion },
+        { "/v1/sources",    false, route_sources },
+        { "/v1/metrics",    false, route_metrics },
+        { "/v1/series",     false, route_series },
+        { "/v1/profiles",   false, api_route_profiles },
+        { "/v1/profiles/",  true,  api_route_profile },
+};
+
+static const Route *route_find(const char *url, const char **ret_arg) {
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                size_t n = strlen(routes[i].path);
+
+                if (routes[i].prefix ? strncmp(url, routes[i].path, n) == 0
+                                     : strcmp(url, routes[i].path) == 0) {
+                        *ret_arg = url + n;
+                        return &routes[i];
+                }
+        }
+        return NULL;
+}
+
+/* ------------------------------------------------------------ MHD glue */
+
+/* ?format= wins; else text when Accept names text/plain and not JSON. */
+static int choose_format(Request *r) {
+        const char *f = api_query(r, "format");
+        const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_ACCEPT);
+
+        if (f) {
+                r->text = strcmp(f, "text") == 0;
+                if (r->text || strcmp(f, "json") == 0)
+                        return 0;
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                "format: \"%s\" is neither json nor text", f);
+                return -EINVAL;
+        }
+        r->text = accept && strstr(accept, "text/plain") && !strstr(accept, "application/json");
+        return 0;
+}
+
+static void request_route(Request *r, const char *url, const char *method) {
+        const Route *route = route_find(url, &r->arg);
+
+        if (!route) {
+                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such path: %s", url);
+                return;
+        }
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+                r->allow = true;
+                api_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                "%s %s: only GET and HEAD are allowed", method, url);
+                return;
+        }
+        if (choose_format(r) < 0)
+                return;
+        route->fn(r);
+}
+
+static enum MHD_Result request_queue(Request *r) {
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        resp = MHD_create_response_from_buffer(r->len, r->body,
+                                               r->body ? MHD_RESPMEM_MUST_FREE
+                                                       : MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+                return MHD_NO;
+        r->body = NULL;
+        if (!MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ?: TYPE_JSON) ||
+            !MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ||
+            (r->allow && !MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD")) ||
+            (r->disposition && !MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+                                                        r->disposition))) {
+                MHD_destroy_response(resp);
+                return MHD_NO;
+        }
+        ret = MHD_queue_response(r->conn, r->code, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static bool body_too_large(struct MHD_Connection *c) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        char *end;
+        unsigned long long n;
+
+        if (!cl)
+                return false;
+        errno = 0;
+        n = strtoull(cl, &end, 10);
+        return errno != 0 || *end != '\0' || n > API_MAX_BODY;
+}
+
+static enum MHD_Result request_reject_body(Request *r) {
+        api_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                        "request bodies are limited to %llu bytes",
+                        (unsigned long long) API_MAX_BODY);
+        return request_queue(r);
+}
+
+/* NB: in libmicrohttpd 0.9.75 a response queued on the first call forces
+ * "Connection: close", so the first call only sets up the request and the
+ * answer goes out on the next one.  An oversized body is the exception: that
+ * connection should close anyway. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        Request *r = *con_cls;
+
+        if (!r) {
+                r = calloc(1, sizeof *r);
+                if (!r)
+                        return MHD_NO;
+                *r = (Request) { .api = cls, .conn = c };
+                *con_cls = r;
+                return body_too_large(c) ? request_reject_body(r) : MHD_YES;
+        }
+        if (*upload_data_size > 0) {
+                r->body_bytes += *upload_data_size;
+                *upload_data_size = 0;
+                /* 0.9.75 refuses a response queued mid-upload, so a chunked
+                 * body that outgrows the cap can only be cut off. */
+                return r->body_bytes > API_MAX_BODY ? MHD_NO : MHD_YES;
+        }
+        request_route(r, url, method);
+        return request_queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        Request *r = *con_cls;
+
+        if (!r)
+                return;
+        free(r->body);
+        free(r->disposition);
+        free(r);
+        *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        char msg[512];
+        size_t n;
+
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        n = strlen(msg);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
+        log_warning("API: libmicrohttpd: %s", msg);
+}
+
+/* ------------------------------------------------------------- listening */
+
+/* "HOST:PORT" or "[V6]:PORT" into a copy of the host and the port. */
+static int split_listen(const char *listen, char **ret_host, const char **ret_port) {
+        const char *colon, *host = listen;
+        size_t n;
+
+        if (*listen == '[') {
+                const char *close = strchr(listen, ']');
+
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                host = listen + 1;
+                n = (size_t) (close - host);
+                colon = close + 1;
+        } else {
+                colon = strrchr(listen, ':');
+                if (!colon || memchr(listen, ':', (size_t) (colon - listen)))
+                        return -EINVAL;
+                n = (size_t) (colon - listen);
+        }
+        if (n == 0 || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+            strtoul(colon + 1, NULL, 10) > 65535)
+                return -EINVAL;
+        *ret_host = strndup(host, n);
+        *ret_port = colon + 1;
+        return *ret_host ? 0 : -ENOMEM;
+}
+
+static int resolve_listen(const char *listen, struct addrinfo **ret, char **ret_error) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+        const char *port;
+        char *host;
+        int k;
+
+        k = split_listen(listen, &host, &port);
+        if (k < 0) {
+                set_error(ret_error, -EINVAL, "listen %s: expected HOST:PORT or [IPV6]:PORT", listen);
+                return k;
+        }
+        k = getaddrinfo(host, port, &hints, ret);
+        free(host);
+        if (k != 0) {
+                set_error(ret_error, -EINVAL, "listen %s: %s", listen, gai_strerror(k));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int bind_listen(const char *where, int *ret_fd, char **ret_error) {
+        struct addrinfo *ai;
+        int fd, k, one = 1;
+
+        k = resolve_listen(where, &ai, ret_error);
+        if (k < 0)
+                return k;
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+            listen(fd, SOMAXCONN) < 0) {
+                k = -errno;
+                set_error(ret_error, -EINVAL, "listen %s: %s", where, strerror(-k));
+                if (fd >= 0)
+                        close(fd);
+                freeaddrinfo(ai);
+                return k;
+        }
+        freeaddrinfo(ai);
+        *ret_fd = fd;
+        return 0;
+}
+
+static unsigned socket_port(int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        if (ss.ss_family == AF_INET)
+                return ntohs(((struct sockaddr_in *) &ss)->sin_port);
+        if (ss.ss_family == AF_INET6)
+                return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+        return 0;
+}
+
+static struct MHD_Daemon *start_daemon(Api *a, int fd) {
+        return MHD_start_daemon(
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                0, NULL, NULL, on_request, a,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
+                MHD_OPTION_THREAD_POOL_SIZE, (unsigned) API_THREADS,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) API_TIMEOUT_SEC,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned) API_MAX_CONNECTIONS,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_CONNECTION_MEM,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                MHD_OPTION_END);
+}
+
+/* ------------------------------------------------------------------- API */
+
+/* A socket from systemd must already listen for streams: MHD would take a
+ * datagram socket and then never answer. */
+static int adopt_listen_fd(int fd, char **ret_error) {
+        int k = sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1);
+
+        if (k == 0)
+                k = -ENOTSOCK;
+        else if (k > 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+                k = -errno;
+        if (k >= 0)
+                return 0;
+        set_error(ret_error, -EINVAL, "listen socket %d (from systemd): %s", fd,
+                  k == -ENOTSOCK ? "not a listening stream socket" : strerror(-k));
+        return k;
+}
+
+int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char **ret_error) {
+        Api *a;
+        int fd = listen_fd, k;
+
+        *ret_error = NULL;
+        k = fd >= 0 ? adopt_listen_fd(fd, ret_error) : bind_listen(listen, &fd, ret_error);
+        if (k < 0)
+                return k;
+        a = calloc(1, sizeof *a);
+        if (!a) {
+                if (listen_fd < 0)
+                        close(fd);
+                return -ENOMEM;
+        }
+        a->pool = pool;
+        a->fd = fd;
+        a->from_systemd = listen_fd >= 0;
+        a->listen = strdup(listen);
+        a->port = socket_port(fd);
+        pthread_mutex_init(&a->lock, NULL);
+        *ret = a;
+        return 0;
+}
+
+int api_start(Api *a, char **ret_error) {
+        *ret_error = NULL;
+        /* On failure MHD has already closed the socket and logged why. */
+        a->daemon = start_daemon(a, a->fd);
+        a->fd = -1;
+        if (!a->daemon) {
+                set_error(ret_error, -EINVAL, "listen %s: libmicrohttpd could not start the HTTP server "
+                          "(see its messages above)",
+                          a->from_systemd ? "(socket from systemd)" : a->listen);
+                return -EIO;
+        }
+        return 0;
+}
+
+Api *api_free(Api *a) {
+        if (!a)
+                return NULL;
+        if (a->daemon)
+                MHD_stop_daemon(a->daemon);
+        else if (a->fd >= 0 && !a->from_systemd)
+                close(a->fd);
+        free(a->listen);
+        snapshot_clear(&a->status);
+        snapshot_clear(&a->sources);
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+        return NULL;
+}
+
+void api_publish_status(Api *a, json_t *status) {
+        if (a)
+                snapshot_publish(a, &a->status, status, "status");
+        else
+                json_decref(status);
+}
+
+void api_publish_sources(Api *a, json_t *sources) {
+        if (a)
+                snapshot_publish(a, &a->sources, sources, "sources");
+        else
+                json_decref(sources);
+}
+
+unsigned api_port(const Api *a) {
+        return a ? a->port : 0;
+}

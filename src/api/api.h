@@ -1,0 +1,33 @@
+/* The HTTP API (libmicrohttpd, internal threads).  Status and sources are
+ * published by the loop thread as ready-made JSON snapshots; series and
+ * metrics are read from the store through a pool of read-only connections. */
+#pragma once
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+typedef struct Api Api;
+
+/* Takes `listen_fd` when >= 0 (socket activation), else binds `listen`
+ * ("127.0.0.1:9470", "[::1]:9470"), but serves nothing until api_start():
+ * connections wait in the backlog while the first snapshots are published.
+ * `pool` is borrowed.  On failure *ret_error (caller frees) says why in one
+ * line. */
+int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char **ret_error);
+
+/* Starts answering (libmicrohttpd's threads).  0, or -EIO with *ret_error. */
+int api_start(Api *a, char **ret_error);
+
+/* Stops the server (waits for its threads); NULL is a no-op.  Returns NULL. */
+Api *api_free(Api *a);
+
+/* Replaces the /v1/status snapshot (the shape criteria_evaluate() returns).
+ * Takes ownership of `status`, which must not be changed afterwards. */
+void api_publish_status(Api *a, json_t *status);
+
+/* Replaces the /v1/sources snapshot ({"sources":[...]}); takes ownership. */
+void api_publish_sources(Api *a, json_t *sources);
+
+/* The TCP port actually bound (useful with port 0). */
+unsigned api_port(const Api *a);

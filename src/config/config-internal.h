@@ -1,0 +1,125 @@
+/* What the configuration's files share: the key table's types, the value
+ * parsers behind it (config-values.c) and the INI line reader.  Internal to
+ * src/config*.c, except that aws-credentials.c reads its INI file with the
+ * same line reader; the daemon sees only config.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config/config.h"
+#include "util/util.h"
+
+
+/* Section names and AWS region names are at most this long. */
+#define CONFIG_NAME_MAX 64
+
+typedef enum SectionKind {
+        SECTION_INVALID = -1,        /* header already reported: its keys are skipped */
+        SECTION_DAEMON,
+        SECTION_TARGET,
+        SECTION_POSTGRES,
+        SECTION_CAPACITY,
+        SECTION_CRITERION,
+        _SECTION_KIND_MAX,
+} SectionKind;
+
+typedef enum ConfigType {
+        CONFIG_STRING,
+        CONFIG_PATH,
+        CONFIG_URL,
+        CONFIG_BASE_URL,             /* a URL that paths are appended to */
+        CONFIG_ADDRESS,
+        CONFIG_DURATION,
+        CONFIG_SIZE,
+        CONFIG_COUNT,
+        CONFIG_CONNINFO,
+        CONFIG_REGION,
+        CONFIG_CAPACITY_SOURCE,
+        CONFIG_LOG_LEVEL,
+        CONFIG_STATISTIC,
+        CONFIG_OP,
+        CONFIG_THRESHOLD,
+        _CONFIG_TYPE_MAX,
+} ConfigType;
+
+typedef enum KeyFlags {
+        KEY_REQUIRED = 1 << 0,       /* for criteria: user-defined ones only */
+        KEY_OFF = 1 << 1,            /* a duration of 0 turns the feature off; bounds apply otherwise */
+        KEY_WHOLE_SECONDS = 1 << 2,  /* a duration in whole seconds */
+        KEY_SECRET = 1 << 3,         /* may hold a password: errors do not repeat the value */
+        KEY_CLOUDWATCH = 1 << 4,     /* [capacity] keys of one source only; others may not set them */
+        KEY_SQL = 1 << 5,
+        KEY_ONLY_MASK = KEY_CLOUDWATCH | KEY_SQL,
+} KeyFlags;
+
+/* One key of config.c's table. */
+typedef struct ConfigKey {
+        SectionKind section;
+        const char *name;
+        ConfigType type;
+        const char *def;             /* parsed like a user's value; NULL: none */
+        const char *min, *max;       /* bounds in the key's own syntax; NULL: none */
+        size_t offset;               /* into the section's struct (DaemonConfig, TargetConfig...) */
+        unsigned flags;              /* KeyFlags */
+} ConfigKey;
+
+/* A built-in criterion of config.c's table.  Its op and threshold are text,
+ * parsed like the user's values.  `unit` is what the criterion measures: a
+ * plain threshold number is taken in it, and a threshold in another unit is
+ * refused ("" lets the threshold decide). */
+typedef struct BuiltinCriterion {
+        const char *name;
+        CriterionKind kind;
+        const char *unit;
+        const char *op;
+        const char *threshold;
+} BuiltinCriterion;
+
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
+/* The built-in criterion of that name; NULL for a user's own (config.c). */
+const BuiltinCriterion *config_builtin_lookup(const char *name);
+
+/* Parses `v` for key `k` into the section's struct at `base`, by the key's
+ * type.  On failure returns a negative errno (-ENOMEM included) and writes
+ * what is wrong with the value into `problem`, to follow the quoted value:
+ * "is not a duration". */
+int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+
+/* The name of a capacity source ("cloudwatch") and the KeyFlags bit that
+ * marks the keys of that source only. */
+const char *config_capacity_source_name(CapacitySource s);
+unsigned config_capacity_source_keys(CapacitySource s);
+
+/* inih's line buffer, in bytes.  Debian's libinih sizes its buffer at run
+ * time and defaults to 200 bytes, which STS session tokens (a thousand
+ * characters and more) and long URLs or conninfo strings exceed.  Here it is
+ * a heap buffer of this size (ini_initial_alloc) that never grows, as
+ * ini_allow_realloc is off, so a line is always one reader call: lines of up
+ * to 8191 characters are read whole. */
+#define CONFIG_LINE_BUFFER 8192
+
+/* Hands an INI file to libinih one physical line per call, so that `line`
+ * is the line inih is working on when it calls the handler. */
+typedef struct ConfigLineReader {
+        FILE *f;                     /* borrowed: the caller opens and closes it */
+        unsigned line;               /* the line read last; 0: none yet */
+        int read_errno;              /* > 0: reading failed, and the parse ended early */
+        /* Called for every line before inih parses it.  `too_long`: the line
+         * did not fit CONFIG_LINE_BUFFER; inih then sees it as empty. */
+        void (*on_line)(void *userdata, const char *text, bool too_long);
+        void *userdata;
+} ConfigLineReader;
+
+/* Parses r->f with libinih's settings for both files: the large buffer, no
+ * multi-line values, inline "; comments", no stop at the first error.
+ * Returns what ini_parse_stream() does: 0, the first line inih could not
+ * parse, or -2 when out of memory. */
+int config_ini_parse(ConfigLineReader *r, ini_handler handler, void *user);

@@ -1,0 +1,113 @@
+/* perfwatchd: parse options, load the config, build the manager, run the
+ * loop, tear down.  Everything else lives in the modules. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/curl-glue.h"
+#include "util/log.h"
+#include "core/manager.h"
+
+enum {
+        EXIT_USAGE = 2,
+};
+
+static void help(void) {
+        printf("Usage: perfwatchd [OPTIONS]\n"
+               "Watch a service under test and answer whether its acceptance criteria hold.\n\n"
+               "  -c, --config PATH    configuration file (default %s)\n"
+               "      --check-config   check the configuration file, print every problem, exit\n"
+               "  -h, --help           show this help\n"
+               "      --version        show the version\n\n"
+               "See perfwatchd(8) and perfwatchd.conf(5).\n",
+               CONFIG_DEFAULT_PATH);
+}
+
+typedef struct Options {
+        const char *config_path;
+        bool check_config;
+} Options;
+
+/* 0 to go on, 1 to exit successfully (help, version), -EINVAL on bad usage. */
+static int parse_options(int argc, char *argv[], Options *o) {
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+        static const struct option options[] = {
+                { "config",       required_argument, NULL, 'c' },
+                { "check-config", no_argument,       NULL, ARG_CHECK_CONFIG },
+                { "help",         no_argument,       NULL, 'h' },
+                { "version",      no_argument,       NULL, ARG_VERSION },
+                {}
+        };
+        int c;
+
+        o->config_path = CONFIG_DEFAULT_PATH;
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        o->config_path = optarg;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        o->check_config = true;
+                        break;
+                case 'h':
+                        help();
+                        return 1;
+                case ARG_VERSION:
+                        printf("perfwatchd %s\n", PACKAGE_VERSION);
+                        return 1;
+                default:
+                        fprintf(stderr, "Try 'perfwatchd --help'.\n");
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "perfwatchd: unexpected argument '%s'. Try 'perfwatchd --help'.\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        Manager *m = NULL;
+        Config *config = NULL;
+        char *errors = NULL;
+        Options o = {};
+        int r;
+
+        r = parse_options(argc, argv, &o);
+        if (r != 0)
+                return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+
+        log_open();
+        r = config_load(o.config_path, &config, &errors);
+        if (r < 0) {
+                fputs(errors ? errors : "", stderr);
+                if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
+                        fputc('\n', stderr);
+                free(errors);
+                return EXIT_FAILURE;
+        }
+        if (o.check_config) {
+                printf("%s: ok\n", o.config_path);
+                config_free(config);
+                return EXIT_SUCCESS;
+        }
+
+        r = curl_glue_global_init();
+        if (r < 0) {
+                log_error("cannot initialise libcurl");
+                config_free(config);
+                return EXIT_FAILURE;
+        }
+        r = manager_new(config, &m);
+        if (r >= 0)
+                r = manager_run(m);
+        manager_free(m);
+        curl_glue_global_cleanup();
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,18 @@
+/* The daemon's core: one sd-event loop that owns the store, the pollers,
+ * the criteria evaluation and the API, and handles the signals. */
+#pragma once
+
+#include "config/config.h"
+
+typedef struct Manager Manager;
+
+/* Builds everything `config` asks for (taking ownership of it) and opens
+ * the store and the API.  On failure logs why and returns a negative errno. */
+int manager_new(Config *config, Manager **ret);
+
+/* Runs the loop until SIGTERM/SIGINT; flushes and returns 0, or a negative
+ * errno on a fatal error. */
+int manager_run(Manager *m);
+
+/* NULL is a no-op.  Returns NULL. */
+Manager *manager_free(Manager *m);

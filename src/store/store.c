@@ -1,0 +1,886 @@
+/* The store's connections and time series: opening and migrating the
+ * database, the in-memory sample queue and its flush, retention, series
+ * reads, and the read-only pool.  The profiles are in store-profiles.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "util/log.h"
+#include "store/store-internal.h"
+#include "util/util.h"
+
+/* The migrations, NULL-terminated; src/store/store-schema.c is generated from sql/. */
+extern const char *const store_migrations[];
+
+#define QUEUE_MAX 100000U
+#define QUEUE_FIRST 256U
+/* A queue buffer that grew past this during an outage is given back after
+ * the flush that drains it, so one bad hour does not pin memory for months. */
+#define QUEUE_KEEP 8192U
+/* The writer runs on the event loop: when another process holds the write
+ * lock it gives up quickly and the samples wait for the next flush; API
+ * readers, on their own threads, may wait longer. */
+#define BUSY_TIMEOUT_WRITER_MS 50
+#define BUSY_TIMEOUT_READER_MS 5000
+/* Page cache per connection, in KiB: the daemon must stay within 12 MiB. */
+#define CACHE_KIB_WRITER 2000
+#define CACHE_KIB_READER 1000
+#define WAL_SIZE_LIMIT (8 * 1024 * 1024)
+
+#define SERIES_ID_OF_1 "(SELECT id FROM series WHERE name = ?1)"
+
+/* Columns: count, newest ts, value of the extreme, its ts.  One statement, so
+ * one snapshot, even while the loop thread writes. */
+#define STAT_EXTREME_SQL(order)                                                            \
+        "SELECT a.n, a.newest, m.value, m.ts FROM "                                        \
+        "(SELECT count(*) AS n, max(ts) AS newest FROM samples "                           \
+        " WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3) AS a "            \
+        "LEFT JOIN (SELECT value, ts FROM samples "                                        \
+        " WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3 "                  \
+        " ORDER BY value " order ", ts DESC LIMIT 1) AS m ON 1"
+
+/* The statements up to STMT_PROFILE_FIRST; store_profile_sql has the rest. */
+static const char *const series_sql[STMT_PROFILE_FIRST] = {
+        [STMT_BEGIN] = "BEGIN IMMEDIATE",
+        [STMT_COMMIT] = "COMMIT",
+        [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_SERIES_INSERT] = "INSERT OR IGNORE INTO series (name) VALUES (?1)",
+        [STMT_SERIES_ID] = "SELECT id FROM series WHERE name = ?1",
+        [STMT_SAMPLE_INSERT] = "INSERT INTO samples (series_id, ts, value) VALUES (?1, ?2, ?3)",
+        /* CROSS JOIN pins series as the outer loop, so each series' old
+         * samples come from the (series_id, ts) index: a step never scans
+         * the whole table, not even when nothing is left to delete. */
+        [STMT_RETENTION] = "DELETE FROM samples WHERE rowid IN ("
+                           "SELECT sa.rowid FROM series AS se CROSS JOIN samples AS sa "
+                           "ON sa.series_id = se.id AND sa.ts < ?1 LIMIT ?2)",
+        /* Columns: count, newest ts, mean, value of the newest sample.  With a
+         * single max() aggregate SQLite takes the bare column from the row
+         * holding the maximum (documented in "SELECT", "bare columns"). */
+        [STMT_STAT_AGG] = "SELECT count(*), max(ts), avg(value), value FROM samples "
+                          "WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3",
+        [STMT_STAT_MAX] = STAT_EXTREME_SQL("DESC"),
+        [STMT_STAT_MIN] = STAT_EXTREME_SQL("ASC"),
+        [STMT_LAST] = "SELECT ts, value FROM samples WHERE series_id = " SERIES_ID_OF_1
+                      " ORDER BY ts DESC LIMIT 1",
+        [STMT_POINTS_RAW] = "SELECT ts, value FROM samples "
+                            "WHERE series_id = ?1 AND ts BETWEEN ?2 AND ?3 ORDER BY ts",
+        [STMT_POINTS_STEP] = "SELECT (ts / ?4) * ?4 AS bucket, avg(value) FROM samples "
+                             "WHERE series_id = ?1 AND ts BETWEEN ?2 AND ?3 "
+                             "GROUP BY bucket ORDER BY bucket",
+        /* One index probe per series for its newest sample. */
+        [STMT_LIST] = "SELECT se.name, sa.ts, sa.value FROM series AS se "
+                      "LEFT JOIN samples AS sa ON sa.rowid = "
+                      "(SELECT rowid FROM samples WHERE series_id = se.id ORDER BY ts DESC LIMIT 1) "
+                      "ORDER BY se.name",
+};
+
+struct StorePool {
+        char *path;
+        unsigned n, opened;
+        Store **idle;
+        unsigned n_idle;
+        pthread_mutex_t mutex;
+        pthread_cond_t cond;
+};
+
+/* ---------------------------------------------------------------- errors */
+
+static int errno_from_sqlite(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        default:
+                return -EIO;
+        }
+}
+
+static const char *stmt_sql(unsigned id) {
+        return id < STMT_PROFILE_FIRST ? series_sql[id] : store_profile_sql[id - STMT_PROFILE_FIRST];
+}
+
+/* A query error goes back as an errno for the caller to log; SQLite's own
+ * words are kept at debug level for whoever digs deeper. */
+int store_sql_error(Store *s, int rc, unsigned id) {
+        log_debug("%s: \"%s\": %s", s->path, stmt_sql(id), sqlite3_errmsg(s->db));
+        return errno_from_sqlite(rc) ?: -EIO;
+}
+
+/* ---------------------------------------------------------------- statements */
+
+int store_stmt_get(Store *s, unsigned id, sqlite3_stmt **ret) {
+        int rc;
+
+        if (!s->stmt[id]) {
+                rc = sqlite3_prepare_v3(s->db, stmt_sql(id), -1, SQLITE_PREPARE_PERSISTENT,
+                                        &s->stmt[id], NULL);
+                if (rc != SQLITE_OK)
+                        return store_sql_error(s, rc, id);
+        }
+        *ret = s->stmt[id];
+        return 0;
+}
+
+/* Resetting at once matters: a reader left mid-statement keeps its WAL
+ * snapshot and stops checkpoints from recycling the log. */
+void store_stmt_done(sqlite3_stmt *st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows. */
+int store_stmt_exec(Store *s, unsigned id) {
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = store_stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, id);
+        store_stmt_done(st);
+        return r;
+}
+
+void store_txn_rollback(Store *s) {
+        if (!sqlite3_get_autocommit(s->db))
+                (void) store_stmt_exec(s, STMT_ROLLBACK);
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *ret) {
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return errno_from_sqlite(rc) ?: -EIO;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+/* ---------------------------------------------------------------- series names */
+
+static uint32_t name_hash(const char *p) {
+        uint32_t h = 2166136261u;
+
+        for (; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619u;
+        return h;
+}
+
+static int slots_grow(Store *s) {
+        size_t n = s->n_slots ? s->n_slots * 2 : 64;
+        uint32_t *slots = calloc(n, sizeof *slots);
+
+        if (!slots)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_series; i++) {
+                size_t j = s->series[i].hash & (n - 1);
+                while (slots[j])
+                        j = (j + 1) & (n - 1);
+                slots[j] = (uint32_t) i + 1;
+        }
+        free(s->slots);
+        s->slots = slots;
+        s->n_slots = n;
+        return 0;
+}
+
+static int series_add(Store *s, const char *name, uint32_t hash, size_t slot, uint32_t *ret) {
+        char *copy;
+
+        /* A target whose JSON keys change on every poll (ids, timestamps)
+         * would otherwise grow memory and the database without end. */
+        if (s->n_series >= STORE_SERIES_MAX)
+                return -E2BIG;
+        if (s->n_series == s->alloc_series) {
+                size_t n = s->alloc_series ? s->alloc_series * 2 : 16;
+                Series *a = realloc(s->series, n * sizeof *a);
+                if (!a)
+                        return -ENOMEM;
+                s->series = a;
+                s->alloc_series = n;
+        }
+        copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        s->series[s->n_series] = (Series) { .name = copy, .hash = hash };
+        *ret = (uint32_t) s->n_series++;
+        s->slots[slot] = *ret + 1;
+        return 0;
+}
+
+/* The index of `name` in s->series, added (id unknown) when new. */
+static int series_intern(Store *s, const char *name, uint32_t *ret) {
+        uint32_t h = name_hash(name);
+        size_t j;
+        int r;
+
+        /* Grow at 3/4 load so probe chains stay short. */
+        if ((s->n_series + 1) * 4 > s->n_slots * 3) {
+                r = slots_grow(s);
+                if (r < 0)
+                        return r;
+        }
+        for (j = h & (s->n_slots - 1); s->slots[j]; j = (j + 1) & (s->n_slots - 1)) {
+                const Series *e = &s->series[s->slots[j] - 1];
+                if (e->hash == h && strcmp(e->name, name) == 0) {
+                        *ret = s->slots[j] - 1;
+                        return 0;
+                }
+        }
+        return series_add(s, name, h, j, ret);
+}
+
+/* Creates the series row if needed and caches its id. */
+static int series_resolve(Store *s, Series *e) {
+        sqlite3_stmt *ins = NULL, *sel = NULL;
+        int r, rc;
+
+        if (e->id > 0)
+                return 0;
+        r = store_stmt_get(s, STMT_SERIES_INSERT, &ins);
+        if (r >= 0)
+                r = store_stmt_get(s, STMT_SERIES_ID, &sel);
+        if (r < 0)
+                return r;
+
+        sqlite3_bind_text(ins, 1, e->name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(ins);
+        store_stmt_done(ins);
+        if (rc != SQLITE_DONE)
+                return store_sql_error(s, rc, STMT_SERIES_INSERT);
+
+        sqlite3_bind_text(sel, 1, e->name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(sel);
+        if (rc == SQLITE_ROW) {
+                e->id = sqlite3_column_int64(sel, 0);
+                e->id_gen = s->flush_gen;
+        }
+        store_stmt_done(sel);
+        return rc == SQLITE_ROW ? 0 : store_sql_error(s, rc, STMT_SERIES_ID);
+}
+
+/* Ids learnt in a flush that rolled back may name rows that never existed. */
+static void series_forget_gen(Store *s, uint64_t gen) {
+        for (size_t i = 0; i < s->n_series; i++)
+                if (s->series[i].id > 0 && s->series[i].id_gen == gen)
+                        s->series[i].id = 0;
+}
+
+/* The database id of a series for readers: -ENOENT when unknown. */
+static int series_lookup(Store *s, const char *name, int64_t *ret) {
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = store_stmt_get(s, STMT_SERIES_ID, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int64(st, 0);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sql_error(s, rc, STMT_SERIES_ID);
+        store_stmt_done(st);
+        return r;
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static int queue_grow(Store *s) {
+        size_t n = s->q_alloc ? s->q_alloc * 2 : QUEUE_FIRST;
+        Sample *q;
+
+        if (n > QUEUE_MAX)
+                n = QUEUE_MAX;
+        q = malloc(n * sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->q_len; i++)
+                q[i] = s->queue[(s->q_head + i) % s->q_alloc];
+        free(s->queue);
+        s->queue = q;
+        s->q_alloc = n;
+        s->q_head = 0;
+        return 0;
+}
+
+static void queue_clear(Store *s) {
+        s->q_head = s->q_len = 0;
+        if (s->q_alloc > QUEUE_KEEP) {
+                free(s->queue);
+                s->queue = NULL;
+                s->q_alloc = 0;
+        }
+}
+
+/* ---------------------------------------------------------------- opening */
+
+static int migrations_count(void) {
+        int n = 0;
+
+        while (store_migrations[n])
+                n++;
+        return n;
+}
+
+/* Runs SQL text of one or more statements; `what` leads the error. */
+static int store_exec(Store *s, const char *sql, const char *what, char **ret_error) {
+        char *msg = NULL;
+        int rc, r = 0;
+
+        rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK)
+                r = set_error(ret_error, errno_from_sqlite(rc) ?: -EIO, "%s: %s: %s", s->path, what,
+                              msg ?: sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return r;
+}
+
+static int store_connect(const char *path, bool readonly, Store **ret, char **ret_error) {
+        int flags = SQLITE_OPEN_NOMUTEX |
+                    (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        Store *s;
+        int rc, r, e;
+
+        s = calloc(1, sizeof *s);
+        if (s)
+                s->path = strdup(path);
+        if (!s || !s->path) {
+                store_free(s);
+                return set_error(ret_error, -ENOMEM, "%s: out of memory", path);
+        }
+        s->readonly = readonly;
+
+        rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+        if (rc != SQLITE_OK) {
+                e = s->db ? sqlite3_system_errno(s->db) : 0;
+                r = e > 0 ? -e : (errno_from_sqlite(rc) ?: -EIO);
+                set_error(ret_error, r, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                store_free(s);
+                return r;
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, readonly ? BUSY_TIMEOUT_READER_MS : BUSY_TIMEOUT_WRITER_MS);
+        *ret = s;
+        return 0;
+}
+
+/* Refuses a database this binary cannot understand: a newer schema, or (read
+ * only, where nothing may create it) none at all. */
+static int store_check_version(Store *s, char **ret_error) {
+        int known = migrations_count(), v, r;
+
+        r = pragma_int(s->db, "PRAGMA user_version", &v);
+        if (r < 0)
+                return set_error(ret_error, r, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        if (v > known)
+                return set_error(ret_error, -EOPNOTSUPP,
+                                 "%s: database schema version %d is newer than this perfwatchd (%d)",
+                                 s->path, v, known);
+        if (v == 0 && s->readonly)
+                return set_error(ret_error, -ENODATA,
+                                 "%s: database is not initialised (schema version 0); perfwatchd creates it",
+                                 s->path);
+        return 0;
+}
+
+static int store_set_wal(Store *s, char **ret_error) {
+        sqlite3_stmt *st = NULL;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                r = set_error(ret_error, errno_from_sqlite(rc) ?: -EIO,
+                              "%s: cannot set journal_mode=WAL: %s", s->path, sqlite3_errmsg(s->db));
+        else if (strcmp((const char *) sqlite3_column_text(st, 0) ?: "", "wal") != 0)
+                r = set_error(ret_error, -EOPNOTSUPP,
+                              "%s: journal_mode=WAL refused (mode stays %s); WAL needs a local file system",
+                              s->path, (const char *) sqlite3_column_text(st, 0) ?: "unknown");
+        sqlite3_finalize(st);
+        return r;
+}
+
+/* Applies each missing migration in its own transaction.  The version is read
+ * again inside it, so two processes creating one file never both apply one. */
+static int store_migrate(Store *s, char **ret_error) {
+        int known = migrations_count(), v, r;
+        char what[64], sql[64];
+
+        for (;;) {
+                r = store_exec(s, "BEGIN IMMEDIATE", "cannot start the schema migration", ret_error);
+                if (r < 0)
+                        return r;
+                r = pragma_int(s->db, "PRAGMA user_version", &v);
+                if (r < 0) {
+                        set_error(ret_error, r, "%s: %s", s->path, sqlite3_errmsg(s->db));
+                        goto fail;
+                }
+                if (v >= known)
+                        return store_exec(s, "COMMIT", "schema check", ret_error);
+
+                snprintf(what, sizeof what, "schema migration %d failed", v + 1);
+                snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+                r = store_exec(s, store_migrations[v], what, ret_error);
+                if (r >= 0)
+                        r = store_exec(s, sql, what, ret_error);
+                if (r >= 0)
+                        r = store_exec(s, "COMMIT", what, ret_error);
+                if (r < 0)
+                        goto fail;
+        }
+fail:
+        if (!sqlite3_get_autocommit(s->db))
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+int store_open(const char *path, Store **ret, char **ret_error) {
+        char tune[160];
+        Store *s = NULL;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!path || !ret)
+                return -EINVAL;
+
+        snprintf(tune, sizeof tune,
+                 "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -%d; PRAGMA journal_size_limit = %d",
+                 CACHE_KIB_WRITER, WAL_SIZE_LIMIT);
+        r = store_connect(path, false, &s, ret_error);
+        if (r >= 0)
+                r = store_check_version(s, ret_error);
+        if (r >= 0)
+                r = store_set_wal(s, ret_error);
+        if (r >= 0)
+                r = store_exec(s, tune, "cannot apply the connection settings", ret_error);
+        if (r >= 0)
+                r = store_migrate(s, ret_error);
+        if (r < 0) {
+                store_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int store_open_readonly(const char *path, Store **ret, char **ret_error) {
+        char tune[64];
+        Store *s = NULL;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!path || !ret)
+                return -EINVAL;
+
+        snprintf(tune, sizeof tune, "PRAGMA cache_size = -%d", CACHE_KIB_READER);
+        r = store_connect(path, true, &s, ret_error);
+        if (r >= 0)
+                r = store_check_version(s, ret_error);
+        if (r >= 0)
+                r = store_exec(s, tune, "cannot apply the connection settings", ret_error);
+        if (r < 0) {
+                store_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+Store *store_free(Store *s) {
+        if (!s)
+                return NULL;
+        for (unsigned i = 0; i < _STMT_MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        sqlite3_close(s->db);
+        for (size_t i = 0; i < s->n_series; i++)
+                free(s->series[i].name);
+        free(s->series);
+        free(s->slots);
+        free(s->queue);
+        free(s->path);
+        free(s);
+        return NULL;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+int store_append(Store *s, const char *series, int64_t ts_ms, double value) {
+        uint32_t idx;
+        int r;
+
+        if (!s || !series || !*series)
+                return -EINVAL;
+        if (s->readonly)
+                return -EROFS;
+        /* SQLite binds NaN as NULL, which `value REAL NOT NULL` refuses: one
+         * queued NaN would fail every later flush. */
+        if (isnan(value))
+                return -EINVAL;
+
+        r = series_intern(s, series, &idx);
+        if (r < 0)
+                return r;
+        if (s->q_len == QUEUE_MAX) {
+                s->q_head = (s->q_head + 1) % s->q_alloc;
+                s->q_len--;
+                s->dropped++;
+        } else if (s->q_len == s->q_alloc) {
+                r = queue_grow(s);
+                if (r < 0)
+                        return r;
+        }
+        s->queue[(s->q_head + s->q_len) % s->q_alloc] = (Sample) {
+                .series = idx, .ts = ts_ms, .value = value,
+        };
+        s->q_len++;
+        return 0;
+}
+
+static int flush_sample(Store *s, sqlite3_stmt *ins, const Sample *q) {
+        Series *e = &s->series[q->series];
+        int r, rc;
+
+        r = series_resolve(s, e);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(ins, 1, e->id);
+        sqlite3_bind_int64(ins, 2, q->ts);
+        sqlite3_bind_double(ins, 3, q->value);
+        rc = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        return rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, STMT_SAMPLE_INSERT);
+}
+
+int store_flush(Store *s) {
+        sqlite3_stmt *ins = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (s->readonly)
+                return -EROFS;
+        if (s->dropped > 0) {
+                log_warning("%s: sample queue was full (%u): dropped the %" PRIu64 " oldest samples",
+                            s->path, QUEUE_MAX, s->dropped);
+                s->dropped = 0;
+        }
+        if (s->q_len == 0)
+                return 0;
+
+        s->flush_gen++;
+        r = store_stmt_get(s, STMT_SAMPLE_INSERT, &ins);
+        if (r < 0)
+                return r;
+        r = store_stmt_exec(s, STMT_BEGIN);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s->q_len && r >= 0; i++)
+                r = flush_sample(s, ins, &s->queue[(s->q_head + i) % s->q_alloc]);
+        sqlite3_clear_bindings(ins);
+        if (r >= 0)
+                r = store_stmt_exec(s, STMT_COMMIT);
+        if (r < 0) {
+                store_txn_rollback(s);
+                series_forget_gen(s, s->flush_gen);
+                return r;
+        }
+        queue_clear(s);
+        return 0;
+}
+
+size_t store_pending(const Store *s) {
+        return s ? s->q_len : 0;
+}
+
+int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted) {
+        sqlite3_stmt *st = NULL;
+        unsigned n = 0;
+        int r, rc;
+
+        if (!s || !ret_deleted)
+                return -EINVAL;
+        *ret_deleted = 0;
+        if (s->readonly)
+                return -EROFS;
+        if (max_rows == 0)
+                return 0;
+
+        r = store_stmt_get(s, STMT_RETENTION, &st);
+        if (r >= 0)
+                r = store_stmt_exec(s, STMT_BEGIN);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, cutoff_ms);
+        sqlite3_bind_int64(st, 2, max_rows);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                n = (unsigned) sqlite3_changes(s->db);
+        r = rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, STMT_RETENTION);
+        store_stmt_done(st);
+        if (r >= 0)
+                r = store_stmt_exec(s, STMT_COMMIT);
+        if (r < 0) {
+                store_txn_rollback(s);
+                return r;
+        }
+        *ret_deleted = n;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+int store_series_stat(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                      StoreStat stat, StoreStatResult *r) {
+        static const unsigned stmt_of[] = {
+                [STORE_STAT_MAX] = STMT_STAT_MAX,
+                [STORE_STAT_MIN] = STMT_STAT_MIN,
+                [STORE_STAT_AVG] = STMT_STAT_AGG,
+                [STORE_STAT_LAST] = STMT_STAT_AGG,
+        };
+        sqlite3_stmt *st = NULL;
+        int k, rc;
+
+        if (!s || !series || !r || (unsigned) stat >= ELEMENTSOF(stmt_of))
+                return -EINVAL;
+        *r = (StoreStatResult) {};
+        k = store_stmt_get(s, stmt_of[stat], &st);
+        if (k < 0)
+                return k;
+        sqlite3_bind_text(st, 1, series, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+                r->count = (uint64_t) sqlite3_column_int64(st, 0);
+                r->newest_ms = sqlite3_column_int64(st, 1);
+                /* Extremes carry their own time; avg and last are "as of" the newest. */
+                r->value = sqlite3_column_double(st, stat == STORE_STAT_LAST ? 3 : 2);
+                r->value_ms = stat == STORE_STAT_MAX || stat == STORE_STAT_MIN
+                                      ? sqlite3_column_int64(st, 3)
+                                      : r->newest_ms;
+        }
+        k = rc == SQLITE_ROW ? 0 : store_sql_error(s, rc, stmt_of[stat]);
+        store_stmt_done(st);
+        return k;
+}
+
+int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *ret_value) {
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        if (!s || !series || !ret_ts_ms || !ret_value)
+                return -EINVAL;
+        r = store_stmt_get(s, STMT_LAST, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, series, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret_ts_ms = sqlite3_column_int64(st, 0);
+                *ret_value = sqlite3_column_double(st, 1);
+        }
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sql_error(s, rc, STMT_LAST);
+        store_stmt_done(st);
+        return r;
+}
+
+int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                        int64_t step_ms, size_t max_points,
+                        int (*fn)(int64_t ts_ms, double value, void *u), void *u) {
+        unsigned id = step_ms > 0 ? STMT_POINTS_STEP : STMT_POINTS_RAW;
+        sqlite3_stmt *st = NULL;
+        int64_t series_id = 0;
+        size_t n = 0;
+        int r, rc;
+
+        if (!s || !series || !fn || step_ms < 0)
+                return -EINVAL;
+        r = series_lookup(s, series, &series_id);
+        if (r >= 0)
+                r = store_stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, series_id);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        if (step_ms > 0)
+                sqlite3_bind_int64(st, 4, step_ms);
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == max_points) {
+                        r = 1;
+                        break;
+                }
+                n++;
+                r = fn(sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), u);
+                if (r != 0)
+                        break;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                r = store_sql_error(s, rc, id);
+        store_stmt_done(st);
+        return r;
+}
+
+int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, double value, void *u),
+                      void *u) {
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        if (!s || !fn)
+                return -EINVAL;
+        r = store_stmt_get(s, STMT_LIST, &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                /* A series whose samples retention removed comes back with NULLs: ts 0. */
+                r = fn((const char *) sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+                       sqlite3_column_double(st, 2), u);
+                if (r != 0)
+                        break;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                r = store_sql_error(s, rc, STMT_LIST);
+        store_stmt_done(st);
+        return r;
+}
+
+int store_schema_version(Store *s) {
+        int v, r;
+
+        if (!s)
+                return -EINVAL;
+        r = pragma_int(s->db, "PRAGMA user_version", &v);
+        return r < 0 ? r : v;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+int store_pool_new(const char *path, unsigned n, StorePool **ret, char **ret_error) {
+        StorePool *p;
+        Store *first;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!path || n == 0 || !ret)
+                return -EINVAL;
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return set_error(ret_error, -ENOMEM, "%s: out of memory", path);
+        pthread_mutex_init(&p->mutex, NULL);
+        pthread_cond_init(&p->cond, NULL);
+        p->n = n;
+        p->path = strdup(path);
+        p->idle = calloc(n, sizeof *p->idle);
+        if (!p->path || !p->idle) {
+                store_pool_free(p);
+                return set_error(ret_error, -ENOMEM, "%s: out of memory", path);
+        }
+
+        /* One connection now, so a wrong path or schema shows at startup;
+         * the others open when first needed. */
+        r = store_open_readonly(path, &first, ret_error);
+        if (r < 0) {
+                store_pool_free(p);
+                return r;
+        }
+        p->idle[p->n_idle++] = first;
+        p->opened = 1;
+        *ret = p;
+        return 0;
+}
+
+StorePool *store_pool_free(StorePool *p) {
+        if (!p)
+                return NULL;
+        for (unsigned i = 0; i < p->n_idle; i++)
+                store_free(p->idle[i]);
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->mutex);
+        free(p->idle);
+        free(p->path);
+        free(p);
+        return NULL;
+}
+
+Store *store_pool_acquire(StorePool *p) {
+        char *error = NULL;
+        Store *s = NULL;
+        int r;
+
+        if (!p)
+                return NULL;
+        pthread_mutex_lock(&p->mutex);
+        while (p->n_idle == 0 && p->opened == p->n)
+                pthread_cond_wait(&p->cond, &p->mutex);
+        if (p->n_idle > 0) {
+                s = p->idle[--p->n_idle];
+                pthread_mutex_unlock(&p->mutex);
+                return s;
+        }
+        /* Claim the slot, then open outside the lock: opening does I/O. */
+        p->opened++;
+        pthread_mutex_unlock(&p->mutex);
+
+        r = store_open_readonly(p->path, &s, &error);
+        if (r >= 0)
+                return s;
+        /* NULL tells the caller nothing more, so the reason is logged here. */
+        if (error)
+                log_error("read-only connection: %s", error);
+        else
+                log_error("%s: read-only connection: %s", p->path, strerror(-r));
+        free(error);
+        pthread_mutex_lock(&p->mutex);
+        p->opened--;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->mutex);
+        return NULL;
+}
+
+void store_pool_release(StorePool *p, Store *s) {
+        if (!p || !s)
+                return;
+        pthread_mutex_lock(&p->mutex);
+        if (p->n_idle < p->n)
+                p->idle[p->n_idle++] = s;
+        else
+                s = store_free(s);
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->mutex);
+}

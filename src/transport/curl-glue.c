@@ -1,0 +1,471 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "transport/curl-glue.h"
+#include "util/log.h"
+#include "transport/poll-timer.h"
+#include "util/units.h"
+#if HAVE_LIBSSH2
+#include <libssh2.h>
+#endif
+
+#define CURL_GLUE_USER_AGENT "perfwatchd/0.1"
+
+/* One running transfer and whom to tell when it ends. */
+typedef struct Transfer {
+        CURL *easy;
+        curl_glue_done_t done;
+        void *userdata;
+        struct Transfer *next;
+} Transfer;
+
+/* One socket curl asked us to watch; curl hands it back as `socketp`. */
+typedef struct GlueSocket {
+        sd_event_source *io;
+        struct GlueSocket *prev, *next;
+} GlueSocket;
+
+struct CurlGlue {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *timer;
+        Transfer *transfers;
+        GlueSocket *sockets;
+};
+
+static Transfer *glue_unlink_transfer(CurlGlue *g, CURL *easy) {
+        for (Transfer **t = &g->transfers; *t; t = &(*t)->next)
+                if ((*t)->easy == easy) {
+                        Transfer *found = *t;
+                        *t = found->next;
+                        return found;
+                }
+        return NULL;
+}
+
+/* Hands every finished transfer back to its owner.  Each callback may add
+ * or remove transfers; curl drops the pending message of a removed handle,
+ * and we look each message's transfer up afresh, so nothing stale is used. */
+static void glue_check_finished(CurlGlue *g) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(g->multi, &left))) {
+                CURL *easy;
+                CURLcode result;
+                Transfer *t;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+
+                /* The message lives in the easy handle: copy before removing it. */
+                easy = msg->easy_handle;
+                result = msg->data.result;
+                t = glue_unlink_transfer(g, easy);
+                curl_multi_remove_handle(g->multi, easy);
+                if (!t)
+                        continue;
+
+                curl_glue_done_t done = t->done;
+                void *userdata = t->userdata;
+                free(t);
+                done(easy, result, userdata);
+        }
+}
+
+static void glue_action(CurlGlue *g, curl_socket_t fd, int mask) {
+        int running;
+        CURLMcode mc;
+
+        mc = curl_multi_socket_action(g->multi, fd, mask, &running);
+        if (mc != CURLM_OK)
+                log_warning("curl: socket action on %s failed: %s",
+                            fd == CURL_SOCKET_TIMEOUT ? "timeout" : "socket",
+                            curl_multi_strerror(mc));
+        glue_check_finished(g);
+}
+
+static int glue_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        int mask = 0;
+
+        if (revents & EPOLLIN)
+                mask |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                mask |= CURL_CSELECT_OUT;
+        if (revents & (EPOLLERR | EPOLLHUP))
+                mask |= CURL_CSELECT_ERR;
+
+        /* userdata is the glue, not the GlueSocket: curl may free that one
+         * (CURL_POLL_REMOVE) while we are inside the action. */
+        glue_action(userdata, fd, mask);
+        return 0;
+}
+
+static int glue_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        glue_action(userdata, CURL_SOCKET_TIMEOUT, 0);
+        return 0;
+}
+
+/* Transfers removed while the owner tears down after the loop ended make
+ * curl ask for sockets and timers a finished loop can no longer give. */
+static bool glue_loop_finished(CurlGlue *g) {
+        return sd_event_get_state(g->event) == SD_EVENT_FINISHED;
+}
+
+static void glue_socket_free(CurlGlue *g, GlueSocket *gs) {
+        if (!gs)
+                return;
+        sd_event_source_disable_unref(gs->io);
+        if (gs->prev)
+                gs->prev->next = gs->next;
+        else
+                g->sockets = gs->next;
+        if (gs->next)
+                gs->next->prev = gs->prev;
+        free(gs);
+}
+
+static int glue_socket_new(CurlGlue *g, curl_socket_t fd, uint32_t events, GlueSocket **ret) {
+        GlueSocket *gs;
+        int r;
+
+        gs = calloc(1, sizeof(*gs));
+        if (!gs)
+                return -ENOMEM;
+        r = sd_event_add_io(g->event, &gs->io, fd, events, glue_on_io, g);
+        if (r < 0) {
+                free(gs);
+                return r;
+        }
+        (void) sd_event_source_set_description(gs->io, "curl-io");
+
+        gs->next = g->sockets;
+        if (g->sockets)
+                g->sockets->prev = gs;
+        g->sockets = gs;
+        *ret = gs;
+        return 0;
+}
+
+static int glue_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        CurlGlue *g = userp;
+        GlueSocket *gs = socketp;
+        uint32_t events = 0;
+        int r;
+
+        if (what == CURL_POLL_REMOVE) {
+                curl_multi_assign(g->multi, fd, NULL);
+                glue_socket_free(g, gs);
+                return 0;
+        }
+        if (glue_loop_finished(g))
+                return 0;
+
+        if (what & CURL_POLL_IN)
+                events |= EPOLLIN;
+        if (what & CURL_POLL_OUT)
+                events |= EPOLLOUT;
+
+        if (!gs) {
+                r = glue_socket_new(g, fd, events, &gs);
+                if (r < 0) {
+                        log_error("curl: cannot watch socket %d: %s", (int) fd, strerror(-r));
+                        return -1;
+                }
+                curl_multi_assign(g->multi, fd, gs);
+        } else {
+                r = sd_event_source_set_io_events(gs->io, events);
+                if (r < 0) {
+                        log_error("curl: cannot change events of socket %d: %s", (int) fd, strerror(-r));
+                        return -1;
+                }
+        }
+
+        /* CURL_POLL_NONE: keep the source but stop waking up for it. */
+        r = sd_event_source_set_enabled(gs->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+        return r < 0 ? -1 : 0;
+}
+
+/* curl's single timeout.  A zero timeout arms the timer in the past, so the
+ * action runs on the loop's next iteration instead of recursing into curl. */
+static int glue_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+        CurlGlue *g = userp;
+        uint64_t when;
+        int r;
+
+        if (glue_loop_finished(g))
+                return 0;
+        if (timeout_ms < 0) {
+                if (g->timer && sd_event_source_set_enabled(g->timer, SD_EVENT_OFF) < 0)
+                        return -1;
+                return 0;
+        }
+
+        when = timeout_ms == 0 ? 1 : now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+
+        if (!g->timer) {
+                r = sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 1000,
+                                      glue_on_timer, g);
+                if (r < 0) {
+                        log_error("curl: cannot add timer: %s", strerror(-r));
+                        return -1;
+                }
+                (void) sd_event_source_set_description(g->timer, "curl-timer");
+                return 0;
+        }
+
+        r = sd_event_source_set_time(g->timer, when);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(g->timer, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                log_error("curl: cannot arm timer: %s", strerror(-r));
+                return -1;
+        }
+        return 0;
+}
+
+int curl_glue_new(sd_event *e, CurlGlue **ret) {
+        CurlGlue *g;
+
+        if (!e || !ret)
+                return -EINVAL;
+
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->event = sd_event_ref(e);
+
+        g->multi = curl_multi_init();
+        if (!g->multi) {
+                curl_glue_free(g);
+                return -ENOMEM;
+        }
+
+        if (curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, glue_socket_cb) != CURLM_OK ||
+            curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g) != CURLM_OK ||
+            curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, glue_timer_cb) != CURLM_OK ||
+            curl_multi_setopt(g->multi, CURLMOPT_TIMERDATA, g) != CURLM_OK) {
+                curl_glue_free(g);
+                return -EINVAL;
+        }
+
+        *ret = g;
+        return 0;
+}
+
+CurlGlue *curl_glue_free(CurlGlue *g) {
+        if (!g)
+                return NULL;
+
+        while (g->transfers) {
+                Transfer *t = g->transfers;
+                g->transfers = t->next;
+                if (g->multi)
+                        curl_multi_remove_handle(g->multi, t->easy);
+                free(t);
+        }
+
+        /* Cleanup may still report sockets removed; free whatever it did not. */
+        if (g->multi)
+                curl_multi_cleanup(g->multi);
+        while (g->sockets)
+                glue_socket_free(g, g->sockets);
+
+        sd_event_source_disable_unref(g->timer);
+        sd_event_unref(g->event);
+        free(g);
+        return NULL;
+}
+
+int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata) {
+        Transfer *t;
+        CURLMcode mc;
+
+        if (!g || !easy || !done)
+                return -EINVAL;
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        *t = (Transfer) { .easy = easy, .done = done, .userdata = userdata };
+
+        mc = curl_multi_add_handle(g->multi, easy);
+        if (mc != CURLM_OK) {
+                free(t);
+                return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM :
+                       mc == CURLM_ADDED_ALREADY ? -EBUSY : -EINVAL;
+        }
+
+        t->next = g->transfers;
+        g->transfers = t;
+        return 0;
+}
+
+void curl_glue_remove(CurlGlue *g, CURL *easy) {
+        Transfer *t;
+
+        if (!g || !easy)
+                return;
+        t = glue_unlink_transfer(g, easy);
+        if (!t)
+                return;
+        curl_multi_remove_handle(g->multi, easy);
+        free(t);
+}
+
+static long usec_to_timeout_ms(uint64_t usec) {
+        uint64_t ms = usec / USEC_PER_MSEC;
+
+        /* 0 would mean "no timeout" to curl. */
+        return ms < 1 ? 1 : ms > LONG_MAX ? LONG_MAX : (long) ms;
+}
+
+int curl_glue_easy_new(const char *url, uint64_t timeout_usec, uint64_t connect_timeout_usec, char *errbuf,
+                       CURL **ret) {
+        CURL *e;
+
+        if (!url || !errbuf || !ret)
+                return -EINVAL;
+        e = curl_easy_init();
+        if (!e)
+                return -ENOMEM;
+
+        if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, usec_to_timeout_ms(timeout_usec)) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, usec_to_timeout_ms(connect_timeout_usec)) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_USERAGENT, CURL_GLUE_USER_AGENT) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+#if LIBCURL_VERSION_NUM >= 0x075500
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+#else
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
+#endif
+            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
+                curl_easy_cleanup(e);
+                return -EINVAL;
+        }
+        *ret = e;
+        return 0;
+}
+
+void curl_glue_describe(CURL *easy, CURLcode result, const CurlBuffer *body, const char *errbuf,
+                        uint64_t timeout_usec, const char *what, const char *cap_name, char *buf, size_t n) {
+        const char *detail = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(result);
+        long os_errno = 0;
+
+        switch (result) {
+        case CURLE_OPERATION_TIMEDOUT:
+                snprintf(buf, n, "timed out after %" PRIu64 " ms", (uint64_t) (timeout_usec / USEC_PER_MSEC));
+                break;
+        case CURLE_FILESIZE_EXCEEDED:
+        case CURLE_WRITE_ERROR:
+                /* A write error without overflow is our allocation failing. */
+                if (result == CURLE_WRITE_ERROR && !body->overflow)
+                        snprintf(buf, n, "cannot keep the %s in memory: %s", what, detail);
+                else if (cap_name)
+                        snprintf(buf, n, "%s exceeds %s (%zu bytes)", what, cap_name, body->cap);
+                else
+                        snprintf(buf, n, "%s exceeds %zu bytes", what, body->cap);
+                break;
+        case CURLE_COULDNT_CONNECT:
+                (void) curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+                snprintf(buf, n, "connect failed: %s", os_errno > 0 ? strerror((int) os_errno) : detail);
+                break;
+        case CURLE_COULDNT_RESOLVE_HOST:
+                snprintf(buf, n, "cannot resolve host: %s", detail);
+                break;
+        default:
+                snprintf(buf, n, "request failed: %s", detail);
+                break;
+        }
+}
+
+/* Allocation for `used` bytes: powers of two from 4 KiB, never more than the
+ * cap allows.  It depends only on `used`, so the buffer needs no extra field;
+ * curl_buffer_reset() frees the data to keep that true. */
+static size_t buffer_alloc_size(size_t used, size_t cap) {
+        size_t a = 4096, limit = cap == SIZE_MAX ? SIZE_MAX : cap + 1;
+
+        while (a < used && a <= SIZE_MAX / 2)
+                a *= 2;
+        if (a < used)
+                a = used;
+        return a < limit ? a : limit;
+}
+
+static size_t buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        CurlBuffer *b = userdata;
+        size_t n = size * nmemb, want;
+
+        if (n > b->cap - b->size) {
+                b->overflow = true;
+                return 0;
+        }
+
+        want = buffer_alloc_size(b->size + n + 1, b->cap);
+        if (!b->data || want > buffer_alloc_size(b->size + 1, b->cap)) {
+                char *p = realloc(b->data, want);
+                if (!p)
+                        return 0;
+                b->data = p;
+        }
+
+        memcpy(b->data + b->size, ptr, n);
+        b->size += n;
+        b->data[b->size] = '\0';
+        return n;
+}
+
+void curl_buffer_reset(CurlBuffer *b) {
+        if (!b)
+                return;
+        free(b->data);
+        b->data = NULL;
+        b->size = 0;
+        b->overflow = false;
+}
+
+void curl_buffer_done(CurlBuffer *b) {
+        if (!b)
+                return;
+        curl_buffer_reset(b);
+        b->cap = 0;
+}
+
+void curl_buffer_attach(CurlBuffer *b, CURL *easy, size_t cap) {
+        curl_off_t max = cap > (size_t) INT64_MAX ? (curl_off_t) INT64_MAX : (curl_off_t) cap;
+
+        curl_buffer_reset(b);
+        b->cap = cap;
+        (void) curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, buffer_write);
+        (void) curl_easy_setopt(easy, CURLOPT_WRITEDATA, b);
+        /* A cap of 0 means "no limit" to curl; the write callback still refuses. */
+        (void) curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, max);
+}
+
+int curl_glue_global_init(void) {
+#if HAVE_LIBSSH2
+        /* NB: perfwatchd only speaks HTTP(S), so libcurl's libssh2 never runs,
+         * yet curl_global_init() would have libssh2 initialise OpenSSL: 1.5 MiB
+         * of resident memory for nothing.  libssh2 initialises its crypto only
+         * on its first init, so claiming that first init without crypto here
+         * keeps OpenSSL asleep. */
+        (void) libssh2_init(LIBSSH2_INIT_NO_CRYPTO);
+#endif
+        return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+void curl_glue_global_cleanup(void) {
+        curl_global_cleanup();
+#if HAVE_LIBSSH2
+        libssh2_exit();
+#endif
+}
