@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,10 @@
 
 #include "util/log.h"
 
-static int max_level = LOG_INFO;
-static int use_journal = -1;
+/* NB: API and worker threads log too, so both are atomics (relaxed: a
+ * level change may reach another thread a little late, never torn). */
+static atomic_int max_level = LOG_INFO;
+static atomic_int use_journal = -1;
 
 /* stderr is the journal when JOURNAL_STREAM names its device and inode. */
 static int stderr_is_journal(void) {
@@ -28,15 +31,15 @@ static int stderr_is_journal(void) {
 }
 
 void log_open(void) {
-        use_journal = stderr_is_journal();
+        atomic_store_explicit(&use_journal, stderr_is_journal(), memory_order_relaxed);
 }
 
 void log_set_max_level(int prio) {
-        max_level = prio;
+        atomic_store_explicit(&max_level, prio, memory_order_relaxed);
 }
 
 int log_get_max_level(void) {
-        return max_level;
+        return atomic_load_explicit(&max_level, memory_order_relaxed);
 }
 
 static const char *prio_name(int prio) {
@@ -50,16 +53,19 @@ int log_internal(int prio, const char *source, int ret, const char *file, int li
                  const char *func, const char *fmt, ...) {
         char msg[2048];
         va_list ap;
-        int saved_errno = errno;
+        int saved_errno = errno, journal;
 
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
 
-        if (use_journal < 0)
+        journal = atomic_load_explicit(&use_journal, memory_order_relaxed);
+        if (journal < 0) {
                 log_open();
+                journal = atomic_load_explicit(&use_journal, memory_order_relaxed);
+        }
 
-        if (use_journal) {
+        if (journal) {
                 char lf[32];
                 snprintf(lf, sizeof lf, "CODE_LINE=%d", line);
                 if (source)

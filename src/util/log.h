@@ -8,7 +8,8 @@
 /* Decide once where log lines go (journal or stderr). */
 void log_open(void);
 
-/* Lines with a priority numerically above this are dropped (LOG_INFO default). */
+/* Lines with a priority numerically above this are dropped (LOG_INFO default).
+ * Safe from any thread. */
 void log_set_max_level(int prio);
 int log_get_max_level(void);
 
