@@ -2,15 +2,18 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
+#include "util/util.h"
 #include "util/units.h"
 
 static char dir[] = "/tmp/test-config.XXXXXX";
@@ -993,6 +996,132 @@ static void test_foreach_and_strings(void) {
         is_str(config_stat_to_string(CRITERION_LAST), "last", "statistic last as text");
 }
 
+/* Every key of the table, by section kind; the sql capacity section sets
+ * the sql-only keys, the cloudwatch one the others.  %s is the credentials
+ * file. */
+static const struct {
+        const char *section;
+        const char *text;
+} every_key[] = {
+        { "daemon", "[daemon]\ndatabase = /srv/pw.db\nlisten = 127.0.0.1:1\nretention = 2d\n"
+                    "api_token_file = /srv/token\nflush_interval = 2s\nevaluate_interval = 2s\n"
+                    "log_level = debug\n" },
+        { "target", "[target go]\nmemory_url = http://127.0.0.1:1/memory\nmemory_interval = 2s\n"
+                    "timeout = 2s\nmax_body = 2MiB\npprof_url = http://127.0.0.1:2/debug/pprof\n"
+                    "heap_interval = 2m\ngoroutine_interval = 2m\ncpu_interval = 20m\ncpu_seconds = 2s\n"
+                    "max_profile = 2MiB\nprofile_retention = 2d\nprofile_keep = 2\n" },
+        { "postgres", "[postgres main]\nconninfo = host=127.0.0.1 password=secret\ninterval = 2s\n"
+                      "timeout = 2s\n" },
+        { "capacity", "[capacity cw]\nsource = cloudwatch\ninterval = 2m\ntimeout = 2s\nregion = eu-west-1\n"
+                      "cluster = db\nendpoint = http://127.0.0.1:3/\ncredentials_file = %s\nprofile = p\n"
+                      "period = 2m\nlookback = 20m\n"
+                      "[capacity acu]\nsource = sql\npostgres = main\nquery = SELECT 2\n" },
+        { "criterion", "[criterion memory]\nseries = go.go.HeapInuse\nstatistic = avg\nop = <=\n"
+                       "threshold = 1GiB\nwindow = 2h\nmax_age = 2m\n"
+                       "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n" },
+};
+
+static void check_key_is_set(const char *section, const char *key, const char *def, void *userdata) {
+        bool *all = userdata;
+        char want[128];
+
+        (void) def;
+        snprintf(want, sizeof want, "\n%s = ", key);
+        for (size_t i = 0; i < ELEMENTSOF(every_key); i++)
+                if (strcmp(every_key[i].section, section) == 0 && strstr(every_key[i].text, want))
+                        return;
+        printf("# [%s] %s is not set by every_key[]\n", section, key);
+        *all = false;
+}
+
+static void test_free_every_key(void) {
+        char text[4096] = "", *errors = NULL;
+        struct mallinfo2 before, after;
+        bool all = true;
+        Config *c = NULL;
+        size_t n = 0;
+        int r;
+
+        config_foreach_key(check_key_is_set, &all);
+        ok(all, "the file below sets every key of the table (a new key must be added to it)");
+        write_creds(0600);
+        for (size_t i = 0; i < ELEMENTSOF(every_key); i++) {
+                const char *t = every_key[i].text, *at = strstr(t, "%s");
+
+                if (at)
+                        n += (size_t) snprintf(text + n, sizeof text - n, "%.*s%s%s", (int) (at - t), t, creds, at + 2);
+                else
+                        n += (size_t) snprintf(text + n, sizeof text - n, "%s", t);
+        }
+        /* The first load warms libcurl's and libpq's lazily allocated state. */
+        r = load(text, &c, &errors);
+        is_int(r, 0, "a file setting every key loads");
+        if (errors)
+                printf("# %s", errors);
+        free(errors);
+        config_free(c);
+        before = mallinfo2();
+        r = load(text, &c, NULL);
+        config_free(c);
+        after = mallinfo2();
+        is_int(r, 0, "and loads again");
+        is_int((long long) after.uordblks, (long long) before.uordblks,
+               "config_free gives back every byte the load took (LeakSanitizer checks it too under ASan)");
+}
+
+static double now_sec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Writes a file of `n` sections of every kind, each naming the one before. */
+static void write_sections(const char *file, unsigned n) {
+        FILE *f = fopen(file, "we");
+
+        if (!f)
+                return;
+        for (unsigned i = 0; i < n; i++)
+                switch (i % 4) {
+                case 0: fprintf(f, "[target t%u]\nmemory_url = http://127.0.0.1:1/m\n", i); break;
+                case 1: fprintf(f, "[postgres p%u]\nconninfo = host=127.0.0.1\n", i); break;
+                case 2: fprintf(f, "[capacity c%u]\nsource = sql\npostgres = p%u\nquery = SELECT 1\n", i, i - 1); break;
+                default: fprintf(f, "[criterion k%u]\nseries = s\nop = <\nthreshold = 1\n", i);
+                }
+        fprintf(f, "[postgres p1]\nconninfo = x=\n");
+        fclose(f);
+}
+
+/* 20,000 sections took 0.5 s (27 s for 80,000, and over 120 s for 20,000
+ * under ASan) while every section header searched all the earlier ones and
+ * the arrays grew by one; now they take about 0.06 s.  The bound leaves
+ * room for a busy machine and for sanitizers, not for n^2. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PARSE_20K_MAX_SEC 1.5
+#else
+#define PARSE_20K_MAX_SEC 0.25
+#endif
+static void test_parse_is_linear(void) {
+        char *errors = NULL;
+        Config *c = NULL;
+        double start, took;
+        int r;
+
+        snprintf(path, sizeof path, "%s/%u.conf", dir, ++n_files);
+        write_sections(path, 20000);
+        start = now_sec();
+        r = config_load(path, &c, &errors);
+        took = now_sec() - start;
+        is_int(r, -EINVAL, "20,000 sections and a duplicate at the end are parsed to the end");
+        ok(has_line(errors, ":60001: [postgres p1]: duplicate section, first defined on line 3") &&
+           count_lines(errors) == 1, "and the one problem, the last line's, is found");
+        printf("# 20,000 sections parsed in %.3f s\n", took);
+        ok(took < PARSE_20K_MAX_SEC, "in under %.2f s (took %.3f s)", PARSE_20K_MAX_SEC, took);
+        free(errors);
+        config_free(c);
+}
+
 int main(void) {
         if (!mkdtemp(dir)) {
                 perror("mkdtemp");
@@ -1023,6 +1152,8 @@ int main(void) {
         test_many_errors_new_sections();
         test_memory_series_with_pprof_targets();
         test_foreach_and_strings();
+        test_free_every_key();
+        test_parse_is_linear();
 
         for (unsigned i = 1; i <= n_files; i++) {
                 snprintf(path, sizeof path, "%s/%u.conf", dir, i);

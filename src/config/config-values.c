@@ -1,7 +1,6 @@
-/* The value parsers behind config.c's key table, one per ConfigType, and the
- * INI line reader.  Each parser checks one value as the module that will use
- * it does (libcurl for URLs, libpq for conninfo), so what passes here is
- * accepted later. */
+/* The value parsers behind config.c's key table, one per ConfigType.  Each
+ * parser checks one value as the module that will use it does (libcurl for
+ * URLs, libpq for conninfo), so what passes here is accepted later. */
 #include "config/config.h"
 
 #include <arpa/inet.h>
@@ -459,26 +458,56 @@ static int parse_threshold(const ConfigKey *k, const char *v, void *base, char *
         return 0;
 }
 
-static const ParseFn value_parsers[_CONFIG_TYPE_MAX] = {
-        [CONFIG_STRING] = parse_string,
-        [CONFIG_PATH] = parse_path,
-        [CONFIG_URL] = parse_url,
-        [CONFIG_BASE_URL] = parse_base_url,
-        [CONFIG_ADDRESS] = parse_address,
-        [CONFIG_DURATION] = parse_duration,
-        [CONFIG_SIZE] = parse_size,
-        [CONFIG_COUNT] = parse_count,
-        [CONFIG_CONNINFO] = parse_conninfo,
-        [CONFIG_REGION] = parse_region,
-        [CONFIG_CAPACITY_SOURCE] = parse_capacity_source,
-        [CONFIG_LOG_LEVEL] = parse_log_level,
-        [CONFIG_STATISTIC] = parse_statistic,
-        [CONFIG_OP] = parse_op,
-        [CONFIG_THRESHOLD] = parse_threshold,
+/* The string a value of key `k` owns in the struct at `base`. */
+typedef char **(*OwnedFn)(const ConfigKey *k, void *base);
+
+static char **owned_field(const ConfigKey *k, void *base) {
+        return field(base, k);
+}
+
+/* A threshold's unit is a string of its criterion. */
+static char **owned_unit(const ConfigKey *k, void *base) {
+        (void) k;
+        return &((CriterionConfig *) base)->unit;
+}
+
+/* Each type's parser and, for types whose values own memory, where that
+ * memory is: config_free_value() frees by this table alone. */
+static const struct {
+        ParseFn parse;
+        OwnedFn owned;               /* NULL: the value owns nothing */
+} value_types[_CONFIG_TYPE_MAX] = {
+        [CONFIG_STRING] = { parse_string, owned_field },
+        [CONFIG_PATH] = { parse_path, owned_field },
+        [CONFIG_URL] = { parse_url, owned_field },
+        [CONFIG_BASE_URL] = { parse_base_url, owned_field },
+        [CONFIG_ADDRESS] = { parse_address, owned_field },
+        [CONFIG_DURATION] = { parse_duration, NULL },
+        [CONFIG_SIZE] = { parse_size, NULL },
+        [CONFIG_COUNT] = { parse_count, NULL },
+        [CONFIG_CONNINFO] = { parse_conninfo, owned_field },
+        [CONFIG_REGION] = { parse_region, owned_field },
+        [CONFIG_CAPACITY_SOURCE] = { parse_capacity_source, NULL },
+        [CONFIG_LOG_LEVEL] = { parse_log_level, NULL },
+        [CONFIG_STATISTIC] = { parse_statistic, NULL },
+        [CONFIG_OP] = { parse_op, NULL },
+        [CONFIG_THRESHOLD] = { parse_threshold, owned_unit },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        return value_parsers[k->type](k, v, base, problem, n);
+        return value_types[k->type].parse(k, v, base, problem, n);
+}
+
+void config_free_value(const ConfigKey *k, void *base) {
+        char **p;
+
+        if (!value_types[k->type].owned)
+                return;
+        p = value_types[k->type].owned(k, base);
+        if (*p && (k->flags & KEY_SECRET))
+                explicit_bzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
 }
 
 const char *config_op_to_string(CriterionOp op) {
@@ -495,48 +524,4 @@ const char *config_capacity_source_name(CapacitySource s) {
 
 unsigned config_capacity_source_keys(CapacitySource s) {
         return (size_t) s < ELEMENTSOF(capacity_sources) ? capacity_sources[s].flag : 0;
-}
-
-/* ---------------------------------------------------------------- lines */
-
-/* inih's reader.  A line too long for the buffer is skipped whole rather
- * than handed over in pieces, which inih would take for several lines. */
-static char *line_reader_read(char *buf, int size, void *userdata) {
-        ConfigLineReader *r = userdata;
-        bool too_long = false;
-        size_t len;
-        int c;
-
-        if (!fgets(buf, size, r->f)) {
-                if (ferror(r->f))
-                        r->read_errno = errno > 0 ? errno : EIO;
-                return NULL;
-        }
-        r->line++;
-        len = strlen(buf);
-        if (len + 1 == (size_t) size && buf[len - 1] != '\n') {
-                c = getc(r->f);
-                if (c != EOF && c != '\n') {
-                        while (c != EOF && c != '\n')
-                                c = getc(r->f);
-                        buf[0] = '\0';
-                        too_long = true;
-                }
-        }
-        if (r->on_line)
-                r->on_line(r->userdata, buf, too_long);
-        return buf;
-}
-
-int config_ini_parse(ConfigLineReader *r, ini_handler handler, void *user) {
-        ini_use_stack = false;
-        ini_allow_realloc = false;
-        ini_initial_alloc = CONFIG_LINE_BUFFER;
-        ini_max_line = CONFIG_LINE_BUFFER;
-        /* An indented line is a key of its own, not the continuation of the
-         * previous value (which would read as a duplicate key). */
-        ini_allow_multiline = false;
-        ini_allow_inline_comments = true;
-        ini_stop_on_first_error = false;
-        return ini_parse_stream(line_reader_read, r, handler, user);
 }

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <search.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 
 #include "transport/aws-credentials.h"
 #include "config/config-internal.h"
+#include "util/ini-lines.h"
 #include "util/units.h"
 
 #define PROBLEM_MAX 256
@@ -131,6 +134,27 @@ static const BuiltinCriterion builtin_criteria[] = {
         { "zero_data_loss", CRITERION_NO_SOURCE, "writes", "<=", "0" },
 };
 
+/* Where the items of each section kind live in a Config, so that adding
+ * and freeing them is one generic walk over the key table. */
+typedef struct SectionLayout {
+        size_t array;                /* offset in Config of the item array (or, for [daemon], the item) */
+        size_t count;                /* offset in Config of the array's length; SIZE_MAX: one item in place */
+        size_t size;                 /* of one item */
+        size_t name;                 /* offset in the item of its name; SIZE_MAX: no name */
+} SectionLayout;
+
+static const SectionLayout section_layouts[_SECTION_KIND_MAX] = {
+        [SECTION_DAEMON] = { offsetof(Config, daemon), SIZE_MAX, sizeof(DaemonConfig), SIZE_MAX },
+        [SECTION_TARGET] = { offsetof(Config, targets), offsetof(Config, n_targets),
+                             sizeof(TargetConfig), offsetof(TargetConfig, name) },
+        [SECTION_POSTGRES] = { offsetof(Config, postgres), offsetof(Config, n_postgres),
+                               sizeof(PostgresConfig), offsetof(PostgresConfig, name) },
+        [SECTION_CAPACITY] = { offsetof(Config, capacity), offsetof(Config, n_capacity),
+                               sizeof(CapacityConfig), offsetof(CapacityConfig, name) },
+        [SECTION_CRITERION] = { offsetof(Config, criteria), offsetof(Config, n_criteria),
+                                sizeof(CriterionConfig), offsetof(CriterionConfig, name) },
+};
+
 typedef struct Section {
         SectionKind kind;
         unsigned line;
@@ -147,15 +171,20 @@ typedef struct ConfigError {
         char *text;
 } ConfigError;
 
+/* NB: every collection grows geometrically and every lookup by name goes
+ * through a tree, so that parsing stays linear in the size of the file
+ * (tests/test-config.c times 20,000 sections). */
 typedef struct Parser {
         Config *config;
-        ConfigLineReader reader;     /* reader.line: the line inih is working on */
+        IniLineReader reader;        /* reader.line: the line inih is working on */
         unsigned daemon_line;        /* header of the [daemon] section; 0: none yet */
         bool oom;
-        Section *sections;
-        size_t n_sections;
+        Section **sections;          /* in file order; each allocated on its own */
+        size_t n_sections, allocated_sections;
+        void *section_index;         /* tsearch() tree of the opened sections, by kind and name */
+        size_t allocated[_SECTION_KIND_MAX];  /* capacity of each Config array */
         ConfigError *errors;
-        size_t n_errors;
+        size_t n_errors, allocated_errors;
 } Parser;
 
 const BuiltinCriterion *config_builtin_lookup(const char *name) {
@@ -163,6 +192,24 @@ const BuiltinCriterion *config_builtin_lookup(const char *name) {
                 if (streq(builtin_criteria[i].name, name))
                         return &builtin_criteria[i];
         return NULL;
+}
+
+/* Makes room for `n + 1` items of `size` bytes in `*array`, which has room
+ * for `*allocated`, doubling it when full.  Returns 0 or -ENOMEM. */
+static int array_reserve(void **array, size_t *allocated, size_t n, size_t size) {
+        size_t want = *allocated ? *allocated * 2 : 16;
+        void *a;
+
+        if (n < *allocated)
+                return 0;
+        if (want > SIZE_MAX / size)
+                return -ENOMEM;
+        a = realloc(*array, want * size);
+        if (!a)
+                return -ENOMEM;
+        *array = a;
+        *allocated = want;
+        return 0;
 }
 
 static const ConfigKey *key_lookup(SectionKind kind, const char *name) {
@@ -175,19 +222,17 @@ static const ConfigKey *key_lookup(SectionKind kind, const char *name) {
 /* ---------------------------------------------------------------- errors */
 
 static void parser_add_error(Parser *p, unsigned line, char *text) {
-        ConfigError *e;
+        const ConfigError *e = NULL;
 
         if (!text) {
                 p->oom = true;
                 return;
         }
-        e = realloc(p->errors, (p->n_errors + 1) * sizeof *e);
-        if (!e) {
+        if (array_reserve((void **) &p->errors, &p->allocated_errors, p->n_errors, sizeof *e) < 0) {
                 free(text);
                 p->oom = true;
                 return;
         }
-        p->errors = e;
         p->errors[p->n_errors] = (ConfigError) { .line = line, .seq = p->n_errors, .text = text };
         p->n_errors++;
 }
@@ -246,17 +291,22 @@ static char *parser_join_errors(Parser *p) {
 
 /* ---------------------------------------------------------------- sections */
 
-static void *section_base(Parser *p, const Section *s) {
-        Config *c = p->config;
+/* The item `index` of that kind in `c`. */
+static void *config_item(const Config *c, SectionKind kind, size_t index) {
+        const SectionLayout *l = &section_layouts[kind];
+        char *array = (char *) c + l->array;
 
-        switch (s->kind) {
-        case SECTION_DAEMON: return &c->daemon;
-        case SECTION_TARGET: return &c->targets[s->index];
-        case SECTION_POSTGRES: return &c->postgres[s->index];
-        case SECTION_CAPACITY: return &c->capacity[s->index];
-        case SECTION_CRITERION: return &c->criteria[s->index];
-        default: return NULL;
-        }
+        if (l->count == SIZE_MAX)
+                return array;
+        return *(char **) array + index * l->size;
+}
+
+static size_t *config_count(const Config *c, SectionKind kind) {
+        return (size_t *) ((char *) c + section_layouts[kind].count);
+}
+
+static void *section_base(Parser *p, const Section *s) {
+        return s->kind == SECTION_INVALID ? NULL : config_item(p->config, s->kind, s->index);
 }
 
 /* Sets `k` from text; a failure is reported at `line` (0 for the table's own
@@ -289,70 +339,36 @@ static bool valid_name(const char *name) {
                strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
 }
 
-/* Grows `*array` of `*n` items of `size` bytes by one zeroed item. */
-static void *array_append(void **array, size_t *n, size_t size) {
-        char *a = realloc(*array, (*n + 1) * size);
-
-        if (!a)
-                return NULL;
-        *array = a;
-        memset(a + *n * size, 0, size);
-        return a + (*n)++ * size;
-}
-
-/* Adds the item of a [target], [postgres] or [capacity] section, named from
- * its header, to the Config. */
+/* Adds a zeroed item of that kind to the Config, named and placed at its
+ * header's line, and points the section at it. */
 static int section_add_item(Parser *p, Section *s, SectionKind kind) {
-        Config *c = p->config;
-        char **name;
+        const SectionLayout *l = &section_layouts[kind];
+        void **array = (void **) ((char *) p->config + l->array);
+        size_t *n = config_count(p->config, kind);
+        char *item, **name;
+        int r;
 
-        switch (kind) {
-        case SECTION_TARGET: {
-                TargetConfig *t = array_append((void **) &c->targets, &c->n_targets, sizeof *t);
-
-                if (!t)
-                        return -ENOMEM;
-                t->line = s->line;
-                name = &t->name;
-                s->index = c->n_targets - 1;
-                break;
-        }
-        case SECTION_POSTGRES: {
-                PostgresConfig *pc = array_append((void **) &c->postgres, &c->n_postgres, sizeof *pc);
-
-                if (!pc)
-                        return -ENOMEM;
-                pc->line = s->line;
-                name = &pc->name;
-                s->index = c->n_postgres - 1;
-                break;
-        }
-        case SECTION_CAPACITY: {
-                CapacityConfig *cc = array_append((void **) &c->capacity, &c->n_capacity, sizeof *cc);
-
-                if (!cc)
-                        return -ENOMEM;
-                cc->line = s->line;
-                name = &cc->name;
-                s->index = c->n_capacity - 1;
-                break;
-        }
-        default:
-                return -EINVAL;
-        }
+        r = array_reserve(array, &p->allocated[kind], *n, l->size);
+        if (r < 0)
+                return r;
+        item = (char *) *array + *n * l->size;
+        memset(item, 0, l->size);
+        name = (char **) (item + l->name);
         *name = strdup(s->name);
         if (!*name)
                 return -ENOMEM;
+        (*n)++;
+        s->index = *n - 1;
         s->kind = kind;
-        parser_apply_defaults(p, s, kind);
         return 0;
 }
 
+/* The Config's criteria start with the built-ins (parser_add_builtins). */
 static int section_add_criterion(Parser *p, Section *s) {
         Config *c = p->config;
-        CriterionConfig *cc;
+        int r;
 
-        for (size_t i = 0; i < c->n_criteria; i++)
+        for (size_t i = 0; i < ELEMENTSOF(builtin_criteria); i++)
                 if (streq(c->criteria[i].name, s->name)) {
                         /* A built-in: the section overrides some of its settings. */
                         c->criteria[i].line = s->line;
@@ -360,15 +376,28 @@ static int section_add_criterion(Parser *p, Section *s) {
                         s->kind = SECTION_CRITERION;
                         return 0;
                 }
-        cc = array_append((void **) &c->criteria, &c->n_criteria, sizeof *cc);
-        if (!cc)
-                return -ENOMEM;
-        *cc = (CriterionConfig) { .name = strdup(s->name), .line = s->line, .kind = CRITERION_SERIES };
-        if (!cc->name)
-                return -ENOMEM;
-        s->index = c->n_criteria - 1;
-        s->kind = SECTION_CRITERION;
+        r = section_add_item(p, s, SECTION_CRITERION);
+        if (r < 0)
+                return r;
+        c->criteria[s->index].line = s->line;
+        c->criteria[s->index].kind = CRITERION_SERIES;
         parser_apply_defaults(p, s, SECTION_CRITERION);
+        return 0;
+}
+
+/* A target, postgres or capacity section. */
+static int section_add_named(Parser *p, Section *s, SectionKind kind) {
+        int r = section_add_item(p, s, kind);
+
+        if (r < 0)
+                return r;
+        switch (kind) {
+        case SECTION_TARGET: p->config->targets[s->index].line = s->line; break;
+        case SECTION_POSTGRES: p->config->postgres[s->index].line = s->line; break;
+        case SECTION_CAPACITY: p->config->capacity[s->index].line = s->line; break;
+        default: break;
+        }
+        parser_apply_defaults(p, s, kind);
         return 0;
 }
 
@@ -379,12 +408,30 @@ static int section_kind_from_string(const char *s, size_t len) {
         return SECTION_INVALID;
 }
 
+static int section_compare(const void *a, const void *b) {
+        const Section *x = a, *y = b;
+
+        if (x->kind != y->kind)
+                return x->kind < y->kind ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
 /* The earlier section of that kind and name, among those opened. */
 static const Section *section_find(const Parser *p, SectionKind kind, const char *name) {
-        for (size_t i = 0; i < p->n_sections; i++)
-                if (p->sections[i].kind == kind && streq(p->sections[i].name, name))
-                        return &p->sections[i];
-        return NULL;
+        Section key = { .kind = kind, .name = name };
+        void *node = tfind(&key, &p->section_index, section_compare);
+
+        return node ? *(const Section **) node : NULL;
+}
+
+/* Adds the section's item to the Config and the section to the index. */
+static int section_add(Parser *p, Section *s, SectionKind kind) {
+        int r;
+
+        r = kind == SECTION_CRITERION ? section_add_criterion(p, s) : section_add_named(p, s, kind);
+        if (r < 0)
+                return r;
+        return tsearch(s, &p->section_index, section_compare) ? 0 : -ENOMEM;
 }
 
 static void section_open_daemon(Parser *p, Section *s) {
@@ -432,26 +479,29 @@ static int section_open(Parser *p, Section *s) {
                 parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u", first->line);
                 return 0;
         }
-        return kind == SECTION_CRITERION ? section_add_criterion(p, s) : section_add_item(p, s, kind);
+        return section_add(p, s, kind);
 }
 
 static void parser_begin_section(Parser *p, const char *title, size_t len) {
         Section *s;
         char *end;
 
-        s = realloc(p->sections, (p->n_sections + 1) * sizeof *s);
+        if (array_reserve((void **) &p->sections, &p->allocated_sections, p->n_sections, sizeof *p->sections) < 0) {
+                p->oom = true;
+                return;
+        }
+        s = malloc(sizeof *s);
         if (!s) {
                 p->oom = true;
                 return;
         }
-        p->sections = s;
-        s = &p->sections[p->n_sections];
         *s = (Section) { .kind = SECTION_INVALID, .line = p->reader.line, .title = strndup(title, len) };
         if (!s->title) {
+                free(s);
                 p->oom = true;
                 return;
         }
-        p->n_sections++;
+        p->sections[p->n_sections++] = s;
         for (end = s->title + len; end > s->title && isspace((unsigned char) end[-1]); end--)
                 end[-1] = '\0';
         if (section_open(p, s) == -ENOMEM)
@@ -482,12 +532,14 @@ static void parser_see_line(Parser *p, const char *line) {
 }
 
 /* Sees every line before inih parses it. */
-static void parser_on_line(void *userdata, const char *text, bool too_long) {
+static void parser_on_line(void *userdata, const char *text, IniLineProblem problem, size_t column) {
         Parser *p = userdata;
 
-        if (too_long)
-                parser_error(p, p->reader.line, NULL, NULL, "line longer than %d characters",
-                             CONFIG_LINE_BUFFER - 1);
+        if (problem == INI_LINE_TOO_LONG)
+                parser_error(p, p->reader.line, NULL, NULL, "%s", ini_line_problem_to_string(problem));
+        else if (problem != INI_LINE_OK)
+                parser_error(p, p->reader.line, NULL, NULL, "%s (column %zu)",
+                             ini_line_problem_to_string(problem), column);
         else
                 parser_see_line(p, text);
 }
@@ -506,7 +558,7 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
  * is left to mean a syntax error. */
 static int parser_handle_key(void *userdata, const char *section, const char *name, const char *value) {
         Parser *p = userdata;
-        Section *s = p->n_sections > 0 ? &p->sections[p->n_sections - 1] : NULL;
+        Section *s = p->n_sections > 0 ? p->sections[p->n_sections - 1] : NULL;
         const ConfigKey *k;
         size_t i;
 
@@ -539,13 +591,13 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
 static int parser_read_file(Parser *p, const char *path) {
         int r;
 
-        p->reader = (ConfigLineReader) { .f = fopen(path, "re"), .on_line = parser_on_line, .userdata = p };
+        p->reader = (IniLineReader) { .f = fopen(path, "re"), .on_line = parser_on_line, .userdata = p };
         if (!p->reader.f) {
                 r = -errno;
                 parser_error(p, 0, NULL, NULL, "%s", strerror(-r));
                 return r;
         }
-        r = config_ini_parse(&p->reader, parser_handle_key, p);
+        r = ini_lines_parse(&p->reader, parser_handle_key, p);
         fclose(p->reader.f);
         p->reader.f = NULL;
         if (p->reader.read_errno > 0) {
@@ -568,6 +620,7 @@ static int parser_add_builtins(Parser *p) {
         c->criteria = calloc(ELEMENTSOF(builtin_criteria), sizeof *c->criteria);
         if (!c->criteria)
                 return -ENOMEM;
+        p->allocated[SECTION_CRITERION] = ELEMENTSOF(builtin_criteria);
         for (size_t i = 0; i < ELEMENTSOF(builtin_criteria); i++) {
                 const BuiltinCriterion *b = &builtin_criteria[i];
                 Section s = { .kind = SECTION_CRITERION, .index = i, .title = (char *) b->name };
@@ -718,7 +771,7 @@ static void capacity_check(Parser *p, const Section *s) {
         capacity_check_other_keys(p, s, only);
         if (cc->source == CAPACITY_CLOUDWATCH)
                 capacity_check_cloudwatch(p, s, cc);
-        else if (cc->postgres && key_valid(s, "postgres") && !config_find_postgres(p->config, cc->postgres))
+        else if (cc->postgres && key_valid(s, "postgres") && !section_find(p, SECTION_POSTGRES, cc->postgres))
                 parser_error(p, key_line(s, "postgres"), s, "postgres", "no [postgres %s] section",
                              cc->postgres);
 }
@@ -750,7 +803,7 @@ static int parser_finish(Parser *p) {
         size_t n_memory = 0;
 
         for (size_t i = 0; i < p->n_sections; i++)
-                section_check(p, &p->sections[i]);
+                section_check(p, p->sections[i]);
         /* With one target polling /memory the memory criterion knows which
          * series to watch; with none or several it stays without one and
          * reports unknown. */
@@ -768,9 +821,16 @@ static int parser_finish(Parser *p) {
         return 0;
 }
 
+static void no_free(void *node) {
+        (void) node;
+}
+
 static void parser_done(Parser *p) {
-        for (size_t i = 0; i < p->n_sections; i++)
-                free(p->sections[i].title);
+        tdestroy(p->section_index, no_free);
+        for (size_t i = 0; i < p->n_sections; i++) {
+                free(p->sections[i]->title);
+                free(p->sections[i]);
+        }
         free(p->sections);
         for (size_t i = 0; i < p->n_errors; i++)
                 free(p->errors[i].text);
@@ -803,44 +863,31 @@ int config_load(const char *path, Config **ret, char **ret_errors) {
         return r < 0 ? r : 0;
 }
 
-static void capacity_config_done(CapacityConfig *cc) {
-        free(cc->name);
-        free(cc->region);
-        free(cc->cluster);
-        free(cc->endpoint);
-        free(cc->credentials_file);
-        free(cc->profile);
-        free(cc->postgres);
-        free(cc->query);
+/* Frees what the key table says each item of that kind owns, its name and
+ * the array: a new string key is freed without a line here. */
+static void config_free_items(Config *c, SectionKind kind) {
+        const SectionLayout *l = &section_layouts[kind];
+        size_t n = l->count == SIZE_MAX ? 1 : *config_count(c, kind);
+
+        for (size_t i = 0; i < n; i++) {
+                char *item = config_item(c, kind, i);
+
+                for (size_t j = 0; j < ELEMENTSOF(config_keys); j++)
+                        if (config_keys[j].section == kind)
+                                config_free_value(&config_keys[j], item);
+                if (l->name != SIZE_MAX)
+                        free(*(char **) (item + l->name));
+        }
+        if (l->count != SIZE_MAX)
+                free(*(void **) ((char *) c + l->array));
 }
 
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
+        for (int kind = 0; kind < _SECTION_KIND_MAX; kind++)
+                config_free_items(c, (SectionKind) kind);
         free(c->path);
-        free(c->daemon.database);
-        free(c->daemon.listen);
-        free(c->daemon.api_token_file);
-        for (size_t i = 0; i < c->n_targets; i++) {
-                free(c->targets[i].name);
-                free(c->targets[i].memory_url);
-                free(c->targets[i].pprof_url);
-        }
-        free(c->targets);
-        for (size_t i = 0; i < c->n_postgres; i++) {
-                free(c->postgres[i].name);
-                free(c->postgres[i].conninfo);
-        }
-        free(c->postgres);
-        for (size_t i = 0; i < c->n_capacity; i++)
-                capacity_config_done(&c->capacity[i]);
-        free(c->capacity);
-        for (size_t i = 0; i < c->n_criteria; i++) {
-                free(c->criteria[i].name);
-                free(c->criteria[i].series);
-                free(c->criteria[i].unit);
-        }
-        free(c->criteria);
         free(c);
         return NULL;
 }
