@@ -357,8 +357,36 @@ static void test_section_errors(void) {
                      "a target with neither memory_url nor pprof_url, at the header");
         expect_error("[postgres db]\ninterval = 1m\n", ":1: [postgres db]: missing required key conninfo",
                      "a missing required key, at the header");
-        expect_error("[daemon]\nlisten = 127.0.0.1:1\nthis is not ini\n[target\n",
-                     ":3: syntax error, expected \"[section]\" or \"key = value\"", "a syntax error (the first)");
+        expect_error("[daemon]\nlisten = 127.0.0.1:1\nthis is not ini\n",
+                     ":3: syntax error, expected \"[section]\" or \"key = value\"", "a syntax error");
+        expect_error("[daemon]\n[target\nlisten = 127.0.0.1:1\n",
+                     ":2: syntax error, \"[\" without a closing \"]\"",
+                     "a header without ']', whose keys are not taken for [daemon]'s");
+}
+
+/* libinih reports only its first syntax error; --check-config lists all. */
+static void test_every_syntax_error(void) {
+        char *errors = load_errors("[daemon]\n"                          /* 1 */
+                                   "this is not ini\n"                   /* 2 */
+                                   "[target go\n"                        /* 3 */
+                                   "memory_url = http://127.0.0.1:1/m\n" /* 4 */
+                                   "[target ok]\n"                       /* 5 */
+                                   "memory_url = http://127.0.0.1:1/m\n" /* 6 */
+                                   "nor this ; x = 1\n"                  /* 7 */
+                                   "  # a comment, fine\n"               /* 8 */
+                                   "[criterion ; c]\n"                   /* 9 */
+                                   "key: value\n"                        /* 10 */
+                                   "[daemon\n");                         /* 11 */
+
+        ok(has_line(errors, ":2: syntax error, expected \"[section]\" or \"key = value\""), "line 2 is reported");
+        ok(has_line(errors, ":3: syntax error, \"[\" without a closing \"]\""), "line 3 too");
+        ok(has_line(errors, ":7: syntax error, expected \"[section]\" or \"key = value\""),
+           "line 7, whose '=' is in a comment, too");
+        ok(has_line(errors, ":9: syntax error, \"[\" without a closing \"]\""),
+           "line 9, whose ']' is in a comment, too");
+        ok(has_line(errors, ":11: syntax error, \"[\" without a closing \"]\""), "and line 11");
+        is_int(count_lines(errors), 5, "and nothing else: the keys under a broken header are skipped");
+        free(errors);
 }
 
 static void test_criterion_errors(void) {
@@ -1137,6 +1165,7 @@ int main(void) {
         test_criterion_errors();
         test_many_errors();
         test_inline_comments_and_syntax();
+        test_every_syntax_error();
         test_long_lines();
         test_io_errors();
         test_pprof_keys();

@@ -178,6 +178,7 @@ typedef struct Parser {
         Config *config;
         IniLineReader reader;        /* reader.line: the line inih is working on */
         unsigned daemon_line;        /* header of the [daemon] section; 0: none yet */
+        unsigned first_syntax_line;  /* the first syntax error reported; 0: none */
         bool oom;
         Section **sections;          /* in file order; each allocated on its own */
         size_t n_sections, allocated_sections;
@@ -482,7 +483,9 @@ static int section_open(Parser *p, Section *s) {
         return section_add(p, s, kind);
 }
 
-static void parser_begin_section(Parser *p, const char *title, size_t len) {
+/* Starts a section at the current line; with `open` false it stays
+ * SECTION_INVALID (its header was already reported). */
+static void parser_begin_section(Parser *p, const char *title, size_t len, bool open) {
         Section *s;
         char *end;
 
@@ -504,44 +507,77 @@ static void parser_begin_section(Parser *p, const char *title, size_t len) {
         p->sections[p->n_sections++] = s;
         for (end = s->title + len; end > s->title && isspace((unsigned char) end[-1]); end--)
                 end[-1] = '\0';
-        if (section_open(p, s) == -ENOMEM)
+        if (open && section_open(p, s) == -ENOMEM)
                 p->oom = true;
 }
 
 /* ---------------------------------------------------------------- reading */
 
-/* inih calls its handler only for keys, so section headers are seen here, as
- * inih will read them: '[' after blanks, up to the first ']' that comes
- * before an inline comment.  A header inih rejects is its syntax error. */
+/* The first of `chars` in `s`, or the start of an inline comment (';'
+ * after a blank), or the end: where inih stops looking. */
+static const char *find_chars_or_comment(const char *s, const char *chars) {
+        bool was_space = false;
+
+        for (; *s && !strchr(chars, *s); s++) {
+                if (*s == ';' && was_space)
+                        break;
+                was_space = isspace((unsigned char) *s);
+        }
+        return s;
+}
+
+static void parser_syntax_error(Parser *p, const char *fmt) {
+        if (p->first_syntax_line == 0)
+                p->first_syntax_line = p->reader.line;
+        parser_error(p, p->reader.line, NULL, NULL, "syntax error, %s", fmt);
+}
+
+/* inih calls its handler only for keys and stops reporting syntax errors
+ * after the first, so every line is classified here, as inih will read it:
+ * blank or comment; '[' after blanks, up to the first ']' before an inline
+ * comment; or a key with '=' or ':' before an inline comment.  Anything
+ * else is a syntax error, and is reported on every such line. */
 static void parser_see_line(Parser *p, const char *line) {
         const char *s = line, *end;
-        bool was_space = false;
 
         if (p->reader.line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
                 s += 3;
         s += strspn(s, " \t\r\n\f\v");
-        if (*s != '[')
+        if (!*s || *s == ';' || *s == '#')
                 return;
-        for (end = s + 1; *end && *end != ']'; end++) {
-                if (*end == ';' && was_space)
+        if (*s == '[') {
+                end = find_chars_or_comment(s + 1, "]");
+                if (*end == ']') {
+                        parser_begin_section(p, s + 1, (size_t) (end - s - 1), true);
                         return;
-                was_space = isspace((unsigned char) *end);
+                }
+                /* Its keys belong to no section: they are skipped. */
+                parser_begin_section(p, s + 1, strcspn(s + 1, "\r\n"), false);
+                parser_syntax_error(p, "\"[\" without a closing \"]\"");
+                return;
         }
-        if (*end == ']')
-                parser_begin_section(p, s + 1, (size_t) (end - s - 1));
+        end = find_chars_or_comment(s, "=:");
+        if (*end != '=' && *end != ':')
+                parser_syntax_error(p, "expected \"[section]\" or \"key = value\"");
 }
 
 /* Sees every line before inih parses it. */
 static void parser_on_line(void *userdata, const char *text, IniLineProblem problem, size_t column) {
         Parser *p = userdata;
+        const char *s = text + strspn(text, " \t");
 
+        if (problem == INI_LINE_OK) {
+                parser_see_line(p, text);
+                return;
+        }
+        /* A header that cannot be read still ends the section before it. */
+        if (*s == '[')
+                parser_begin_section(p, "?", 1, false);
         if (problem == INI_LINE_TOO_LONG)
                 parser_error(p, p->reader.line, NULL, NULL, "%s", ini_line_problem_to_string(problem));
-        else if (problem != INI_LINE_OK)
+        else
                 parser_error(p, p->reader.line, NULL, NULL, "%s (column %zu)",
                              ini_line_problem_to_string(problem), column);
-        else
-                parser_see_line(p, text);
 }
 
 static bool criterion_supports(const Parser *p, const Section *s, const ConfigKey *k) {
@@ -606,7 +642,8 @@ static int parser_read_file(Parser *p, const char *path) {
         }
         if (r == -2)
                 return -ENOMEM;
-        if (r > 0)
+        /* Only when inih found a syntax error that parser_see_line() did not. */
+        if (r > 0 && (unsigned) r != p->first_syntax_line)
                 parser_error(p, (unsigned) r, NULL, NULL,
                              "syntax error, expected \"[section]\" or \"key = value\"");
         return 0;
