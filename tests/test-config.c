@@ -16,6 +16,9 @@
 #include "util/util.h"
 #include "util/units.h"
 
+#define TARGET_KEYS "(one of: memory_url, memory_interval, timeout, max_body, pprof_url, heap_interval, " \
+        "goroutine_interval, cpu_interval, cpu_seconds, max_profile, profile_retention, profile_keep)"
+
 static char dir[] = "/tmp/test-config.XXXXXX";
 static char path[256];
 static unsigned n_files;
@@ -241,11 +244,17 @@ static void test_defaults(void) {
 static void test_memory_series(void) {
         Config *c = NULL;
 
-        is_int(load("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
-                    "[target b]\nmemory_url = http://127.0.0.1:2/memory\n", &c, NULL), 0, "two targets load");
-        ok(c && c->n_targets == 2 && !config_find_criterion(c, "memory")->series,
-           "with two targets and no series the memory criterion has none (not an error)");
-        c = config_free(c);
+        expect_error("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
+                     "[target b]\nmemory_url = http://127.0.0.1:2/memory\n"
+                     "[target c]\nmemory_url = http://127.0.0.1:3/memory\n",
+                     ":3: [target b]: a second target polling /memory: the memory criterion needs a "
+                     "[criterion memory] section with series = go.NAME.Sys",
+                     "two targets polling /memory and no memory series, at the second target");
+        expect_error("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
+                     "[target b]\nmemory_url = http://127.0.0.1:2/memory\n"
+                     "[criterion memory]\nthreshold = 1GiB\n",
+                     ":5: [criterion memory]: missing required key series: several targets poll /memory (a, b), "
+                     "e.g. series = go.a.Sys", "and with a [criterion memory] without series, at its header");
         is_int(load("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
                     "[target b]\nmemory_url = http://127.0.0.1:2/memory\n"
                     "[criterion memory]\nseries = go.b.HeapSys\nthreshold = 1GiB\nop = <=\nstatistic = avg\n"
@@ -269,8 +278,9 @@ static void test_memory_series(void) {
 
 static void test_error_classes(void) {
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\ncolour = blue\n",
-                     ":3: [target go] colour: unknown key", "an unknown key");
-        expect_error("[daemon]\n\n[tagret x]\nfoo = 1\n", ":3: [tagret x]: unknown section kind \"tagret\"",
+                     ":3: [target go] colour: unknown key " TARGET_KEYS, "an unknown key");
+        expect_error("[daemon]\n\n[tagret x]\nfoo = 1\n", ":3: [tagret x]: unknown section kind \"tagret\", "
+                     "did you mean \"target\"? (one of: daemon, target, postgres, capacity, criterion)",
                      "an unknown section kind (its keys are not reported again)");
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmemory_interval = 5q\n",
                      ":3: [target go] memory_interval: \"5q\" is not a duration", "a bad duration");
@@ -315,7 +325,7 @@ static void test_url_and_address_errors(void) {
         expect_error("[target go]\nmemory_url = http://exa mple/memory\n",
                      ":2: [target go] memory_url: \"http://exa mple/memory\" is not a valid URL", "a URL with a blank");
         expect_error("[target go]\nmemory_url = http://\n",
-                     ":2: [target go] memory_url: \"http://\" is not a valid URL", "a URL without host");
+                     ":2: [target go] memory_url: \"http://\" has no host", "a URL without host");
         expect_error("\n\n\n\n\n\n\n\n[daemon]\nlisten = 1.2.3.4:99999\n",
                      ":10: [daemon] listen: \"1.2.3.4:99999\" port out of range", "a port out of range");
         expect_error("[daemon]\nlisten = 127.0.0.1\n", ":2: [daemon] listen: \"127.0.0.1\" has no :PORT",
@@ -326,7 +336,7 @@ static void test_url_and_address_errors(void) {
                      ":2: [daemon] listen: \"::1:9470\" is an IPv6 address without [brackets]", "bare IPv6");
         expect_error("[daemon]\nlisten = [::g]:9470\n", ":2: [daemon] listen: \"[::g]:9470\" has an invalid IPv6 address",
                      "a bad IPv6 address");
-        expect_error("[daemon]\nlisten = a_b:1\n", ":2: [daemon] listen: \"a_b:1\" has an invalid host", "a bad host");
+        expect_error("[daemon]\nlisten = a/b:1\n", ":2: [daemon] listen: \"a/b:1\" has an invalid host name", "a bad host");
         is_int(load("[daemon]\nlisten = localhost:0\n", &c, NULL), 0, "port 0 (any port, for tests) is accepted");
         is_str(c ? c->daemon.listen : NULL, "localhost:0", "and kept as written");
         config_free(c);
@@ -362,6 +372,134 @@ static void test_section_errors(void) {
         expect_error("[daemon]\n[target\nlisten = 127.0.0.1:1\n",
                      ":2: syntax error, \"[\" without a closing \"]\"",
                      "a header without ']', whose keys are not taken for [daemon]'s");
+}
+
+/* Writes `len` bytes (NULs included) to a new file and loads it. */
+static char *load_bytes_errors(const char *bytes, size_t len) {
+        char *errors = NULL;
+        Config *c = NULL;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%u.conf", dir, ++n_files);
+        f = fopen(path, "we");
+        if (f) {
+                fwrite(bytes, 1, len, f);
+                fclose(f);
+        }
+        ok(config_load(path, &c, &errors) == -EINVAL && !c, "%s: is refused", path);
+        return errors ? errors : strdup("");
+}
+
+static void test_bad_bytes(void) {
+        static const char nul[] = "[daemon]\nlisten = 127.0.0.1:1\0junk\nretention = 2h\nlog_level = \0\n";
+        static const char latin1[] = "[daemon]\nlog_level = info\n[criterion caf\xe9]\nseries = x\n"
+                                     "[target go]\nmemory_url = http://127.0.0.1:1/m\xe9moire\n";
+        char *errors;
+
+        errors = load_bytes_errors(nul, sizeof nul - 1);
+        ok(has_line(errors, ":2: line contains a NUL byte (column 21)"), "a NUL byte in a value is refused, at its column");
+        ok(has_line(errors, ":4: line contains a NUL byte (column 13)"), "and on every line that has one");
+        is_int(count_lines(errors), 2, "the line after it is read normally");
+        free(errors);
+        errors = load_bytes_errors(latin1, sizeof latin1 - 1);
+        ok(has_line(errors, ":3: line is not valid UTF-8 (column 15)"), "a Latin-1 byte in a section name is refused");
+        ok(has_line(errors, ":6: line is not valid UTF-8 (column 34)"),
+           "and in a value (whose target is then not said to lack memory_url)");
+        is_int(count_lines(errors), 2, "the keys under the unreadable header are not given to another section");
+        free(errors);
+}
+
+static void test_value_validation(void) {
+        static const char *const url_keys[] = {
+                "[target go]\nmemory_url = http:///memory\n",
+                "[target go]\npprof_url = http:///debug/pprof\n",
+                "[capacity c]\nsource = cloudwatch\nregion = eu-west-1\ncluster = x\nendpoint = https:///\n",
+        };
+        static const struct {
+                const char *listen, *problem;
+        } addresses[] = {
+                { "999.1.1.1:1", "has an invalid IPv4 address" },
+                { "1.2.3:1", "has an invalid IPv4 address" },
+                { "127.0.0.1:65536", "port out of range" },
+                { "127.0.0.1:-1", "has no valid :PORT" },
+                { "a..b:1", "has an empty label in its host name" },
+                { "-a.example:1", "has an invalid host name" },
+                { ":9470", "has no host" },
+        };
+        char text[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(url_keys); i++) {
+                char *errors = load_errors(url_keys[i]);
+
+                ok(strstr(errors, "\" has no host\n") && count_lines(errors) == 1,
+                   "a URL with three slashes has no host (%.*s)", (int) strcspn(url_keys[i], "\n"), url_keys[i]);
+                free(errors);
+        }
+        expect_error("[target go]\nmemory_url = http://999.1.1.1:1/memory\n",
+                     ":2: [target go] memory_url: \"http://999.1.1.1:1/memory\" has an invalid IPv4 address",
+                     "a URL whose host is an impossible IPv4 address");
+        for (size_t i = 0; i < ELEMENTSOF(addresses); i++) {
+                char want[256];
+
+                snprintf(text, sizeof text, "[daemon]\nlisten = %s\n", addresses[i].listen);
+                snprintf(want, sizeof want, ":2: [daemon] listen: \"%s\" %s", addresses[i].listen, addresses[i].problem);
+                expect_error(text, want, "an impossible listen address");
+        }
+        expect_error("[daemon]\ndatabase = /\n", ":2: [daemon] database: \"/\" is a directory, not a file",
+                     "database = /");
+        snprintf(text, sizeof text, "[daemon]\ndatabase = %s\n", dir);
+        {
+                char want[256];
+
+                snprintf(want, sizeof want, ":2: [daemon] database: \"%s\" is a directory, not a file", dir);
+                expect_error(text, want, "a database path that is a directory");
+        }
+        expect_error("[daemon]\napi_token_file = /etc/perfwatch/\n",
+                     ":2: [daemon] api_token_file: \"/etc/perfwatch/\" is a directory, not a file",
+                     "a path ending in '/'");
+}
+
+static void test_criterion_bounds(void) {
+        const char *head = "[criterion c]\nseries = s\nop = <\nthreshold = 1\n";
+        char text[256];
+        static const struct {
+                const char *line, *want;
+        } cases[] = {
+                { "window = 0", ":5: [criterion c] window: \"0\" is below the minimum 1s" },
+                { "window = 91d", ":5: [criterion c] window: \"91d\" is above the maximum 90d" },
+                { "max_age = 0", ":5: [criterion c] max_age: \"0\" is below the minimum 1s" },
+                { "max_age = 31d", ":5: [criterion c] max_age: \"31d\" is above the maximum 30d" },
+                { "window = 15d", ":5: [criterion c] window: 15d is longer than [daemon] retention 14d, after "
+                                  "which samples are deleted" },
+        };
+        Config *c = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                snprintf(text, sizeof text, "%s%s\n", head, cases[i].line);
+                expect_error(text, cases[i].want, cases[i].line);
+        }
+        snprintf(text, sizeof text, "%swindow = 90d\nmax_age = 30d\n[daemon]\nretention = 90d\n", head);
+        is_int(load(text, &c, NULL), 0, "window 90d and max_age 30d load with a retention of 90d, set after them");
+        config_free(c);
+        expect_error("[criterion memory]\nwindow = 30d\n",
+                     ":2: [criterion memory] window: 30d is longer than [daemon] retention 14d, after which "
+                     "samples are deleted", "a built-in's window is held to the retention too");
+}
+
+static void test_suggestions(void) {
+        expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmemory_ulr = x\n",
+                     ":3: [target go] memory_ulr: unknown key, did you mean \"memory_url\"? " TARGET_KEYS,
+                     "a transposition in a key is suggested");
+        expect_error("[daemon]\nDatabase = /x.db\n",
+                     ":2: [daemon] Database: unknown key, did you mean \"database\"? (one of: database, listen, "
+                     "retention, api_token_file, flush_interval, evaluate_interval, log_level)",
+                     "a key in the wrong case is suggested");
+        expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nwindw = 1h\n",
+                     ":5: [criterion c] windw: unknown key, did you mean \"window\"? (one of: series, statistic, op, "
+                     "threshold, window, max_age)", "a missing letter is suggested");
+        expect_error("[critrion c]\n",
+                     ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
+                     "target, postgres, capacity, criterion)", "a misspelt section kind is suggested");
 }
 
 /* libinih reports only its first syntax error; --check-config lists all. */
@@ -419,7 +557,8 @@ static void test_criterion_errors(void) {
                      ":2: [criterion acu_scaling] threshold: not supported for this criterion yet",
                      "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
-                     ":5: [criterion c] colour: unknown key", "an unknown criterion key");
+                     ":5: [criterion c] colour: unknown key (one of: series, statistic, op, threshold, window, "
+                     "max_age)", "an unknown criterion key");
 }
 
 static void test_many_errors(void) {
@@ -433,14 +572,15 @@ static void test_many_errors(void) {
                                    "[nope]\n"                             /* 8 */
                                    "broken line\n");                      /* 9 */
         static const char *const want[] = {
-                ":2: [daemon] colour: unknown key",
+                ":2: [daemon] colour: unknown key (one of: database, listen, retention, api_token_file, "
+                "flush_interval, evaluate_interval, log_level)",
                 ":3: [daemon] retention: \"1m\" is below the minimum 1h",
                 ":4: [target x]: needs memory_url or pprof_url",
                 ":5: [target x] timeout: \"forever\" is not a duration",
                 ":6: [criterion c]: missing required key series",
                 ":6: [criterion c]: missing required key threshold",
                 ":7: [criterion c] op: \"!\" is not a comparison (<, <=, >, >=)",
-                ":8: [nope]: unknown section kind \"nope\"",
+                ":8: [nope]: unknown section kind \"nope\" (one of: daemon, target, postgres, capacity, criterion)",
                 ":9: syntax error, expected \"[section]\" or \"key = value\"",
         };
         size_t len = strlen(path), at = 0;
@@ -508,8 +648,8 @@ static void test_long_lines(void) {
         snprintf(text, n + 256, "[target go]\nmemory_url = %s\ncolour = red\n", url);
         is_int(load(text, &c, &errors), -EINVAL, "a line longer than the buffer is refused");
         ok(has_line(errors, ":2: line longer than 8191 characters"), "at its own line");
-        ok(has_line(errors, ":3: [target go] colour: unknown key"), "and the next line keeps its number");
-        ok(has_line(errors, ":1: [target go]: needs memory_url or pprof_url"), "the cut value is not used");
+        ok(has_line(errors, ":3: [target go] colour: unknown key " TARGET_KEYS), "and the next line keeps its number");
+        is_int(count_lines(errors), 2, "the cut line's key counts as set but refused: not also reported missing");
         free(errors);
         free(url);
         free(text);
@@ -722,7 +862,8 @@ static void test_postgres_errors(void) {
         expect_error("[postgres main]\nconninfo = host=h\ntimeout = 6m\n",
                      ":3: [postgres main] timeout: \"6m\" is above the maximum 5m", "timeout above 5m");
         expect_error("[postgres main]\nconninfo = host=h\nquery = select 1\n",
-                     ":3: [postgres main] query: unknown key", "a capacity key in a postgres section");
+                     ":3: [postgres main] query: unknown key (one of: conninfo, interval, timeout)",
+                     "a capacity key in a postgres section");
         expect_error("[postgres a]\nconninfo = host=h\n[postgres a]\nconninfo = host=i\n",
                      ":3: [postgres a]: duplicate section, first defined on line 1", "a duplicate postgres section");
         expect_error("[postgres]\n", ":1: [postgres]: missing name, expected [postgres NAME]",
@@ -939,8 +1080,10 @@ static void test_credentials_file(void) {
         unlink(creds);
         snprintf(want, sizeof want, "%s: cannot read: No such file or directory", creds);
         expect_creds_error(creds, want, "a missing credentials file");
-        snprintf(want, sizeof want, "%s is not a regular file", dir);
+        snprintf(want, sizeof want, "\"%s\" is a directory, not a file", dir);
         expect_creds_error(dir, want, "a directory as credentials file");
+        snprintf(want, sizeof want, "%s is not a regular file", "/dev/null");
+        expect_creds_error("/dev/null", want, "a device as credentials file");
 }
 
 static void test_many_errors_new_sections(void) {
@@ -1112,7 +1255,7 @@ static void write_sections(const char *file, unsigned n) {
                 return;
         for (unsigned i = 0; i < n; i++)
                 switch (i % 4) {
-                case 0: fprintf(f, "[target t%u]\nmemory_url = http://127.0.0.1:1/m\n", i); break;
+                case 0: fprintf(f, "[target t%u]\npprof_url = http://127.0.0.1:1/p\n", i); break;
                 case 1: fprintf(f, "[postgres p%u]\nconninfo = host=127.0.0.1\n", i); break;
                 case 2: fprintf(f, "[capacity c%u]\nsource = sql\npostgres = p%u\nquery = SELECT 1\n", i, i - 1); break;
                 default: fprintf(f, "[criterion k%u]\nseries = s\nop = <\nthreshold = 1\n", i);
@@ -1166,6 +1309,10 @@ int main(void) {
         test_many_errors();
         test_inline_comments_and_syntax();
         test_every_syntax_error();
+        test_bad_bytes();
+        test_value_validation();
+        test_criterion_bounds();
+        test_suggestions();
         test_long_lines();
         test_io_errors();
         test_pprof_keys();

@@ -3,6 +3,7 @@
  * sees only config.h. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -94,6 +95,16 @@ int config_parse_value(const ConfigKey *k, const char *v, void *base, char *prob
  * or a threshold's unit) and NULLs it; a value that owns nothing is left
  * alone.  A KEY_SECRET value is overwritten first. */
 void config_free_value(const ConfigKey *k, void *base);
+
+/* The candidate nearest to `word` by edit distance (case ignored), close
+ * enough to be a likely typo of it; NULL when none is.  Returns one of
+ * `candidates`, which the caller owns (config-suggest.c). */
+const char *config_suggest(const char *word, const char *const *candidates, size_t n);
+
+/* Writes what follows an "unknown ..." error into `buf`: ", did you mean
+ * "X"?" when a candidate is near, then " (one of: A, B, C)".  Returns 0,
+ * or -ENOBUFS when `size` is too small. */
+int config_suggestion(const char *word, const char *const *candidates, size_t n, char *buf, size_t size);
 
 /* The name of a capacity source ("cloudwatch") and the KeyFlags bit that
  * marks the keys of that source only. */

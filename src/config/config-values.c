@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "config/config-internal.h"
@@ -83,12 +84,58 @@ static int parse_string(const ConfigKey *k, const char *v, void *base, char *pro
         return set_string(base, k, v, problem, n);
 }
 
+/* Every path key names a file: one that cannot be a directory is refused
+ * here rather than when the daemon first opens it. */
 static int parse_path(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        struct stat st;
+
         if (v[0] != '/' || has_control_chars(v)) {
                 snprintf(problem, n, "is not an absolute path");
                 return -EINVAL;
         }
+        if (v[strlen(v) - 1] == '/' || (stat(v, &st) == 0 && S_ISDIR(st.st_mode))) {
+                snprintf(problem, n, "is a directory, not a file");
+                return -EINVAL;
+        }
         return set_string(base, k, v, problem, n);
+}
+
+/* A host name of RFC 1123 labels, or a dotted-quad IPv4 address.  A name
+ * of digits and dots only would be looked up in DNS if inet_pton() refused
+ * it, so it must be a valid address: "999.1.1.1" is not.  NULL when `h` is
+ * fine, else what is wrong with it. */
+static const char *host_problem(const char *h, size_t len) {
+        char buf[INET_ADDRSTRLEN];
+        struct in_addr a;
+        size_t label = 0;
+
+        if (len == 0)
+                return "has no host";
+        if (strspn(h, "0123456789.") >= len) {
+                if (len >= sizeof buf)
+                        return "has an invalid IPv4 address";
+                memcpy(buf, h, len);
+                buf[len] = '\0';
+                return inet_pton(AF_INET, buf, &a) == 1 ? NULL : "has an invalid IPv4 address";
+        }
+        if (len > 253)
+                return "has a host name longer than 253 characters";
+        for (size_t i = 0; i <= len; i++) {
+                if (i == len || h[i] == '.') {
+                        /* One trailing dot (a fully qualified name) is fine. */
+                        if (label == 0 && i == len)
+                                break;
+                        if (label == 0)
+                                return "has an empty label in its host name";
+                        if (label > 63 || h[i - 1] == '-' || h[i - label] == '-')
+                                return "has an invalid host name";
+                        label = 0;
+                } else if (isalnum((unsigned char) h[i]) || h[i] == '-' || h[i] == '_')
+                        label++;
+                else
+                        return "has an invalid host name";
+        }
+        return NULL;
 }
 
 /* libcurl parses the URL the probes will hand it, so what passes here is
@@ -96,11 +143,18 @@ static int parse_path(const ConfigKey *k, const char *v, void *base, char *probl
  * query or fragment would end up in the middle of the result. */
 static int check_url(const char *v, bool base, char *problem, size_t n) {
         char *host = NULL, *query = NULL, *fragment = NULL;
+        const char *authority, *bad;
         CURLU *u;
         int r = 0;
 
         if (strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0) {
                 snprintf(problem, n, "is not an http:// or https:// URL");
+                return -EINVAL;
+        }
+        /* NB: libcurl reads "http:///memory" as the host "memory". */
+        authority = strstr(v, "://") + 3;
+        if (strchr("/?#", *authority)) {
+                snprintf(problem, n, "has no host");
                 return -EINVAL;
         }
         u = curl_url();
@@ -113,6 +167,9 @@ static int check_url(const char *v, bool base, char *problem, size_t n) {
                 r = -EINVAL;
         } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
                 snprintf(problem, n, "has no host");
+                r = -EINVAL;
+        } else if (host[0] != '[' && (bad = host_problem(host, strlen(host)))) {
+                snprintf(problem, n, "%s", bad);
                 r = -EINVAL;
         } else if (base && (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
                             curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK)) {
@@ -170,15 +227,6 @@ static int check_port(const char *port, char *problem, size_t n) {
         return 0;
 }
 
-static bool valid_hostname(const char *h, size_t len) {
-        if (len == 0 || len > 253)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!isalnum((unsigned char) h[i]) && h[i] != '.' && h[i] != '-')
-                        return false;
-        return true;
-}
-
 static int check_ipv6(const char *v, size_t len, char *problem, size_t n) {
         char buf[INET6_ADDRSTRLEN];
         struct in6_addr a;
@@ -194,7 +242,7 @@ static int check_ipv6(const char *v, size_t len, char *problem, size_t n) {
 }
 
 static int check_address(const char *v, char *problem, size_t n) {
-        const char *colon, *close;
+        const char *colon, *close, *bad;
         int r;
 
         if (v[0] == '[') {
@@ -215,8 +263,9 @@ static int check_address(const char *v, char *problem, size_t n) {
                 snprintf(problem, n, "is an IPv6 address without [brackets]");
                 return -EINVAL;
         }
-        if (!valid_hostname(v, (size_t) (colon - v))) {
-                snprintf(problem, n, "has an invalid host");
+        bad = host_problem(v, (size_t) (colon - v));
+        if (bad) {
+                snprintf(problem, n, "%s", bad);
                 return -EINVAL;
         }
         return check_port(colon + 1, problem, n);

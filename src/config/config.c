@@ -22,6 +22,7 @@
 #include "util/units.h"
 
 #define PROBLEM_MAX 256
+#define SUGGESTION_MAX 1024
 
 static const char *const section_kind_names[_SECTION_KIND_MAX] = {
         [SECTION_DAEMON] = "daemon",
@@ -119,10 +120,11 @@ static const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(CriterionConfig, op), KEY_REQUIRED },
         { SECTION_CRITERION, "threshold", CONFIG_THRESHOLD, NULL,
           NULL, NULL, offsetof(CriterionConfig, threshold), KEY_REQUIRED },
+        /* At most the daemon's retention too: checked once the whole file is read. */
         { SECTION_CRITERION, "window", CONFIG_DURATION, "1h",
-          NULL, NULL, offsetof(CriterionConfig, window_usec), 0 },
+          "1s", "90d", offsetof(CriterionConfig, window_usec), 0 },
         { SECTION_CRITERION, "max_age", CONFIG_DURATION, "5m",
-          NULL, NULL, offsetof(CriterionConfig, max_age_usec), 0 },
+          "1s", "30d", offsetof(CriterionConfig, max_age_usec), 0 },
 };
 
 /* The built-in criteria, in the order Config.criteria always starts with. */
@@ -458,7 +460,11 @@ static int section_open(Parser *p, Section *s) {
 
         s->name = t + kind_len + strspn(t + kind_len, " \t");
         if (kind == SECTION_INVALID) {
-                parser_error(p, s->line, s, NULL, "unknown section kind \"%.*s\"", (int) kind_len, t);
+                char word[CONFIG_NAME_MAX + 1], hint[SUGGESTION_MAX] = "";
+
+                snprintf(word, sizeof word, "%.*s", (int) kind_len, t);
+                (void) config_suggestion(word, section_kind_names, _SECTION_KIND_MAX, hint, sizeof hint);
+                parser_error(p, s->line, s, NULL, "unknown section kind \"%.*s\"%s", (int) kind_len, t, hint);
                 return 0;
         }
         if (kind == SECTION_DAEMON) {
@@ -561,6 +567,28 @@ static void parser_see_line(Parser *p, const char *line) {
                 parser_syntax_error(p, "expected \"[section]\" or \"key = value\"");
 }
 
+/* A key line that could not be read still sets its key, as a refused
+ * value: "missing required key" would be a confusing second error. */
+static void parser_see_bad_key(Parser *p, const char *line) {
+        Section *s = p->n_sections > 0 ? p->sections[p->n_sections - 1] : NULL;
+        const char *end = find_chars_or_comment(line, "=:");
+        const ConfigKey *k;
+        char name[64];
+        size_t len = (size_t) (end - line);
+
+        while (len > 0 && isspace((unsigned char) line[len - 1]))
+                len--;
+        if (!s || s->kind == SECTION_INVALID || (*end != '=' && *end != ':') || len >= sizeof name)
+                return;
+        memcpy(name, line, len);
+        name[len] = '\0';
+        k = key_lookup(s->kind, name);
+        if (k && s->key_lines[k - config_keys] == 0) {
+                s->key_lines[k - config_keys] = p->reader.line;
+                s->key_bad[k - config_keys] = true;
+        }
+}
+
 /* Sees every line before inih parses it. */
 static void parser_on_line(void *userdata, const char *text, IniLineProblem problem, size_t column) {
         Parser *p = userdata;
@@ -573,6 +601,8 @@ static void parser_on_line(void *userdata, const char *text, IniLineProblem prob
         /* A header that cannot be read still ends the section before it. */
         if (*s == '[')
                 parser_begin_section(p, "?", 1, false);
+        else
+                parser_see_bad_key(p, s);
         if (problem == INI_LINE_TOO_LONG)
                 parser_error(p, p->reader.line, NULL, NULL, "%s", ini_line_problem_to_string(problem));
         else
@@ -588,6 +618,18 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
         b = config_builtin_lookup(p->config->criteria[s->index].name);
         return !b || b->kind == CRITERION_SERIES || streq(k->name, "max_age") ||
                (streq(k->name, "threshold") && b->threshold);
+}
+
+static void parser_error_unknown_key(Parser *p, const Section *s, const char *name) {
+        const char *names[ELEMENTSOF(config_keys)];
+        char hint[SUGGESTION_MAX] = "";
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].section == s->kind)
+                        names[n++] = config_keys[i].name;
+        (void) config_suggestion(name, names, n, hint, sizeof hint);
+        parser_error(p, p->reader.line, s, name, "unknown key%s", hint);
 }
 
 /* Always returns 1: problems are collected here, so inih's own return value
@@ -606,7 +648,7 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
                 return 1;
         k = key_lookup(s->kind, name);
         if (!k) {
-                parser_error(p, p->reader.line, s, name, "unknown key");
+                parser_error_unknown_key(p, s, name);
                 return 1;
         }
         i = (size_t) (k - config_keys);
@@ -813,6 +855,23 @@ static void capacity_check(Parser *p, const Section *s) {
                              cc->postgres);
 }
 
+/* Samples older than the retention are deleted, so a longer window would
+ * silently evaluate less than it says. */
+static void criterion_check(Parser *p, const Section *s) {
+        const CriterionConfig *cc = &p->config->criteria[s->index];
+        const DaemonConfig *d = &p->config->daemon;
+        char tw[64], tr[64];
+
+        if (!config_builtin_lookup(cc->name))
+                section_check_required(p, s, 0);
+        if (key_line(s, "window") == 0 || !key_valid(s, "window") || cc->window_usec <= d->retention_usec)
+                return;
+        units_format_duration(cc->window_usec, tw, sizeof tw);
+        units_format_duration(d->retention_usec, tr, sizeof tr);
+        parser_error(p, key_line(s, "window"), s, "window", "%s is longer than [daemon] retention %s, "
+                     "after which samples are deleted", tw, tr);
+}
+
 static void section_check(Parser *p, const Section *s) {
         switch (s->kind) {
         case SECTION_TARGET:
@@ -823,8 +882,7 @@ static void section_check(Parser *p, const Section *s) {
                 capacity_check(p, s);
                 break;
         case SECTION_CRITERION:
-                if (!config_builtin_lookup(p->config->criteria[s->index].name))
-                        section_check_required(p, s, 0);
+                criterion_check(p, s);
                 break;
         case SECTION_INVALID:
                 break;
@@ -833,29 +891,43 @@ static void section_check(Parser *p, const Section *s) {
         }
 }
 
-static int parser_finish(Parser *p) {
+/* With one target polling /memory the memory criterion knows which series
+ * to watch; with none it has no data and reports unknown; with several it
+ * cannot choose, and [criterion memory] must say which (series =). */
+static int parser_memory_series(Parser *p) {
         Config *c = p->config;
-        CriterionConfig *memory;
-        const TargetConfig *only = NULL;
-        size_t n_memory = 0;
+        CriterionConfig *memory = (CriterionConfig *) config_find_criterion(c, "memory");
+        const TargetConfig *first = NULL, *second = NULL;
+        const Section *s;
 
-        for (size_t i = 0; i < p->n_sections; i++)
-                section_check(p, p->sections[i]);
-        /* With one target polling /memory the memory criterion knows which
-         * series to watch; with none or several it stays without one and
-         * reports unknown. */
-        for (size_t i = 0; i < c->n_targets; i++)
+        for (size_t i = 0; i < c->n_targets && !second; i++)
                 if (c->targets[i].memory_url) {
-                        only = &c->targets[i];
-                        n_memory++;
+                        second = first ? &c->targets[i] : NULL;
+                        first = first ?: &c->targets[i];
                 }
-        memory = (CriterionConfig *) config_find_criterion(c, "memory");
-        if (memory && !memory->series && n_memory == 1 &&
-            asprintf(&memory->series, "go.%s.Sys", only->name) < 0) {
+        if (!memory || memory->series || !first)
+                return 0;
+        if (!second) {
+                if (asprintf(&memory->series, "go.%s.Sys", first->name) >= 0)
+                        return 0;
                 memory->series = NULL;
                 return -ENOMEM;
         }
+        s = section_find(p, SECTION_CRITERION, "memory");
+        if (s)
+                parser_error(p, s->line, s, NULL, "missing required key series: several targets poll /memory "
+                             "(%s, %s), e.g. series = go.%s.Sys", first->name, second->name, first->name);
+        else
+                parser_error(p, second->line, section_find(p, SECTION_TARGET, second->name), NULL,
+                             "a second target polling /memory: the memory criterion needs a "
+                             "[criterion memory] section with series = go.NAME.Sys");
         return 0;
+}
+
+static int parser_finish(Parser *p) {
+        for (size_t i = 0; i < p->n_sections; i++)
+                section_check(p, p->sections[i]);
+        return parser_memory_series(p);
 }
 
 static void no_free(void *node) {
@@ -951,4 +1023,12 @@ void config_foreach_key(void (*fn)(const char *section, const char *key, const c
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
                 fn(section_kind_names[config_keys[i].section], config_keys[i].name,
                    config_keys[i].def ?: "", u);
+}
+
+void config_foreach_bound(void (*fn)(const char *section, const char *key, const char *min, const char *max, void *u),
+                          void *u) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].min || config_keys[i].max)
+                        fn(section_kind_names[config_keys[i].section], config_keys[i].name,
+                           config_keys[i].min ?: "", config_keys[i].max ?: "", u);
 }
