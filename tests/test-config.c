@@ -1240,10 +1240,12 @@ static void test_free_every_key(void) {
                "config_free gives back every byte the load took (LeakSanitizer checks it too under ASan)");
 }
 
-static double now_sec(void) {
+/* CPU time, not wall time: a busy machine slows the test down, but does
+ * not make it use more CPU. */
+static double cpu_sec(void) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
@@ -1266,10 +1268,10 @@ static void write_sections(const char *file, unsigned n) {
 
 /* 20,000 sections took 0.5 s (27 s for 80,000, and over 120 s for 20,000
  * under ASan) while every section header searched all the earlier ones and
- * the arrays grew by one; now they take about 0.06 s.  The bound leaves
+ * the arrays grew by one; now they take about 0.06 s (0.3 s under ASan).  The bound leaves
  * room for a busy machine and for sanitizers, not for n^2. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define PARSE_20K_MAX_SEC 1.5
+#define PARSE_20K_MAX_SEC 3.0
 #else
 #define PARSE_20K_MAX_SEC 0.25
 #endif
@@ -1281,14 +1283,14 @@ static void test_parse_is_linear(void) {
 
         snprintf(path, sizeof path, "%s/%u.conf", dir, ++n_files);
         write_sections(path, 20000);
-        start = now_sec();
+        start = cpu_sec();
         r = config_load(path, &c, &errors);
-        took = now_sec() - start;
+        took = cpu_sec() - start;
         is_int(r, -EINVAL, "20,000 sections and a duplicate at the end are parsed to the end");
         ok(has_line(errors, ":60001: [postgres p1]: duplicate section, first defined on line 3") &&
            count_lines(errors) == 1, "and the one problem, the last line's, is found");
-        printf("# 20,000 sections parsed in %.3f s\n", took);
-        ok(took < PARSE_20K_MAX_SEC, "in under %.2f s (took %.3f s)", PARSE_20K_MAX_SEC, took);
+        printf("# 20,000 sections parsed in %.3f s of CPU time\n", took);
+        ok(took < PARSE_20K_MAX_SEC, "in under %.2f s of CPU time (took %.3f s)", PARSE_20K_MAX_SEC, took);
         free(errors);
         config_free(c);
 }
