@@ -1,25 +1,21 @@
-/* The configuration file's parser: sections, the key table, errors and the
- * checks that tie keys and sections together.  The values of each key type
- * are parsed in config-values.c. */
+/* The configuration file's parser: the key table, sections and errors.  The
+ * values of each key type are parsed in config-values.c, and the checks that
+ * need the whole file are in config-checks.c. */
 #include "config/config.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <search.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "transport/aws-credentials.h"
 #include "config/config-internal.h"
+#include "config/config-parser.h"
 #include "util/ini-lines.h"
-#include "util/units.h"
 
 #define PROBLEM_MAX 256
 #define SUGGESTION_MAX 1024
@@ -34,7 +30,7 @@ static const char *const section_kind_names[_SECTION_KIND_MAX] = {
 
 /* The whole configuration language; perfwatchd.conf(5) documents exactly
  * these keys, and tests compare the two through config_foreach_key(). */
-static const ConfigKey config_keys[] = {
+const ConfigKey config_keys[] = {
         /* NB: not under --localstatedir: the unit's StateDirectory= is always /var/lib. */
         { SECTION_DAEMON, "database", CONFIG_PATH, "/var/lib/perfwatch/perfwatch.db",
           NULL, NULL, offsetof(DaemonConfig, database), 0 },
@@ -127,6 +123,8 @@ static const ConfigKey config_keys[] = {
           "1s", "30d", offsetof(CriterionConfig, max_age_usec), 0 },
 };
 
+const size_t config_n_keys = ELEMENTSOF(config_keys);
+
 /* The built-in criteria, in the order Config.criteria always starts with. */
 static const BuiltinCriterion builtin_criteria[] = {
         { "latency_p95",    CRITERION_NO_SOURCE, "ms",     "<",  "300" },
@@ -157,39 +155,6 @@ static const SectionLayout section_layouts[_SECTION_KIND_MAX] = {
                                 sizeof(CriterionConfig), offsetof(CriterionConfig, name) },
 };
 
-typedef struct Section {
-        SectionKind kind;
-        unsigned line;
-        char *title;                 /* the text between the brackets */
-        const char *name;            /* the NAME part of the title */
-        size_t index;                /* into the Config array of its kind */
-        unsigned key_lines[ELEMENTSOF(config_keys)];  /* where each key was set; 0: not */
-        bool key_bad[ELEMENTSOF(config_keys)];        /* set, but refused: no cross-checks on it */
-} Section;
-
-typedef struct ConfigError {
-        unsigned line;               /* 0: about the whole file */
-        size_t seq;
-        char *text;
-} ConfigError;
-
-/* NB: every collection grows geometrically and every lookup by name goes
- * through a tree, so that parsing stays linear in the size of the file
- * (tests/test-config.c times 20,000 sections). */
-typedef struct Parser {
-        Config *config;
-        IniLineReader reader;        /* reader.line: the line inih is working on */
-        unsigned daemon_line;        /* header of the [daemon] section; 0: none yet */
-        unsigned first_syntax_line;  /* the first syntax error reported; 0: none */
-        bool oom;
-        Section **sections;          /* in file order; each allocated on its own */
-        size_t n_sections, allocated_sections;
-        void *section_index;         /* tsearch() tree of the opened sections, by kind and name */
-        size_t allocated[_SECTION_KIND_MAX];  /* capacity of each Config array */
-        ConfigError *errors;
-        size_t n_errors, allocated_errors;
-} Parser;
-
 const BuiltinCriterion *config_builtin_lookup(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(builtin_criteria); i++)
                 if (streq(builtin_criteria[i].name, name))
@@ -215,7 +180,7 @@ static int array_reserve(void **array, size_t *allocated, size_t n, size_t size)
         return 0;
 }
 
-static const ConfigKey *key_lookup(SectionKind kind, const char *name) {
+const ConfigKey *config_key_lookup(SectionKind kind, const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
                 if (config_keys[i].section == kind && streq(config_keys[i].name, name))
                         return &config_keys[i];
@@ -240,11 +205,7 @@ static void parser_add_error(Parser *p, unsigned line, char *text) {
         p->n_errors++;
 }
 
-/* "FILE:LINE: [title] key: problem", leaving out what is not known. */
-static void parser_error(Parser *p, unsigned line, const Section *s, const char *key,
-                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void parser_error(Parser *p, unsigned line, const Section *s, const char *key,
-                         const char *fmt, ...) {
+void config_parser_error(Parser *p, unsigned line, const Section *s, const char *key, const char *fmt, ...) {
         char *msg = NULL, *text = NULL, where[32] = "";
         va_list ap;
         int r;
@@ -322,9 +283,9 @@ static int parser_set(Parser *p, const Section *s, unsigned line, const ConfigKe
         if (r == -ENOMEM)
                 p->oom = true;
         if (r < 0 && (k->flags & KEY_SECRET))
-                parser_error(p, line, s, k->name, "the value %s", problem);
+                config_parser_error(p, line, s, k->name, "the value %s", problem);
         else if (r < 0)
-                parser_error(p, line, s, k->name, "\"%s\" %s%s", v, problem,
+                config_parser_error(p, line, s, k->name, "\"%s\" %s%s", v, problem,
                              line == 0 ? " (built-in default)" : "");
         return r;
 }
@@ -419,8 +380,7 @@ static int section_compare(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-/* The earlier section of that kind and name, among those opened. */
-static const Section *section_find(const Parser *p, SectionKind kind, const char *name) {
+const Section *config_section_find(const Parser *p, SectionKind kind, const char *name) {
         Section key = { .kind = kind, .name = name };
         void *node = tfind(&key, &p->section_index, section_compare);
 
@@ -439,9 +399,9 @@ static int section_add(Parser *p, Section *s, SectionKind kind) {
 
 static void section_open_daemon(Parser *p, Section *s) {
         if (*s->name)
-                parser_error(p, s->line, s, NULL, "[daemon] takes no name");
+                config_parser_error(p, s->line, s, NULL, "[daemon] takes no name");
         else if (p->daemon_line > 0)
-                parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
+                config_parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
                              p->daemon_line);
         else {
                 s->kind = SECTION_DAEMON;
@@ -464,7 +424,7 @@ static int section_open(Parser *p, Section *s) {
 
                 snprintf(word, sizeof word, "%.*s", (int) kind_len, t);
                 (void) config_suggestion(word, section_kind_names, _SECTION_KIND_MAX, hint, sizeof hint);
-                parser_error(p, s->line, s, NULL, "unknown section kind \"%.*s\"%s", (int) kind_len, t, hint);
+                config_parser_error(p, s->line, s, NULL, "unknown section kind \"%.*s\"%s", (int) kind_len, t, hint);
                 return 0;
         }
         if (kind == SECTION_DAEMON) {
@@ -472,18 +432,18 @@ static int section_open(Parser *p, Section *s) {
                 return 0;
         }
         if (!*s->name) {
-                parser_error(p, s->line, s, NULL, "missing name, expected [%s NAME]",
+                config_parser_error(p, s->line, s, NULL, "missing name, expected [%s NAME]",
                              section_kind_names[kind]);
                 return 0;
         }
         if (!valid_name(s->name)) {
-                parser_error(p, s->line, s, NULL, "name \"%s\" is not 1-%d characters of A-Z a-z 0-9 _ -",
+                config_parser_error(p, s->line, s, NULL, "name \"%s\" is not 1-%d characters of A-Z a-z 0-9 _ -",
                              s->name, CONFIG_NAME_MAX);
                 return 0;
         }
-        first = section_find(p, kind, s->name);
+        first = config_section_find(p, kind, s->name);
         if (first) {
-                parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u", first->line);
+                config_parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u", first->line);
                 return 0;
         }
         return section_add(p, s, kind);
@@ -491,6 +451,13 @@ static int section_open(Parser *p, Section *s) {
 
 /* Starts a section at the current line; with `open` false it stays
  * SECTION_INVALID (its header was already reported). */
+static void section_free(Section *s) {
+        free(s->title);
+        free(s->key_lines);
+        free(s->key_bad);
+        free(s);
+}
+
 static void parser_begin_section(Parser *p, const char *title, size_t len, bool open) {
         Section *s;
         char *end;
@@ -504,9 +471,11 @@ static void parser_begin_section(Parser *p, const char *title, size_t len, bool 
                 p->oom = true;
                 return;
         }
-        *s = (Section) { .kind = SECTION_INVALID, .line = p->reader.line, .title = strndup(title, len) };
-        if (!s->title) {
-                free(s);
+        *s = (Section) { .kind = SECTION_INVALID, .line = p->reader.line, .title = strndup(title, len),
+                         .key_lines = calloc(config_n_keys, sizeof *s->key_lines),
+                         .key_bad = calloc(config_n_keys, sizeof *s->key_bad) };
+        if (!s->title || !s->key_lines || !s->key_bad) {
+                section_free(s);
                 p->oom = true;
                 return;
         }
@@ -535,7 +504,7 @@ static const char *find_chars_or_comment(const char *s, const char *chars) {
 static void parser_syntax_error(Parser *p, const char *fmt) {
         if (p->first_syntax_line == 0)
                 p->first_syntax_line = p->reader.line;
-        parser_error(p, p->reader.line, NULL, NULL, "syntax error, %s", fmt);
+        config_parser_error(p, p->reader.line, NULL, NULL, "syntax error, %s", fmt);
 }
 
 /* inih calls its handler only for keys and stops reporting syntax errors
@@ -582,7 +551,7 @@ static void parser_see_bad_key(Parser *p, const char *line) {
                 return;
         memcpy(name, line, len);
         name[len] = '\0';
-        k = key_lookup(s->kind, name);
+        k = config_key_lookup(s->kind, name);
         if (k && s->key_lines[k - config_keys] == 0) {
                 s->key_lines[k - config_keys] = p->reader.line;
                 s->key_bad[k - config_keys] = true;
@@ -604,9 +573,9 @@ static void parser_on_line(void *userdata, const char *text, IniLineProblem prob
         else
                 parser_see_bad_key(p, s);
         if (problem == INI_LINE_TOO_LONG)
-                parser_error(p, p->reader.line, NULL, NULL, "%s", ini_line_problem_to_string(problem));
+                config_parser_error(p, p->reader.line, NULL, NULL, "%s", ini_line_problem_to_string(problem));
         else
-                parser_error(p, p->reader.line, NULL, NULL, "%s (column %zu)",
+                config_parser_error(p, p->reader.line, NULL, NULL, "%s (column %zu)",
                              ini_line_problem_to_string(problem), column);
 }
 
@@ -629,7 +598,7 @@ static void parser_error_unknown_key(Parser *p, const Section *s, const char *na
                 if (config_keys[i].section == s->kind)
                         names[n++] = config_keys[i].name;
         (void) config_suggestion(name, names, n, hint, sizeof hint);
-        parser_error(p, p->reader.line, s, name, "unknown key%s", hint);
+        config_parser_error(p, p->reader.line, s, name, "unknown key%s", hint);
 }
 
 /* Always returns 1: problems are collected here, so inih's own return value
@@ -641,24 +610,24 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
         size_t i;
 
         if (!s) {
-                parser_error(p, p->reader.line, NULL, name, "key outside of any section");
+                config_parser_error(p, p->reader.line, NULL, name, "key outside of any section");
                 return 1;
         }
         if (s->kind == SECTION_INVALID)
                 return 1;
-        k = key_lookup(s->kind, name);
+        k = config_key_lookup(s->kind, name);
         if (!k) {
                 parser_error_unknown_key(p, s, name);
                 return 1;
         }
         i = (size_t) (k - config_keys);
         if (s->key_lines[i] > 0) {
-                parser_error(p, p->reader.line, s, name, "duplicate key, already set on line %u", s->key_lines[i]);
+                config_parser_error(p, p->reader.line, s, name, "duplicate key, already set on line %u", s->key_lines[i]);
                 return 1;
         }
         s->key_lines[i] = p->reader.line;
         if (!criterion_supports(p, s, k)) {
-                parser_error(p, p->reader.line, s, name, "not supported for this criterion yet");
+                config_parser_error(p, p->reader.line, s, name, "not supported for this criterion yet");
                 return 1;
         }
         if (parser_set(p, s, p->reader.line, k, value) < 0)
@@ -672,21 +641,21 @@ static int parser_read_file(Parser *p, const char *path) {
         p->reader = (IniLineReader) { .f = fopen(path, "re"), .on_line = parser_on_line, .userdata = p };
         if (!p->reader.f) {
                 r = -errno;
-                parser_error(p, 0, NULL, NULL, "%s", strerror(-r));
+                config_parser_error(p, 0, NULL, NULL, "%s", strerror(-r));
                 return r;
         }
         r = ini_lines_parse(&p->reader, parser_handle_key, p);
         fclose(p->reader.f);
         p->reader.f = NULL;
         if (p->reader.read_errno > 0) {
-                parser_error(p, 0, NULL, NULL, "%s", strerror(p->reader.read_errno));
+                config_parser_error(p, 0, NULL, NULL, "%s", strerror(p->reader.read_errno));
                 return -p->reader.read_errno;
         }
         if (r == -2)
                 return -ENOMEM;
         /* Only when inih found a syntax error that parser_see_line() did not. */
         if (r > 0 && (unsigned) r != p->first_syntax_line)
-                parser_error(p, (unsigned) r, NULL, NULL,
+                config_parser_error(p, (unsigned) r, NULL, NULL,
                              "syntax error, expected \"[section]\" or \"key = value\"");
         return 0;
 }
@@ -711,9 +680,9 @@ static int parser_add_builtins(Parser *p) {
                 parser_apply_defaults(p, &s, SECTION_CRITERION);
                 c->criteria[i].threshold = NAN;
                 if (b->op)
-                        (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "op"), b->op);
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "op"), b->op);
                 if (b->threshold)
-                        (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
         }
         return 0;
 }
@@ -731,215 +700,14 @@ static int parser_init(Parser *p, const char *path) {
         return parser_add_builtins(p);
 }
 
-/* ---------------------------------------------------------------- checks */
-
-/* Checks what can only be checked once the whole file is read: required
- * keys, and rules that tie keys or sections together.  A key that was set
- * but refused is not checked again against the others. */
-
-static size_t key_index(SectionKind kind, const char *name) {
-        return (size_t) (key_lookup(kind, name) - config_keys);
-}
-
-/* The line where the section set `name`; 0: not set. */
-static unsigned key_line(const Section *s, const char *name) {
-        return s->key_lines[key_index(s->kind, name)];
-}
-
-/* Set, or left at its default, and valid either way. */
-static bool key_valid(const Section *s, const char *name) {
-        return !s->key_bad[key_index(s->kind, name)];
-}
-
-/* `only`: the KEY_CLOUDWATCH/KEY_SQL flag of the section's source; keys of
- * another source are not required (0: none is). */
-static void section_check_required(Parser *p, const Section *s, unsigned only) {
-        for (size_t j = 0; j < ELEMENTSOF(config_keys); j++) {
-                const ConfigKey *k = &config_keys[j];
-
-                if (k->section != s->kind || !(k->flags & KEY_REQUIRED) || s->key_lines[j] > 0)
-                        continue;
-                if ((k->flags & KEY_ONLY_MASK) && !(k->flags & only))
-                        continue;
-                parser_error(p, s->line, s, NULL, "missing required key %s", k->name);
-        }
-}
-
-/* Reports `a` (when set, else `b`) as not fitting the other: "a: 30s must
- * be less than b 20s". */
-static void parser_error_pair(Parser *p, const Section *s, const char *a, uint64_t va, const char *a_rel,
-                              const char *b, uint64_t vb, const char *b_rel) {
-        char ta[64], tb[64];
-
-        units_format_duration(va, ta, sizeof ta);
-        units_format_duration(vb, tb, sizeof tb);
-        if (key_line(s, a) > 0)
-                parser_error(p, key_line(s, a), s, a, "%s must be %s %s %s", ta, a_rel, b, tb);
-        else
-                parser_error(p, key_line(s, b), s, b, "%s must be %s %s %s", tb, b_rel, a, ta);
-}
-
-static void target_check(Parser *p, const Section *s) {
-        const TargetConfig *t = &p->config->targets[s->index];
-
-        if (key_line(s, "memory_url") == 0 && key_line(s, "pprof_url") == 0)
-                parser_error(p, s->line, s, NULL, "needs memory_url or pprof_url");
-        /* Each CPU profile must end before the next one starts. */
-        if (t->cpu_interval_usec > 0 && t->cpu_seconds_usec >= t->cpu_interval_usec &&
-            key_valid(s, "cpu_seconds") && key_valid(s, "cpu_interval"))
-                parser_error_pair(p, s, "cpu_seconds", t->cpu_seconds_usec, "less than",
-                                  "cpu_interval", t->cpu_interval_usec, "more than");
-}
-
-/* perfwatchd refuses AWS keys that other users can read, as ssh refuses
- * such private keys.  Opened, not merely stat()ed, so that a file this
- * process cannot read is reported now rather than at the first poll. */
-static void capacity_check_credentials(Parser *p, const Section *s, const char *path) {
-        const char *key = "credentials_file";
-        unsigned line = key_line(s, key);
-        char problem[PROBLEM_MAX];
-        struct stat st;
-        int fd, r = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                r = -errno;
-        if (fd >= 0)
-                close(fd);
-        if (r < 0)
-                parser_error(p, line, s, key, "%s: cannot read: %s", path, strerror(-r));
-        else if (!S_ISREG(st.st_mode))
-                parser_error(p, line, s, key, "%s is not a regular file", path);
-        else if (aws_credentials_check_mode(st.st_mode, problem, sizeof problem) < 0)
-                parser_error(p, line, s, key, "%s %s", path, problem);
-}
-
-static void capacity_check_cloudwatch(Parser *p, const Section *s, const CapacityConfig *cc) {
-        if (cc->lookback_usec < cc->period_usec && key_valid(s, "lookback") && key_valid(s, "period"))
-                parser_error_pair(p, s, "lookback", cc->lookback_usec, "at least",
-                                  "period", cc->period_usec, "at most");
-        if (cc->credentials_file && key_valid(s, "credentials_file"))
-                capacity_check_credentials(p, s, cc->credentials_file);
-}
-
-/* Keys set in the section that belong to another source than `only`. */
-static void capacity_check_other_keys(Parser *p, const Section *s, unsigned only) {
-        for (size_t j = 0; j < ELEMENTSOF(config_keys); j++) {
-                const ConfigKey *k = &config_keys[j];
-                CapacitySource other = k->flags & KEY_CLOUDWATCH ? CAPACITY_CLOUDWATCH : CAPACITY_SQL;
-
-                if (k->section != SECTION_CAPACITY || s->key_lines[j] == 0 ||
-                    !(k->flags & KEY_ONLY_MASK) || (k->flags & only))
-                        continue;
-                parser_error(p, s->key_lines[j], s, k->name, "only for source = %s",
-                             config_capacity_source_name(other));
-        }
-}
-
-static void capacity_check(Parser *p, const Section *s) {
-        const CapacityConfig *cc = &p->config->capacity[s->index];
-        unsigned only = 0;
-
-        /* Without a valid source, which keys belong is unknown: only the
-         * source itself is reported. */
-        if (key_line(s, "source") > 0 && key_valid(s, "source"))
-                only = config_capacity_source_keys(cc->source);
-        section_check_required(p, s, only);
-        if (!only)
-                return;
-        capacity_check_other_keys(p, s, only);
-        if (cc->source == CAPACITY_CLOUDWATCH)
-                capacity_check_cloudwatch(p, s, cc);
-        else if (cc->postgres && key_valid(s, "postgres") && !section_find(p, SECTION_POSTGRES, cc->postgres))
-                parser_error(p, key_line(s, "postgres"), s, "postgres", "no [postgres %s] section",
-                             cc->postgres);
-}
-
-/* Samples older than the retention are deleted, so a longer window would
- * silently evaluate less than it says. */
-static void criterion_check(Parser *p, const Section *s) {
-        const CriterionConfig *cc = &p->config->criteria[s->index];
-        const DaemonConfig *d = &p->config->daemon;
-        char tw[64], tr[64];
-
-        if (!config_builtin_lookup(cc->name))
-                section_check_required(p, s, 0);
-        if (key_line(s, "window") == 0 || !key_valid(s, "window") || cc->window_usec <= d->retention_usec)
-                return;
-        units_format_duration(cc->window_usec, tw, sizeof tw);
-        units_format_duration(d->retention_usec, tr, sizeof tr);
-        parser_error(p, key_line(s, "window"), s, "window", "%s is longer than [daemon] retention %s, "
-                     "after which samples are deleted", tw, tr);
-}
-
-static void section_check(Parser *p, const Section *s) {
-        switch (s->kind) {
-        case SECTION_TARGET:
-                section_check_required(p, s, 0);
-                target_check(p, s);
-                break;
-        case SECTION_CAPACITY:
-                capacity_check(p, s);
-                break;
-        case SECTION_CRITERION:
-                criterion_check(p, s);
-                break;
-        case SECTION_INVALID:
-                break;
-        default:
-                section_check_required(p, s, 0);
-        }
-}
-
-/* With one target polling /memory the memory criterion knows which series
- * to watch; with none it has no data and reports unknown; with several it
- * cannot choose, and [criterion memory] must say which (series =). */
-static int parser_memory_series(Parser *p) {
-        Config *c = p->config;
-        CriterionConfig *memory = (CriterionConfig *) config_find_criterion(c, "memory");
-        const TargetConfig *first = NULL, *second = NULL;
-        const Section *s;
-
-        for (size_t i = 0; i < c->n_targets && !second; i++)
-                if (c->targets[i].memory_url) {
-                        second = first ? &c->targets[i] : NULL;
-                        first = first ?: &c->targets[i];
-                }
-        if (!memory || memory->series || !first)
-                return 0;
-        if (!second) {
-                if (asprintf(&memory->series, "go.%s.Sys", first->name) >= 0)
-                        return 0;
-                memory->series = NULL;
-                return -ENOMEM;
-        }
-        s = section_find(p, SECTION_CRITERION, "memory");
-        if (s)
-                parser_error(p, s->line, s, NULL, "missing required key series: several targets poll /memory "
-                             "(%s, %s), e.g. series = go.%s.Sys", first->name, second->name, first->name);
-        else
-                parser_error(p, second->line, section_find(p, SECTION_TARGET, second->name), NULL,
-                             "a second target polling /memory: the memory criterion needs a "
-                             "[criterion memory] section with series = go.NAME.Sys");
-        return 0;
-}
-
-static int parser_finish(Parser *p) {
-        for (size_t i = 0; i < p->n_sections; i++)
-                section_check(p, p->sections[i]);
-        return parser_memory_series(p);
-}
-
 static void no_free(void *node) {
         (void) node;
 }
 
 static void parser_done(Parser *p) {
         tdestroy(p->section_index, no_free);
-        for (size_t i = 0; i < p->n_sections; i++) {
-                free(p->sections[i]->title);
-                free(p->sections[i]);
-        }
+        for (size_t i = 0; i < p->n_sections; i++)
+                section_free(p->sections[i]);
         free(p->sections);
         for (size_t i = 0; i < p->n_errors; i++)
                 free(p->errors[i].text);
@@ -957,7 +725,7 @@ int config_load(const char *path, Config **ret, char **ret_errors) {
         if (r >= 0)
                 r = parser_read_file(&p, path);
         if (r >= 0)
-                r = parser_finish(&p);
+                r = config_parser_check(&p);
         if (r >= 0 && p.oom)
                 r = -ENOMEM;
         if (r >= 0 && p.n_errors > 0)
