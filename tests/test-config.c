@@ -2,16 +2,22 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
+#include "util/util.h"
 #include "util/units.h"
+
+#define TARGET_KEYS "(one of: memory_url, memory_interval, timeout, max_body, pprof_url, heap_interval, " \
+        "goroutine_interval, cpu_interval, cpu_seconds, max_profile, profile_retention, profile_keep)"
 
 static char dir[] = "/tmp/test-config.XXXXXX";
 static char path[256];
@@ -238,11 +244,17 @@ static void test_defaults(void) {
 static void test_memory_series(void) {
         Config *c = NULL;
 
-        is_int(load("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
-                    "[target b]\nmemory_url = http://127.0.0.1:2/memory\n", &c, NULL), 0, "two targets load");
-        ok(c && c->n_targets == 2 && !config_find_criterion(c, "memory")->series,
-           "with two targets and no series the memory criterion has none (not an error)");
-        c = config_free(c);
+        expect_error("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
+                     "[target b]\nmemory_url = http://127.0.0.1:2/memory\n"
+                     "[target c]\nmemory_url = http://127.0.0.1:3/memory\n",
+                     ":3: [target b]: a second target polling /memory: the memory criterion needs a "
+                     "[criterion memory] section with series = go.NAME.Sys",
+                     "two targets polling /memory and no memory series, at the second target");
+        expect_error("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
+                     "[target b]\nmemory_url = http://127.0.0.1:2/memory\n"
+                     "[criterion memory]\nthreshold = 1GiB\n",
+                     ":5: [criterion memory]: missing required key series: several targets poll /memory (a, b), "
+                     "e.g. series = go.a.Sys", "and with a [criterion memory] without series, at its header");
         is_int(load("[target a]\nmemory_url = http://127.0.0.1:1/memory\n"
                     "[target b]\nmemory_url = http://127.0.0.1:2/memory\n"
                     "[criterion memory]\nseries = go.b.HeapSys\nthreshold = 1GiB\nop = <=\nstatistic = avg\n"
@@ -266,8 +278,9 @@ static void test_memory_series(void) {
 
 static void test_error_classes(void) {
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\ncolour = blue\n",
-                     ":3: [target go] colour: unknown key", "an unknown key");
-        expect_error("[daemon]\n\n[tagret x]\nfoo = 1\n", ":3: [tagret x]: unknown section kind \"tagret\"",
+                     ":3: [target go] colour: unknown key " TARGET_KEYS, "an unknown key");
+        expect_error("[daemon]\n\n[tagret x]\nfoo = 1\n", ":3: [tagret x]: unknown section kind \"tagret\", "
+                     "did you mean \"target\"? (one of: daemon, target, postgres, capacity, criterion)",
                      "an unknown section kind (its keys are not reported again)");
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmemory_interval = 5q\n",
                      ":3: [target go] memory_interval: \"5q\" is not a duration", "a bad duration");
@@ -312,7 +325,7 @@ static void test_url_and_address_errors(void) {
         expect_error("[target go]\nmemory_url = http://exa mple/memory\n",
                      ":2: [target go] memory_url: \"http://exa mple/memory\" is not a valid URL", "a URL with a blank");
         expect_error("[target go]\nmemory_url = http://\n",
-                     ":2: [target go] memory_url: \"http://\" is not a valid URL", "a URL without host");
+                     ":2: [target go] memory_url: \"http://\" has no host", "a URL without host");
         expect_error("\n\n\n\n\n\n\n\n[daemon]\nlisten = 1.2.3.4:99999\n",
                      ":10: [daemon] listen: \"1.2.3.4:99999\" port out of range", "a port out of range");
         expect_error("[daemon]\nlisten = 127.0.0.1\n", ":2: [daemon] listen: \"127.0.0.1\" has no :PORT",
@@ -323,7 +336,7 @@ static void test_url_and_address_errors(void) {
                      ":2: [daemon] listen: \"::1:9470\" is an IPv6 address without [brackets]", "bare IPv6");
         expect_error("[daemon]\nlisten = [::g]:9470\n", ":2: [daemon] listen: \"[::g]:9470\" has an invalid IPv6 address",
                      "a bad IPv6 address");
-        expect_error("[daemon]\nlisten = a_b:1\n", ":2: [daemon] listen: \"a_b:1\" has an invalid host", "a bad host");
+        expect_error("[daemon]\nlisten = a/b:1\n", ":2: [daemon] listen: \"a/b:1\" has an invalid host name", "a bad host");
         is_int(load("[daemon]\nlisten = localhost:0\n", &c, NULL), 0, "port 0 (any port, for tests) is accepted");
         is_str(c ? c->daemon.listen : NULL, "localhost:0", "and kept as written");
         config_free(c);
@@ -354,8 +367,164 @@ static void test_section_errors(void) {
                      "a target with neither memory_url nor pprof_url, at the header");
         expect_error("[postgres db]\ninterval = 1m\n", ":1: [postgres db]: missing required key conninfo",
                      "a missing required key, at the header");
-        expect_error("[daemon]\nlisten = 127.0.0.1:1\nthis is not ini\n[target\n",
-                     ":3: syntax error, expected \"[section]\" or \"key = value\"", "a syntax error (the first)");
+        expect_error("[daemon]\nlisten = 127.0.0.1:1\nthis is not ini\n",
+                     ":3: syntax error, expected \"[section]\" or \"key = value\"", "a syntax error");
+        expect_error("[daemon]\n[target\nlisten = 127.0.0.1:1\n",
+                     ":2: syntax error, \"[\" without a closing \"]\"",
+                     "a header without ']', whose keys are not taken for [daemon]'s");
+}
+
+/* Writes `len` bytes (NULs included) to a new file and loads it. */
+static char *load_bytes_errors(const char *bytes, size_t len) {
+        char *errors = NULL;
+        Config *c = NULL;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%u.conf", dir, ++n_files);
+        f = fopen(path, "we");
+        if (f) {
+                fwrite(bytes, 1, len, f);
+                fclose(f);
+        }
+        ok(config_load(path, &c, &errors) == -EINVAL && !c, "%s: is refused", path);
+        return errors ? errors : strdup("");
+}
+
+static void test_bad_bytes(void) {
+        static const char nul[] = "[daemon]\nlisten = 127.0.0.1:1\0junk\nretention = 2h\nlog_level = \0\n";
+        static const char latin1[] = "[daemon]\nlog_level = info\n[criterion caf\xe9]\nseries = x\n"
+                                     "[target go]\nmemory_url = http://127.0.0.1:1/m\xe9moire\n";
+        char *errors;
+
+        errors = load_bytes_errors(nul, sizeof nul - 1);
+        ok(has_line(errors, ":2: line contains a NUL byte (column 21)"), "a NUL byte in a value is refused, at its column");
+        ok(has_line(errors, ":4: line contains a NUL byte (column 13)"), "and on every line that has one");
+        is_int(count_lines(errors), 2, "the line after it is read normally");
+        free(errors);
+        errors = load_bytes_errors(latin1, sizeof latin1 - 1);
+        ok(has_line(errors, ":3: line is not valid UTF-8 (column 15)"), "a Latin-1 byte in a section name is refused");
+        ok(has_line(errors, ":6: line is not valid UTF-8 (column 34)"),
+           "and in a value (whose target is then not said to lack memory_url)");
+        is_int(count_lines(errors), 2, "the keys under the unreadable header are not given to another section");
+        free(errors);
+}
+
+static void test_value_validation(void) {
+        static const char *const url_keys[] = {
+                "[target go]\nmemory_url = http:///memory\n",
+                "[target go]\npprof_url = http:///debug/pprof\n",
+                "[capacity c]\nsource = cloudwatch\nregion = eu-west-1\ncluster = x\nendpoint = https:///\n",
+        };
+        static const struct {
+                const char *listen, *problem;
+        } addresses[] = {
+                { "999.1.1.1:1", "has an invalid IPv4 address" },
+                { "1.2.3:1", "has an invalid IPv4 address" },
+                { "127.0.0.1:65536", "port out of range" },
+                { "127.0.0.1:-1", "has no valid :PORT" },
+                { "a..b:1", "has an empty label in its host name" },
+                { "-a.example:1", "has an invalid host name" },
+                { ":9470", "has no host" },
+        };
+        char text[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(url_keys); i++) {
+                char *errors = load_errors(url_keys[i]);
+
+                ok(strstr(errors, "\" has no host\n") && count_lines(errors) == 1,
+                   "a URL with three slashes has no host (%.*s)", (int) strcspn(url_keys[i], "\n"), url_keys[i]);
+                free(errors);
+        }
+        expect_error("[target go]\nmemory_url = http://999.1.1.1:1/memory\n",
+                     ":2: [target go] memory_url: \"http://999.1.1.1:1/memory\" has an invalid IPv4 address",
+                     "a URL whose host is an impossible IPv4 address");
+        for (size_t i = 0; i < ELEMENTSOF(addresses); i++) {
+                char want[256];
+
+                snprintf(text, sizeof text, "[daemon]\nlisten = %s\n", addresses[i].listen);
+                snprintf(want, sizeof want, ":2: [daemon] listen: \"%s\" %s", addresses[i].listen, addresses[i].problem);
+                expect_error(text, want, "an impossible listen address");
+        }
+        expect_error("[daemon]\ndatabase = /\n", ":2: [daemon] database: \"/\" is a directory, not a file",
+                     "database = /");
+        snprintf(text, sizeof text, "[daemon]\ndatabase = %s\n", dir);
+        {
+                char want[256];
+
+                snprintf(want, sizeof want, ":2: [daemon] database: \"%s\" is a directory, not a file", dir);
+                expect_error(text, want, "a database path that is a directory");
+        }
+        expect_error("[daemon]\napi_token_file = /etc/perfwatch/\n",
+                     ":2: [daemon] api_token_file: \"/etc/perfwatch/\" is a directory, not a file",
+                     "a path ending in '/'");
+}
+
+static void test_criterion_bounds(void) {
+        const char *head = "[criterion c]\nseries = s\nop = <\nthreshold = 1\n";
+        char text[256];
+        static const struct {
+                const char *line, *want;
+        } cases[] = {
+                { "window = 0", ":5: [criterion c] window: \"0\" is below the minimum 1s" },
+                { "window = 91d", ":5: [criterion c] window: \"91d\" is above the maximum 90d" },
+                { "max_age = 0", ":5: [criterion c] max_age: \"0\" is below the minimum 1s" },
+                { "max_age = 31d", ":5: [criterion c] max_age: \"31d\" is above the maximum 30d" },
+                { "window = 15d", ":5: [criterion c] window: 15d is longer than [daemon] retention 14d, after "
+                                  "which samples are deleted" },
+        };
+        Config *c = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                snprintf(text, sizeof text, "%s%s\n", head, cases[i].line);
+                expect_error(text, cases[i].want, cases[i].line);
+        }
+        snprintf(text, sizeof text, "%swindow = 90d\nmax_age = 30d\n[daemon]\nretention = 90d\n", head);
+        is_int(load(text, &c, NULL), 0, "window 90d and max_age 30d load with a retention of 90d, set after them");
+        config_free(c);
+        expect_error("[criterion memory]\nwindow = 30d\n",
+                     ":2: [criterion memory] window: 30d is longer than [daemon] retention 14d, after which "
+                     "samples are deleted", "a built-in's window is held to the retention too");
+}
+
+static void test_suggestions(void) {
+        expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmemory_ulr = x\n",
+                     ":3: [target go] memory_ulr: unknown key, did you mean \"memory_url\"? " TARGET_KEYS,
+                     "a transposition in a key is suggested");
+        expect_error("[daemon]\nDatabase = /x.db\n",
+                     ":2: [daemon] Database: unknown key, did you mean \"database\"? (one of: database, listen, "
+                     "retention, api_token_file, flush_interval, evaluate_interval, log_level)",
+                     "a key in the wrong case is suggested");
+        expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nwindw = 1h\n",
+                     ":5: [criterion c] windw: unknown key, did you mean \"window\"? (one of: series, statistic, op, "
+                     "threshold, window, max_age)", "a missing letter is suggested");
+        expect_error("[critrion c]\n",
+                     ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
+                     "target, postgres, capacity, criterion)", "a misspelt section kind is suggested");
+}
+
+/* libinih reports only its first syntax error; --check-config lists all. */
+static void test_every_syntax_error(void) {
+        char *errors = load_errors("[daemon]\n"                          /* 1 */
+                                   "this is not ini\n"                   /* 2 */
+                                   "[target go\n"                        /* 3 */
+                                   "memory_url = http://127.0.0.1:1/m\n" /* 4 */
+                                   "[target ok]\n"                       /* 5 */
+                                   "memory_url = http://127.0.0.1:1/m\n" /* 6 */
+                                   "nor this ; x = 1\n"                  /* 7 */
+                                   "  # a comment, fine\n"               /* 8 */
+                                   "[criterion ; c]\n"                   /* 9 */
+                                   "key: value\n"                        /* 10 */
+                                   "[daemon\n");                         /* 11 */
+
+        ok(has_line(errors, ":2: syntax error, expected \"[section]\" or \"key = value\""), "line 2 is reported");
+        ok(has_line(errors, ":3: syntax error, \"[\" without a closing \"]\""), "line 3 too");
+        ok(has_line(errors, ":7: syntax error, expected \"[section]\" or \"key = value\""),
+           "line 7, whose '=' is in a comment, too");
+        ok(has_line(errors, ":9: syntax error, \"[\" without a closing \"]\""),
+           "line 9, whose ']' is in a comment, too");
+        ok(has_line(errors, ":11: syntax error, \"[\" without a closing \"]\""), "and line 11");
+        is_int(count_lines(errors), 5, "and nothing else: the keys under a broken header are skipped");
+        free(errors);
 }
 
 static void test_criterion_errors(void) {
@@ -388,7 +557,8 @@ static void test_criterion_errors(void) {
                      ":2: [criterion acu_scaling] threshold: not supported for this criterion yet",
                      "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
-                     ":5: [criterion c] colour: unknown key", "an unknown criterion key");
+                     ":5: [criterion c] colour: unknown key (one of: series, statistic, op, threshold, window, "
+                     "max_age)", "an unknown criterion key");
 }
 
 static void test_many_errors(void) {
@@ -402,14 +572,15 @@ static void test_many_errors(void) {
                                    "[nope]\n"                             /* 8 */
                                    "broken line\n");                      /* 9 */
         static const char *const want[] = {
-                ":2: [daemon] colour: unknown key",
+                ":2: [daemon] colour: unknown key (one of: database, listen, retention, api_token_file, "
+                "flush_interval, evaluate_interval, log_level)",
                 ":3: [daemon] retention: \"1m\" is below the minimum 1h",
                 ":4: [target x]: needs memory_url or pprof_url",
                 ":5: [target x] timeout: \"forever\" is not a duration",
                 ":6: [criterion c]: missing required key series",
                 ":6: [criterion c]: missing required key threshold",
                 ":7: [criterion c] op: \"!\" is not a comparison (<, <=, >, >=)",
-                ":8: [nope]: unknown section kind \"nope\"",
+                ":8: [nope]: unknown section kind \"nope\" (one of: daemon, target, postgres, capacity, criterion)",
                 ":9: syntax error, expected \"[section]\" or \"key = value\"",
         };
         size_t len = strlen(path), at = 0;
@@ -477,8 +648,8 @@ static void test_long_lines(void) {
         snprintf(text, n + 256, "[target go]\nmemory_url = %s\ncolour = red\n", url);
         is_int(load(text, &c, &errors), -EINVAL, "a line longer than the buffer is refused");
         ok(has_line(errors, ":2: line longer than 8191 characters"), "at its own line");
-        ok(has_line(errors, ":3: [target go] colour: unknown key"), "and the next line keeps its number");
-        ok(has_line(errors, ":1: [target go]: needs memory_url or pprof_url"), "the cut value is not used");
+        ok(has_line(errors, ":3: [target go] colour: unknown key " TARGET_KEYS), "and the next line keeps its number");
+        is_int(count_lines(errors), 2, "the cut line's key counts as set but refused: not also reported missing");
         free(errors);
         free(url);
         free(text);
@@ -691,7 +862,8 @@ static void test_postgres_errors(void) {
         expect_error("[postgres main]\nconninfo = host=h\ntimeout = 6m\n",
                      ":3: [postgres main] timeout: \"6m\" is above the maximum 5m", "timeout above 5m");
         expect_error("[postgres main]\nconninfo = host=h\nquery = select 1\n",
-                     ":3: [postgres main] query: unknown key", "a capacity key in a postgres section");
+                     ":3: [postgres main] query: unknown key (one of: conninfo, interval, timeout)",
+                     "a capacity key in a postgres section");
         expect_error("[postgres a]\nconninfo = host=h\n[postgres a]\nconninfo = host=i\n",
                      ":3: [postgres a]: duplicate section, first defined on line 1", "a duplicate postgres section");
         expect_error("[postgres]\n", ":1: [postgres]: missing name, expected [postgres NAME]",
@@ -908,8 +1080,10 @@ static void test_credentials_file(void) {
         unlink(creds);
         snprintf(want, sizeof want, "%s: cannot read: No such file or directory", creds);
         expect_creds_error(creds, want, "a missing credentials file");
-        snprintf(want, sizeof want, "%s is not a regular file", dir);
+        snprintf(want, sizeof want, "\"%s\" is a directory, not a file", dir);
         expect_creds_error(dir, want, "a directory as credentials file");
+        snprintf(want, sizeof want, "%s is not a regular file", "/dev/null");
+        expect_creds_error("/dev/null", want, "a device as credentials file");
 }
 
 static void test_many_errors_new_sections(void) {
@@ -993,6 +1167,134 @@ static void test_foreach_and_strings(void) {
         is_str(config_stat_to_string(CRITERION_LAST), "last", "statistic last as text");
 }
 
+/* Every key of the table, by section kind; the sql capacity section sets
+ * the sql-only keys, the cloudwatch one the others.  %s is the credentials
+ * file. */
+static const struct {
+        const char *section;
+        const char *text;
+} every_key[] = {
+        { "daemon", "[daemon]\ndatabase = /srv/pw.db\nlisten = 127.0.0.1:1\nretention = 2d\n"
+                    "api_token_file = /srv/token\nflush_interval = 2s\nevaluate_interval = 2s\n"
+                    "log_level = debug\n" },
+        { "target", "[target go]\nmemory_url = http://127.0.0.1:1/memory\nmemory_interval = 2s\n"
+                    "timeout = 2s\nmax_body = 2MiB\npprof_url = http://127.0.0.1:2/debug/pprof\n"
+                    "heap_interval = 2m\ngoroutine_interval = 2m\ncpu_interval = 20m\ncpu_seconds = 2s\n"
+                    "max_profile = 2MiB\nprofile_retention = 2d\nprofile_keep = 2\n" },
+        { "postgres", "[postgres main]\nconninfo = host=127.0.0.1 password=secret\ninterval = 2s\n"
+                      "timeout = 2s\n" },
+        { "capacity", "[capacity cw]\nsource = cloudwatch\ninterval = 2m\ntimeout = 2s\nregion = eu-west-1\n"
+                      "cluster = db\nendpoint = http://127.0.0.1:3/\ncredentials_file = %s\nprofile = p\n"
+                      "period = 2m\nlookback = 20m\n"
+                      "[capacity acu]\nsource = sql\npostgres = main\nquery = SELECT 2\n" },
+        { "criterion", "[criterion memory]\nseries = go.go.HeapInuse\nstatistic = avg\nop = <=\n"
+                       "threshold = 1GiB\nwindow = 2h\nmax_age = 2m\n"
+                       "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n" },
+};
+
+static void check_key_is_set(const char *section, const char *key, const char *def, void *userdata) {
+        bool *all = userdata;
+        char want[128];
+
+        (void) def;
+        snprintf(want, sizeof want, "\n%s = ", key);
+        for (size_t i = 0; i < ELEMENTSOF(every_key); i++)
+                if (strcmp(every_key[i].section, section) == 0 && strstr(every_key[i].text, want))
+                        return;
+        printf("# [%s] %s is not set by every_key[]\n", section, key);
+        *all = false;
+}
+
+static void test_free_every_key(void) {
+        char text[4096] = "", *errors = NULL;
+        struct mallinfo2 before, after;
+        bool all = true;
+        Config *c = NULL;
+        size_t n = 0;
+        int r;
+
+        config_foreach_key(check_key_is_set, &all);
+        ok(all, "the file below sets every key of the table (a new key must be added to it)");
+        write_creds(0600);
+        for (size_t i = 0; i < ELEMENTSOF(every_key); i++) {
+                const char *t = every_key[i].text, *at = strstr(t, "%s");
+
+                if (at)
+                        n += (size_t) snprintf(text + n, sizeof text - n, "%.*s%s%s", (int) (at - t), t, creds, at + 2);
+                else
+                        n += (size_t) snprintf(text + n, sizeof text - n, "%s", t);
+        }
+        /* The first load warms libcurl's and libpq's lazily allocated state. */
+        r = load(text, &c, &errors);
+        is_int(r, 0, "a file setting every key loads");
+        if (errors)
+                printf("# %s", errors);
+        free(errors);
+        config_free(c);
+        before = mallinfo2();
+        r = load(text, &c, NULL);
+        config_free(c);
+        after = mallinfo2();
+        is_int(r, 0, "and loads again");
+        is_int((long long) after.uordblks, (long long) before.uordblks,
+               "config_free gives back every byte the load took (LeakSanitizer checks it too under ASan)");
+}
+
+/* CPU time, not wall time: a busy machine slows the test down, but does
+ * not make it use more CPU. */
+static double cpu_sec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Writes a file of `n` sections of every kind, each naming the one before. */
+static void write_sections(const char *file, unsigned n) {
+        FILE *f = fopen(file, "we");
+
+        if (!f)
+                return;
+        for (unsigned i = 0; i < n; i++)
+                switch (i % 4) {
+                case 0: fprintf(f, "[target t%u]\npprof_url = http://127.0.0.1:1/p\n", i); break;
+                case 1: fprintf(f, "[postgres p%u]\nconninfo = host=127.0.0.1\n", i); break;
+                case 2: fprintf(f, "[capacity c%u]\nsource = sql\npostgres = p%u\nquery = SELECT 1\n", i, i - 1); break;
+                default: fprintf(f, "[criterion k%u]\nseries = s\nop = <\nthreshold = 1\n", i);
+                }
+        fprintf(f, "[postgres p1]\nconninfo = x=\n");
+        fclose(f);
+}
+
+/* 20,000 sections took 0.5 s (27 s for 80,000, and over 120 s for 20,000
+ * under ASan) while every section header searched all the earlier ones and
+ * the arrays grew by one; now they take about 0.06 s (0.3 s under ASan).  The bound leaves
+ * room for a busy machine and for sanitizers, not for n^2. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PARSE_20K_MAX_SEC 3.0
+#else
+#define PARSE_20K_MAX_SEC 0.25
+#endif
+static void test_parse_is_linear(void) {
+        char *errors = NULL;
+        Config *c = NULL;
+        double start, took;
+        int r;
+
+        snprintf(path, sizeof path, "%s/%u.conf", dir, ++n_files);
+        write_sections(path, 20000);
+        start = cpu_sec();
+        r = config_load(path, &c, &errors);
+        took = cpu_sec() - start;
+        is_int(r, -EINVAL, "20,000 sections and a duplicate at the end are parsed to the end");
+        ok(has_line(errors, ":60001: [postgres p1]: duplicate section, first defined on line 3") &&
+           count_lines(errors) == 1, "and the one problem, the last line's, is found");
+        printf("# 20,000 sections parsed in %.3f s of CPU time\n", took);
+        ok(took < PARSE_20K_MAX_SEC, "in under %.2f s of CPU time (took %.3f s)", PARSE_20K_MAX_SEC, took);
+        free(errors);
+        config_free(c);
+}
+
 int main(void) {
         if (!mkdtemp(dir)) {
                 perror("mkdtemp");
@@ -1008,6 +1310,11 @@ int main(void) {
         test_criterion_errors();
         test_many_errors();
         test_inline_comments_and_syntax();
+        test_every_syntax_error();
+        test_bad_bytes();
+        test_value_validation();
+        test_criterion_bounds();
+        test_suggestions();
         test_long_lines();
         test_io_errors();
         test_pprof_keys();
@@ -1023,6 +1330,8 @@ int main(void) {
         test_many_errors_new_sections();
         test_memory_series_with_pprof_targets();
         test_foreach_and_strings();
+        test_free_every_key();
+        test_parse_is_linear();
 
         for (unsigned i = 1; i <= n_files; i++) {
                 snprintf(path, sizeof path, "%s/%u.conf", dir, i);

@@ -1,6 +1,7 @@
 /* The man page documents the config table one to one: every key appears as
  * an `.It Cm KEY` entry under its section, with its default as `.Ql DEFAULT`
- * in that entry; the example config uses only documented keys. */
+ * in that entry, and its bounds as `from .Li MIN to .Li MAX`; the example
+ * config uses only documented keys. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,20 @@ static void check_key(const char *section, const char *key, const char *def, voi
            section, key, def);
 }
 
+/* A bounded key's entry says "from .Li MIN to .Li MAX", each on its line. */
+static void check_bound(const char *section, const char *key, const char *min, const char *max, void *u) {
+        const char *text = ((Doc *) u)->text, *e;
+        char want[160];
+        size_t len = 0;
+
+        e = entry(text, section, key, &len);
+        if (!e)
+                return;
+        snprintf(want, sizeof want, "\n.Li %s\nto\n.Li %s", min, max);
+        ok(memmem(e, len, want, strlen(want)) != NULL, "perfwatchd.conf(5) gives [%s] %s bounds from %s to %s",
+           section, key, min, max);
+}
+
 int main(void) {
         const char *top = getenv("TOP_SRCDIR");
         char path[1024];
@@ -75,6 +90,7 @@ int main(void) {
                 return 99;
         }
         config_foreach_key(check_key, &d);
+        config_foreach_bound(check_bound, &d);
         free(d.text);
         return tap_done();
 }

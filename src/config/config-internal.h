@@ -1,15 +1,13 @@
-/* What the configuration's files share: the key table's types, the value
- * parsers behind it (config-values.c) and the INI line reader.  Internal to
- * src/config*.c, except that aws-credentials.c reads its INI file with the
- * same line reader; the daemon sees only config.h. */
+/* What the configuration's files share: the key table's types and the value
+ * parsers behind it (config-values.c).  Internal to src/config/; the daemon
+ * sees only config.h. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <ini.h>
 
 #include "config/config.h"
 #include "util/util.h"
@@ -93,33 +91,22 @@ const BuiltinCriterion *config_builtin_lookup(const char *name);
  * "is not a duration". */
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 
+/* Frees what the value of key `k` owns in the struct at `base` (a string,
+ * or a threshold's unit) and NULLs it; a value that owns nothing is left
+ * alone.  A KEY_SECRET value is overwritten first. */
+void config_free_value(const ConfigKey *k, void *base);
+
+/* The candidate nearest to `word` by edit distance (case ignored), close
+ * enough to be a likely typo of it; NULL when none is.  Returns one of
+ * `candidates`, which the caller owns (config-suggest.c). */
+const char *config_suggest(const char *word, const char *const *candidates, size_t n);
+
+/* Writes what follows an "unknown ..." error into `buf`: ", did you mean
+ * "X"?" when a candidate is near, then " (one of: A, B, C)".  Returns 0,
+ * or -ENOBUFS when `size` is too small. */
+int config_suggestion(const char *word, const char *const *candidates, size_t n, char *buf, size_t size);
+
 /* The name of a capacity source ("cloudwatch") and the KeyFlags bit that
  * marks the keys of that source only. */
 const char *config_capacity_source_name(CapacitySource s);
 unsigned config_capacity_source_keys(CapacitySource s);
-
-/* inih's line buffer, in bytes.  Debian's libinih sizes its buffer at run
- * time and defaults to 200 bytes, which STS session tokens (a thousand
- * characters and more) and long URLs or conninfo strings exceed.  Here it is
- * a heap buffer of this size (ini_initial_alloc) that never grows, as
- * ini_allow_realloc is off, so a line is always one reader call: lines of up
- * to 8191 characters are read whole. */
-#define CONFIG_LINE_BUFFER 8192
-
-/* Hands an INI file to libinih one physical line per call, so that `line`
- * is the line inih is working on when it calls the handler. */
-typedef struct ConfigLineReader {
-        FILE *f;                     /* borrowed: the caller opens and closes it */
-        unsigned line;               /* the line read last; 0: none yet */
-        int read_errno;              /* > 0: reading failed, and the parse ended early */
-        /* Called for every line before inih parses it.  `too_long`: the line
-         * did not fit CONFIG_LINE_BUFFER; inih then sees it as empty. */
-        void (*on_line)(void *userdata, const char *text, bool too_long);
-        void *userdata;
-} ConfigLineReader;
-
-/* Parses r->f with libinih's settings for both files: the large buffer, no
- * multi-line values, inline "; comments", no stop at the first error.
- * Returns what ini_parse_stream() does: 0, the first line inih could not
- * parse, or -2 when out of memory. */
-int config_ini_parse(ConfigLineReader *r, ini_handler handler, void *user);

@@ -1,7 +1,6 @@
-/* The value parsers behind config.c's key table, one per ConfigType, and the
- * INI line reader.  Each parser checks one value as the module that will use
- * it does (libcurl for URLs, libpq for conninfo), so what passes here is
- * accepted later. */
+/* The value parsers behind config.c's key table, one per ConfigType.  Each
+ * parser checks one value as the module that will use it does (libcurl for
+ * URLs, libpq for conninfo), so what passes here is accepted later. */
 #include "config/config.h"
 
 #include <arpa/inet.h>
@@ -14,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "config/config-internal.h"
@@ -84,12 +84,58 @@ static int parse_string(const ConfigKey *k, const char *v, void *base, char *pro
         return set_string(base, k, v, problem, n);
 }
 
+/* Every path key names a file: one that cannot be a directory is refused
+ * here rather than when the daemon first opens it. */
 static int parse_path(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        struct stat st;
+
         if (v[0] != '/' || has_control_chars(v)) {
                 snprintf(problem, n, "is not an absolute path");
                 return -EINVAL;
         }
+        if (v[strlen(v) - 1] == '/' || (stat(v, &st) == 0 && S_ISDIR(st.st_mode))) {
+                snprintf(problem, n, "is a directory, not a file");
+                return -EINVAL;
+        }
         return set_string(base, k, v, problem, n);
+}
+
+/* A host name of RFC 1123 labels, or a dotted-quad IPv4 address.  A name
+ * of digits and dots only would be looked up in DNS if inet_pton() refused
+ * it, so it must be a valid address: "999.1.1.1" is not.  NULL when `h` is
+ * fine, else what is wrong with it. */
+static const char *host_problem(const char *h, size_t len) {
+        char buf[INET_ADDRSTRLEN];
+        struct in_addr a;
+        size_t label = 0;
+
+        if (len == 0)
+                return "has no host";
+        if (strspn(h, "0123456789.") >= len) {
+                if (len >= sizeof buf)
+                        return "has an invalid IPv4 address";
+                memcpy(buf, h, len);
+                buf[len] = '\0';
+                return inet_pton(AF_INET, buf, &a) == 1 ? NULL : "has an invalid IPv4 address";
+        }
+        if (len > 253)
+                return "has a host name longer than 253 characters";
+        for (size_t i = 0; i <= len; i++) {
+                if (i == len || h[i] == '.') {
+                        /* One trailing dot (a fully qualified name) is fine. */
+                        if (label == 0 && i == len)
+                                break;
+                        if (label == 0)
+                                return "has an empty label in its host name";
+                        if (label > 63 || h[i - 1] == '-' || h[i - label] == '-')
+                                return "has an invalid host name";
+                        label = 0;
+                } else if (isalnum((unsigned char) h[i]) || h[i] == '-' || h[i] == '_')
+                        label++;
+                else
+                        return "has an invalid host name";
+        }
+        return NULL;
 }
 
 /* libcurl parses the URL the probes will hand it, so what passes here is
@@ -97,11 +143,18 @@ static int parse_path(const ConfigKey *k, const char *v, void *base, char *probl
  * query or fragment would end up in the middle of the result. */
 static int check_url(const char *v, bool base, char *problem, size_t n) {
         char *host = NULL, *query = NULL, *fragment = NULL;
+        const char *authority, *bad;
         CURLU *u;
         int r = 0;
 
         if (strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0) {
                 snprintf(problem, n, "is not an http:// or https:// URL");
+                return -EINVAL;
+        }
+        /* NB: libcurl reads "http:///memory" as the host "memory". */
+        authority = strstr(v, "://") + 3;
+        if (strchr("/?#", *authority)) {
+                snprintf(problem, n, "has no host");
                 return -EINVAL;
         }
         u = curl_url();
@@ -114,6 +167,9 @@ static int check_url(const char *v, bool base, char *problem, size_t n) {
                 r = -EINVAL;
         } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
                 snprintf(problem, n, "has no host");
+                r = -EINVAL;
+        } else if (host[0] != '[' && (bad = host_problem(host, strlen(host)))) {
+                snprintf(problem, n, "%s", bad);
                 r = -EINVAL;
         } else if (base && (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
                             curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK)) {
@@ -171,15 +227,6 @@ static int check_port(const char *port, char *problem, size_t n) {
         return 0;
 }
 
-static bool valid_hostname(const char *h, size_t len) {
-        if (len == 0 || len > 253)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!isalnum((unsigned char) h[i]) && h[i] != '.' && h[i] != '-')
-                        return false;
-        return true;
-}
-
 static int check_ipv6(const char *v, size_t len, char *problem, size_t n) {
         char buf[INET6_ADDRSTRLEN];
         struct in6_addr a;
@@ -195,7 +242,7 @@ static int check_ipv6(const char *v, size_t len, char *problem, size_t n) {
 }
 
 static int check_address(const char *v, char *problem, size_t n) {
-        const char *colon, *close;
+        const char *colon, *close, *bad;
         int r;
 
         if (v[0] == '[') {
@@ -216,8 +263,9 @@ static int check_address(const char *v, char *problem, size_t n) {
                 snprintf(problem, n, "is an IPv6 address without [brackets]");
                 return -EINVAL;
         }
-        if (!valid_hostname(v, (size_t) (colon - v))) {
-                snprintf(problem, n, "has an invalid host");
+        bad = host_problem(v, (size_t) (colon - v));
+        if (bad) {
+                snprintf(problem, n, "%s", bad);
                 return -EINVAL;
         }
         return check_port(colon + 1, problem, n);
@@ -459,26 +507,56 @@ static int parse_threshold(const ConfigKey *k, const char *v, void *base, char *
         return 0;
 }
 
-static const ParseFn value_parsers[_CONFIG_TYPE_MAX] = {
-        [CONFIG_STRING] = parse_string,
-        [CONFIG_PATH] = parse_path,
-        [CONFIG_URL] = parse_url,
-        [CONFIG_BASE_URL] = parse_base_url,
-        [CONFIG_ADDRESS] = parse_address,
-        [CONFIG_DURATION] = parse_duration,
-        [CONFIG_SIZE] = parse_size,
-        [CONFIG_COUNT] = parse_count,
-        [CONFIG_CONNINFO] = parse_conninfo,
-        [CONFIG_REGION] = parse_region,
-        [CONFIG_CAPACITY_SOURCE] = parse_capacity_source,
-        [CONFIG_LOG_LEVEL] = parse_log_level,
-        [CONFIG_STATISTIC] = parse_statistic,
-        [CONFIG_OP] = parse_op,
-        [CONFIG_THRESHOLD] = parse_threshold,
+/* The string a value of key `k` owns in the struct at `base`. */
+typedef char **(*OwnedFn)(const ConfigKey *k, void *base);
+
+static char **owned_field(const ConfigKey *k, void *base) {
+        return field(base, k);
+}
+
+/* A threshold's unit is a string of its criterion. */
+static char **owned_unit(const ConfigKey *k, void *base) {
+        (void) k;
+        return &((CriterionConfig *) base)->unit;
+}
+
+/* Each type's parser and, for types whose values own memory, where that
+ * memory is: config_free_value() frees by this table alone. */
+static const struct {
+        ParseFn parse;
+        OwnedFn owned;               /* NULL: the value owns nothing */
+} value_types[_CONFIG_TYPE_MAX] = {
+        [CONFIG_STRING] = { parse_string, owned_field },
+        [CONFIG_PATH] = { parse_path, owned_field },
+        [CONFIG_URL] = { parse_url, owned_field },
+        [CONFIG_BASE_URL] = { parse_base_url, owned_field },
+        [CONFIG_ADDRESS] = { parse_address, owned_field },
+        [CONFIG_DURATION] = { parse_duration, NULL },
+        [CONFIG_SIZE] = { parse_size, NULL },
+        [CONFIG_COUNT] = { parse_count, NULL },
+        [CONFIG_CONNINFO] = { parse_conninfo, owned_field },
+        [CONFIG_REGION] = { parse_region, owned_field },
+        [CONFIG_CAPACITY_SOURCE] = { parse_capacity_source, NULL },
+        [CONFIG_LOG_LEVEL] = { parse_log_level, NULL },
+        [CONFIG_STATISTIC] = { parse_statistic, NULL },
+        [CONFIG_OP] = { parse_op, NULL },
+        [CONFIG_THRESHOLD] = { parse_threshold, owned_unit },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        return value_parsers[k->type](k, v, base, problem, n);
+        return value_types[k->type].parse(k, v, base, problem, n);
+}
+
+void config_free_value(const ConfigKey *k, void *base) {
+        char **p;
+
+        if (!value_types[k->type].owned)
+                return;
+        p = value_types[k->type].owned(k, base);
+        if (*p && (k->flags & KEY_SECRET))
+                explicit_bzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
 }
 
 const char *config_op_to_string(CriterionOp op) {
@@ -495,48 +573,4 @@ const char *config_capacity_source_name(CapacitySource s) {
 
 unsigned config_capacity_source_keys(CapacitySource s) {
         return (size_t) s < ELEMENTSOF(capacity_sources) ? capacity_sources[s].flag : 0;
-}
-
-/* ---------------------------------------------------------------- lines */
-
-/* inih's reader.  A line too long for the buffer is skipped whole rather
- * than handed over in pieces, which inih would take for several lines. */
-static char *line_reader_read(char *buf, int size, void *userdata) {
-        ConfigLineReader *r = userdata;
-        bool too_long = false;
-        size_t len;
-        int c;
-
-        if (!fgets(buf, size, r->f)) {
-                if (ferror(r->f))
-                        r->read_errno = errno > 0 ? errno : EIO;
-                return NULL;
-        }
-        r->line++;
-        len = strlen(buf);
-        if (len + 1 == (size_t) size && buf[len - 1] != '\n') {
-                c = getc(r->f);
-                if (c != EOF && c != '\n') {
-                        while (c != EOF && c != '\n')
-                                c = getc(r->f);
-                        buf[0] = '\0';
-                        too_long = true;
-                }
-        }
-        if (r->on_line)
-                r->on_line(r->userdata, buf, too_long);
-        return buf;
-}
-
-int config_ini_parse(ConfigLineReader *r, ini_handler handler, void *user) {
-        ini_use_stack = false;
-        ini_allow_realloc = false;
-        ini_initial_alloc = CONFIG_LINE_BUFFER;
-        ini_max_line = CONFIG_LINE_BUFFER;
-        /* An indented line is a key of its own, not the continuation of the
-         * previous value (which would read as a duplicate key). */
-        ini_allow_multiline = false;
-        ini_allow_inline_comments = true;
-        ini_stop_on_first_error = false;
-        return ini_parse_stream(line_reader_read, r, handler, user);
 }

@@ -1,24 +1,24 @@
-/* The configuration file's parser: sections, the key table, errors and the
- * checks that tie keys and sections together.  The values of each key type
- * are parsed in config-values.c. */
+/* The configuration file's parser: the key table, sections and errors.  The
+ * values of each key type are parsed in config-values.c, and the checks that
+ * need the whole file are in config-checks.c. */
 #include "config/config.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <search.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "transport/aws-credentials.h"
 #include "config/config-internal.h"
-#include "util/units.h"
+#include "config/config-parser.h"
+#include "util/ini-lines.h"
 
 #define PROBLEM_MAX 256
+#define SUGGESTION_MAX 1024
 
 static const char *const section_kind_names[_SECTION_KIND_MAX] = {
         [SECTION_DAEMON] = "daemon",
@@ -30,7 +30,7 @@ static const char *const section_kind_names[_SECTION_KIND_MAX] = {
 
 /* The whole configuration language; perfwatchd.conf(5) documents exactly
  * these keys, and tests compare the two through config_foreach_key(). */
-static const ConfigKey config_keys[] = {
+const ConfigKey config_keys[] = {
         /* NB: not under --localstatedir: the unit's StateDirectory= is always /var/lib. */
         { SECTION_DAEMON, "database", CONFIG_PATH, "/var/lib/perfwatch/perfwatch.db",
           NULL, NULL, offsetof(DaemonConfig, database), 0 },
@@ -116,11 +116,14 @@ static const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(CriterionConfig, op), KEY_REQUIRED },
         { SECTION_CRITERION, "threshold", CONFIG_THRESHOLD, NULL,
           NULL, NULL, offsetof(CriterionConfig, threshold), KEY_REQUIRED },
+        /* At most the daemon's retention too: checked once the whole file is read. */
         { SECTION_CRITERION, "window", CONFIG_DURATION, "1h",
-          NULL, NULL, offsetof(CriterionConfig, window_usec), 0 },
+          "1s", "90d", offsetof(CriterionConfig, window_usec), 0 },
         { SECTION_CRITERION, "max_age", CONFIG_DURATION, "5m",
-          NULL, NULL, offsetof(CriterionConfig, max_age_usec), 0 },
+          "1s", "30d", offsetof(CriterionConfig, max_age_usec), 0 },
 };
+
+const size_t config_n_keys = ELEMENTSOF(config_keys);
 
 /* The built-in criteria, in the order Config.criteria always starts with. */
 static const BuiltinCriterion builtin_criteria[] = {
@@ -131,32 +134,26 @@ static const BuiltinCriterion builtin_criteria[] = {
         { "zero_data_loss", CRITERION_NO_SOURCE, "writes", "<=", "0" },
 };
 
-typedef struct Section {
-        SectionKind kind;
-        unsigned line;
-        char *title;                 /* the text between the brackets */
-        const char *name;            /* the NAME part of the title */
-        size_t index;                /* into the Config array of its kind */
-        unsigned key_lines[ELEMENTSOF(config_keys)];  /* where each key was set; 0: not */
-        bool key_bad[ELEMENTSOF(config_keys)];        /* set, but refused: no cross-checks on it */
-} Section;
+/* Where the items of each section kind live in a Config, so that adding
+ * and freeing them is one generic walk over the key table. */
+typedef struct SectionLayout {
+        size_t array;                /* offset in Config of the item array (or, for [daemon], the item) */
+        size_t count;                /* offset in Config of the array's length; SIZE_MAX: one item in place */
+        size_t size;                 /* of one item */
+        size_t name;                 /* offset in the item of its name; SIZE_MAX: no name */
+} SectionLayout;
 
-typedef struct ConfigError {
-        unsigned line;               /* 0: about the whole file */
-        size_t seq;
-        char *text;
-} ConfigError;
-
-typedef struct Parser {
-        Config *config;
-        ConfigLineReader reader;     /* reader.line: the line inih is working on */
-        unsigned daemon_line;        /* header of the [daemon] section; 0: none yet */
-        bool oom;
-        Section *sections;
-        size_t n_sections;
-        ConfigError *errors;
-        size_t n_errors;
-} Parser;
+static const SectionLayout section_layouts[_SECTION_KIND_MAX] = {
+        [SECTION_DAEMON] = { offsetof(Config, daemon), SIZE_MAX, sizeof(DaemonConfig), SIZE_MAX },
+        [SECTION_TARGET] = { offsetof(Config, targets), offsetof(Config, n_targets),
+                             sizeof(TargetConfig), offsetof(TargetConfig, name) },
+        [SECTION_POSTGRES] = { offsetof(Config, postgres), offsetof(Config, n_postgres),
+                               sizeof(PostgresConfig), offsetof(PostgresConfig, name) },
+        [SECTION_CAPACITY] = { offsetof(Config, capacity), offsetof(Config, n_capacity),
+                               sizeof(CapacityConfig), offsetof(CapacityConfig, name) },
+        [SECTION_CRITERION] = { offsetof(Config, criteria), offsetof(Config, n_criteria),
+                                sizeof(CriterionConfig), offsetof(CriterionConfig, name) },
+};
 
 const BuiltinCriterion *config_builtin_lookup(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(builtin_criteria); i++)
@@ -165,7 +162,25 @@ const BuiltinCriterion *config_builtin_lookup(const char *name) {
         return NULL;
 }
 
-static const ConfigKey *key_lookup(SectionKind kind, const char *name) {
+/* Makes room for `n + 1` items of `size` bytes in `*array`, which has room
+ * for `*allocated`, doubling it when full.  Returns 0 or -ENOMEM. */
+static int array_reserve(void **array, size_t *allocated, size_t n, size_t size) {
+        size_t want = *allocated ? *allocated * 2 : 16;
+        void *a;
+
+        if (n < *allocated)
+                return 0;
+        if (want > SIZE_MAX / size)
+                return -ENOMEM;
+        a = realloc(*array, want * size);
+        if (!a)
+                return -ENOMEM;
+        *array = a;
+        *allocated = want;
+        return 0;
+}
+
+const ConfigKey *config_key_lookup(SectionKind kind, const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
                 if (config_keys[i].section == kind && streq(config_keys[i].name, name))
                         return &config_keys[i];
@@ -175,28 +190,22 @@ static const ConfigKey *key_lookup(SectionKind kind, const char *name) {
 /* ---------------------------------------------------------------- errors */
 
 static void parser_add_error(Parser *p, unsigned line, char *text) {
-        ConfigError *e;
+        const ConfigError *e = NULL;
 
         if (!text) {
                 p->oom = true;
                 return;
         }
-        e = realloc(p->errors, (p->n_errors + 1) * sizeof *e);
-        if (!e) {
+        if (array_reserve((void **) &p->errors, &p->allocated_errors, p->n_errors, sizeof *e) < 0) {
                 free(text);
                 p->oom = true;
                 return;
         }
-        p->errors = e;
         p->errors[p->n_errors] = (ConfigError) { .line = line, .seq = p->n_errors, .text = text };
         p->n_errors++;
 }
 
-/* "FILE:LINE: [title] key: problem", leaving out what is not known. */
-static void parser_error(Parser *p, unsigned line, const Section *s, const char *key,
-                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void parser_error(Parser *p, unsigned line, const Section *s, const char *key,
-                         const char *fmt, ...) {
+void config_parser_error(Parser *p, unsigned line, const Section *s, const char *key, const char *fmt, ...) {
         char *msg = NULL, *text = NULL, where[32] = "";
         va_list ap;
         int r;
@@ -246,17 +255,22 @@ static char *parser_join_errors(Parser *p) {
 
 /* ---------------------------------------------------------------- sections */
 
-static void *section_base(Parser *p, const Section *s) {
-        Config *c = p->config;
+/* The item `index` of that kind in `c`. */
+static void *config_item(const Config *c, SectionKind kind, size_t index) {
+        const SectionLayout *l = &section_layouts[kind];
+        char *array = (char *) c + l->array;
 
-        switch (s->kind) {
-        case SECTION_DAEMON: return &c->daemon;
-        case SECTION_TARGET: return &c->targets[s->index];
-        case SECTION_POSTGRES: return &c->postgres[s->index];
-        case SECTION_CAPACITY: return &c->capacity[s->index];
-        case SECTION_CRITERION: return &c->criteria[s->index];
-        default: return NULL;
-        }
+        if (l->count == SIZE_MAX)
+                return array;
+        return *(char **) array + index * l->size;
+}
+
+static size_t *config_count(const Config *c, SectionKind kind) {
+        return (size_t *) ((char *) c + section_layouts[kind].count);
+}
+
+static void *section_base(Parser *p, const Section *s) {
+        return s->kind == SECTION_INVALID ? NULL : config_item(p->config, s->kind, s->index);
 }
 
 /* Sets `k` from text; a failure is reported at `line` (0 for the table's own
@@ -269,9 +283,9 @@ static int parser_set(Parser *p, const Section *s, unsigned line, const ConfigKe
         if (r == -ENOMEM)
                 p->oom = true;
         if (r < 0 && (k->flags & KEY_SECRET))
-                parser_error(p, line, s, k->name, "the value %s", problem);
+                config_parser_error(p, line, s, k->name, "the value %s", problem);
         else if (r < 0)
-                parser_error(p, line, s, k->name, "\"%s\" %s%s", v, problem,
+                config_parser_error(p, line, s, k->name, "\"%s\" %s%s", v, problem,
                              line == 0 ? " (built-in default)" : "");
         return r;
 }
@@ -289,70 +303,36 @@ static bool valid_name(const char *name) {
                strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
 }
 
-/* Grows `*array` of `*n` items of `size` bytes by one zeroed item. */
-static void *array_append(void **array, size_t *n, size_t size) {
-        char *a = realloc(*array, (*n + 1) * size);
-
-        if (!a)
-                return NULL;
-        *array = a;
-        memset(a + *n * size, 0, size);
-        return a + (*n)++ * size;
-}
-
-/* Adds the item of a [target], [postgres] or [capacity] section, named from
- * its header, to the Config. */
+/* Adds a zeroed item of that kind to the Config, named and placed at its
+ * header's line, and points the section at it. */
 static int section_add_item(Parser *p, Section *s, SectionKind kind) {
-        Config *c = p->config;
-        char **name;
+        const SectionLayout *l = &section_layouts[kind];
+        void **array = (void **) ((char *) p->config + l->array);
+        size_t *n = config_count(p->config, kind);
+        char *item, **name;
+        int r;
 
-        switch (kind) {
-        case SECTION_TARGET: {
-                TargetConfig *t = array_append((void **) &c->targets, &c->n_targets, sizeof *t);
-
-                if (!t)
-                        return -ENOMEM;
-                t->line = s->line;
-                name = &t->name;
-                s->index = c->n_targets - 1;
-                break;
-        }
-        case SECTION_POSTGRES: {
-                PostgresConfig *pc = array_append((void **) &c->postgres, &c->n_postgres, sizeof *pc);
-
-                if (!pc)
-                        return -ENOMEM;
-                pc->line = s->line;
-                name = &pc->name;
-                s->index = c->n_postgres - 1;
-                break;
-        }
-        case SECTION_CAPACITY: {
-                CapacityConfig *cc = array_append((void **) &c->capacity, &c->n_capacity, sizeof *cc);
-
-                if (!cc)
-                        return -ENOMEM;
-                cc->line = s->line;
-                name = &cc->name;
-                s->index = c->n_capacity - 1;
-                break;
-        }
-        default:
-                return -EINVAL;
-        }
+        r = array_reserve(array, &p->allocated[kind], *n, l->size);
+        if (r < 0)
+                return r;
+        item = (char *) *array + *n * l->size;
+        memset(item, 0, l->size);
+        name = (char **) (item + l->name);
         *name = strdup(s->name);
         if (!*name)
                 return -ENOMEM;
+        (*n)++;
+        s->index = *n - 1;
         s->kind = kind;
-        parser_apply_defaults(p, s, kind);
         return 0;
 }
 
+/* The Config's criteria start with the built-ins (parser_add_builtins). */
 static int section_add_criterion(Parser *p, Section *s) {
         Config *c = p->config;
-        CriterionConfig *cc;
+        int r;
 
-        for (size_t i = 0; i < c->n_criteria; i++)
+        for (size_t i = 0; i < ELEMENTSOF(builtin_criteria); i++)
                 if (streq(c->criteria[i].name, s->name)) {
                         /* A built-in: the section overrides some of its settings. */
                         c->criteria[i].line = s->line;
@@ -360,15 +340,28 @@ static int section_add_criterion(Parser *p, Section *s) {
                         s->kind = SECTION_CRITERION;
                         return 0;
                 }
-        cc = array_append((void **) &c->criteria, &c->n_criteria, sizeof *cc);
-        if (!cc)
-                return -ENOMEM;
-        *cc = (CriterionConfig) { .name = strdup(s->name), .line = s->line, .kind = CRITERION_SERIES };
-        if (!cc->name)
-                return -ENOMEM;
-        s->index = c->n_criteria - 1;
-        s->kind = SECTION_CRITERION;
+        r = section_add_item(p, s, SECTION_CRITERION);
+        if (r < 0)
+                return r;
+        c->criteria[s->index].line = s->line;
+        c->criteria[s->index].kind = CRITERION_SERIES;
         parser_apply_defaults(p, s, SECTION_CRITERION);
+        return 0;
+}
+
+/* A target, postgres or capacity section. */
+static int section_add_named(Parser *p, Section *s, SectionKind kind) {
+        int r = section_add_item(p, s, kind);
+
+        if (r < 0)
+                return r;
+        switch (kind) {
+        case SECTION_TARGET: p->config->targets[s->index].line = s->line; break;
+        case SECTION_POSTGRES: p->config->postgres[s->index].line = s->line; break;
+        case SECTION_CAPACITY: p->config->capacity[s->index].line = s->line; break;
+        default: break;
+        }
+        parser_apply_defaults(p, s, kind);
         return 0;
 }
 
@@ -379,19 +372,36 @@ static int section_kind_from_string(const char *s, size_t len) {
         return SECTION_INVALID;
 }
 
-/* The earlier section of that kind and name, among those opened. */
-static const Section *section_find(const Parser *p, SectionKind kind, const char *name) {
-        for (size_t i = 0; i < p->n_sections; i++)
-                if (p->sections[i].kind == kind && streq(p->sections[i].name, name))
-                        return &p->sections[i];
-        return NULL;
+static int section_compare(const void *a, const void *b) {
+        const Section *x = a, *y = b;
+
+        if (x->kind != y->kind)
+                return x->kind < y->kind ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
+const Section *config_section_find(const Parser *p, SectionKind kind, const char *name) {
+        Section key = { .kind = kind, .name = name };
+        void *node = tfind(&key, &p->section_index, section_compare);
+
+        return node ? *(const Section **) node : NULL;
+}
+
+/* Adds the section's item to the Config and the section to the index. */
+static int section_add(Parser *p, Section *s, SectionKind kind) {
+        int r;
+
+        r = kind == SECTION_CRITERION ? section_add_criterion(p, s) : section_add_named(p, s, kind);
+        if (r < 0)
+                return r;
+        return tsearch(s, &p->section_index, section_compare) ? 0 : -ENOMEM;
 }
 
 static void section_open_daemon(Parser *p, Section *s) {
         if (*s->name)
-                parser_error(p, s->line, s, NULL, "[daemon] takes no name");
+                config_parser_error(p, s->line, s, NULL, "[daemon] takes no name");
         else if (p->daemon_line > 0)
-                parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
+                config_parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u",
                              p->daemon_line);
         else {
                 s->kind = SECTION_DAEMON;
@@ -410,7 +420,11 @@ static int section_open(Parser *p, Section *s) {
 
         s->name = t + kind_len + strspn(t + kind_len, " \t");
         if (kind == SECTION_INVALID) {
-                parser_error(p, s->line, s, NULL, "unknown section kind \"%.*s\"", (int) kind_len, t);
+                char word[CONFIG_NAME_MAX + 1], hint[SUGGESTION_MAX] = "";
+
+                snprintf(word, sizeof word, "%.*s", (int) kind_len, t);
+                (void) config_suggestion(word, section_kind_names, _SECTION_KIND_MAX, hint, sizeof hint);
+                config_parser_error(p, s->line, s, NULL, "unknown section kind \"%.*s\"%s", (int) kind_len, t, hint);
                 return 0;
         }
         if (kind == SECTION_DAEMON) {
@@ -418,78 +432,151 @@ static int section_open(Parser *p, Section *s) {
                 return 0;
         }
         if (!*s->name) {
-                parser_error(p, s->line, s, NULL, "missing name, expected [%s NAME]",
+                config_parser_error(p, s->line, s, NULL, "missing name, expected [%s NAME]",
                              section_kind_names[kind]);
                 return 0;
         }
         if (!valid_name(s->name)) {
-                parser_error(p, s->line, s, NULL, "name \"%s\" is not 1-%d characters of A-Z a-z 0-9 _ -",
+                config_parser_error(p, s->line, s, NULL, "name \"%s\" is not 1-%d characters of A-Z a-z 0-9 _ -",
                              s->name, CONFIG_NAME_MAX);
                 return 0;
         }
-        first = section_find(p, kind, s->name);
+        first = config_section_find(p, kind, s->name);
         if (first) {
-                parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u", first->line);
+                config_parser_error(p, s->line, s, NULL, "duplicate section, first defined on line %u", first->line);
                 return 0;
         }
-        return kind == SECTION_CRITERION ? section_add_criterion(p, s) : section_add_item(p, s, kind);
+        return section_add(p, s, kind);
 }
 
-static void parser_begin_section(Parser *p, const char *title, size_t len) {
+/* Starts a section at the current line; with `open` false it stays
+ * SECTION_INVALID (its header was already reported). */
+static void section_free(Section *s) {
+        free(s->title);
+        free(s->key_lines);
+        free(s->key_bad);
+        free(s);
+}
+
+static void parser_begin_section(Parser *p, const char *title, size_t len, bool open) {
         Section *s;
         char *end;
 
-        s = realloc(p->sections, (p->n_sections + 1) * sizeof *s);
+        if (array_reserve((void **) &p->sections, &p->allocated_sections, p->n_sections, sizeof *p->sections) < 0) {
+                p->oom = true;
+                return;
+        }
+        s = malloc(sizeof *s);
         if (!s) {
                 p->oom = true;
                 return;
         }
-        p->sections = s;
-        s = &p->sections[p->n_sections];
-        *s = (Section) { .kind = SECTION_INVALID, .line = p->reader.line, .title = strndup(title, len) };
-        if (!s->title) {
+        *s = (Section) { .kind = SECTION_INVALID, .line = p->reader.line, .title = strndup(title, len),
+                         .key_lines = calloc(config_n_keys, sizeof *s->key_lines),
+                         .key_bad = calloc(config_n_keys, sizeof *s->key_bad) };
+        if (!s->title || !s->key_lines || !s->key_bad) {
+                section_free(s);
                 p->oom = true;
                 return;
         }
-        p->n_sections++;
+        p->sections[p->n_sections++] = s;
         for (end = s->title + len; end > s->title && isspace((unsigned char) end[-1]); end--)
                 end[-1] = '\0';
-        if (section_open(p, s) == -ENOMEM)
+        if (open && section_open(p, s) == -ENOMEM)
                 p->oom = true;
 }
 
 /* ---------------------------------------------------------------- reading */
 
-/* inih calls its handler only for keys, so section headers are seen here, as
- * inih will read them: '[' after blanks, up to the first ']' that comes
- * before an inline comment.  A header inih rejects is its syntax error. */
+/* The first of `chars` in `s`, or the start of an inline comment (';'
+ * after a blank), or the end: where inih stops looking. */
+static const char *find_chars_or_comment(const char *s, const char *chars) {
+        bool was_space = false;
+
+        for (; *s && !strchr(chars, *s); s++) {
+                if (*s == ';' && was_space)
+                        break;
+                was_space = isspace((unsigned char) *s);
+        }
+        return s;
+}
+
+static void parser_syntax_error(Parser *p, const char *fmt) {
+        if (p->first_syntax_line == 0)
+                p->first_syntax_line = p->reader.line;
+        config_parser_error(p, p->reader.line, NULL, NULL, "syntax error, %s", fmt);
+}
+
+/* inih calls its handler only for keys and stops reporting syntax errors
+ * after the first, so every line is classified here, as inih will read it:
+ * blank or comment; '[' after blanks, up to the first ']' before an inline
+ * comment; or a key with '=' or ':' before an inline comment.  Anything
+ * else is a syntax error, and is reported on every such line. */
 static void parser_see_line(Parser *p, const char *line) {
         const char *s = line, *end;
-        bool was_space = false;
 
         if (p->reader.line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
                 s += 3;
         s += strspn(s, " \t\r\n\f\v");
-        if (*s != '[')
+        if (!*s || *s == ';' || *s == '#')
                 return;
-        for (end = s + 1; *end && *end != ']'; end++) {
-                if (*end == ';' && was_space)
+        if (*s == '[') {
+                end = find_chars_or_comment(s + 1, "]");
+                if (*end == ']') {
+                        parser_begin_section(p, s + 1, (size_t) (end - s - 1), true);
                         return;
-                was_space = isspace((unsigned char) *end);
+                }
+                /* Its keys belong to no section: they are skipped. */
+                parser_begin_section(p, s + 1, strcspn(s + 1, "\r\n"), false);
+                parser_syntax_error(p, "\"[\" without a closing \"]\"");
+                return;
         }
-        if (*end == ']')
-                parser_begin_section(p, s + 1, (size_t) (end - s - 1));
+        end = find_chars_or_comment(s, "=:");
+        if (*end != '=' && *end != ':')
+                parser_syntax_error(p, "expected \"[section]\" or \"key = value\"");
+}
+
+/* A key line that could not be read still sets its key, as a refused
+ * value: "missing required key" would be a confusing second error. */
+static void parser_see_bad_key(Parser *p, const char *line) {
+        Section *s = p->n_sections > 0 ? p->sections[p->n_sections - 1] : NULL;
+        const char *end = find_chars_or_comment(line, "=:");
+        const ConfigKey *k;
+        char name[64];
+        size_t len = (size_t) (end - line);
+
+        while (len > 0 && isspace((unsigned char) line[len - 1]))
+                len--;
+        if (!s || s->kind == SECTION_INVALID || (*end != '=' && *end != ':') || len >= sizeof name)
+                return;
+        memcpy(name, line, len);
+        name[len] = '\0';
+        k = config_key_lookup(s->kind, name);
+        if (k && s->key_lines[k - config_keys] == 0) {
+                s->key_lines[k - config_keys] = p->reader.line;
+                s->key_bad[k - config_keys] = true;
+        }
 }
 
 /* Sees every line before inih parses it. */
-static void parser_on_line(void *userdata, const char *text, bool too_long) {
+static void parser_on_line(void *userdata, const char *text, IniLineProblem problem, size_t column) {
         Parser *p = userdata;
+        const char *s = text + strspn(text, " \t");
 
-        if (too_long)
-                parser_error(p, p->reader.line, NULL, NULL, "line longer than %d characters",
-                             CONFIG_LINE_BUFFER - 1);
-        else
+        if (problem == INI_LINE_OK) {
                 parser_see_line(p, text);
+                return;
+        }
+        /* A header that cannot be read still ends the section before it. */
+        if (*s == '[')
+                parser_begin_section(p, "?", 1, false);
+        else
+                parser_see_bad_key(p, s);
+        if (problem == INI_LINE_TOO_LONG)
+                config_parser_error(p, p->reader.line, NULL, NULL, "%s", ini_line_problem_to_string(problem));
+        else
+                config_parser_error(p, p->reader.line, NULL, NULL, "%s (column %zu)",
+                             ini_line_problem_to_string(problem), column);
 }
 
 static bool criterion_supports(const Parser *p, const Section *s, const ConfigKey *k) {
@@ -502,33 +589,45 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
                (streq(k->name, "threshold") && b->threshold);
 }
 
+static void parser_error_unknown_key(Parser *p, const Section *s, const char *name) {
+        const char *names[ELEMENTSOF(config_keys)];
+        char hint[SUGGESTION_MAX] = "";
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].section == s->kind)
+                        names[n++] = config_keys[i].name;
+        (void) config_suggestion(name, names, n, hint, sizeof hint);
+        config_parser_error(p, p->reader.line, s, name, "unknown key%s", hint);
+}
+
 /* Always returns 1: problems are collected here, so inih's own return value
  * is left to mean a syntax error. */
 static int parser_handle_key(void *userdata, const char *section, const char *name, const char *value) {
         Parser *p = userdata;
-        Section *s = p->n_sections > 0 ? &p->sections[p->n_sections - 1] : NULL;
+        Section *s = p->n_sections > 0 ? p->sections[p->n_sections - 1] : NULL;
         const ConfigKey *k;
         size_t i;
 
         if (!s) {
-                parser_error(p, p->reader.line, NULL, name, "key outside of any section");
+                config_parser_error(p, p->reader.line, NULL, name, "key outside of any section");
                 return 1;
         }
         if (s->kind == SECTION_INVALID)
                 return 1;
-        k = key_lookup(s->kind, name);
+        k = config_key_lookup(s->kind, name);
         if (!k) {
-                parser_error(p, p->reader.line, s, name, "unknown key");
+                parser_error_unknown_key(p, s, name);
                 return 1;
         }
         i = (size_t) (k - config_keys);
         if (s->key_lines[i] > 0) {
-                parser_error(p, p->reader.line, s, name, "duplicate key, already set on line %u", s->key_lines[i]);
+                config_parser_error(p, p->reader.line, s, name, "duplicate key, already set on line %u", s->key_lines[i]);
                 return 1;
         }
         s->key_lines[i] = p->reader.line;
         if (!criterion_supports(p, s, k)) {
-                parser_error(p, p->reader.line, s, name, "not supported for this criterion yet");
+                config_parser_error(p, p->reader.line, s, name, "not supported for this criterion yet");
                 return 1;
         }
         if (parser_set(p, s, p->reader.line, k, value) < 0)
@@ -539,23 +638,24 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
 static int parser_read_file(Parser *p, const char *path) {
         int r;
 
-        p->reader = (ConfigLineReader) { .f = fopen(path, "re"), .on_line = parser_on_line, .userdata = p };
+        p->reader = (IniLineReader) { .f = fopen(path, "re"), .on_line = parser_on_line, .userdata = p };
         if (!p->reader.f) {
                 r = -errno;
-                parser_error(p, 0, NULL, NULL, "%s", strerror(-r));
+                config_parser_error(p, 0, NULL, NULL, "%s", strerror(-r));
                 return r;
         }
-        r = config_ini_parse(&p->reader, parser_handle_key, p);
+        r = ini_lines_parse(&p->reader, parser_handle_key, p);
         fclose(p->reader.f);
         p->reader.f = NULL;
         if (p->reader.read_errno > 0) {
-                parser_error(p, 0, NULL, NULL, "%s", strerror(p->reader.read_errno));
+                config_parser_error(p, 0, NULL, NULL, "%s", strerror(p->reader.read_errno));
                 return -p->reader.read_errno;
         }
         if (r == -2)
                 return -ENOMEM;
-        if (r > 0)
-                parser_error(p, (unsigned) r, NULL, NULL,
+        /* Only when inih found a syntax error that parser_see_line() did not. */
+        if (r > 0 && (unsigned) r != p->first_syntax_line)
+                config_parser_error(p, (unsigned) r, NULL, NULL,
                              "syntax error, expected \"[section]\" or \"key = value\"");
         return 0;
 }
@@ -568,6 +668,7 @@ static int parser_add_builtins(Parser *p) {
         c->criteria = calloc(ELEMENTSOF(builtin_criteria), sizeof *c->criteria);
         if (!c->criteria)
                 return -ENOMEM;
+        p->allocated[SECTION_CRITERION] = ELEMENTSOF(builtin_criteria);
         for (size_t i = 0; i < ELEMENTSOF(builtin_criteria); i++) {
                 const BuiltinCriterion *b = &builtin_criteria[i];
                 Section s = { .kind = SECTION_CRITERION, .index = i, .title = (char *) b->name };
@@ -579,9 +680,9 @@ static int parser_add_builtins(Parser *p) {
                 parser_apply_defaults(p, &s, SECTION_CRITERION);
                 c->criteria[i].threshold = NAN;
                 if (b->op)
-                        (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "op"), b->op);
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "op"), b->op);
                 if (b->threshold)
-                        (void) parser_set(p, &s, 0, key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
         }
         return 0;
 }
@@ -599,178 +700,14 @@ static int parser_init(Parser *p, const char *path) {
         return parser_add_builtins(p);
 }
 
-/* ---------------------------------------------------------------- checks */
-
-/* Checks what can only be checked once the whole file is read: required
- * keys, and rules that tie keys or sections together.  A key that was set
- * but refused is not checked again against the others. */
-
-static size_t key_index(SectionKind kind, const char *name) {
-        return (size_t) (key_lookup(kind, name) - config_keys);
-}
-
-/* The line where the section set `name`; 0: not set. */
-static unsigned key_line(const Section *s, const char *name) {
-        return s->key_lines[key_index(s->kind, name)];
-}
-
-/* Set, or left at its default, and valid either way. */
-static bool key_valid(const Section *s, const char *name) {
-        return !s->key_bad[key_index(s->kind, name)];
-}
-
-/* `only`: the KEY_CLOUDWATCH/KEY_SQL flag of the section's source; keys of
- * another source are not required (0: none is). */
-static void section_check_required(Parser *p, const Section *s, unsigned only) {
-        for (size_t j = 0; j < ELEMENTSOF(config_keys); j++) {
-                const ConfigKey *k = &config_keys[j];
-
-                if (k->section != s->kind || !(k->flags & KEY_REQUIRED) || s->key_lines[j] > 0)
-                        continue;
-                if ((k->flags & KEY_ONLY_MASK) && !(k->flags & only))
-                        continue;
-                parser_error(p, s->line, s, NULL, "missing required key %s", k->name);
-        }
-}
-
-/* Reports `a` (when set, else `b`) as not fitting the other: "a: 30s must
- * be less than b 20s". */
-static void parser_error_pair(Parser *p, const Section *s, const char *a, uint64_t va, const char *a_rel,
-                              const char *b, uint64_t vb, const char *b_rel) {
-        char ta[64], tb[64];
-
-        units_format_duration(va, ta, sizeof ta);
-        units_format_duration(vb, tb, sizeof tb);
-        if (key_line(s, a) > 0)
-                parser_error(p, key_line(s, a), s, a, "%s must be %s %s %s", ta, a_rel, b, tb);
-        else
-                parser_error(p, key_line(s, b), s, b, "%s must be %s %s %s", tb, b_rel, a, ta);
-}
-
-static void target_check(Parser *p, const Section *s) {
-        const TargetConfig *t = &p->config->targets[s->index];
-
-        if (key_line(s, "memory_url") == 0 && key_line(s, "pprof_url") == 0)
-                parser_error(p, s->line, s, NULL, "needs memory_url or pprof_url");
-        /* Each CPU profile must end before the next one starts. */
-        if (t->cpu_interval_usec > 0 && t->cpu_seconds_usec >= t->cpu_interval_usec &&
-            key_valid(s, "cpu_seconds") && key_valid(s, "cpu_interval"))
-                parser_error_pair(p, s, "cpu_seconds", t->cpu_seconds_usec, "less than",
-                                  "cpu_interval", t->cpu_interval_usec, "more than");
-}
-
-/* perfwatchd refuses AWS keys that other users can read, as ssh refuses
- * such private keys.  Opened, not merely stat()ed, so that a file this
- * process cannot read is reported now rather than at the first poll. */
-static void capacity_check_credentials(Parser *p, const Section *s, const char *path) {
-        const char *key = "credentials_file";
-        unsigned line = key_line(s, key);
-        char problem[PROBLEM_MAX];
-        struct stat st;
-        int fd, r = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                r = -errno;
-        if (fd >= 0)
-                close(fd);
-        if (r < 0)
-                parser_error(p, line, s, key, "%s: cannot read: %s", path, strerror(-r));
-        else if (!S_ISREG(st.st_mode))
-                parser_error(p, line, s, key, "%s is not a regular file", path);
-        else if (aws_credentials_check_mode(st.st_mode, problem, sizeof problem) < 0)
-                parser_error(p, line, s, key, "%s %s", path, problem);
-}
-
-static void capacity_check_cloudwatch(Parser *p, const Section *s, const CapacityConfig *cc) {
-        if (cc->lookback_usec < cc->period_usec && key_valid(s, "lookback") && key_valid(s, "period"))
-                parser_error_pair(p, s, "lookback", cc->lookback_usec, "at least",
-                                  "period", cc->period_usec, "at most");
-        if (cc->credentials_file && key_valid(s, "credentials_file"))
-                capacity_check_credentials(p, s, cc->credentials_file);
-}
-
-/* Keys set in the section that belong to another source than `only`. */
-static void capacity_check_other_keys(Parser *p, const Section *s, unsigned only) {
-        for (size_t j = 0; j < ELEMENTSOF(config_keys); j++) {
-                const ConfigKey *k = &config_keys[j];
-                CapacitySource other = k->flags & KEY_CLOUDWATCH ? CAPACITY_CLOUDWATCH : CAPACITY_SQL;
-
-                if (k->section != SECTION_CAPACITY || s->key_lines[j] == 0 ||
-                    !(k->flags & KEY_ONLY_MASK) || (k->flags & only))
-                        continue;
-                parser_error(p, s->key_lines[j], s, k->name, "only for source = %s",
-                             config_capacity_source_name(other));
-        }
-}
-
-static void capacity_check(Parser *p, const Section *s) {
-        const CapacityConfig *cc = &p->config->capacity[s->index];
-        unsigned only = 0;
-
-        /* Without a valid source, which keys belong is unknown: only the
-         * source itself is reported. */
-        if (key_line(s, "source") > 0 && key_valid(s, "source"))
-                only = config_capacity_source_keys(cc->source);
-        section_check_required(p, s, only);
-        if (!only)
-                return;
-        capacity_check_other_keys(p, s, only);
-        if (cc->source == CAPACITY_CLOUDWATCH)
-                capacity_check_cloudwatch(p, s, cc);
-        else if (cc->postgres && key_valid(s, "postgres") && !config_find_postgres(p->config, cc->postgres))
-                parser_error(p, key_line(s, "postgres"), s, "postgres", "no [postgres %s] section",
-                             cc->postgres);
-}
-
-static void section_check(Parser *p, const Section *s) {
-        switch (s->kind) {
-        case SECTION_TARGET:
-                section_check_required(p, s, 0);
-                target_check(p, s);
-                break;
-        case SECTION_CAPACITY:
-                capacity_check(p, s);
-                break;
-        case SECTION_CRITERION:
-                if (!config_builtin_lookup(p->config->criteria[s->index].name))
-                        section_check_required(p, s, 0);
-                break;
-        case SECTION_INVALID:
-                break;
-        default:
-                section_check_required(p, s, 0);
-        }
-}
-
-static int parser_finish(Parser *p) {
-        Config *c = p->config;
-        CriterionConfig *memory;
-        const TargetConfig *only = NULL;
-        size_t n_memory = 0;
-
-        for (size_t i = 0; i < p->n_sections; i++)
-                section_check(p, &p->sections[i]);
-        /* With one target polling /memory the memory criterion knows which
-         * series to watch; with none or several it stays without one and
-         * reports unknown. */
-        for (size_t i = 0; i < c->n_targets; i++)
-                if (c->targets[i].memory_url) {
-                        only = &c->targets[i];
-                        n_memory++;
-                }
-        memory = (CriterionConfig *) config_find_criterion(c, "memory");
-        if (memory && !memory->series && n_memory == 1 &&
-            asprintf(&memory->series, "go.%s.Sys", only->name) < 0) {
-                memory->series = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+static void no_free(void *node) {
+        (void) node;
 }
 
 static void parser_done(Parser *p) {
+        tdestroy(p->section_index, no_free);
         for (size_t i = 0; i < p->n_sections; i++)
-                free(p->sections[i].title);
+                section_free(p->sections[i]);
         free(p->sections);
         for (size_t i = 0; i < p->n_errors; i++)
                 free(p->errors[i].text);
@@ -788,7 +725,7 @@ int config_load(const char *path, Config **ret, char **ret_errors) {
         if (r >= 0)
                 r = parser_read_file(&p, path);
         if (r >= 0)
-                r = parser_finish(&p);
+                r = config_parser_check(&p);
         if (r >= 0 && p.oom)
                 r = -ENOMEM;
         if (r >= 0 && p.n_errors > 0)
@@ -803,44 +740,31 @@ int config_load(const char *path, Config **ret, char **ret_errors) {
         return r < 0 ? r : 0;
 }
 
-static void capacity_config_done(CapacityConfig *cc) {
-        free(cc->name);
-        free(cc->region);
-        free(cc->cluster);
-        free(cc->endpoint);
-        free(cc->credentials_file);
-        free(cc->profile);
-        free(cc->postgres);
-        free(cc->query);
+/* Frees what the key table says each item of that kind owns, its name and
+ * the array: a new string key is freed without a line here. */
+static void config_free_items(Config *c, SectionKind kind) {
+        const SectionLayout *l = &section_layouts[kind];
+        size_t n = l->count == SIZE_MAX ? 1 : *config_count(c, kind);
+
+        for (size_t i = 0; i < n; i++) {
+                char *item = config_item(c, kind, i);
+
+                for (size_t j = 0; j < ELEMENTSOF(config_keys); j++)
+                        if (config_keys[j].section == kind)
+                                config_free_value(&config_keys[j], item);
+                if (l->name != SIZE_MAX)
+                        free(*(char **) (item + l->name));
+        }
+        if (l->count != SIZE_MAX)
+                free(*(void **) ((char *) c + l->array));
 }
 
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;
+        for (int kind = 0; kind < _SECTION_KIND_MAX; kind++)
+                config_free_items(c, (SectionKind) kind);
         free(c->path);
-        free(c->daemon.database);
-        free(c->daemon.listen);
-        free(c->daemon.api_token_file);
-        for (size_t i = 0; i < c->n_targets; i++) {
-                free(c->targets[i].name);
-                free(c->targets[i].memory_url);
-                free(c->targets[i].pprof_url);
-        }
-        free(c->targets);
-        for (size_t i = 0; i < c->n_postgres; i++) {
-                free(c->postgres[i].name);
-                free(c->postgres[i].conninfo);
-        }
-        free(c->postgres);
-        for (size_t i = 0; i < c->n_capacity; i++)
-                capacity_config_done(&c->capacity[i]);
-        free(c->capacity);
-        for (size_t i = 0; i < c->n_criteria; i++) {
-                free(c->criteria[i].name);
-                free(c->criteria[i].series);
-                free(c->criteria[i].unit);
-        }
-        free(c->criteria);
         free(c);
         return NULL;
 }
@@ -867,4 +791,12 @@ void config_foreach_key(void (*fn)(const char *section, const char *key, const c
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
                 fn(section_kind_names[config_keys[i].section], config_keys[i].name,
                    config_keys[i].def ?: "", u);
+}
+
+void config_foreach_bound(void (*fn)(const char *section, const char *key, const char *min, const char *max, void *u),
+                          void *u) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].min || config_keys[i].max)
+                        fn(section_kind_names[config_keys[i].section], config_keys[i].name,
+                           config_keys[i].min ?: "", config_keys[i].max ?: "", u);
 }

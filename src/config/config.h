@@ -141,3 +141,8 @@ const char *config_stat_to_string(CriterionStat s);
  * page: calls `fn` for every key of the table with its section kind
  * ("daemon", "target", "criterion", "postgres", "capacity"), name and default as text ("" = none). */
 void config_foreach_key(void (*fn)(const char *section, const char *key, const char *def, void *u), void *u);
+
+/* The same hook for the keys that have bounds: calls `fn` with each one's
+ * minimum and maximum as text ("" = none), as perfwatchd.conf(5) gives them. */
+void config_foreach_bound(void (*fn)(const char *section, const char *key, const char *min, const char *max, void *u),
+                          void *u);

@@ -29,8 +29,26 @@ static void help(void) {
 
 typedef struct Options {
         const char *config_path;
+        bool config_given;           /* --config was used */
         bool check_config;
 } Options;
+
+/* getopt's own messages would start with argv[0], a path perhaps; these
+ * start with "perfwatchd:" like every other message. */
+static int usage_error(int c, char *argv[]) {
+        const char *arg = argv[optind - 1];
+
+        if (c == ':')
+                fprintf(stderr, "perfwatchd: option '%s' needs an argument. Try 'perfwatchd --help'.\n", arg);
+        else if (strncmp(arg, "--", 2) == 0 && optopt != 0)
+                fprintf(stderr, "perfwatchd: option '%.*s' takes no argument. Try 'perfwatchd --help'.\n",
+                        (int) strcspn(arg, "="), arg);
+        else if (strncmp(arg, "--", 2) == 0)
+                fprintf(stderr, "perfwatchd: unknown option '%s'. Try 'perfwatchd --help'.\n", arg);
+        else
+                fprintf(stderr, "perfwatchd: unknown option '-%c'. Try 'perfwatchd --help'.\n", optopt);
+        return -EINVAL;
+}
 
 /* 0 to go on, 1 to exit successfully (help, version), -EINVAL on bad usage. */
 static int parse_options(int argc, char *argv[], Options *o) {
@@ -45,10 +63,12 @@ static int parse_options(int argc, char *argv[], Options *o) {
         int c;
 
         o->config_path = CONFIG_DEFAULT_PATH;
-        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
                         o->config_path = optarg;
+                        o->config_given = true;
                         break;
                 case ARG_CHECK_CONFIG:
                         o->check_config = true;
@@ -60,8 +80,7 @@ static int parse_options(int argc, char *argv[], Options *o) {
                         printf("perfwatchd %s\n", PACKAGE_VERSION);
                         return 1;
                 default:
-                        fprintf(stderr, "Try 'perfwatchd --help'.\n");
-                        return -EINVAL;
+                        return usage_error(c, argv);
                 }
         }
         if (optind < argc) {
@@ -90,6 +109,9 @@ int main(int argc, char *argv[]) {
                 if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
                         fputc('\n', stderr);
                 free(errors);
+                if (r == -ENOENT && !o.config_given)
+                        fprintf(stderr, "perfwatchd: no configuration installed at %s; name one with --config FILE\n",
+                                o.config_path);
                 return EXIT_FAILURE;
         }
         if (o.check_config) {

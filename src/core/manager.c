@@ -333,6 +333,8 @@ static int manager_reload(Manager *m) {
         log_set_max_level(next->daemon.log_level);
         log_info("%s: configuration reloaded (%zu targets, %zu postgres, %zu capacity, %zu criteria)",
                  next->path, next->n_targets, next->n_postgres, next->n_capacity, next->n_criteria);
+        if (next->n_targets + next->n_postgres + next->n_capacity == 0)
+                log_warning("%s: configuration has no sources: nothing will be polled", next->path);
         return reload_done(m);
 }
 

@@ -1,5 +1,6 @@
 /* AWS credentials from the shared credentials file, parsed with libinih
- * through the configuration's line reader, or from the environment. */
+ * through the INI line reader the configuration uses too, or from the
+ * environment. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,22 +10,25 @@
 #include <sys/stat.h>
 
 #include "transport/aws-credentials.h"
-#include "config/config-internal.h"
+#include "util/ini-lines.h"
 
 typedef struct CredParse {
         const char *profile;
         AwsCredentials *creds;
-        ConfigLineReader reader;
-        unsigned overlong_line;        /* the first line too long to read whole; 0: none */
+        IniLineReader reader;
+        unsigned bad_line;             /* the first line that could not be read whole; 0: none */
+        IniLineProblem bad_line_problem;
         bool found;
         int error;
 } CredParse;
 
-static void cred_on_line(void *userdata, const char *text, bool too_long) {
+static void cred_on_line(void *userdata, const char *text, IniLineProblem problem, size_t column) {
         CredParse *c = userdata;
 
-        if (too_long && c->overlong_line == 0)
-                c->overlong_line = c->reader.line;
+        if (problem != INI_LINE_OK && c->bad_line == 0) {
+                c->bad_line = c->reader.line;
+                c->bad_line_problem = problem;
+        }
 }
 
 /* The shared credentials file names sections after the profile; the CLI's
@@ -111,9 +115,9 @@ static int cred_parse_result(const CredParse *c, int r, const char *path, char *
                 snprintf(error, error_size, "cannot read credentials file %s: %s", path, strerror(ENOMEM));
                 return -ENOMEM;
         }
-        if (c->overlong_line > 0) {
-                snprintf(error, error_size, "credentials file %s:%u: line longer than %d characters", path,
-                         c->overlong_line, CONFIG_LINE_BUFFER - 1);
+        if (c->bad_line > 0) {
+                snprintf(error, error_size, "credentials file %s:%u: %s", path, c->bad_line,
+                         ini_line_problem_to_string(c->bad_line_problem));
                 return -EINVAL;
         }
         if (r != 0) {
@@ -137,11 +141,11 @@ static int cred_from_file(const char *path, const char *profile, AwsCredentials 
         CredParse c = { .profile = profile, .creds = creds };
         int r;
 
-        c.reader = (ConfigLineReader) { .on_line = cred_on_line, .userdata = &c };
+        c.reader = (IniLineReader) { .on_line = cred_on_line, .userdata = &c };
         r = cred_open(path, &c.reader.f, error, error_size);
         if (r < 0)
                 return r;
-        r = config_ini_parse(&c.reader, cred_handler, &c);
+        r = ini_lines_parse(&c.reader, cred_handler, &c);
         fclose(c.reader.f);
         return cred_parse_result(&c, r, path, error, error_size);
 }

@@ -20,6 +20,50 @@ check "an unknown key is reported on its line" grep -q "two.conf:2: \[daemon\] c
 check "a target without memory_url or pprof_url is reported at its header" \
         grep -qF "two.conf:3: [target x]: needs memory_url or pprof_url" <<<"$out"
 
+# Every kind of problem in one file, each reported on its own line, syntax
+# errors included (libinih alone stops reporting at the first).
+{
+        printf '[daemon]\n'                                   # 1
+        printf 'database = /\n'                               # 2
+        printf 'listen = 999.1.1.1:1\n'                       # 3
+        printf 'log_level = d\xe9bug\n'                       # 4
+        printf 'this line is not ini\n'                       # 5
+        printf '[taget a]\n'                                  # 6
+        printf '[target a]\n'                                 # 7
+        printf 'memory_url = http:///memory\n'                # 8
+        printf 'memory_ulr = x\n'                             # 9
+        printf 'pprof_url = http://127.0.0.1:1/p\0\n'         # 10
+        printf '[target b\n'                                  # 11
+        printf '[target c]\n'                                 # 12
+        printf 'memory_url = http://127.0.0.1:1/memory\n'     # 13
+        printf '[target d]\n'                                 # 14
+        printf 'memory_url = http://127.0.0.1:2/memory\n'     # 15
+        printf '[criterion mine]\n'                           # 16
+        printf 'series = s\nop = <\nthreshold = 1\n'          # 17-19
+        printf 'window = 0\nmax_age = 100d\n'                 # 20-21
+        printf 'also not ini\n'                               # 22
+} >"$WORK/all.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/all.conf" 2>&1); rc=$?
+diag "$out"
+check "a file with many problems exits 1" test "$rc" = 1
+for want in \
+        'all.conf:2: [daemon] database: "/" is a directory, not a file' \
+        'all.conf:3: [daemon] listen: "999.1.1.1:1" has an invalid IPv4 address' \
+        'all.conf:4: line is not valid UTF-8 (column 14)' \
+        'all.conf:5: syntax error, expected "[section]" or "key = value"' \
+        'all.conf:6: [taget a]: unknown section kind "taget", did you mean "target"? (one of: daemon, target, postgres, capacity, criterion)' \
+        'all.conf:8: [target a] memory_url: "http:///memory" has no host' \
+        'all.conf:9: [target a] memory_ulr: unknown key, did you mean "memory_url"?' \
+        'all.conf:10: line contains a NUL byte (column 33)' \
+        'all.conf:11: syntax error, "[" without a closing "]"' \
+        'all.conf:14: [target d]: a second target polling /memory' \
+        'all.conf:20: [criterion mine] window: "0" is below the minimum 1s' \
+        'all.conf:21: [criterion mine] max_age: "100d" is above the maximum 30d' \
+        'all.conf:22: syntax error, expected "[section]" or "key = value"'; do
+        check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
+done
+check "and nothing else (13 lines)" test "$(wc -l <<<"$out")" = 13
+
 # AWS keys that others can read are refused before the daemon ever runs.
 creds=$WORK/aws-credentials
 printf '[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n' >"$creds"
@@ -57,8 +101,25 @@ out=$("$PERFWATCHD" --check-config --config "$WORK/missing.conf" 2>&1); rc=$?
 check "a missing file exits 1 and says so" test "$rc" = 1
 check "the message names the file and the problem" grep -q "missing.conf: No such file or directory" <<<"$out"
 
-"$PERFWATCHD" --no-such-option >/dev/null 2>&1; rc=$?
+out=$("$PERFWATCHD" --no-such-option 2>&1 >/dev/null); rc=$?
 check "an unknown option exits 2" test "$rc" = 2
+check "and says so in a line starting with perfwatchd:, like every other message" \
+        grep -qx "perfwatchd: unknown option '--no-such-option'. Try 'perfwatchd --help'." <<<"$out"
+out=$("$PERFWATCHD" --config 2>&1 >/dev/null); rc=$?
+check "--config without its argument exits 2 with a perfwatchd: message" \
+        grep -qx "perfwatchd: option '--config' needs an argument. Try 'perfwatchd --help'." <<<"$out"
+out=$("$PERFWATCHD" --check-config=yes 2>&1 >/dev/null)
+check "--check-config=yes says the option takes no argument" \
+        grep -qx "perfwatchd: option '--check-config' takes no argument. Try 'perfwatchd --help'." <<<"$out"
+default=$("$PERFWATCHD" --help | sed -n 's/.*configuration file (default \(.*\))$/\1/p')
+if [ -n "$default" ] && [ ! -e "$default" ]; then
+        out=$("$PERFWATCHD" --check-config 2>&1); rc=$?
+        check "--check-config without an installed file exits 1" test "$rc" = 1
+        check "and suggests --config FILE" \
+                grep -qx "perfwatchd: no configuration installed at $default; name one with --config FILE" <<<"$out"
+else
+        TAP_N=$((TAP_N + 1)); echo "ok $TAP_N # SKIP $default exists on this machine"
+fi
 check "--help exits 0 and mentions --config" grep -q -- --config <<<"$("$PERFWATCHD" --help)"
 check "--version prints the version" grep -q '^perfwatchd [0-9]' <<<"$("$PERFWATCHD" --version)"
 

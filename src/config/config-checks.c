@@ -1,0 +1,209 @@
+/* The checks that need the whole file: required keys, and the rules that
+ * tie keys or sections together.  A key that was set but refused is not
+ * checked again against the others. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config-parser.h"
+#include "transport/aws-credentials.h"
+#include "util/units.h"
+
+#define PROBLEM_MAX 256
+
+static size_t key_index(SectionKind kind, const char *name) {
+        return (size_t) (config_key_lookup(kind, name) - config_keys);
+}
+
+/* The line where the section set `name`; 0: not set. */
+static unsigned key_line(const Section *s, const char *name) {
+        return s->key_lines[key_index(s->kind, name)];
+}
+
+/* Set, or left at its default, and valid either way. */
+static bool key_valid(const Section *s, const char *name) {
+        return !s->key_bad[key_index(s->kind, name)];
+}
+
+/* `only`: the KEY_CLOUDWATCH/KEY_SQL flag of the section's source; keys of
+ * another source are not required (0: none is). */
+static void section_check_required(Parser *p, const Section *s, unsigned only) {
+        for (size_t j = 0; j < config_n_keys; j++) {
+                const ConfigKey *k = &config_keys[j];
+
+                if (k->section != s->kind || !(k->flags & KEY_REQUIRED) || s->key_lines[j] > 0)
+                        continue;
+                if ((k->flags & KEY_ONLY_MASK) && !(k->flags & only))
+                        continue;
+                config_parser_error(p, s->line, s, NULL, "missing required key %s", k->name);
+        }
+}
+
+/* Reports `a` (when set, else `b`) as not fitting the other: "a: 30s must
+ * be less than b 20s". */
+static void parser_error_pair(Parser *p, const Section *s, const char *a, uint64_t va, const char *a_rel,
+                              const char *b, uint64_t vb, const char *b_rel) {
+        char ta[64], tb[64];
+
+        units_format_duration(va, ta, sizeof ta);
+        units_format_duration(vb, tb, sizeof tb);
+        if (key_line(s, a) > 0)
+                config_parser_error(p, key_line(s, a), s, a, "%s must be %s %s %s", ta, a_rel, b, tb);
+        else
+                config_parser_error(p, key_line(s, b), s, b, "%s must be %s %s %s", tb, b_rel, a, ta);
+}
+
+static void target_check(Parser *p, const Section *s) {
+        const TargetConfig *t = &p->config->targets[s->index];
+
+        if (key_line(s, "memory_url") == 0 && key_line(s, "pprof_url") == 0)
+                config_parser_error(p, s->line, s, NULL, "needs memory_url or pprof_url");
+        /* Each CPU profile must end before the next one starts. */
+        if (t->cpu_interval_usec > 0 && t->cpu_seconds_usec >= t->cpu_interval_usec &&
+            key_valid(s, "cpu_seconds") && key_valid(s, "cpu_interval"))
+                parser_error_pair(p, s, "cpu_seconds", t->cpu_seconds_usec, "less than",
+                                  "cpu_interval", t->cpu_interval_usec, "more than");
+}
+
+/* perfwatchd refuses AWS keys that other users can read, as ssh refuses
+ * such private keys.  Opened, not merely stat()ed, so that a file this
+ * process cannot read is reported now rather than at the first poll. */
+static void capacity_check_credentials(Parser *p, const Section *s, const char *path) {
+        const char *key = "credentials_file";
+        unsigned line = key_line(s, key);
+        char problem[PROBLEM_MAX];
+        struct stat st;
+        int fd, r = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                r = -errno;
+        if (fd >= 0)
+                close(fd);
+        if (r < 0)
+                config_parser_error(p, line, s, key, "%s: cannot read: %s", path, strerror(-r));
+        else if (!S_ISREG(st.st_mode))
+                config_parser_error(p, line, s, key, "%s is not a regular file", path);
+        else if (aws_credentials_check_mode(st.st_mode, problem, sizeof problem) < 0)
+                config_parser_error(p, line, s, key, "%s %s", path, problem);
+}
+
+static void capacity_check_cloudwatch(Parser *p, const Section *s, const CapacityConfig *cc) {
+        if (cc->lookback_usec < cc->period_usec && key_valid(s, "lookback") && key_valid(s, "period"))
+                parser_error_pair(p, s, "lookback", cc->lookback_usec, "at least",
+                                  "period", cc->period_usec, "at most");
+        if (cc->credentials_file && key_valid(s, "credentials_file"))
+                capacity_check_credentials(p, s, cc->credentials_file);
+}
+
+/* Keys set in the section that belong to another source than `only`. */
+static void capacity_check_other_keys(Parser *p, const Section *s, unsigned only) {
+        for (size_t j = 0; j < config_n_keys; j++) {
+                const ConfigKey *k = &config_keys[j];
+                CapacitySource other = k->flags & KEY_CLOUDWATCH ? CAPACITY_CLOUDWATCH : CAPACITY_SQL;
+
+                if (k->section != SECTION_CAPACITY || s->key_lines[j] == 0 ||
+                    !(k->flags & KEY_ONLY_MASK) || (k->flags & only))
+                        continue;
+                config_parser_error(p, s->key_lines[j], s, k->name, "only for source = %s",
+                             config_capacity_source_name(other));
+        }
+}
+
+static void capacity_check(Parser *p, const Section *s) {
+        const CapacityConfig *cc = &p->config->capacity[s->index];
+        unsigned only = 0;
+
+        /* Without a valid source, which keys belong is unknown: only the
+         * source itself is reported. */
+        if (key_line(s, "source") > 0 && key_valid(s, "source"))
+                only = config_capacity_source_keys(cc->source);
+        section_check_required(p, s, only);
+        if (!only)
+                return;
+        capacity_check_other_keys(p, s, only);
+        if (cc->source == CAPACITY_CLOUDWATCH)
+                capacity_check_cloudwatch(p, s, cc);
+        else if (cc->postgres && key_valid(s, "postgres") && !config_section_find(p, SECTION_POSTGRES, cc->postgres))
+                config_parser_error(p, key_line(s, "postgres"), s, "postgres", "no [postgres %s] section",
+                             cc->postgres);
+}
+
+/* Samples older than the retention are deleted, so a longer window would
+ * silently evaluate less than it says. */
+static void criterion_check(Parser *p, const Section *s) {
+        const CriterionConfig *cc = &p->config->criteria[s->index];
+        const DaemonConfig *d = &p->config->daemon;
+        char tw[64], tr[64];
+
+        if (!config_builtin_lookup(cc->name))
+                section_check_required(p, s, 0);
+        if (key_line(s, "window") == 0 || !key_valid(s, "window") || cc->window_usec <= d->retention_usec)
+                return;
+        units_format_duration(cc->window_usec, tw, sizeof tw);
+        units_format_duration(d->retention_usec, tr, sizeof tr);
+        config_parser_error(p, key_line(s, "window"), s, "window", "%s is longer than [daemon] retention %s, "
+                     "after which samples are deleted", tw, tr);
+}
+
+static void section_check(Parser *p, const Section *s) {
+        switch (s->kind) {
+        case SECTION_TARGET:
+                section_check_required(p, s, 0);
+                target_check(p, s);
+                break;
+        case SECTION_CAPACITY:
+                capacity_check(p, s);
+                break;
+        case SECTION_CRITERION:
+                criterion_check(p, s);
+                break;
+        case SECTION_INVALID:
+                break;
+        default:
+                section_check_required(p, s, 0);
+        }
+}
+
+/* With one target polling /memory the memory criterion knows which series
+ * to watch; with none it has no data and reports unknown; with several it
+ * cannot choose, and [criterion memory] must say which (series =). */
+static int parser_memory_series(Parser *p) {
+        Config *c = p->config;
+        CriterionConfig *memory = (CriterionConfig *) config_find_criterion(c, "memory");
+        const TargetConfig *first = NULL, *second = NULL;
+        const Section *s;
+
+        for (size_t i = 0; i < c->n_targets && !second; i++)
+                if (c->targets[i].memory_url) {
+                        second = first ? &c->targets[i] : NULL;
+                        first = first ?: &c->targets[i];
+                }
+        if (!memory || memory->series || !first)
+                return 0;
+        if (!second) {
+                if (asprintf(&memory->series, "go.%s.Sys", first->name) >= 0)
+                        return 0;
+                memory->series = NULL;
+                return -ENOMEM;
+        }
+        s = config_section_find(p, SECTION_CRITERION, "memory");
+        if (s)
+                config_parser_error(p, s->line, s, NULL, "missing required key series: several targets poll /memory "
+                             "(%s, %s), e.g. series = go.%s.Sys", first->name, second->name, first->name);
+        else
+                config_parser_error(p, second->line, config_section_find(p, SECTION_TARGET, second->name), NULL,
+                             "a second target polling /memory: the memory criterion needs a "
+                             "[criterion memory] section with series = go.NAME.Sys");
+        return 0;
+}
+
+int config_parser_check(Parser *p) {
+        for (size_t i = 0; i < p->n_sections; i++)
+                section_check(p, p->sections[i]);
+        return parser_memory_series(p);
+}
