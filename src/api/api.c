@@ -54,6 +54,7 @@ struct Api {
         char *listen;
         unsigned port;
         pthread_mutex_t lock;        /* guards both snapshots */
+        CriteriaReport *criteria;    /* the latest published; the publishing thread's */
         Snapshot status;
         Snapshot sources;
 };
@@ -810,16 +811,27 @@ Api *api_free(Api *a) {
         free(a->listen);
         snapshot_clear(&a->status);
         snapshot_clear(&a->sources);
+        criteria_report_free(a->criteria);
         pthread_mutex_destroy(&a->lock);
         free(a);
         return NULL;
 }
 
-void api_publish_status(Api *a, json_t *status) {
-        if (a)
-                snapshot_publish(a, &a->status, status, "status");
-        else
-                json_decref(status);
+/* The /v1/status document, assembled in this one place from the parts the
+ * daemon publishes; a new part is one more member added here.  NULL when
+ * out of memory (the previous snapshot stays). */
+static json_t *status_assemble(const Api *a) {
+        return a->criteria ? api_criteria_json(a->criteria) : NULL;
+}
+
+void api_publish_criteria(Api *a, CriteriaReport *report) {
+        if (!a) {
+                criteria_report_free(report);
+                return;
+        }
+        criteria_report_free(a->criteria);
+        a->criteria = report;
+        snapshot_publish(a, &a->status, status_assemble(a), "status");
 }
 
 void api_publish_sources(Api *a, json_t *sources) {
