@@ -30,6 +30,3 @@ void api_publish_criteria(Api *a, CriteriaReport *report);
 
 /* Replaces the /v1/sources snapshot ({"sources":[...]}); takes ownership. */
 void api_publish_sources(Api *a, json_t *sources);
-
-/* The TCP port actually bound (useful with port 0). */
-unsigned api_port(const Api *a);
