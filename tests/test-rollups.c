@@ -196,12 +196,59 @@ static void test_random(const char *path) {
         store_free(w);
 }
 
+static int raw_exec(const char *path, const char *sql) {
+        sqlite3 *db = NULL;
+        int rc = sqlite3_open(path, &db);
+
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        sqlite3_close(db);
+        return rc;
+}
+
+/* Samples of the same time: last is the one stored last, whether it comes
+ * from a rollup (whole minute) or raw (a partial minute), whether the two
+ * were flushed together or apart. */
+static void test_last_ties(const char *path) {
+        int64_t t = BASE - BASE % MINUTE + 30 * MINUTE + 1500;
+        StoreStatResult r = {};
+        Store *w = NULL;
+        char *err = NULL;
+
+        is_int(store_open(path, &w, &err), 0, "(setup) open a new database");
+        free(err);
+        if (!w)
+                return;
+        store_append(w, "tie", t, 1);
+        store_flush(w);
+        store_append(w, "tie", t, 3);
+        store_append(w, "tie", t, 2);
+        store_flush(w);
+        store_series_stat(w, "tie", t - 1500, t - 1500 + MINUTE - 1, STORE_STAT_LAST, &r);
+        ok(r.count == 3 && r.value == 2, "from the minute's rollup: the one stored last (%g)", r.value);
+        store_series_stat(w, "tie", t - 1, t, STORE_STAT_LAST, &r);
+        ok(r.count == 3 && r.value == 2, "from raw samples: the one stored last (%g)", r.value);
+        store_series_stat(w, "tie", t - 1, t, STORE_STAT_MAX, &r);
+        ok(r.value == 3 && r.value_ms == t, "max among them: 3 at their time");
+        w = store_free(w);
+
+        /* The backfill of a migration picks the same. */
+        is_int(raw_exec(path, "DROP TABLE rollups; PRAGMA user_version = 2"), SQLITE_OK,
+               "(setup) back to schema 2");
+        is_int(store_open(path, &w, &err), 0, "(setup) migrate it again");
+        free(err);
+        if (!w)
+                return;
+        r = (StoreStatResult) {};
+        store_series_stat(w, "tie", t - 1500, t - 1500 + MINUTE - 1, STORE_STAT_LAST, &r);
+        ok(r.count == 3 && r.value == 2, "from the backfilled rollup: the one stored last (%g)", r.value);
+        store_free(w);
+}
+
 /* A schema-2 database with samples is migrated: the rollups are backfilled. */
 static void test_backfill(const char *path) {
         Store *w = NULL;
-        sqlite3 *db = NULL;
         char *err = NULL;
-        int rc;
 
         is_int(store_open(path, &w, &err), 0, "(setup) open a new database");
         free(err);
@@ -210,11 +257,8 @@ static void test_backfill(const char *path) {
         fill_random(w, "old", 3000);
         w = store_free(w);
 
-        rc = sqlite3_open(path, &db);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_exec(db, "DROP TABLE rollups; PRAGMA user_version = 2", NULL, NULL, NULL);
-        sqlite3_close(db);
-        is_int(rc, SQLITE_OK, "(setup) turn it into a schema-2 database");
+        is_int(raw_exec(path, "DROP TABLE rollups; PRAGMA user_version = 2"), SQLITE_OK,
+               "(setup) turn it into a schema-2 database");
 
         is_int(store_open(path, &w, &err), 0, "a schema-2 database with samples migrates");
         free(err);
@@ -280,6 +324,8 @@ int main(void) {
         srand(6);
         snprintf(path, sizeof path, "%s/random.db", tmpdir);
         test_random(path);
+        snprintf(path, sizeof path, "%s/ties.db", tmpdir);
+        test_last_ties(path);
         snprintf(path, sizeof path, "%s/backfill.db", tmpdir);
         test_backfill(path);
         snprintf(path, sizeof path, "%s/retention.db", tmpdir);
