@@ -16,7 +16,8 @@ command -v sqlite3 >/dev/null || bail "sqlite3 (the CLI) is needed"
 start_target
 MEMORY_INTERVAL=250ms write_config "$WORK/pw.conf" \
         "[criterion long]" "series = go.app.Sys" "statistic = max" "op = <" "threshold = 1GiB" \
-        "window = 14d" "max_age = 1m"
+        "window = 14d" "max_age = 1m" \
+        "[criterion typo]" "series = go.app.Sy" "op = <" "threshold = 1GiB"
 
 # A first start creates the schema; then the samples go in behind its back.
 start_daemon "$WORK/pw.conf"
@@ -76,5 +77,9 @@ check "the 14d max counts the pre-filled samples (their max is 100000999)" \
         test "$(jget "$PW/v1/criteria/long" .value)" = 100000999
 check "and its evidence counts all $N of them" \
         test "$(jget "$PW/v1/criteria/long" ".evidence.samples >= $N")" = true
+check "the evidence names the statistic and the window" \
+        test "$(jget "$PW/v1/criteria/long" '.evidence.statistic + " " + .evidence.window')" = "max 14d"
+check "a criterion over a series nobody stores names the nearest one" \
+        test "$(jget "$PW/v1/criteria/typo" '.state + ": " + .reason')" = "unknown: no series named go.app.Sy (nearest known: go.app.Sys)"
 check "SIGTERM stops perfwatchd with exit status 0" stop_daemon
 done_testing
