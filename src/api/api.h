@@ -1,5 +1,6 @@
-/* The HTTP API (libmicrohttpd, internal threads).  Status and sources are
- * published by the loop thread as ready-made JSON snapshots; series and
+/* The HTTP API (libmicrohttpd, internal threads).  Status (from the
+ * criteria's typed report) and sources are published by the loop thread and
+ * kept as ready-made JSON snapshots; series and
  * metrics are read from the store through a pool of read-only connections. */
 #pragma once
 

@@ -9,10 +9,11 @@
 
 #include "config/config.h"
 #include "store/store.h"
+#include "util/util.h"
 
 /* How long one criterion's store reads may take before they are stopped
  * and the criterion answers `unknown` (documented in perfwatchd(8)). */
-#define CRITERIA_TIME_LIMIT_USEC (2ULL * 1000000ULL)
+#define CRITERIA_TIME_LIMIT_USEC (2 * USEC_PER_SEC)
 
 typedef enum CriterionState {
         CRITERION_STATE_UNKNOWN,

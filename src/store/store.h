@@ -3,7 +3,8 @@
  *
  * A read-write Store belongs to the event-loop thread: store_append() queues
  * samples in memory and store_flush() writes them in one transaction.  API
- * threads read through a StorePool of read-only connections. */
+ * threads read through a StorePool of read-only connections, the criteria
+ * evaluator's thread through a read-only Store of its own. */
 #pragma once
 
 #include <stddef.h>
