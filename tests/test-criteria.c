@@ -7,6 +7,7 @@
 #include "store/store.h"
 #include "tap.h"
 #include "util/units.h"
+#include "util/util.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -24,12 +25,29 @@ static CriterionConfig memory_rule(void) {
         };
 }
 
-static const char *state_of(const CriterionConfig *cc, Store *s, uint64_t now, json_t **ret) {
-        json_t *o = NULL;
-        if (criterion_evaluate(cc, s, now, &o) < 0)
+/* The report of the last state_of(), freed by the next call or reset(). */
+static CriteriaReport *last_report;
+
+static void reset(void) {
+        last_report = criteria_report_free(last_report);
+}
+
+/* Evaluates one criterion; *ret points into last_report. */
+static const char *state_of(const CriterionConfig *cc, Store *s, uint64_t now, const CriterionResult **ret) {
+        static const CriterionResult none = { .reason = NULL };
+
+        reset();
+        *ret = &none;
+        if (criteria_evaluate(cc, 1, s, now, CRITERIA_TIME_LIMIT_USEC, &last_report) < 0 ||
+            last_report->n_results != 1)
                 return "(error)";
-        *ret = o;
-        return json_string_value(json_object_get(o, "state"));
+        *ret = &last_report->results[0];
+        return criteria_state_to_string((*ret)->state);
+}
+
+/* A reason that exists and contains `part`. */
+static bool reason_has(const CriterionResult *o, const char *part) {
+        return o->reason && strstr(o->reason, part);
 }
 
 static void add(Store *s, const char *series, uint64_t now, uint64_t ago_usec, double v) {
@@ -38,87 +56,184 @@ static void add(Store *s, const char *series, uint64_t now, uint64_t ago_usec, d
 
 static void test_series_criterion(Store *s, uint64_t now) {
         CriterionConfig cc = memory_rule();
-        json_t *o;
+        const CriterionResult *o;
 
-        is_str(state_of(&cc, s, now, &o), "unknown", "no samples at all: unknown, never met by default");
-        ok(strstr(json_string_value(json_object_get(o, "reason")), "no samples of go.app.Sys"),
-           "the unknown reason names the series");
-        json_decref(o);
+        add(s, "go.app.Sys", now, 2 * USEC_PER_HOUR, 1 * MIB);
+        store_flush(s);
+        is_str(state_of(&cc, s, now, &o), "unknown", "no samples in the window: unknown, never met by default");
+        ok(reason_has(o, "no samples of go.app.Sys in the last 1h"), "the unknown reason names the series and window");
+        is_int(o->cause, CRITERION_CAUSE_NO_SAMPLES, "the cause is no samples");
 
         add(s, "go.app.Sys", now, 30 * USEC_PER_MIN, 100 * MIB);
         add(s, "go.app.Sys", now, 10 * USEC_PER_SEC, 200 * MIB);
         store_flush(s);
         is_str(state_of(&cc, s, now, &o), "met", "max 200 MiB < 512 MiB: met");
-        is_double(json_number_value(json_object_get(o, "value")),
-                  200 * MIB, 0.5, "value is the max over the window");
-        is_str(json_string_value(json_object_get(json_object_get(o, "evidence"), "series")), "go.app.Sys",
-               "evidence names the series");
-        json_decref(o);
+        is_double(o->value, 200 * MIB, 0, "value is the max over the window");
+        is_str(o->series, "go.app.Sys", "evidence names the series");
+        is_int(o->samples, 2, "evidence counts the samples in the window");
+        ok(o->reason == NULL, "a known state has no reason");
 
         add(s, "go.app.Sys", now, 20 * USEC_PER_MIN, 600 * MIB);
         store_flush(s);
         is_str(state_of(&cc, s, now, &o), "not_met", "one sample of 600 MiB in the window: not met");
-        json_decref(o);
 
         cc.window_usec = 15 * USEC_PER_MIN;
         is_str(state_of(&cc, s, now, &o), "met", "the 600 MiB sample 20 min ago is outside a 15 min window");
-        json_decref(o);
 
         cc.statistic = CRITERION_LAST;
         cc.window_usec = USEC_PER_HOUR;
         is_str(state_of(&cc, s, now, &o), "met", "statistic last: the newest sample decides");
-        json_decref(o);
+        is_double(o->value, 200 * MIB, 0, "last is the newest sample's value");
 
         cc.op = CRITERION_GE;
         is_str(state_of(&cc, s, now, &o), "not_met", "op >= flips the comparison");
-        json_decref(o);
+}
+
+/* Samples of 100, 600 and 200 MiB: min 100, max 600, avg 300, last 200. */
+static void test_statistics(Store *s, uint64_t now) {
+        CriterionConfig cc = memory_rule();
+        const CriterionResult *o;
+
+        cc.series = (char *) "go.stat.Sys";
+        add(s, "go.stat.Sys", now, 40 * USEC_PER_MIN, 100 * MIB);
+        add(s, "go.stat.Sys", now, 30 * USEC_PER_MIN, 600 * MIB);
+        add(s, "go.stat.Sys", now, 1 * USEC_PER_MIN, 200 * MIB);
+        store_flush(s);
+
+        cc.statistic = CRITERION_MIN;
+        cc.threshold = 150 * MIB;
+        is_str(state_of(&cc, s, now, &o), "met", "min 100 MiB < 150 MiB: met (max, avg or last would not be)");
+        is_double(o->value, 100 * MIB, 0, "min: the smallest sample");
+        is_int(o->at_ms, (int64_t) ((now - 40 * USEC_PER_MIN) / USEC_PER_MSEC), "min: the time of the smallest");
+
+        cc.statistic = CRITERION_AVG;
+        cc.threshold = 250 * MIB;
+        is_str(state_of(&cc, s, now, &o), "not_met", "avg 300 MiB < 250 MiB: not met (last 200 would be)");
+        is_double(o->value, 300 * MIB, 0, "avg: the mean of the samples");
+        cc.threshold = 350 * MIB;
+        is_str(state_of(&cc, s, now, &o), "met", "avg 300 MiB < 350 MiB: met (max 600 would not be)");
+
+        cc.statistic = CRITERION_MAX;
+        is_double((state_of(&cc, s, now, &o), o->value), 600 * MIB, 0, "max: the largest sample");
+        cc.statistic = CRITERION_LAST;
+        is_double((state_of(&cc, s, now, &o), o->value), 200 * MIB, 0, "last: the newest sample");
+}
+
+/* The value exactly at the threshold tells < from <= and > from >=. */
+static void test_boundary(Store *s, uint64_t now) {
+        static const struct {
+                CriterionOp op;
+                const char *want;
+        } cases[] = {
+                { CRITERION_LT, "not_met" },
+                { CRITERION_LE, "met" },
+                { CRITERION_GT, "not_met" },
+                { CRITERION_GE, "met" },
+        };
+        CriterionConfig cc = memory_rule();
+        const CriterionResult *o;
+
+        cc.series = (char *) "go.edge.Sys";
+        cc.threshold = 512 * MIB;
+        add(s, "go.edge.Sys", now, 1 * USEC_PER_MIN, 512 * MIB);
+        store_flush(s);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                cc.op = cases[i].op;
+                is_str(state_of(&cc, s, now, &o), cases[i].want, "value == threshold with %s: %s",
+                       config_op_to_string(cases[i].op), cases[i].want);
+        }
+        cc.op = CRITERION_LT;
+        cc.threshold = 512 * MIB + 1;
+        is_str(state_of(&cc, s, now, &o), "met", "value one byte under the threshold with <: met");
 }
 
 static void test_stale(Store *s, uint64_t now) {
         CriterionConfig cc = memory_rule();
-        json_t *o;
+        const CriterionResult *o;
 
         cc.series = (char *) "go.stale.Sys";
         add(s, "go.stale.Sys", now, 10 * USEC_PER_MIN, 1 * MIB);
         store_flush(s);
         is_str(state_of(&cc, s, now, &o), "unknown", "newest sample older than max_age: unknown");
-        ok(strstr(json_string_value(json_object_get(o, "reason")), "max_age 5m") != NULL,
-           "the reason says the sample is older than max_age");
-        json_decref(o);
+        ok(reason_has(o, "max_age 5m"), "the reason says the sample is older than max_age");
+        is_int(o->cause, CRITERION_CAUSE_STALE, "the cause is stale");
 
         cc.max_age_usec = 15 * USEC_PER_MIN;
         is_str(state_of(&cc, s, now, &o), "met", "the same sample within a longer max_age: met");
-        json_decref(o);
 }
 
-static void test_no_source_and_status(Store *s, uint64_t now) {
+static void test_unknown_series(Store *s, uint64_t now) {
+        CriterionConfig cc = memory_rule();
+        const CriterionResult *o;
+
+        cc.series = (char *) "go.app.Sy";
+        is_str(state_of(&cc, s, now, &o), "unknown", "a series name nobody stores: unknown");
+        is_int(o->cause, CRITERION_CAUSE_UNKNOWN_SERIES, "the cause is an unknown series");
+        is_str(o->reason, "no series named go.app.Sy (nearest known: go.app.Sys)",
+               "the reason names it and the nearest known name");
+        cc.series = (char *) "go.edge.Syz";
+        state_of(&cc, s, now, &o);
+        ok(reason_has(o, "nearest known: go.edge.Sys"), "the nearest is by edit distance, not by order");
+}
+
+/* A limit far below what the reads need: the criterion is unknown and says
+ * so, and the next criterion still gets its own budget. */
+static void test_time_limit(Store *s, uint64_t now) {
         CriterionConfig list[2] = { memory_rule(), memory_rule() };
-        Config c = { .criteria = list, .n_criteria = 2 };
-        json_t *o, *status;
+        CriteriaReport *rep = NULL;
+
+        list[0].series = (char *) "go.many.Sys";
+        list[0].window_usec = 50 * USEC_PER_SEC;
+        for (int i = 0; i < 5000; i++)
+                add(s, "go.many.Sys", now, (uint64_t) i * 10 * USEC_PER_MSEC, i);
+        store_flush(s);
+        ok(criteria_evaluate(list, 1, s, now, 1, &rep) == 0 && rep->n_results == 1, "evaluate with a 1us limit");
+        if (rep) {
+                is_str(criteria_state_to_string(rep->results[0].state), "unknown", "past the limit: unknown");
+                is_int(rep->results[0].cause, CRITERION_CAUSE_TIME_LIMIT, "the cause is the time limit");
+                ok(reason_has(&rep->results[0], "took longer than the 1us limit"), "the reason names the limit");
+        }
+        rep = criteria_report_free(rep);
+        ok(criteria_evaluate(list, 2, s, now, CRITERIA_TIME_LIMIT_USEC, &rep) == 0, "evaluate with the default limit");
+        if (rep)
+                is_str(criteria_state_to_string(rep->results[0].state), "met", "the same read within the limit: met");
+        criteria_report_free(rep);
+}
+
+static void test_no_source_and_report(Store *s, uint64_t now) {
+        CriterionConfig list[2] = { memory_rule(), memory_rule() };
+        const CriterionResult *o;
+        CriteriaReport *rep = NULL;
 
         list[1].name = (char *) "latency_p95";
         list[1].kind = CRITERION_NO_SOURCE;
         is_str(state_of(&list[1], s, now, &o), "unknown", "a criterion without a data source is unknown");
-        is_str(json_string_value(json_object_get(o, "reason")), "no data source yet", "and says why");
-        json_decref(o);
+        is_str(o->reason, "no data source yet", "and says why");
+        is_int(o->cause, CRITERION_CAUSE_NO_SOURCE, "with the cause no source");
+        ok(o->has_rule && o->threshold == 512 * MIB && o->op == CRITERION_LT, "the rule is kept when unknown");
 
         list[0].series = (char *) "go.none.Sys";
-        ok(criteria_evaluate(&c, s, now, &status) == 0, "criteria_evaluate succeeds");
-        ok(json_is_false(json_object_get(status, "ok")), "ok is false while any criterion is unknown");
-        is_int(json_array_size(json_object_get(status, "criteria")), 2, "every criterion is listed");
-        json_decref(status);
+        ok(criteria_evaluate(list, 2, s, now, 0, &rep) == 0, "criteria_evaluate succeeds");
+        ok(rep && !criteria_report_all_met(rep), "not all met while any criterion is unknown");
+        is_int(rep ? rep->n_results : 0, 2, "every criterion is listed");
+        is_int(rep ? rep->evaluated_at_usec : 0, now, "the report carries its time");
+        rep = criteria_report_free(rep);
 
         /* A 15 min window leaves out the 600 MiB sample of 20 min ago. */
         list[0].series = (char *) "go.app.Sys";
         list[0].window_usec = 15 * USEC_PER_MIN;
         list[1] = list[0];
-        criteria_evaluate(&c, s, now, &status);
-        ok(json_is_true(json_object_get(status, "ok")), "ok is true when every criterion is met");
-        json_decref(status);
+        criteria_evaluate(list, 2, s, now, 0, &rep);
+        ok(rep && criteria_report_all_met(rep), "all met when every criterion is met");
+        rep = criteria_report_free(rep);
+        list[1].op = CRITERION_GE;
+        criteria_evaluate(list, 2, s, now, 0, &rep);
+        ok(rep && !criteria_report_all_met(rep), "not all met when one is not met");
+        criteria_report_free(rep);
 
         list[0].series = NULL;
         is_str(state_of(&list[0], s, now, &o), "unknown", "no series configured: unknown");
-        json_decref(o);
+        is_int(o->cause, CRITERION_CAUSE_NO_SERIES_SET, "with the cause no series set");
 }
 
 int main(void) {
@@ -135,8 +250,13 @@ int main(void) {
                 return 99;
         }
         test_series_criterion(s, now);
+        test_statistics(s, now);
+        test_boundary(s, now);
         test_stale(s, now);
-        test_no_source_and_status(s, now);
+        test_unknown_series(s, now);
+        test_time_limit(s, now);
+        test_no_source_and_report(s, now);
+        reset();
         store_free(s);
 
         snprintf(path, sizeof path, "rm -rf '%s'", dir);

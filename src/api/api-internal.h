@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
+#include "criteria/criteria.h"
 #include "store/store.h"
 
 /* One request, kept in MHD's per-request pointer until it completes.  A
@@ -69,6 +70,17 @@ void api_release_store(Request *r, Store *s);
 /* A JSON number for a stored value: integral values (byte counts, mostly)
  * become integers, non-finite ones null.  A new reference. */
 json_t *api_json_number(double v);
+
+/* ------------------------------------- api-criteria.c: criteria as JSON */
+
+/* One criterion: name, the rule (op, threshold, unit) when it has one,
+ * state, and a reason when unknown or value and evidence when known.  A new
+ * reference, NULL when out of memory. */
+json_t *api_criterion_json(const CriterionResult *c);
+
+/* The criteria's members of /v1/status: {"ok", "evaluated_at",
+ * "criteria": [...]}.  A new reference, NULL when out of memory. */
+json_t *api_criteria_json(const CriteriaReport *r);
 
 /* ------------------------------------------------ api-profiles.c: routes */
 

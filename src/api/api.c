@@ -52,8 +52,8 @@ struct Api {
         int fd;                      /* bound, not yet served (-1 once started) */
         bool from_systemd;
         char *listen;
-        unsigned port;
         pthread_mutex_t lock;        /* guards both snapshots */
+        CriteriaReport *criteria;    /* the latest published; the publishing thread's */
         Snapshot status;
         Snapshot sources;
 };
@@ -717,19 +717,6 @@ static int bind_listen(const char *where, int *ret_fd, char **ret_error) {
         return 0;
 }
 
-static unsigned socket_port(int fd) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-
-        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
-                return 0;
-        if (ss.ss_family == AF_INET)
-                return ntohs(((struct sockaddr_in *) &ss)->sin_port);
-        if (ss.ss_family == AF_INET6)
-                return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
-        return 0;
-}
-
 static struct MHD_Daemon *start_daemon(Api *a, int fd) {
         return MHD_start_daemon(
                 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
@@ -780,7 +767,6 @@ int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char 
         a->fd = fd;
         a->from_systemd = listen_fd >= 0;
         a->listen = strdup(listen);
-        a->port = socket_port(fd);
         pthread_mutex_init(&a->lock, NULL);
         *ret = a;
         return 0;
@@ -810,16 +796,27 @@ Api *api_free(Api *a) {
         free(a->listen);
         snapshot_clear(&a->status);
         snapshot_clear(&a->sources);
+        criteria_report_free(a->criteria);
         pthread_mutex_destroy(&a->lock);
         free(a);
         return NULL;
 }
 
-void api_publish_status(Api *a, json_t *status) {
-        if (a)
-                snapshot_publish(a, &a->status, status, "status");
-        else
-                json_decref(status);
+/* The /v1/status document, assembled in this one place from the parts the
+ * daemon publishes; a new part is one more member added here.  NULL when
+ * out of memory (the previous snapshot stays). */
+static json_t *status_assemble(const Api *a) {
+        return a->criteria ? api_criteria_json(a->criteria) : NULL;
+}
+
+void api_publish_criteria(Api *a, CriteriaReport *report) {
+        if (!a) {
+                criteria_report_free(report);
+                return;
+        }
+        criteria_report_free(a->criteria);
+        a->criteria = report;
+        snapshot_publish(a, &a->status, status_assemble(a), "status");
 }
 
 void api_publish_sources(Api *a, json_t *sources) {
@@ -827,8 +824,4 @@ void api_publish_sources(Api *a, json_t *sources) {
                 snapshot_publish(a, &a->sources, sources, "sources");
         else
                 json_decref(sources);
-}
-
-unsigned api_port(const Api *a) {
-        return a ? a->port : 0;
 }

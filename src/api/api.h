@@ -1,10 +1,12 @@
-/* The HTTP API (libmicrohttpd, internal threads).  Status and sources are
- * published by the loop thread as ready-made JSON snapshots; series and
+/* The HTTP API (libmicrohttpd, internal threads).  Status (from the
+ * criteria's typed report) and sources are published by the loop thread and
+ * kept as ready-made JSON snapshots; series and
  * metrics are read from the store through a pool of read-only connections. */
 #pragma once
 
 #include <jansson.h>
 
+#include "criteria/criteria.h"
 #include "store/store.h"
 
 typedef struct Api Api;
@@ -22,12 +24,10 @@ int api_start(Api *a, char **ret_error);
 /* Stops the server (waits for its threads); NULL is a no-op.  Returns NULL. */
 Api *api_free(Api *a);
 
-/* Replaces the /v1/status snapshot (the shape criteria_evaluate() returns).
- * Takes ownership of `status`, which must not be changed afterwards. */
-void api_publish_status(Api *a, json_t *status);
+/* Replaces the criteria of the /v1/status snapshot with `report`, which it
+ * takes (freed here or later by the Api).  Call from one thread only (the
+ * loop's): the snapshot is assembled there and swapped under the lock. */
+void api_publish_criteria(Api *a, CriteriaReport *report);
 
 /* Replaces the /v1/sources snapshot ({"sources":[...]}); takes ownership. */
 void api_publish_sources(Api *a, json_t *sources);
-
-/* The TCP port actually bound (useful with port 0). */
-unsigned api_port(const Api *a);

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "criteria/criteria.h"
+#include "criteria/evaluator.h"
 #include "transport/curl-glue.h"
 #include "util/log.h"
 #include "core/manager.h"
@@ -51,6 +52,7 @@ struct Manager {
         CurlGlue *glue;
         Probes probes;
         Api *api;
+        Evaluator *evaluator;
         sd_event_source *flush_timer;
         sd_event_source *evaluate_timer;
         sd_event_source *retention_timer;
@@ -97,22 +99,20 @@ static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
         return rearm(s, m->config->daemon.flush_interval_usec);
 }
 
-static void notify_status(Manager *m, const json_t *status) {
+static void notify_status(Manager *m, const CriteriaReport *report) {
         char line[512];
         size_t off = 0;
         unsigned up, total;
-        size_t i;
-        json_t *c;
 
-        /* Criteria without a data source yet would only add noise here. */
-        json_array_foreach(json_object_get(status, "criteria"), i, c) {
-                const char *name = json_string_value(json_object_get(c, "name"));
-                const char *state = json_string_value(json_object_get(c, "state"));
-                const char *reason = json_string_value(json_object_get(c, "reason"));
-                if (reason && strcmp(reason, "no data source yet") == 0)
+        for (size_t i = 0; i < report->n_results; i++) {
+                const CriterionResult *c = &report->results[i];
+
+                /* Criteria without a data source yet would only add noise here. */
+                if (c->cause == CRITERION_CAUSE_NO_SOURCE)
                         continue;
-                off += snprintf(line + off, sizeof line - off, "%s%s %s", off ? ", " : "", name,
-                                strcmp(state, "not_met") == 0 ? "NOT met" : state);
+                off += snprintf(line + off, sizeof line - off, "%s%s %s", off ? ", " : "", c->name,
+                                c->state == CRITERION_STATE_NOT_MET ? "NOT met"
+                                                                    : criteria_state_to_string(c->state));
                 if (off >= sizeof line)
                         break;
         }
@@ -127,17 +127,39 @@ static void notify_status(Manager *m, const json_t *status) {
         (void) sd_notifyf(false, "STATUS=%s", line);
 }
 
-/* Evaluates every criterion and hands fresh snapshots to the API. */
+/* A finished evaluation, on the loop thread: STATUS= and the API's snapshot. */
+static void on_evaluated(CriteriaReport *report, void *userdata) {
+        Manager *m = userdata;
+
+        notify_status(m, report);
+        api_publish_criteria(m->api, report);
+}
+
+/* Asks the evaluator for fresh criteria (it never blocks the loop) and
+ * hands a fresh sources snapshot to the API. */
 static int manager_evaluate(Manager *m) {
-        json_t *status;
         int r;
 
-        r = criteria_evaluate(m->config, m->store, now_realtime_usec(), &status);
+        r = evaluator_request(m->evaluator, m->config->criteria, m->config->n_criteria);
         if (r < 0)
-                return log_error_errno(r, "cannot evaluate criteria: %s", strerror(-r));
-        notify_status(m, status);
-        api_publish_status(m->api, status);
+                log_error("cannot request a criteria evaluation: %s", strerror(-r));
         api_publish_sources(m->api, source_set_to_json(m->probes.sources));
+        return r;
+}
+
+/* At startup, before the API answers and before the loop runs: the first
+ * evaluation, waited for, so /v1/status never starts empty. */
+static int manager_evaluate_first(Manager *m) {
+        CriteriaReport *report = NULL;
+        int r;
+
+        r = manager_evaluate(m);
+        if (r < 0)
+                return r;
+        evaluator_wait(m->evaluator, &report);
+        if (!report)
+                return log_error_errno(ENOMEM, "cannot evaluate criteria: %s", strerror(ENOMEM));
+        on_evaluated(report, m);
         return 0;
 }
 
@@ -389,6 +411,9 @@ static int open_store_and_api(Manager *m) {
         r = store_open(d->database, &m->store, &error);
         if (r >= 0)
                 r = store_pool_new(d->database, API_READERS, &m->pool, &error);
+        if (r >= 0)
+                r = evaluator_new(m->event, d->database, CRITERIA_TIME_LIMIT_USEC, on_evaluated, m,
+                                  &m->evaluator, &error);
         if (r < 0)
                 goto fail;
         fd = listen_fd();
@@ -451,7 +476,7 @@ int manager_new(Config *config, Manager **ret) {
                 r = arm_periodic(m, &m->retention_timer, USEC_PER_SEC, on_retention, "retention");
         /* The first snapshots exist before the first request is answered. */
         if (r >= 0)
-                r = manager_evaluate(m);
+                r = manager_evaluate_first(m);
         if (r >= 0)
                 r = start_api(m);
         if (r < 0)
@@ -484,6 +509,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->evaluate_timer);
         sd_event_source_disable_unref(m->retention_timer);
+        evaluator_free(m->evaluator);
         api_free(m->api);
         probes_free(&m->probes);
         curl_glue_free(m->glue);

@@ -1,5 +1,6 @@
 /* The daemon's core: one sd-event loop that owns the store, the pollers,
- * the criteria evaluation and the API, and handles the signals. */
+ * the criteria evaluator (whose worker thread reports back to the loop) and
+ * the API, and handles the signals. */
 #pragma once
 
 #include "config/config.h"

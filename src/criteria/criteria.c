@@ -1,13 +1,17 @@
+/* Criteria evaluation: each criterion's statistic read from the store and
+ * compared with its threshold, into a typed CriterionResult. */
 #include "config/config.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "criteria/criteria.h"
 #include "util/units.h"
+#include "util/util.h"
 
 static bool compare(double value, CriterionOp op, double threshold) {
         switch (op) {
@@ -29,56 +33,60 @@ static StoreStat store_stat(CriterionStat s) {
         return STORE_STAT_MAX;
 }
 
-static json_t *unknown(json_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static json_t *unknown(json_t *o, const char *fmt, ...) {
+/* Marks `res` unknown for `cause`; -ENOMEM when the reason cannot be kept. */
+static int unknown(CriterionResult *res, CriterionCause cause, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int unknown(CriterionResult *res, CriterionCause cause, const char *fmt, ...) {
         char reason[512];
         va_list ap;
 
         va_start(ap, fmt);
         vsnprintf(reason, sizeof reason, fmt, ap);
         va_end(ap);
-        json_object_set_new(o, "state", json_string("unknown"));
-        json_object_set_new(o, "reason", json_string(reason));
-        return o;
+        res->state = CRITERION_STATE_UNKNOWN;
+        res->cause = cause;
+        res->reason = strdup(reason);
+        return res->reason ? 0 : -ENOMEM;
 }
 
-/* Whole numbers print as integers ("536870912", not "536870912.0"). */
-static json_t *number(double v) {
-        if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double) (json_int_t) v)
-                return json_integer((json_int_t) v);
-        return json_real(v);
+/* A store read that failed: the time limit, or the store itself. */
+static int read_failed(CriterionResult *res, const CriterionConfig *cc, uint64_t limit_usec, int k) {
+        char limit[32];
+
+        if (k == -ETIMEDOUT)
+                return unknown(res, CRITERION_CAUSE_TIME_LIMIT,
+                               "reading %s took longer than the %s limit", cc->series,
+                               units_format_duration(limit_usec, limit, sizeof limit));
+        return unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read %s: %s", cc->series,
+                       strerror(-k));
 }
 
-static json_t *iso_time(int64_t ms) {
-        char buf[32];
-        return json_string(units_format_iso8601((uint64_t) ms * USEC_PER_MSEC, buf, sizeof buf));
+/* No samples in the window: is the series missing altogether? */
+static int no_samples(CriterionResult *res, const CriterionConfig *cc, Store *store,
+                      uint64_t limit_usec) {
+        char window[32], *nearest = NULL;
+        int k, r;
+
+        k = store_series_nearest(store, cc->series, &nearest);
+        if (k == -ENOENT) {
+                if (nearest)
+                        r = unknown(res, CRITERION_CAUSE_UNKNOWN_SERIES,
+                                    "no series named %s (nearest known: %s)", cc->series, nearest);
+                else
+                        r = unknown(res, CRITERION_CAUSE_UNKNOWN_SERIES,
+                                    "no series named %s (no series is stored yet)", cc->series);
+                free(nearest);
+                return r;
+        }
+        if (k < 0)
+                return read_failed(res, cc, limit_usec, k);
+        return unknown(res, CRITERION_CAUSE_NO_SAMPLES, "no samples of %s in the last %s", cc->series,
+                       units_format_duration(cc->window_usec, window, sizeof window));
 }
 
-/* The rule itself: what is compared with what.  Shown whatever the state, so
- * a reader of an `unknown` answer still sees what would be checked. */
-static void add_rule(json_t *o, const CriterionConfig *cc) {
-        if (isnan(cc->threshold))
-                return;
-        json_object_set_new(o, "op", json_string(config_op_to_string(cc->op)));
-        json_object_set_new(o, "threshold", number(cc->threshold));
-        if (cc->unit && cc->unit[0])
-                json_object_set_new(o, "unit", json_string(cc->unit));
-}
-
-static json_t *evidence(const CriterionConfig *cc, const StoreStatResult *r) {
-        char window[32];
-
-        return json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}",
-                         "series", cc->series,
-                         "statistic", config_stat_to_string(cc->statistic),
-                         "window", units_format_duration(cc->window_usec, window, sizeof window),
-                         "at", iso_time(r->value_ms),
-                         "samples", (json_int_t) r->count,
-                         "newest", iso_time(r->newest_ms));
-}
-
-static json_t *evaluate_series(const CriterionConfig *cc, Store *store, uint64_t now_usec, json_t *o) {
-        char window[32], age[32], max_age[32];
+static int evaluate_series(CriterionResult *res, const CriterionConfig *cc, Store *store,
+                           uint64_t now_usec, uint64_t limit_usec) {
+        char age[32], max_age[32];
         int64_t now_ms = (int64_t) (now_usec / USEC_PER_MSEC);
         int64_t from_ms = now_ms - (int64_t) (cc->window_usec / USEC_PER_MSEC);
         StoreStatResult r = {};
@@ -86,90 +94,120 @@ static json_t *evaluate_series(const CriterionConfig *cc, Store *store, uint64_t
         int k;
 
         if (!cc->series)
-                return unknown(o, "no series configured: set series= in [criterion %s]", cc->name);
+                return unknown(res, CRITERION_CAUSE_NO_SERIES_SET,
+                               "no series configured: set series= in [criterion %s]", cc->name);
 
         k = store_series_stat(store, cc->series, from_ms, now_ms, store_stat(cc->statistic), &r);
         if (k < 0)
-                return unknown(o, "store: cannot read %s: %s", cc->series, strerror(-k));
-        units_format_duration(cc->window_usec, window, sizeof window);
+                return read_failed(res, cc, limit_usec, k);
         if (r.count == 0)
-                return unknown(o, "no samples of %s in the last %s", cc->series, window);
+                return no_samples(res, cc, store, limit_usec);
 
         age_usec = now_ms > r.newest_ms ? (uint64_t) (now_ms - r.newest_ms) * USEC_PER_MSEC : 0;
         if (age_usec > cc->max_age_usec)
-                return unknown(o, "newest sample of %s is %s old (max_age %s)", cc->series,
+                return unknown(res, CRITERION_CAUSE_STALE, "newest sample of %s is %s old (max_age %s)",
+                               cc->series,
                                units_format_duration(age_usec / USEC_PER_SEC * USEC_PER_SEC, age, sizeof age),
                                units_format_duration(cc->max_age_usec, max_age, sizeof max_age));
 
-        json_object_set_new(o, "state",
-                            json_string(compare(r.value, cc->op, cc->threshold) ? "met" : "not_met"));
-        json_object_set_new(o, "value", number(r.value));
-        json_object_set_new(o, "evidence", evidence(cc, &r));
-        return o;
+        res->state = compare(r.value, cc->op, cc->threshold) ? CRITERION_STATE_MET : CRITERION_STATE_NOT_MET;
+        res->cause = CRITERION_CAUSE_NONE;
+        res->value = r.value;
+        res->series = strdup(cc->series);
+        res->statistic = cc->statistic;
+        res->window_usec = cc->window_usec;
+        res->at_ms = r.value_ms;
+        res->samples = r.count;
+        res->newest_ms = r.newest_ms;
+        return res->series ? 0 : -ENOMEM;
 }
 
-int criterion_evaluate(const CriterionConfig *cc, Store *store, uint64_t now_usec, json_t **ret) {
-        json_t *o = json_object();
-
-        if (!o)
+/* The rule itself: what is compared with what, kept whatever the state, so
+ * a reader of an `unknown` answer still sees what would be checked. */
+static int copy_rule(CriterionResult *res, const CriterionConfig *cc) {
+        res->name = strdup(cc->name);
+        if (!res->name)
                 return -ENOMEM;
-        json_object_set_new(o, "name", json_string(cc->name));
-        add_rule(o, cc);
+        if (isnan(cc->threshold))
+                return 0;
+        res->has_rule = true;
+        res->op = cc->op;
+        res->threshold = cc->threshold;
+        if (cc->unit && cc->unit[0] && !(res->unit = strdup(cc->unit)))
+                return -ENOMEM;
+        return 0;
+}
 
+static int criterion_evaluate(CriterionResult *res, const CriterionConfig *cc, Store *store,
+                              uint64_t now_usec, uint64_t limit_usec) {
+        int r;
+
+        r = copy_rule(res, cc);
+        if (r < 0)
+                return r;
         if (cc->kind == CRITERION_NO_SOURCE)
-                unknown(o, "no data source yet");
-        else
-                evaluate_series(cc, store, now_usec, o);
+                return unknown(res, CRITERION_CAUSE_NO_SOURCE, "no data source yet");
 
-        *ret = o;
-        return 0;
+        /* NB: the deadline covers this criterion's reads only, so one slow
+         * series cannot make the others unknown too. */
+        store_set_deadline(store, limit_usec ? now_monotonic_usec() + limit_usec : 0);
+        r = evaluate_series(res, cc, store, now_usec, limit_usec);
+        store_set_deadline(store, 0);
+        return r;
 }
 
-int criteria_evaluate(const Config *c, Store *store, uint64_t now_usec, json_t **ret) {
-        json_t *status, *list;
-        bool all_met = true;
-        char at[32];
+int criteria_evaluate(const CriterionConfig *list, size_t n, Store *store, uint64_t now_usec,
+                      uint64_t limit_usec, CriteriaReport **ret) {
+        uint64_t start = now_monotonic_usec();
+        CriteriaReport *rep;
 
-        list = json_array();
-        if (!list)
+        rep = calloc(1, sizeof *rep);
+        if (!rep)
                 return -ENOMEM;
-        for (size_t i = 0; i < c->n_criteria; i++) {
-                json_t *one;
-                int k = criterion_evaluate(&c->criteria[i], store, now_usec, &one);
-                if (k < 0) {
-                        json_decref(list);
-                        return k;
+        rep->evaluated_at_usec = now_usec;
+        rep->results = calloc(n + 1, sizeof *rep->results);
+        if (!rep->results) {
+                free(rep);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                rep->n_results++;
+                if (criterion_evaluate(&rep->results[i], &list[i], store, now_usec, limit_usec) < 0) {
+                        criteria_report_free(rep);
+                        return -ENOMEM;
                 }
-                if (strcmp(json_string_value(json_object_get(one, "state")), "met") != 0)
-                        all_met = false;
-                json_array_append_new(list, one);
         }
-
-        status = json_pack("{s:b, s:s, s:o}", "ok", all_met, "evaluated_at",
-                           units_format_iso8601(now_usec, at, sizeof at), "criteria", list);
-        if (!status)
-                return -ENOMEM;
-        *ret = status;
+        rep->duration_usec = now_monotonic_usec() - start;
+        *ret = rep;
         return 0;
 }
 
-void criteria_count(const json_t *status, unsigned *ret_met, unsigned *ret_not_met,
-                    unsigned *ret_unknown) {
-        const json_t *list = json_object_get(status, "criteria");
-        unsigned met = 0, not_met = 0, unk = 0;
-        size_t i;
-        json_t *c;
+bool criteria_report_all_met(const CriteriaReport *r) {
+        for (size_t i = 0; r && i < r->n_results; i++)
+                if (r->results[i].state != CRITERION_STATE_MET)
+                        return false;
+        return true;
+}
 
-        json_array_foreach(list, i, c) {
-                const char *s = json_string_value(json_object_get(c, "state"));
-                if (s && strcmp(s, "met") == 0)
-                        met++;
-                else if (s && strcmp(s, "not_met") == 0)
-                        not_met++;
-                else
-                        unk++;
+CriteriaReport *criteria_report_free(CriteriaReport *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_results; i++) {
+                free(r->results[i].name);
+                free(r->results[i].reason);
+                free(r->results[i].unit);
+                free(r->results[i].series);
         }
-        *ret_met = met;
-        *ret_not_met = not_met;
-        *ret_unknown = unk;
+        free(r->results);
+        free(r);
+        return NULL;
+}
+
+const char *criteria_state_to_string(CriterionState s) {
+        switch (s) {
+        case CRITERION_STATE_MET: return "met";
+        case CRITERION_STATE_NOT_MET: return "not_met";
+        case CRITERION_STATE_UNKNOWN: break;
+        }
+        return "unknown";
 }

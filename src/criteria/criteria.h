@@ -1,22 +1,84 @@
-/* Evaluates the acceptance criteria against the store.  Never `met` by
- * default: no data, or data older than max_age, is `unknown`. */
+/* Evaluates the acceptance criteria against the store into typed results;
+ * the API turns them into JSON or text.  Never `met` by default: no data,
+ * or data older than max_age, is `unknown`. */
 #pragma once
 
-#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
 #include "store/store.h"
+#include "util/util.h"
 
-/* One criterion as a new JSON object: name, state ("met", "not_met",
- * "unknown"), and, when known, value, unit, op, threshold, evidence; a
- * `reason` when unknown.  0 or -ENOMEM. */
-int criterion_evaluate(const CriterionConfig *cc, Store *store, uint64_t now_usec, json_t **ret);
+/* How long one criterion's store reads may take before they are stopped
+ * and the criterion answers `unknown` (documented in perfwatchd(8)). */
+#define CRITERIA_TIME_LIMIT_USEC (2 * USEC_PER_SEC)
 
-/* Every criterion of `c`: {"ok": all met, "evaluated_at": ISO 8601,
- * "criteria": [...]}.  Caller owns *ret. */
-int criteria_evaluate(const Config *c, Store *store, uint64_t now_usec, json_t **ret);
+typedef enum CriterionState {
+        CRITERION_STATE_UNKNOWN,
+        CRITERION_STATE_MET,
+        CRITERION_STATE_NOT_MET,
+} CriterionState;
 
-/* "memory met, latency_p95 unknown, ..." summary counts for sd_notify STATUS=. */
-void criteria_count(const json_t *status, unsigned *ret_met, unsigned *ret_not_met,
-                    unsigned *ret_unknown);
+/* Why a criterion is unknown, so that callers decide without reading the
+ * reason's words. */
+typedef enum CriterionCause {
+        CRITERION_CAUSE_NONE,            /* known: met or not_met */
+        CRITERION_CAUSE_NO_SOURCE,       /* a built-in whose data source does not exist yet */
+        CRITERION_CAUSE_NO_SERIES_SET,   /* series= missing */
+        CRITERION_CAUSE_UNKNOWN_SERIES,  /* series= names no stored series */
+        CRITERION_CAUSE_NO_SAMPLES,      /* none in the window */
+        CRITERION_CAUSE_STALE,           /* the newest is older than max_age */
+        CRITERION_CAUSE_STORE_ERROR,     /* the store could not be read */
+        CRITERION_CAUSE_TIME_LIMIT,      /* the reads took longer than the limit */
+} CriterionCause;
+
+/* One criterion's verdict.  Every string is owned by the result. */
+typedef struct CriterionResult {
+        char *name;
+        CriterionState state;
+        CriterionCause cause;
+        char *reason;                /* one line; set exactly when state is unknown */
+
+        /* The rule, shown whatever the state; has_rule is false when the
+         * criterion has no threshold. */
+        bool has_rule;
+        CriterionOp op;
+        double threshold;
+        char *unit;                  /* NULL when none */
+
+        /* The measurement and its evidence: set when state is known. */
+        double value;
+        char *series;
+        CriterionStat statistic;
+        uint64_t window_usec;
+        int64_t at_ms;               /* time of the value (the newest for avg and last) */
+        uint64_t samples;            /* samples in the window */
+        int64_t newest_ms;           /* newest sample in the window */
+} CriterionResult;
+
+/* One evaluation of every criterion, in configuration order. */
+typedef struct CriteriaReport {
+        uint64_t evaluated_at_usec;  /* CLOCK_REALTIME */
+        uint64_t duration_usec;      /* how long the evaluation took */
+        CriterionResult *results;
+        size_t n_results;
+} CriteriaReport;
+
+/* Evaluates the `n` criteria of `list` against `store` as of `now_usec`
+ * (CLOCK_REALTIME), giving each criterion's store reads at most
+ * `limit_usec` (0: no limit).  A criterion that cannot be decided is
+ * `unknown` with a cause and a reason, never an error.  0 with *ret (the
+ * caller frees it with criteria_report_free()), or -ENOMEM. */
+int criteria_evaluate(const CriterionConfig *list, size_t n, Store *store, uint64_t now_usec,
+                      uint64_t limit_usec, CriteriaReport **ret);
+
+/* True when every criterion of the report is met (and for none at all). */
+bool criteria_report_all_met(const CriteriaReport *r);
+
+/* Frees a report; NULL is a no-op.  Returns NULL. */
+CriteriaReport *criteria_report_free(CriteriaReport *r);
+
+/* "met", "not_met" or "unknown": the state's name in the API. */
+const char *criteria_state_to_string(CriterionState s);

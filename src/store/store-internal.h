@@ -13,7 +13,9 @@
 
 /* One slot per statement in Store.stmt, prepared when first used.  The SQL
  * of the series statements is in store.c, that of the profile statements
- * (from STMT_PROFILE_FIRST on) in store-profiles.c, next to their users. */
+ * (from STMT_PROFILE_FIRST on) in store-profiles.c and that of the rollup
+ * statements (from STMT_ROLLUP_FIRST on) in store-rollups.c, next to their
+ * users. */
 enum {
         STMT_BEGIN,
         STMT_COMMIT,
@@ -22,9 +24,6 @@ enum {
         STMT_SERIES_ID,
         STMT_SAMPLE_INSERT,
         STMT_RETENTION,
-        STMT_STAT_AGG,
-        STMT_STAT_MAX,
-        STMT_STAT_MIN,
         STMT_LAST,
         STMT_POINTS_RAW,
         STMT_POINTS_STEP,
@@ -37,12 +36,21 @@ enum {
         STMT_PROFILE_LIST_KIND,
         STMT_PROFILE_LIST_BOTH,
         STMT_PROFILE_GET,
+        STMT_ROLLUP_UPSERT,
+        STMT_ROLLUP_RANGE,
+        STMT_ROLLUP_RAW,
+        STMT_ROLLUP_RETENTION,
+        STMT_SERIES_NAMES,
         _STMT_MAX,
         STMT_PROFILE_FIRST = STMT_PROFILE_INSERT,
+        STMT_ROLLUP_FIRST = STMT_ROLLUP_UPSERT,
 };
 
 /* The profile statements' SQL, indexed by id - STMT_PROFILE_FIRST. */
-extern const char *const store_profile_sql[_STMT_MAX - STMT_PROFILE_FIRST];
+extern const char *const store_profile_sql[STMT_ROLLUP_FIRST - STMT_PROFILE_FIRST];
+
+/* The rollup statements' SQL, indexed by id - STMT_ROLLUP_FIRST. */
+extern const char *const store_rollup_sql[_STMT_MAX - STMT_ROLLUP_FIRST];
 
 typedef struct Series {
         char *name;
@@ -74,6 +82,9 @@ struct Store {
         size_t q_head, q_len, q_alloc;
         uint64_t dropped;
         uint64_t flush_gen;
+
+        /* CLOCK_MONOTONIC usec after which statements are interrupted (0: never). */
+        uint64_t deadline_usec;
 };
 
 /* ------------------------------------------------ store.c: statements */
@@ -95,3 +106,17 @@ int store_stmt_exec(Store *s, unsigned id);
 
 /* Rolls back the open transaction, if any. */
 void store_txn_rollback(Store *s);
+
+/* The database id of a series for readers: -ENOENT when unknown. */
+int store_series_lookup(Store *s, const char *name, int64_t *ret);
+
+/* ------------------------------------------- store-rollups.c: rollups */
+
+/* Adds one sample to its minute's rollup row, inside the caller's open
+ * transaction (store_flush()).  0, or a negative errno. */
+int store_rollup_add(Store *s, int64_t series_id, int64_t ts_ms, double value);
+
+/* Deletes at most `max_rows` rollup rows of minutes wholly older than
+ * `cutoff_ms`, inside the caller's open transaction; *ret_deleted gets the
+ * count. */
+int store_rollup_retention(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);

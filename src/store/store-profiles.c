@@ -16,7 +16,7 @@
         "SELECT " PROFILE_COLUMNS " FROM profiles WHERE " where "ts BETWEEN ?3 AND ?4 "   \
         "ORDER BY ts DESC, id DESC LIMIT ?5"
 
-const char *const store_profile_sql[_STMT_MAX - STMT_PROFILE_FIRST] = {
+const char *const store_profile_sql[STMT_ROLLUP_FIRST - STMT_PROFILE_FIRST] = {
         [STMT_PROFILE_INSERT - STMT_PROFILE_FIRST] =
                 "INSERT INTO profiles (target, kind, ts, duration_ms, size, summary, data) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

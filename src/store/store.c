@@ -37,16 +37,6 @@ extern const char *const store_migrations[];
 
 #define SERIES_ID_OF_1 "(SELECT id FROM series WHERE name = ?1)"
 
-/* Columns: count, newest ts, value of the extreme, its ts.  One statement, so
- * one snapshot, even while the loop thread writes. */
-#define STAT_EXTREME_SQL(order)                                                            \
-        "SELECT a.n, a.newest, m.value, m.ts FROM "                                        \
-        "(SELECT count(*) AS n, max(ts) AS newest FROM samples "                           \
-        " WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3) AS a "            \
-        "LEFT JOIN (SELECT value, ts FROM samples "                                        \
-        " WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3 "                  \
-        " ORDER BY value " order ", ts DESC LIMIT 1) AS m ON 1"
-
 /* The statements up to STMT_PROFILE_FIRST; store_profile_sql has the rest. */
 static const char *const series_sql[STMT_PROFILE_FIRST] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -61,13 +51,6 @@ static const char *const series_sql[STMT_PROFILE_FIRST] = {
         [STMT_RETENTION] = "DELETE FROM samples WHERE rowid IN ("
                            "SELECT sa.rowid FROM series AS se CROSS JOIN samples AS sa "
                            "ON sa.series_id = se.id AND sa.ts < ?1 LIMIT ?2)",
-        /* Columns: count, newest ts, mean, value of the newest sample.  With a
-         * single max() aggregate SQLite takes the bare column from the row
-         * holding the maximum (documented in "SELECT", "bare columns"). */
-        [STMT_STAT_AGG] = "SELECT count(*), max(ts), avg(value), value FROM samples "
-                          "WHERE series_id = " SERIES_ID_OF_1 " AND ts BETWEEN ?2 AND ?3",
-        [STMT_STAT_MAX] = STAT_EXTREME_SQL("DESC"),
-        [STMT_STAT_MIN] = STAT_EXTREME_SQL("ASC"),
         [STMT_LAST] = "SELECT ts, value FROM samples WHERE series_id = " SERIES_ID_OF_1
                       " ORDER BY ts DESC LIMIT 1",
         [STMT_POINTS_RAW] = "SELECT ts, value FROM samples "
@@ -116,13 +99,19 @@ static int errno_from_sqlite(int rc) {
         case SQLITE_CORRUPT:
         case SQLITE_NOTADB:
                 return -EBADMSG;
+        case SQLITE_INTERRUPT:
+                return -ETIMEDOUT;   /* only store_set_deadline() interrupts */
         default:
                 return -EIO;
         }
 }
 
 static const char *stmt_sql(unsigned id) {
-        return id < STMT_PROFILE_FIRST ? series_sql[id] : store_profile_sql[id - STMT_PROFILE_FIRST];
+        if (id < STMT_PROFILE_FIRST)
+                return series_sql[id];
+        if (id < STMT_ROLLUP_FIRST)
+                return store_profile_sql[id - STMT_PROFILE_FIRST];
+        return store_rollup_sql[id - STMT_ROLLUP_FIRST];
 }
 
 /* A query error goes back as an errno for the caller to log; SQLite's own
@@ -297,8 +286,7 @@ static void series_forget_gen(Store *s, uint64_t gen) {
                         s->series[i].id = 0;
 }
 
-/* The database id of a series for readers: -ENOENT when unknown. */
-static int series_lookup(Store *s, const char *name, int64_t *ret) {
+int store_series_lookup(Store *s, const char *name, int64_t *ret) {
         sqlite3_stmt *st = NULL;
         int r, rc;
 
@@ -582,7 +570,9 @@ static int flush_sample(Store *s, sqlite3_stmt *ins, const Sample *q) {
         sqlite3_bind_double(ins, 3, q->value);
         rc = sqlite3_step(ins);
         sqlite3_reset(ins);
-        return rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, STMT_SAMPLE_INSERT);
+        if (rc != SQLITE_DONE)
+                return store_sql_error(s, rc, STMT_SAMPLE_INSERT);
+        return store_rollup_add(s, e->id, q->ts, q->value);
 }
 
 int store_flush(Store *s) {
@@ -628,7 +618,7 @@ size_t store_pending(const Store *s) {
 
 int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted) {
         sqlite3_stmt *st = NULL;
-        unsigned n = 0;
+        unsigned n = 0, n_rollups = 0;
         int r, rc;
 
         if (!s || !ret_deleted)
@@ -652,51 +642,18 @@ int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigne
         r = rc == SQLITE_DONE ? 0 : store_sql_error(s, rc, STMT_RETENTION);
         store_stmt_done(st);
         if (r >= 0)
+                r = store_rollup_retention(s, cutoff_ms, max_rows, &n_rollups);
+        if (r >= 0)
                 r = store_stmt_exec(s, STMT_COMMIT);
         if (r < 0) {
                 store_txn_rollback(s);
                 return r;
         }
-        *ret_deleted = n;
+        *ret_deleted = n > n_rollups ? n : n_rollups;
         return 0;
 }
 
 /* ---------------------------------------------------------------- reading */
-
-int store_series_stat(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
-                      StoreStat stat, StoreStatResult *r) {
-        static const unsigned stmt_of[] = {
-                [STORE_STAT_MAX] = STMT_STAT_MAX,
-                [STORE_STAT_MIN] = STMT_STAT_MIN,
-                [STORE_STAT_AVG] = STMT_STAT_AGG,
-                [STORE_STAT_LAST] = STMT_STAT_AGG,
-        };
-        sqlite3_stmt *st = NULL;
-        int k, rc;
-
-        if (!s || !series || !r || (unsigned) stat >= ELEMENTSOF(stmt_of))
-                return -EINVAL;
-        *r = (StoreStatResult) {};
-        k = store_stmt_get(s, stmt_of[stat], &st);
-        if (k < 0)
-                return k;
-        sqlite3_bind_text(st, 1, series, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, from_ms);
-        sqlite3_bind_int64(st, 3, to_ms);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
-                r->count = (uint64_t) sqlite3_column_int64(st, 0);
-                r->newest_ms = sqlite3_column_int64(st, 1);
-                /* Extremes carry their own time; avg and last are "as of" the newest. */
-                r->value = sqlite3_column_double(st, stat == STORE_STAT_LAST ? 3 : 2);
-                r->value_ms = stat == STORE_STAT_MAX || stat == STORE_STAT_MIN
-                                      ? sqlite3_column_int64(st, 3)
-                                      : r->newest_ms;
-        }
-        k = rc == SQLITE_ROW ? 0 : store_sql_error(s, rc, stmt_of[stat]);
-        store_stmt_done(st);
-        return k;
-}
 
 int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *ret_value) {
         sqlite3_stmt *st = NULL;
@@ -729,7 +686,7 @@ int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t t
 
         if (!s || !series || !fn || step_ms < 0)
                 return -EINVAL;
-        r = series_lookup(s, series, &series_id);
+        r = store_series_lookup(s, series, &series_id);
         if (r >= 0)
                 r = store_stmt_get(s, id, &st);
         if (r < 0)

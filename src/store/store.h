@@ -3,7 +3,8 @@
  *
  * A read-write Store belongs to the event-loop thread: store_append() queues
  * samples in memory and store_flush() writes them in one transaction.  API
- * threads read through a StorePool of read-only connections. */
+ * threads read through a StorePool of read-only connections, the criteria
+ * evaluator's thread through a read-only Store of its own. */
 #pragma once
 
 #include <stddef.h>
@@ -55,15 +56,40 @@ int store_flush(Store *s);
 /* Number of samples queued and not yet flushed. */
 size_t store_pending(const Store *s);
 
-/* Deletes at most `max_rows` raw samples older than `cutoff_ms`, in one short
+/* Deletes at most `max_rows` raw samples older than `cutoff_ms`, and at most
+ * `max_rows` per-minute rollups of minutes wholly older than it, in one short
  * transaction, so a large backlog never stalls the caller.  *ret_deleted gets
- * the count (less than max_rows means done). */
+ * the larger of the two counts (less than max_rows means done).  NB: the
+ * rollup of the minute that holds the cutoff stays until that whole minute
+ * is past it, so a statistic over a window reaching back beyond the cutoff
+ * may still count that minute's deleted samples. */
 int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);
 
-/* Computes `stat` over samples of `series` with from_ms <= ts <= to_ms.
- * 0 with r->count == 0 when there are none (unknown series included). */
+/* Computes `stat` over samples of `series` with from_ms <= ts <= to_ms: the
+ * whole minutes inside the window from the per-minute rollups, the partial
+ * minutes at its two ends from the raw samples, so the cost grows with the
+ * window's minutes, never with its samples.  Ties: max and min take the
+ * newest of equal values, last the sample stored last among equal times.
+ * 0 with r->count == 0 when there are none (unknown series included);
+ * -ETIMEDOUT past the store_set_deadline() deadline. */
 int store_series_stat(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
                       StoreStat stat, StoreStatResult *r);
+
+/* Interrupts this connection's statements once CLOCK_MONOTONIC passes
+ * `deadline_usec` (they fail with -ETIMEDOUT); 0 removes the deadline.  For
+ * the thread that owns `s`. */
+void store_set_deadline(Store *s, uint64_t deadline_usec);
+
+/* Cuts the statement running on `s` short (it fails with -ETIMEDOUT); no
+ * effect when none runs.  Any thread may call it, e.g. to stop a reader's
+ * thread at exit. */
+void store_interrupt(Store *s);
+
+/* 0 when a series named `name` exists.  -ENOENT when not, with
+ * *ret_nearest (the caller frees it) the known name closest to it by edit
+ * distance, or NULL when no series exists at all.  Other negative errnos on
+ * a store error. */
+int store_series_nearest(Store *s, const char *name, char **ret_nearest);
 
 /* Newest sample of a series: 0 and the point, -ENOENT when none. */
 int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *ret_value);

@@ -1,0 +1,66 @@
+/* The criteria's typed results (criteria.h) as the JSON of /v1/status and
+ * /v1/criteria/NAME; the text tables are drawn from this JSON. */
+#include <jansson.h>
+
+#include "api/api-internal.h"
+#include "util/units.h"
+#include "util/util.h"
+
+static json_t *iso_time(int64_t ms) {
+        char buf[32];
+
+        return json_string(units_format_iso8601((uint64_t) ms * USEC_PER_MSEC, buf, sizeof buf));
+}
+
+static json_t *evidence_json(const CriterionResult *c) {
+        char window[32];
+
+        return json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}",
+                         "series", c->series,
+                         "statistic", config_stat_to_string(c->statistic),
+                         "window", units_format_duration(c->window_usec, window, sizeof window),
+                         "at", iso_time(c->at_ms),
+                         "samples", (json_int_t) c->samples,
+                         "newest", iso_time(c->newest_ms));
+}
+
+json_t *api_criterion_json(const CriterionResult *c) {
+        json_t *o = json_pack("{s:s}", "name", c->name);
+        int k = 0;
+
+        if (!o)
+                return NULL;
+        if (c->has_rule) {
+                k |= json_object_set_new(o, "op", json_string(config_op_to_string(c->op)));
+                k |= json_object_set_new(o, "threshold", api_json_number(c->threshold));
+                if (c->unit)
+                        k |= json_object_set_new(o, "unit", json_string(c->unit));
+        }
+        k |= json_object_set_new(o, "state", json_string(criteria_state_to_string(c->state)));
+        if (c->state == CRITERION_STATE_UNKNOWN)
+                k |= json_object_set_new(o, "reason", json_string(c->reason ? c->reason : "?"));
+        else {
+                k |= json_object_set_new(o, "value", api_json_number(c->value));
+                k |= json_object_set_new(o, "evidence", evidence_json(c));
+        }
+        if (k != 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *api_criteria_json(const CriteriaReport *r) {
+        json_t *list = json_array();
+        char at[32];
+
+        if (!list)
+                return NULL;
+        for (size_t i = 0; i < r->n_results; i++)
+                if (json_array_append_new(list, api_criterion_json(&r->results[i])) < 0) {
+                        json_decref(list);
+                        return NULL;
+                }
+        return json_pack("{s:b, s:s, s:o}", "ok", criteria_report_all_met(r), "evaluated_at",
+                         units_format_iso8601(r->evaluated_at_usec, at, sizeof at), "criteria", list);
+}
