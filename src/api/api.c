@@ -4,6 +4,7 @@
  * in api-profiles.c, the text tables in api-text.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -61,7 +62,8 @@ struct Api {
         char *store_dump;            /* compact JSON object, no newline */
         size_t store_len;
         bool store_failing;
-        char store_reason[512];
+        char store_reason[512];      /* the line /healthz gives while failing */
+        char store_line[600];        /* the line text answers end with; "" before a publish */
 };
 
 typedef void (*RouteFn)(Request *r);
@@ -323,6 +325,26 @@ void api_release_store(Request *r, Store *s) {
         store_pool_release(r->api->pool, s);
 }
 
+/* Text answers end with a line on the store, as JSON ones with its object. */
+static void reply_text_with_store(Request *r, unsigned code, const json_t *j, RenderFn text) {
+        char line[sizeof r->api->store_line], *buf = NULL, *p;
+        size_t len = 0, n;
+
+        pthread_mutex_lock(&r->api->lock);
+        memcpy(line, r->api->store_line, sizeof line);
+        pthread_mutex_unlock(&r->api->lock);
+        n = strlen(line);
+        if (n == 0 || render_to_buffer(j, text, &buf, &len) < 0 || !(p = realloc(buf, len + n + 2))) {
+                free(buf);
+                api_reply_render(r, code, j, text);
+                return;
+        }
+        p[len] = '\n';
+        memcpy(p + len + 1, line, n);
+        p[len + n + 1] = '\n';
+        api_reply_take(r, code, TYPE_TEXT, p, len + n + 2);
+}
+
 /* Status and sources: JSON answers copy the pre-dumped bytes. */
 static void serve_snapshot(Request *r, const Snapshot *s, const char *what, RenderFn text,
                            bool strict) {
@@ -338,8 +360,8 @@ static void serve_snapshot(Request *r, const Snapshot *s, const char *what, Rend
                         reply_not_ready(r, what);
                         return;
                 }
-                api_reply_render(r, strict && !ok ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, j,
-                                 text);
+                reply_text_with_store(r, strict && !ok ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, j,
+                                      text);
                 snapshot_unref(r->api, j);
                 return;
         }
@@ -911,6 +933,12 @@ void api_publish_store(Api *a, const char *path, const StoreHealth *h) {
         if (a->store_failing)
                 snprintf(a->store_reason, sizeof a->store_reason, "store %s: %s", path,
                          store_health_reason(h, reason, sizeof reason));
+        if (a->store_failing)
+                snprintf(a->store_line, sizeof a->store_line, "%s", a->store_reason);
+        else
+                snprintf(a->store_line, sizeof a->store_line,
+                         "store %s: writing (%" PRIu64 " queued, %" PRIu64 " dropped since start)", path,
+                         h->queued, h->dropped);
         pthread_mutex_unlock(&a->lock);
 }
 

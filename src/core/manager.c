@@ -119,7 +119,8 @@ static int manager_flush(Manager *m) {
                 store_health_reason(&h, m->store_reason, sizeof m->store_reason);
         else
                 m->store_reason[0] = '\0';
-        if (r < 0 && !m->flush_failing)
+        /* -ESTALE is on_flush's to log: nothing is kept for a next try. */
+        if (r < 0 && r != -ESTALE && !m->flush_failing)
                 log_error("store %s: %s (kept for the next try)", db, m->store_reason);
         else if (r >= 0 && m->flush_failing)
                 log_info("store %s: writing again (%" PRIu64 " samples waited)", db, h.failed_samples);

@@ -51,6 +51,11 @@ check "/v1/status shows the store failing with the error and since when" \
                and (.store.failing_since | test("^20.*Z$")) and .store.failed_samples > 0' <<<"$st"
 check "/v1/sources shows it too" \
         sh -c "curl -s '$PW/v1/sources' | jq -e '.store.ok == false and .store.queued > 0' >/dev/null"
+check "the text table of /v1/status ends with the store's reason" \
+        grep -qE "^store $DB_DIR/perfwatch.db: cannot write [0-9]+ samples since .*: database or disk is full$" \
+        <<<"$(curl -s "$PW/v1/status?format=text" | tail -n 1)"
+check "and so does that of /v1/sources" \
+        grep -qE "^store $DB_DIR/perfwatch.db: cannot write" <<<"$(curl -s "$PW/v1/sources?format=text" | tail -n 1)"
 check "STATUS= says the store is failing" \
         wait_until 10 grep -q "^STATUS=store $DB_DIR/perfwatch.db failing: cannot write" "$msgs"
 check "the log says it once, with the reason" \
@@ -61,6 +66,9 @@ rm -f "$DB_DIR/filler"
 check "/healthz is 200 again once space returns" wait_until 15 healthz_is 200
 check "/v1/status shows the store writing again" \
         wait_until 5 sh -c "curl -s '$PW/v1/status' | jq -e '.store.ok == true and .store.failing_since == null and .store.last_flush != null' >/dev/null"
+check "the text table says it writes" \
+        grep -qE "^store $DB_DIR/perfwatch.db: writing \([0-9]+ queued, 0 dropped since start\)$" \
+        <<<"$(curl -s "$PW/v1/status?format=text" | tail -n 1)"
 check "the log says it writes again" grep -q "store $DB_DIR/perfwatch.db: writing again" "$DAEMON_LOG"
 newest=$(sqlite3 "file:$DB_DIR/perfwatch.db?mode=ro" 'SELECT max(ts) FROM samples')
 check "the samples kept while full ($queued queued) were written, none given up" \
