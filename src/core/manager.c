@@ -1,7 +1,6 @@
 #include "config/config.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +109,7 @@ static void send_status(Manager *m, const char *line) {
  * its health to the API and STATUS=.  Returns store_flush()'s answer. */
 static int manager_flush(Manager *m) {
         const char *db = m->config->daemon.database;
+        size_t pending = store_pending(m->store);
         StoreHealth h;
         int r;
 
@@ -123,7 +123,7 @@ static int manager_flush(Manager *m) {
         if (r < 0 && r != -ESTALE && !m->flush_failing)
                 log_error("store %s: %s (kept for the next try)", db, m->store_reason);
         else if (r >= 0 && m->flush_failing)
-                log_info("store %s: writing again (%" PRIu64 " samples waited)", db, h.failed_samples);
+                log_info("store %s: writing again (%zu samples written)", db, pending);
         if (m->flush_failing != (r < 0)) {
                 m->flush_failing = r < 0;
                 send_status(m, NULL);

@@ -365,7 +365,7 @@ static int series_load(Store *s, char **ret_error) {
         int rc, r = 0;
 
         rc = sqlite3_prepare_v2(s->db, "SELECT id, name FROM series", -1, &st, NULL);
-        while (rc != SQLITE_ERROR && st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *name = (const char *) sqlite3_column_text(st, 1);
                 r = series_intern(s, name ?: "", false, &idx);
                 if (r < 0)
@@ -530,6 +530,11 @@ static int store_check_owner(Store *s, char **ret_error) {
                                  (unsigned) STORE_APPLICATION_ID);
         if (ours + others == 0 || (v >= 1 && ours == 2 && others == 0))
                 return 0;
+        if (others == 0)
+                return set_error(ret_error, -EMEDIUMTYPE,
+                                 "%s: not a perfwatch database (application_id 0, schema version %d, "
+                                 "tables named like perfwatch's but not its schema); refusing to open it",
+                                 s->path, v);
         return set_error(ret_error, -EMEDIUMTYPE,
                          "%s: not a perfwatch database (application_id 0, schema version %d, "
                          "%d tables that are not perfwatch's); refusing to open it",
