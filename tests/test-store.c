@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,6 +47,19 @@ static int raw_exec(const char *path, const char *sql) {
         }
         sqlite3_close(db);
         return rc;
+}
+
+static int64_t sql_int(const char *path, const char *sql) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        int64_t v = -1;
+
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
 }
 
 typedef struct Points {
@@ -305,6 +319,11 @@ static void test_queue(Store *w) {
                         break;
         is_int(store_pending(w), QUEUE_MAX, "the queue stops at its cap");
         is_int(store_flush(w), 0, "a full queue flushes (a warning reports the drops)");
+        {
+                StoreHealth h;
+                store_health(w, &h);
+                is_int(h.dropped, 5, "the health counts the 5 samples the full queue dropped");
+        }
         is_int(count_of(w, "q", 0, QUEUE_MAX + 10), QUEUE_MAX, "the capped queue's samples are all stored");
         store_series_points(w, "q", 0, QUEUE_MAX + 10, 0, 1, collect, &p);
         is_int(p.ts[0], 5, "the oldest samples were the ones dropped");
@@ -339,7 +358,8 @@ static void test_versions(const char *path, const char *other) {
         ok(store_open_readonly(path, &s, &err) < 0 && !s, "the read-only open refuses it too");
         free(err);
 
-        ok(raw_exec(other, "CREATE TABLE t (x INTEGER)") == SQLITE_OK, "(setup) a database never initialised");
+        ok(raw_exec(other, "CREATE TABLE t (x INTEGER); DROP TABLE t") == SQLITE_OK,
+           "(setup) a database never initialised");
         ok(store_open_readonly(other, &s, &err) < 0 && !s, "read-only open refuses user_version 0");
         ok(err && strstr(err, other) && strstr(err, "not initialised"), "the error says the file is not initialised");
         free(err);
@@ -671,10 +691,13 @@ static void test_migrate_v1(const char *path) {
            "before the upgrade, listing profiles fails with an error (no table yet)");
         s = store_free(s);
 
-        is_int(store_open(path, &s, &err), 0, "the writer opens the version-1 database");
+        is_int(store_open(path, &s, &err), 0,
+               "the writer opens the version-1 database (application_id 0, perfwatch's tables)");
         free(err);
         if (!s)
                 return;
+        is_int(sql_int(path, "PRAGMA application_id"), STORE_APPLICATION_ID,
+               "and stamps it with perfwatch's application_id");
         is_int(store_schema_version(s), known_version(), "it is upgraded to the current version");
         is_int(count_of(s, "old", 0, 10), 1, "the version-1 samples survive the upgrade");
         is_int(store_profile_add(s, "app", "heap", 1, 1, "z", 1, "{}", &id), 0,
@@ -699,28 +722,262 @@ static void remove_tmpdir(void) {
         ok(rmdir(tmpdir) == 0, "the test directory is removed");
 }
 
+static int append_names(Store *s, const char *prefix, int n) {
+        char name[48];
+        int r = 0;
+
+        for (int i = 0; i < n && r == 0; i++) {
+                snprintf(name, sizeof name, "%s%d", prefix, i);
+                r = store_append(s, name, 1, i);
+                if (i % 5000 == 4999)
+                        store_flush(s);
+        }
+        return r;
+}
+
+/* One source with ever-changing names fills its own share, not the others'. */
 static void test_series_cap(const char *path) {
-        char name[32];
         Store *s = NULL;
         char *err = NULL;
-        int r = 0, i;
 
         if (store_open(path, &s, &err) < 0) {
                 ok(0, "open a database for the series cap: %s", err ? err : "?");
                 free(err);
                 return;
         }
-        for (i = 0; i < STORE_SERIES_MAX && r == 0; i++) {
-                snprintf(name, sizeof name, "cap.%d", i);
-                r = store_append(s, name, 1, i);
-                if (i % 10000 == 9999)
-                        store_flush(s);
-        }
-        is_int(r, 0, "STORE_SERIES_MAX distinct series are accepted");
-        is_int(store_append(s, "cap.one-too-many", 1, 1), -E2BIG, "one more new name is refused with -E2BIG");
-        is_int(store_append(s, "cap.7", 2, 7), 0, "a known name still takes samples");
+        is_int(append_names(s, "go.churn.k", STORE_SERIES_PER_PREFIX_MAX), 0,
+               "STORE_SERIES_PER_PREFIX_MAX distinct series of one source are accepted");
+        is_int(store_append(s, "go.churn.one-too-many", 1, 1), -E2BIG,
+               "one more new name of that source is refused with -E2BIG");
+        is_int(store_append(s, "go.churn.k7", 2, 7), 0, "a known name of that source still takes samples");
+        is_int(store_append(s, "go.calm.Sys", 2, 7), 0, "another target's new series is still accepted");
+        is_int(store_append(s, "pg.main.numbackends", 2, 7), 0, "and so is another source kind's");
+        is_int(store_append(s, "go.churnx.a", 2, 7), 0, "a target whose name extends the capped one's is apart");
         is_int(store_flush(s), 0, "and they flush");
+        s = store_free(s);
+
+        is_int(store_open(path, &s, &err), 0, "reopen the capped database");
+        free(err);
+        if (!s)
+                return;
+        is_int(store_append(s, "go.churn.after-restart", 3, 1), -E2BIG,
+               "after a restart the capped source still gets no new name");
+        is_int(store_append(s, "go.churn.k9", 3, 9), 0, "its known names still take samples");
+        is_int(store_append(s, "go.calm.HeapInuse", 3, 1), 0, "another target still gets new names");
+        is_int(store_flush(s), 0, "the known name's sample is written after the restart");
+        is_int(count_of(s, "go.churn.k9", 0, 10), 2, "into the series that existed (no duplicate name row)");
         store_free(s);
+}
+
+/* ---------------------------------------------------------------- inbox */
+
+#define PRODUCERS 6
+#define PER_PRODUCER 5000
+
+typedef struct Producer {
+        Store *store;
+        int id;
+        int failed;
+        int *done;
+} Producer;
+
+static void *produce(void *u) {
+        Producer *p = u;
+        char name[32];
+
+        snprintf(name, sizeof name, "load.t%d.latency", p->id);
+        for (int i = 0; i < PER_PRODUCER; i++)
+                if (store_submit(p->store, name, i, p->id * 1e6 + i) < 0)
+                        p->failed++;
+        __atomic_add_fetch(p->done, 1, __ATOMIC_SEQ_CST);
+        return NULL;
+}
+
+/* The loop's side: wait for the eventfd, drain, flush, until every
+ * producer is done and nothing is pending; *ret_moved counts the drained. */
+static int consume(Store *s, const int *done, size_t *ret_moved, unsigned *ret_wakeups) {
+        struct pollfd pfd = { .fd = store_inbox_fd(s), .events = POLLIN };
+        size_t moved;
+
+        for (int rounds = 0; rounds < 5000; rounds++) {
+                bool finished = __atomic_load_n(done, __ATOMIC_SEQ_CST) == PRODUCERS;
+                if (poll(&pfd, 1, 100) > 0) {
+                        (*ret_wakeups)++;
+                        if (store_inbox_drain(s, &moved) < 0)
+                                return -1;
+                        *ret_moved += moved;
+                }
+                if (store_flush(s) < 0)
+                        return -1;
+                if (finished && store_pending(s) == 0)
+                        return 0;
+        }
+        return -1;
+}
+
+static void test_inbox(const char *path) {
+        pthread_t t[PRODUCERS];
+        Producer p[PRODUCERS];
+        unsigned wakeups = 0;
+        size_t moved = 0;
+        int failed = 0, done = 0;
+        Store *s = NULL;
+        char *err = NULL;
+        StoreHealth h;
+
+        if (store_open(path, &s, &err) < 0) {
+                ok(0, "open a database for the inbox: %s", err ? err : "?");
+                free(err);
+                return;
+        }
+        ok(store_inbox_fd(s) >= 0, "a writer has an inbox eventfd");
+        is_int(store_submit(s, "x.y.z", 1, NAN), -EINVAL, "store_submit refuses NaN at once");
+        is_int(store_submit(s, "", 1, 1), -EINVAL, "and an empty name");
+        for (int i = 0; i < PRODUCERS; i++) {
+                p[i] = (Producer) { .store = s, .id = i, .done = &done };
+                pthread_create(&t[i], NULL, produce, &p[i]);
+        }
+        is_int(consume(s, &done, &moved, &wakeups), 0,
+               "the loop side drained and flushed while %d threads submitted", PRODUCERS);
+        for (int i = 0; i < PRODUCERS; i++) {
+                pthread_join(t[i], NULL);
+                failed += p[i].failed;
+        }
+        is_int(failed, 0, "no store_submit failed");
+        ok(wakeups > 0 && moved > 0, "the eventfd woke the loop side (%u times, %zu samples drained there)",
+           wakeups, moved);
+        is_int(store_pending(s), 0, "nothing is left pending after the flushes");
+        is_int(sql_int(path, "SELECT count(*) FROM samples"), PRODUCERS * PER_PRODUCER,
+               "every submitted sample is in the database");
+        is_int(sql_int(path, "SELECT count(*) FROM (SELECT DISTINCT series_id, ts, value FROM samples)"),
+               PRODUCERS * PER_PRODUCER, "each exactly once");
+        is_int(sql_int(path, "SELECT count(*) FROM samples JOIN series ON series.id = series_id "
+                             "WHERE value != CAST(substr(name, 7, 1) AS INTEGER) * 1e6 + ts"), 0,
+               "each under its own producer's series with its own value");
+
+        for (int i = 0; i < 100000; i++)
+                if (store_submit(s, "load.t0.flood", i, 1) < 0)
+                        break;
+        is_int(store_submit(s, "load.t0.flood", 1, 1), -ENOBUFS, "a full inbox says -ENOBUFS");
+        is_int(store_pending(s), 100000, "the submitted samples count as pending");
+        is_int(store_flush(s), 0, "store_flush drains the inbox itself");
+        store_health(s, &h);
+        is_int(h.dropped, 1, "the refused sample is counted as dropped");
+        store_free(s);
+}
+
+/* ---------------------------------------------------------------- health */
+
+static void test_health_busy(const char *path) {
+        sqlite3 *other = NULL;
+        Store *s = NULL;
+        char *err = NULL, reason[400];
+        StoreHealth h;
+
+        if (store_open(path, &s, &err) < 0) {
+                ok(0, "open a database for the health: %s", err ? err : "?");
+                free(err);
+                return;
+        }
+        store_health(s, &h);
+        ok(!store_health_failing(&h) && h.last_flush_ms == 0 && h.last_error[0] == '\0',
+           "a fresh store is healthy, with no flush yet");
+        store_append(s, "h.a.x", 1, 1);
+        store_append(s, "h.a.x", 2, 2);
+        ok(sqlite3_open(path, &other) == SQLITE_OK &&
+           sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK,
+           "(setup) another connection holds the write lock");
+        is_int(store_flush(s), -EBUSY, "the flush fails while the lock is held");
+        store_health(s, &h);
+        ok(store_health_failing(&h), "the health says failing");
+        is_int(h.failed_samples, 2, "with the 2 samples it could not write");
+        is_int(h.queued, 2, "which stay queued");
+        is_int(h.error, -EBUSY, "and the errno");
+        is_str(h.last_error, "database is locked", "last_error has SQLite's words");
+        store_health_reason(&h, reason, sizeof reason);
+        ok(strncmp(reason, "cannot write 2 samples since 20", 31) == 0 &&
+           strstr(reason, "Z: database is locked"), "the reason line: %s", reason);
+        sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(other);
+
+        is_int(store_flush(s), 0, "the flush works once the lock is gone");
+        store_health(s, &h);
+        ok(!store_health_failing(&h) && h.failed_samples == 0 && h.queued == 0 && h.error == 0,
+           "the health is back to writing");
+        ok(h.last_flush_ms > 1700000000000, "with the time of the last flush");
+        is_str(h.last_error, "database is locked", "the last error is kept for whoever asks later");
+        store_free(s);
+}
+
+/* The path is checked at each flush: a deleted or replaced file is never
+ * written to again. */
+static void test_file_gone(const char *path, const char *spare) {
+        Store *s = NULL;
+        char *err = NULL;
+        StoreHealth h;
+
+        if (store_open(path, &s, &err) < 0) {
+                ok(0, "open a database to delete: %s", err ? err : "?");
+                free(err);
+                return;
+        }
+        store_append(s, "f.a.x", 1, 1);
+        is_int(store_flush(s), 0, "(setup) a first flush");
+        unlink(path);
+        store_append(s, "f.a.x", 2, 1);
+        is_int(store_flush(s), -ESTALE, "a flush after the file was deleted says -ESTALE");
+        store_health(s, &h);
+        is_str(h.last_error, "the database file was deleted", "and the health says deleted");
+        is_int(h.queued, 1, "the sample stays queued");
+        s = store_free(s);
+
+        is_int(store_open(path, &s, &err), 0, "(setup) a new database at the path");
+        free(err);
+        ok(raw_exec(spare, "CREATE TABLE t (x); DROP TABLE t") == SQLITE_OK, "(setup) a spare file");
+        ok(rename(spare, path) == 0, "(setup) the spare file replaces the database");
+        store_append(s, "f.a.x", 3, 1);
+        is_int(store_flush(s), -ESTALE, "a flush after the file was replaced says -ESTALE");
+        store_health(s, &h);
+        ok(strncmp(h.last_error, "the database file was replaced (inode ", 38) == 0,
+           "and the health says replaced: %s", h.last_error);
+        is_int(sql_int(path, "SELECT count(*) FROM sqlite_master"), 0,
+               "nothing of the old file shows in the replacement (its -wal is gone)");
+        store_free(s);
+        is_int(sql_int(path, "SELECT count(*) FROM sqlite_master"), 0, "not even after the writer closed");
+}
+
+/* ---------------------------------------------------------------- application_id */
+
+static void test_foreign(const char *path) {
+        char want[PATH_MAX + 128];
+        Store *s = NULL;
+        char *err = NULL;
+        int r;
+
+        ok(raw_exec(path, "PRAGMA application_id = 1234; CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT);"
+                          "CREATE TABLE samples (series_id, ts, value); PRAGMA user_version = 1") == SQLITE_OK,
+           "(setup) a database of another application (application_id 1234)");
+        r = store_open(path, &s, &err);
+        ok(r == -EMEDIUMTYPE && !s, "store_open refuses another application's database");
+        snprintf(want, sizeof want, "%s: not a perfwatch database (application_id 0x000004d2, perfwatch's is "
+                 "0x50665764); refusing to open it", path);
+        is_str(err, want, "the refusal names the file and the application_id");
+        free(err);
+        ok(store_open_readonly(path, &s, &err) == -EMEDIUMTYPE && !s, "the read-only open refuses it too");
+        free(err);
+        is_int(sql_int(path, "PRAGMA user_version"), 1, "the refused file's schema version is untouched");
+
+        unlink(path);
+        ok(raw_exec(path, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)") == SQLITE_OK,
+           "(setup) a plain SQLite database with a table of its own");
+        r = store_open(path, &s, &err);
+        ok(r == -EMEDIUMTYPE && !s, "store_open refuses a database with tables that are not perfwatch's");
+        ok(err && strstr(err, "not a perfwatch database (application_id 0, schema version 0, 1 tables"),
+           "the refusal says why: %s", err ? err : "(null)");
+        free(err);
+        is_int(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'series'"), 0,
+               "nothing was migrated into it");
+        is_int(sql_int(path, "PRAGMA application_id"), 0, "nor stamped");
 }
 
 int main(void) {
@@ -758,8 +1015,19 @@ int main(void) {
         test_pool_errors(other);
         path_in(other, sizeof other, "v1.db");
         test_migrate_v1(other);
+        is_int(sql_int(path, "PRAGMA application_id"), STORE_APPLICATION_ID,
+               "a database perfwatch created carries its application_id");
+        path_in(other, sizeof other, "foreign.db");
+        test_foreign(other);
         path_in(other, sizeof other, "cap.db");
         test_series_cap(other);
+        path_in(other, sizeof other, "inbox.db");
+        test_inbox(other);
+        path_in(other, sizeof other, "health.db");
+        test_health_busy(other);
+        path_in(other, sizeof other, "gone.db");
+        path_in(path, sizeof path, "spare.db");
+        test_file_gone(other, path);
 
         remove_tmpdir();
         return tap_done();

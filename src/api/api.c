@@ -4,6 +4,7 @@
  * in api-profiles.c, the text tables in api-text.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -52,10 +53,17 @@ struct Api {
         int fd;                      /* bound, not yet served (-1 once started) */
         bool from_systemd;
         char *listen;
-        pthread_mutex_t lock;        /* guards both snapshots */
+        pthread_mutex_t lock;        /* guards both snapshots and the store's health */
         CriteriaReport *criteria;    /* the latest published; the publishing thread's */
         Snapshot status;
         Snapshot sources;
+        /* The writer's health (api_publish_store): the "store" member that
+         * status and sources answers carry, and /healthz's verdict. */
+        char *store_dump;            /* compact JSON object, no newline */
+        size_t store_len;
+        bool store_failing;
+        char store_reason[512];      /* the line /healthz gives while failing */
+        char store_line[600];        /* the line text answers end with; "" before a publish */
 };
 
 typedef void (*RouteFn)(Request *r);
@@ -200,19 +208,40 @@ static void snapshot_publish(Api *a, Snapshot *s, json_t *j, const char *what) {
         free(old.dump);
 }
 
-/* A private copy of the dump: -EAGAIN before the first publish. */
+/* Copies a dump ("{...}\n") into buf with the store's object spliced in as
+ * its last member; returns the length. */
+static size_t splice_store(const Api *a, const Snapshot *s, char *buf) {
+        static const char key[] = "\"store\":";
+        size_t n = s->len - 2;
+
+        memcpy(buf, s->dump, n);
+        if (n > 1)
+                buf[n++] = ',';
+        memcpy(buf + n, key, sizeof key - 1);
+        n += sizeof key - 1;
+        memcpy(buf + n, a->store_dump, a->store_len);
+        n += a->store_len;
+        memcpy(buf + n, "}\n", 2);
+        return n + 2;
+}
+
+/* A private copy of the dump, with the store's health when published:
+ * -EAGAIN before the first publish. */
 static int snapshot_copy(Api *a, const Snapshot *s, char **ret, size_t *ret_len, bool *ret_ok) {
+        bool splice;
         char *buf = NULL;
         int r = 0;
 
         pthread_mutex_lock(&a->lock);
+        splice = a->store_dump && s->len >= 3 && s->dump[s->len - 2] == '}';
         if (!s->dump)
                 r = -EAGAIN;
-        else if (!(buf = malloc(s->len)))
+        else if (!(buf = malloc(s->len + (splice ? a->store_len + 16 : 0))))
                 r = -ENOMEM;
         else {
-                memcpy(buf, s->dump, s->len);
-                *ret_len = s->len;
+                *ret_len = splice ? splice_store(a, s, buf) : s->len;
+                if (!splice)
+                        memcpy(buf, s->dump, s->len);
                 *ret_ok = s->ok;
         }
         pthread_mutex_unlock(&a->lock);
@@ -296,6 +325,26 @@ void api_release_store(Request *r, Store *s) {
         store_pool_release(r->api->pool, s);
 }
 
+/* Text answers end with a line on the store, as JSON ones with its object. */
+static void reply_text_with_store(Request *r, unsigned code, const json_t *j, RenderFn text) {
+        char line[sizeof r->api->store_line], *buf = NULL, *p;
+        size_t len = 0, n;
+
+        pthread_mutex_lock(&r->api->lock);
+        memcpy(line, r->api->store_line, sizeof line);
+        pthread_mutex_unlock(&r->api->lock);
+        n = strlen(line);
+        if (n == 0 || render_to_buffer(j, text, &buf, &len) < 0 || !(p = realloc(buf, len + n + 2))) {
+                free(buf);
+                api_reply_render(r, code, j, text);
+                return;
+        }
+        p[len] = '\n';
+        memcpy(p + len + 1, line, n);
+        p[len + n + 1] = '\n';
+        api_reply_take(r, code, TYPE_TEXT, p, len + n + 2);
+}
+
 /* Status and sources: JSON answers copy the pre-dumped bytes. */
 static void serve_snapshot(Request *r, const Snapshot *s, const char *what, RenderFn text,
                            bool strict) {
@@ -311,8 +360,8 @@ static void serve_snapshot(Request *r, const Snapshot *s, const char *what, Rend
                         reply_not_ready(r, what);
                         return;
                 }
-                api_reply_render(r, strict && !ok ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, j,
-                                 text);
+                reply_text_with_store(r, strict && !ok ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, j,
+                                      text);
                 snapshot_unref(r->api, j);
                 return;
         }
@@ -326,8 +375,21 @@ static void serve_snapshot(Request *r, const Snapshot *s, const char *what, Rend
                                TYPE_JSON, buf, len);
 }
 
+/* Cheap on purpose: a flag and a line under the lock, no SQL. */
 static void route_healthz(Request *r) {
-        char *body = strdup("ok\n");
+        char reason[sizeof r->api->store_reason];
+        bool failing;
+        char *body;
+
+        pthread_mutex_lock(&r->api->lock);
+        failing = r->api->store_failing;
+        memcpy(reason, r->api->store_reason, sizeof reason);
+        pthread_mutex_unlock(&r->api->lock);
+        if (failing) {
+                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store_failing", "%s", reason);
+                return;
+        }
+        body = strdup("ok\n");
 
         api_reply_take(r, body ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, TYPE_TEXT, body,
                        body ? 3 : 0);
@@ -797,6 +859,7 @@ Api *api_free(Api *a) {
         snapshot_clear(&a->status);
         snapshot_clear(&a->sources);
         criteria_report_free(a->criteria);
+        free(a->store_dump);
         pthread_mutex_destroy(&a->lock);
         free(a);
         return NULL;
@@ -824,4 +887,54 @@ void api_publish_sources(Api *a, json_t *sources) {
                 snapshot_publish(a, &a->sources, sources, "sources");
         else
                 json_decref(sources);
+}
+
+static json_t *time_or_null(int64_t ms) {
+        char iso[32];
+
+        if (ms <= 0)
+                return json_null();
+        return json_string(units_format_iso8601((uint64_t) ms * USEC_PER_MSEC, iso, sizeof iso));
+}
+
+static json_t *store_health_json(const char *path, const StoreHealth *h) {
+        return json_pack("{s:s,s:b,s:I,s:I,s:I,s:o,s:o,s:o}",
+                         "database", path,
+                         "ok", !store_health_failing(h),
+                         "queued", (json_int_t) h->queued,
+                         "dropped", (json_int_t) h->dropped,
+                         "failed_samples", (json_int_t) h->failed_samples,
+                         "last_error", h->last_error[0] ? json_string(h->last_error) : json_null(),
+                         "failing_since", time_or_null(h->failing_since_ms),
+                         "last_flush", time_or_null(h->last_flush_ms));
+}
+
+void api_publish_store(Api *a, const char *path, const StoreHealth *h) {
+        char reason[400], *dump;
+        json_t *j;
+
+        if (!a || !path || !h)
+                return;
+        j = store_health_json(path, h);
+        dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!dump) {
+                log_error("API: cannot serialize the store's health: %s", strerror(ENOMEM));
+                return;
+        }
+        pthread_mutex_lock(&a->lock);
+        free(a->store_dump);
+        a->store_dump = dump;
+        a->store_len = strlen(dump);
+        a->store_failing = store_health_failing(h);
+        if (a->store_failing)
+                snprintf(a->store_reason, sizeof a->store_reason, "store %s: %s", path,
+                         store_health_reason(h, reason, sizeof reason));
+        if (a->store_failing)
+                snprintf(a->store_line, sizeof a->store_line, "%s", a->store_reason);
+        else
+                snprintf(a->store_line, sizeof a->store_line,
+                         "store %s: writing (%" PRIu64 " queued, %" PRIu64 " dropped since start)", path,
+                         h->queued, h->dropped);
+        pthread_mutex_unlock(&a->lock);
 }

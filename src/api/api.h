@@ -31,3 +31,10 @@ void api_publish_criteria(Api *a, CriteriaReport *report);
 
 /* Replaces the /v1/sources snapshot ({"sources":[...]}); takes ownership. */
 void api_publish_sources(Api *a, json_t *sources);
+
+/* Replaces the store's health (the loop thread calls it after each flush):
+ * /v1/status and /v1/sources JSON answers carry it as their "store" member,
+ * and /healthz answers 503 with the reason while it is failing.  Copies what
+ * it needs; `path` names the database in the answers. */
+void api_publish_store(Api *a, const char *path, const StoreHealth *h);
+

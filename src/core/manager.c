@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "criteria/criteria.h"
@@ -28,6 +30,10 @@
 #define RETENTION_PERIOD_USEC (1 * USEC_PER_MIN)
 #define RETENTION_BACKLOG_USEC (50 * USEC_PER_MSEC)
 #define API_READERS 2
+/* At SIGTERM or SIGINT the pending samples are written, retrying this long
+ * (well inside the unit's TimeoutStopSec=30s) while the disk is full. */
+#define EXIT_FLUSH_USEC (10 * USEC_PER_SEC)
+#define EXIT_FLUSH_RETRY_USEC (250 * USEC_PER_MSEC)
 
 /* Every poller of one configuration and the set of their sources: built
  * whole, swapped whole on reload. */
@@ -56,7 +62,10 @@ struct Manager {
         sd_event_source *flush_timer;
         sd_event_source *evaluate_timer;
         sd_event_source *retention_timer;
+        sd_event_source *inbox_source;
         char *status_line;      /* last STATUS= sent, to send only changes */
+        char *criteria_line;    /* its criteria part, sent again when the store's changes */
+        char store_reason[400]; /* why the store is failing; "" while it writes */
         bool flush_failing;
 };
 
@@ -77,26 +86,113 @@ static int rearm(sd_event_source *s, uint64_t usec) {
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
-static void manager_flush(Manager *m) {
-        size_t n = store_pending(m->store);
+/* Sends STATUS= when it changed: the store's trouble first, then the
+ * criteria's `line` (NULL: the last one again). */
+static void send_status(Manager *m, const char *line) {
+        char *full;
+
+        if (line) {
+                free(m->criteria_line);
+                m->criteria_line = strdup(line);
+        }
+        full = m->store_reason[0] ? strjoin("store ", m->config->daemon.database, " failing: ",
+                                            m->store_reason, "; ", m->criteria_line ?: "", NULL)
+                                  : strdup(m->criteria_line ?: "");
+        if (!full || (m->status_line && strcmp(m->status_line, full) == 0)) {
+                free(full);
+                return;
+        }
+        free(m->status_line);
+        m->status_line = full;
+        (void) sd_notifyf(false, "STATUS=%s", full);
+}
+
+/* Writes the queue; logs when the store starts or stops failing and hands
+ * its health to the API and STATUS=.  Returns store_flush()'s answer. */
+static int manager_flush(Manager *m) {
+        const char *db = m->config->daemon.database;
+        size_t pending = store_pending(m->store);
+        StoreHealth h;
         int r;
 
-        if (n == 0)
-                return;
         r = store_flush(m->store);
-        if (r < 0 && !m->flush_failing)
-                log_error("store %s: cannot write %zu samples (kept for the next try): %s",
-                          m->config->daemon.database, n, strerror(-r));
+        store_health(m->store, &h);
+        if (r < 0)
+                store_health_reason(&h, m->store_reason, sizeof m->store_reason);
+        else
+                m->store_reason[0] = '\0';
+        /* -ESTALE is on_flush's to log: nothing is kept for a next try. */
+        if (r < 0 && r != -ESTALE && !m->flush_failing)
+                log_error("store %s: %s (kept for the next try)", db, m->store_reason);
         else if (r >= 0 && m->flush_failing)
-                log_info("store %s: writing again", m->config->daemon.database);
-        m->flush_failing = r < 0;
+                log_info("store %s: writing again (%zu samples written)", db, pending);
+        if (m->flush_failing != (r < 0)) {
+                m->flush_failing = r < 0;
+                send_status(m, NULL);
+        }
+        api_publish_store(m->api, db, &h);
+        return r;
 }
 
 static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        manager_flush(m);
+        /* NB: SQLite would go on writing into the unlinked file, or beside
+         * a replacement's -wal; stopping lets systemd's restart open the
+         * path afresh (a new database, or the replacement if it is ours). */
+        if (manager_flush(m) == -ESTALE) {
+                log_error("store %s: %s; stopping", m->config->daemon.database, m->store_reason);
+                return sd_event_exit(m->event, -ESTALE);
+        }
         return rearm(s, m->config->daemon.flush_interval_usec);
+}
+
+/* Samples from other threads (store_submit) join the queue at once, so the
+ * next flush writes them and the health counts them. */
+static int on_inbox(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        int r = store_inbox_drain(m->store, NULL);
+
+        if (r < 0)
+                log_warning("store %s: cannot queue submitted samples: %s", m->config->daemon.database,
+                            strerror(-r));
+        return 0;
+}
+
+static int watch_inbox(Manager *m) {
+        int r = sd_event_add_io(m->event, &m->inbox_source, store_inbox_fd(m->store), EPOLLIN, on_inbox, m);
+
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the store's inbox: %s", strerror(-r));
+        (void) sd_event_source_set_description(m->inbox_source, "store-inbox");
+        return 0;
+}
+
+/* At exit, out of the loop (so waiting blocks no one): writes what is
+ * pending, retrying for EXIT_FLUSH_USEC; logs what is lost.  0, or the
+ * last error when samples were lost or the file was gone. */
+static int manager_flush_at_exit(Manager *m) {
+        const char *db = m->config->daemon.database;
+        uint64_t deadline = now_monotonic_usec() + EXIT_FLUSH_USEC;
+        StoreHealth h;
+        size_t n;
+        int r;
+
+        for (unsigned i = 0;; i++) {
+                r = manager_flush(m);
+                if (r >= 0 || r == -ESTALE || now_monotonic_usec() >= deadline)
+                        break;
+                if (i == 0)
+                        log_warning("store %s: %zu samples pending; retrying for up to %llu s",
+                                    db, store_pending(m->store), EXIT_FLUSH_USEC / USEC_PER_SEC);
+                (void) usleep(EXIT_FLUSH_RETRY_USEC);
+        }
+        n = store_pending(m->store);
+        if (r >= 0 || n == 0)
+                return r;
+        store_health(m->store, &h);
+        log_error("store %s: %zu samples lost at exit: %s", db, n, h.last_error);
+        return r;
 }
 
 static void notify_status(Manager *m, const CriteriaReport *report) {
@@ -120,11 +216,7 @@ static void notify_status(Manager *m, const CriteriaReport *report) {
         if (off < sizeof line)
                 snprintf(line + off, sizeof line - off, "%s%u/%u sources up", off ? "; " : "", up, total);
 
-        if (m->status_line && strcmp(m->status_line, line) == 0)
-                return;
-        free(m->status_line);
-        m->status_line = strdup(line);
-        (void) sd_notifyf(false, "STATUS=%s", line);
+        send_status(m, line);
 }
 
 /* A finished evaluation, on the loop thread: STATUS= and the API's snapshot. */
@@ -368,7 +460,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
-        log_info("received %s, stopping", strsignal((int) si->ssi_signo));
+        log_info("received %s, stopping (%zu samples to write)", strsignal((int) si->ssi_signo),
+                 store_pending(m->store));
         return sd_event_exit(m->event, 0);
 }
 
@@ -467,6 +560,8 @@ int manager_new(Config *config, Manager **ret) {
         if (r >= 0)
                 r = open_store_and_api(m);
         if (r >= 0)
+                r = watch_inbox(m);
+        if (r >= 0)
                 r = probes_start(m, m->config, &m->probes);
         if (r >= 0)
                 r = arm_periodic(m, &m->flush_timer, config->daemon.flush_interval_usec, on_flush, "flush");
@@ -489,7 +584,7 @@ fail:
 }
 
 int manager_run(Manager *m) {
-        int r;
+        int r, k;
 
         (void) sd_notify(false, "READY=1");
         log_info("running: %zu targets, %zu postgres, %zu capacity, %zu criteria", m->config->n_targets,
@@ -497,10 +592,11 @@ int manager_run(Manager *m) {
 
         r = sd_event_loop(m->event);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
-        manager_flush(m);
-        if (r < 0)
+        k = manager_flush_at_exit(m);
+        /* -ESTALE: on_flush stopped the loop and said why. */
+        if (r < 0 && r != -ESTALE)
                 return log_error_errno(r, "event loop failed: %s", strerror(-r));
-        return 0;
+        return r < 0 ? r : k;
 }
 
 Manager *manager_free(Manager *m) {
@@ -510,6 +606,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->evaluate_timer);
         sd_event_source_disable_unref(m->retention_timer);
         evaluator_free(m->evaluator);
+        sd_event_source_disable_unref(m->inbox_source);
         api_free(m->api);
         probes_free(&m->probes);
         curl_glue_free(m->glue);
@@ -518,6 +615,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->status_line);
+        free(m->criteria_line);
         free(m);
         return NULL;
 }

@@ -11,8 +11,10 @@ typedef struct Manager Manager;
  * the store and the API.  On failure logs why and returns a negative errno. */
 int manager_new(Config *config, Manager **ret);
 
-/* Runs the loop until SIGTERM/SIGINT; flushes and returns 0, or a negative
- * errno on a fatal error. */
+/* Runs the loop until SIGTERM/SIGINT, or until the database file is deleted
+ * or replaced (-ESTALE); then writes the pending samples, retrying for up to
+ * 10 s.  0, or a negative errno on a fatal error or when samples were lost
+ * (counted in the log): the exit status must then say failure. */
 int manager_run(Manager *m);
 
 /* NULL is a no-op.  Returns NULL. */

@@ -53,8 +53,9 @@ static void gomem_report_append_error(GoMemProbe *p, uint64_t duration, int n) {
                                    GOMEM_FIELDS_MAX, GOMEM_FIELDS_MAX);
         else if (n == -E2BIG)
                 source_report_down(p->source, p->started_usec, duration,
-                                   "the store already holds %d series names; new fields are dropped "
-                                   "(do the JSON keys change on every poll?)", STORE_SERIES_MAX);
+                                   "this target already has %d series names in the store; new fields "
+                                   "are dropped (do the JSON keys change on every poll?)",
+                                   STORE_SERIES_PER_PREFIX_MAX);
         else
                 source_report_down(p->source, p->started_usec, duration, "cannot queue samples: %s",
                                    strerror(-n));

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
@@ -59,6 +61,19 @@ typedef struct Series {
         uint64_t id_gen;      /* the flush that learnt id: undone if it rolls back */
 } Series;
 
+/* How many series names share one prefix ("go.app."). */
+typedef struct SeriesPrefix {
+        char *prefix;
+        size_t n;
+} SeriesPrefix;
+
+/* A sample handed over by store_submit(), name copied. */
+typedef struct InboxItem {
+        char *series;
+        int64_t ts;
+        double value;
+} InboxItem;
+
 typedef struct Sample {
         uint32_t series;      /* index into Store.series */
         int64_t ts;
@@ -77,6 +92,9 @@ struct Store {
         uint32_t *slots;
         size_t n_slots;       /* a power of two */
 
+        SeriesPrefix *prefixes;
+        size_t n_prefixes, alloc_prefixes;
+
         /* A ring of pending samples, oldest at q_head. */
         Sample *queue;
         size_t q_head, q_len, q_alloc;
@@ -85,6 +103,20 @@ struct Store {
 
         /* CLOCK_MONOTONIC usec after which statements are interrupted (0: never). */
         uint64_t deadline_usec;
+        /* The file opened: each flush checks that the path still names it. */
+        dev_t dev;
+        ino_t ino;
+        bool stale;           /* it was deleted or replaced: never written again */
+        /* SQLite's words for the last failed statement. */
+        char sql_error[160];
+        StoreHealth health;
+
+        /* Samples from other threads (store_submit), under inbox_lock. */
+        pthread_mutex_t inbox_lock;
+        InboxItem *inbox;
+        size_t inbox_len, inbox_alloc;
+        uint64_t inbox_dropped;
+        int inbox_fd;
 };
 
 /* ------------------------------------------------ store.c: statements */
@@ -120,3 +152,26 @@ int store_rollup_add(Store *s, int64_t series_id, int64_t ts_ms, double value);
  * `cutoff_ms`, inside the caller's open transaction; *ret_deleted gets the
  * count. */
 int store_rollup_retention(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);
+/* ------------------------------------------------ store-health.c */
+
+/* Remembers the path's device and inode as the file opened.  0 or -errno. */
+int store_file_remember(Store *s);
+
+/* -ESTALE when the path no longer names the file opened (deleted or
+ * replaced), with the reason in s->sql_error; the first time, removes the
+ * -wal and -shm beside the path, which belong to the old file.  Else 0. */
+int store_file_check(Store *s);
+
+/* Records a flush's outcome in s->health: r < 0 failed with `n` samples. */
+void store_health_note_flush(Store *s, int r, size_t n);
+
+/* ------------------------------------------------ store-inbox.c */
+
+/* Sets up the inbox (the eventfd for a writer).  0 or -errno. */
+int store_inbox_init(Store *s);
+
+/* Frees the inbox and what it still holds. */
+void store_inbox_done(Store *s);
+
+/* Samples waiting in the inbox (takes the lock). */
+size_t store_inbox_len(const Store *s);

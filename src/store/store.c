@@ -118,6 +118,7 @@ static const char *stmt_sql(unsigned id) {
  * words are kept at debug level for whoever digs deeper. */
 int store_sql_error(Store *s, int rc, unsigned id) {
         log_debug("%s: \"%s\": %s", s->path, stmt_sql(id), sqlite3_errmsg(s->db));
+        snprintf(s->sql_error, sizeof s->sql_error, "%s", sqlite3_errmsg(s->db));
         return errno_from_sqlite(rc) ?: -EIO;
 }
 
@@ -204,12 +205,53 @@ static int slots_grow(Store *s) {
         return 0;
 }
 
-static int series_add(Store *s, const char *name, uint32_t hash, size_t slot, uint32_t *ret) {
+/* The length of a name's source prefix: up to and with its second dot. */
+static size_t prefix_len(const char *name) {
+        const char *dot = strchr(name, '.');
+
+        if (!dot)
+                return 0;
+        return (size_t) ((strchr(dot + 1, '.') ?: dot) - name) + 1;
+}
+
+/* The counter of the prefix of `name`, added when new; NULL without memory.
+ * A linear walk: there are about as many prefixes as sources, and it runs
+ * only for a name not seen before. */
+static SeriesPrefix *prefix_of(Store *s, const char *name) {
+        size_t len = prefix_len(name);
+        SeriesPrefix *a;
+
+        for (size_t i = 0; i < s->n_prefixes; i++)
+                if (strlen(s->prefixes[i].prefix) == len && strncmp(s->prefixes[i].prefix, name, len) == 0)
+                        return &s->prefixes[i];
+        if (s->n_prefixes == s->alloc_prefixes) {
+                size_t n = s->alloc_prefixes ? s->alloc_prefixes * 2 : 8;
+                a = realloc(s->prefixes, n * sizeof *a);
+                if (!a)
+                        return NULL;
+                s->prefixes = a;
+                s->alloc_prefixes = n;
+        }
+        a = &s->prefixes[s->n_prefixes];
+        *a = (SeriesPrefix) { .prefix = strndup(name, len) };
+        if (!a->prefix)
+                return NULL;
+        s->n_prefixes++;
+        return a;
+}
+
+/* `capped`: a new name from a source (not one read back from the file). */
+static int series_add(Store *s, const char *name, uint32_t hash, size_t slot, bool capped,
+                      uint32_t *ret) {
+        SeriesPrefix *pre = prefix_of(s, name);
         char *copy;
 
+        if (!pre)
+                return -ENOMEM;
         /* A target whose JSON keys change on every poll (ids, timestamps)
-         * would otherwise grow memory and the database without end. */
-        if (s->n_series >= STORE_SERIES_MAX)
+         * would otherwise grow memory and the database without end, and
+         * one such target must not use up the names of all the others. */
+        if (capped && pre->n >= STORE_SERIES_PER_PREFIX_MAX)
                 return -E2BIG;
         if (s->n_series == s->alloc_series) {
                 size_t n = s->alloc_series ? s->alloc_series * 2 : 16;
@@ -225,11 +267,12 @@ static int series_add(Store *s, const char *name, uint32_t hash, size_t slot, ui
         s->series[s->n_series] = (Series) { .name = copy, .hash = hash };
         *ret = (uint32_t) s->n_series++;
         s->slots[slot] = *ret + 1;
+        pre->n++;
         return 0;
 }
 
 /* The index of `name` in s->series, added (id unknown) when new. */
-static int series_intern(Store *s, const char *name, uint32_t *ret) {
+static int series_intern(Store *s, const char *name, bool capped, uint32_t *ret) {
         uint32_t h = name_hash(name);
         size_t j;
         int r;
@@ -247,7 +290,7 @@ static int series_intern(Store *s, const char *name, uint32_t *ret) {
                         return 0;
                 }
         }
-        return series_add(s, name, h, j, ret);
+        return series_add(s, name, h, j, capped, ret);
 }
 
 /* Creates the series row if needed and caches its id. */
@@ -299,6 +342,30 @@ int store_series_lookup(Store *s, const char *name, int64_t *ret) {
                 *ret = sqlite3_column_int64(st, 0);
         r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sql_error(s, rc, STMT_SERIES_ID);
         store_stmt_done(st);
+        return r;
+}
+
+/* Reads the names already in the file, so that they count towards their
+ * prefix's cap (which then holds across restarts) and need no lookup. */
+static int series_load(Store *s, char **ret_error) {
+        sqlite3_stmt *st = NULL;
+        uint32_t idx;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "SELECT id, name FROM series", -1, &st, NULL);
+        while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *name = (const char *) sqlite3_column_text(st, 1);
+                r = series_intern(s, name ?: "", false, &idx);
+                if (r < 0)
+                        break;
+                s->series[idx].id = sqlite3_column_int64(st, 0);
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = set_error(ret_error, errno_from_sqlite(rc) ?: -EIO, "%s: cannot read the series names: %s",
+                              s->path, sqlite3_errmsg(s->db));
+        else if (r < 0)
+                set_error(ret_error, r, "%s: cannot read the series names: %s", s->path, strerror(-r));
+        sqlite3_finalize(st);
         return r;
 }
 
@@ -361,13 +428,19 @@ static int store_connect(const char *path, bool readonly, Store **ret, char **re
         int rc, r, e;
 
         s = calloc(1, sizeof *s);
-        if (s)
-                s->path = strdup(path);
-        if (!s || !s->path) {
-                store_free(s);
+        if (!s)
                 return set_error(ret_error, -ENOMEM, "%s: out of memory", path);
-        }
         s->readonly = readonly;
+        /* First, so that store_free() may undo it. */
+        r = store_inbox_init(s);
+        if (r >= 0) {
+                s->path = strdup(path);
+                r = s->path ? 0 : -ENOMEM;
+        }
+        if (r < 0) {
+                store_free(s);
+                return set_error(ret_error, r, "%s: cannot create the store: %s", path, strerror(-r));
+        }
 
         rc = sqlite3_open_v2(path, &s->db, flags, NULL);
         if (rc != SQLITE_OK) {
@@ -400,6 +473,60 @@ static int store_check_version(Store *s, char **ret_error) {
                                  "%s: database is not initialised (schema version 0); perfwatchd creates it",
                                  s->path);
         return 0;
+}
+
+/* Counts the tables of a database whose application_id is 0: `ours` those
+ * every perfwatch schema has, `others` any that no perfwatch schema made. */
+static int count_tables(Store *s, int *ret_ours, int *ret_others) {
+        static const char sql[] =
+                "SELECT coalesce(sum(name IN ('series', 'samples')), 0), "
+                "coalesce(sum(name NOT IN ('series', 'samples', 'profiles')), 0) "
+                "FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite!_%' ESCAPE '!'";
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret_ours = sqlite3_column_int(st, 0);
+                *ret_others = sqlite3_column_int(st, 1);
+        }
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : (errno_from_sqlite(rc) ?: -EIO);
+}
+
+/* Refuses a database that is not perfwatch's before anything is changed in
+ * it: another application's id, or id 0 (perfwatch before it stamped its
+ * files, or a plain SQLite file) with tables that are not perfwatch's. */
+static int store_check_owner(Store *s, char **ret_error) {
+        int app = 0, v = 0, ours = 0, others = 0, r;
+
+        r = pragma_int(s->db, "PRAGMA application_id", &app);
+        if (r >= 0)
+                r = pragma_int(s->db, "PRAGMA user_version", &v);
+        if (r >= 0 && app == 0)
+                r = count_tables(s, &ours, &others);
+        if (r < 0)
+                return set_error(ret_error, r, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        if (app == STORE_APPLICATION_ID)
+                return 0;
+        if (app != 0)
+                return set_error(ret_error, -EMEDIUMTYPE,
+                                 "%s: not a perfwatch database (application_id 0x%08x, perfwatch's is "
+                                 "0x%08x); refusing to open it", s->path, (unsigned) app,
+                                 (unsigned) STORE_APPLICATION_ID);
+        if (ours + others == 0 || (v >= 1 && ours == 2 && others == 0))
+                return 0;
+        if (others == 0)
+                return set_error(ret_error, -EMEDIUMTYPE,
+                                 "%s: not a perfwatch database (application_id 0, schema version %d, "
+                                 "tables named like perfwatch's but not its schema); refusing to open it",
+                                 s->path, v);
+        return set_error(ret_error, -EMEDIUMTYPE,
+                         "%s: not a perfwatch database (application_id 0, schema version %d, "
+                         "%d tables that are not perfwatch's); refusing to open it",
+                         s->path, v, others);
 }
 
 static int store_set_wal(Store *s, char **ret_error) {
@@ -455,7 +582,7 @@ fail:
 }
 
 int store_open(const char *path, Store **ret, char **ret_error) {
-        char tune[160];
+        char tune[160], stamp[64];
         Store *s = NULL;
         int r;
 
@@ -467,7 +594,10 @@ int store_open(const char *path, Store **ret, char **ret_error) {
         snprintf(tune, sizeof tune,
                  "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -%d; PRAGMA journal_size_limit = %d",
                  CACHE_KIB_WRITER, WAL_SIZE_LIMIT);
+        snprintf(stamp, sizeof stamp, "PRAGMA application_id = %d", STORE_APPLICATION_ID);
         r = store_connect(path, false, &s, ret_error);
+        if (r >= 0)
+                r = store_check_owner(s, ret_error);
         if (r >= 0)
                 r = store_check_version(s, ret_error);
         if (r >= 0)
@@ -476,6 +606,15 @@ int store_open(const char *path, Store **ret, char **ret_error) {
                 r = store_exec(s, tune, "cannot apply the connection settings", ret_error);
         if (r >= 0)
                 r = store_migrate(s, ret_error);
+        if (r >= 0)
+                r = store_exec(s, stamp, "cannot set the application_id", ret_error);
+        if (r >= 0)
+                r = series_load(s, ret_error);
+        if (r >= 0) {
+                r = store_file_remember(s);
+                if (r < 0)
+                        set_error(ret_error, r, "%s: %s", path, strerror(-r));
+        }
         if (r < 0) {
                 store_free(s);
                 return r;
@@ -497,6 +636,8 @@ int store_open_readonly(const char *path, Store **ret, char **ret_error) {
         snprintf(tune, sizeof tune, "PRAGMA cache_size = -%d", CACHE_KIB_READER);
         r = store_connect(path, true, &s, ret_error);
         if (r >= 0)
+                r = store_check_owner(s, ret_error);
+        if (r >= 0)
                 r = store_check_version(s, ret_error);
         if (r >= 0)
                 r = store_exec(s, tune, "cannot apply the connection settings", ret_error);
@@ -516,8 +657,12 @@ Store *store_free(Store *s) {
         sqlite3_close(s->db);
         for (size_t i = 0; i < s->n_series; i++)
                 free(s->series[i].name);
+        for (size_t i = 0; i < s->n_prefixes; i++)
+                free(s->prefixes[i].prefix);
+        free(s->prefixes);
         free(s->series);
         free(s->slots);
+        store_inbox_done(s);
         free(s->queue);
         free(s->path);
         free(s);
@@ -539,7 +684,7 @@ int store_append(Store *s, const char *series, int64_t ts_ms, double value) {
         if (isnan(value))
                 return -EINVAL;
 
-        r = series_intern(s, series, &idx);
+        r = series_intern(s, series, true, &idx);
         if (r < 0)
                 return r;
         if (s->q_len == QUEUE_MAX) {
@@ -575,19 +720,10 @@ static int flush_sample(Store *s, sqlite3_stmt *ins, const Sample *q) {
         return store_rollup_add(s, e->id, q->ts, q->value);
 }
 
-int store_flush(Store *s) {
+static int flush_queue(Store *s) {
         sqlite3_stmt *ins = NULL;
         int r;
 
-        if (!s)
-                return -EINVAL;
-        if (s->readonly)
-                return -EROFS;
-        if (s->dropped > 0) {
-                log_warning("%s: sample queue was full (%u): dropped the %" PRIu64 " oldest samples",
-                            s->path, QUEUE_MAX, s->dropped);
-                s->dropped = 0;
-        }
         if (s->q_len == 0)
                 return 0;
 
@@ -612,8 +748,32 @@ int store_flush(Store *s) {
         return 0;
 }
 
+int store_flush(Store *s) {
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (s->readonly)
+                return -EROFS;
+        (void) store_inbox_drain(s, NULL);
+        if (s->dropped > 0) {
+                log_warning("%s: sample queue was full (%u): dropped the %" PRIu64 " oldest samples",
+                            s->path, QUEUE_MAX, s->dropped);
+                s->health.dropped += s->dropped;
+                s->dropped = 0;
+        }
+        s->sql_error[0] = '\0';
+        /* Writing on into a file that no longer has a name, or beside its
+         * replacement's -wal, would lose the samples or corrupt the new file. */
+        r = store_file_check(s);
+        if (r >= 0)
+                r = flush_queue(s);
+        store_health_note_flush(s, r, s->q_len);
+        return r;
+}
+
 size_t store_pending(const Store *s) {
-        return s ? s->q_len : 0;
+        return s ? s->q_len + store_inbox_len(s) : 0;
 }
 
 int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted) {

@@ -1,18 +1,29 @@
 /* The SQLite store: one database file in WAL mode.  The schema is in sql/
- * and compiled in; PRAGMA user_version numbers the migrations applied.
+ * and compiled in; PRAGMA user_version numbers the migrations applied, and
+ * PRAGMA application_id (STORE_APPLICATION_ID) marks the file as perfwatch's.
  *
- * A read-write Store belongs to the event-loop thread: store_append() queues
- * samples in memory and store_flush() writes them in one transaction.  API
- * threads read through a StorePool of read-only connections, the criteria
- * evaluator's thread through a read-only Store of its own. */
+ * Threads: a read-write Store belongs to the event-loop thread: every call on
+ * it is for that thread only, except store_submit(), which any thread may
+ * call at any time while the Store lives.  store_append() queues samples in
+ * memory and store_flush() writes them in one transaction.  API threads read
+ * through a StorePool of read-only connections; the StorePool calls are
+ * thread-safe, a borrowed read-only Store is used by one thread at a time;
+ * the criteria evaluator's thread reads through a read-only Store of its own. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* At most this many distinct series names: store_append() of a new one past
- * it fails with -E2BIG. */
-#define STORE_SERIES_MAX 50000
+/* At most this many distinct series names per source prefix (the name up to
+ * its second dot: "go.app.", "pg.main."; a name with one dot counts under
+ * its first part, one without under ""): store_append() of a new one past
+ * it fails with -E2BIG.  Names already in the database count when it is
+ * opened, so the cap holds across restarts. */
+#define STORE_SERIES_PER_PREFIX_MAX 10000
+
+/* PRAGMA application_id of a perfwatch database ("PfWd"). */
+#define STORE_APPLICATION_ID 0x50665764
 
 typedef struct Store Store;
 typedef struct StorePool StorePool;
@@ -32,29 +43,82 @@ typedef struct StoreStatResult {
 } StoreStatResult;
 
 /* Opens (creating if needed) the database read-write, sets WAL and
- * synchronous=NORMAL, applies missing migrations.  Errors: -errno style;
- * on failure *ret_error (caller frees, may be NULL) says why in one line. */
+ * synchronous=NORMAL, applies missing migrations, stamps the application_id
+ * and reads the known series names.  A database that is not perfwatch's (an
+ * other application_id, or application_id 0 with tables that are not
+ * perfwatch's) is refused with -EMEDIUMTYPE, never migrated.  Errors: -errno
+ * style; on failure *ret_error (caller frees, may be NULL) says why in one
+ * line. */
 int store_open(const char *path, Store **ret, char **ret_error);
 
-/* Opens an existing database read-only (for API threads and tools). */
+/* Opens an existing database read-only (for API threads and tools); refuses
+ * a foreign database as store_open() does. */
 int store_open_readonly(const char *path, Store **ret, char **ret_error);
 
-/* Flushes nothing: pending samples are dropped.  Call store_flush() first.
- * NULL is a no-op.  Returns NULL. */
+/* Flushes nothing: pending samples (queued or submitted) are dropped.  Call
+ * store_flush() first.  NULL is a no-op.  Returns NULL. */
 Store *store_free(Store *s);
 
 /* Queues one sample in memory; copies `series`.  0, -ENOMEM, -EINVAL for
  * a NaN value or an empty name, or -E2BIG for a new name past
- * STORE_SERIES_MAX.  A queue past its cap (100000 samples) drops
- * the oldest and counts them. */
+ * STORE_SERIES_PER_PREFIX_MAX.  A queue past its cap (100000 samples) drops
+ * the oldest and counts them.  Loop thread only. */
 int store_append(Store *s, const char *series, int64_t ts_ms, double value);
 
-/* Writes every queued sample in one transaction.  0, or a negative errno with
- * the samples kept queued for the next try. */
+/* Thread-safe: hands one sample from any thread to the store's inbox (copies
+ * `series`) and wakes store_inbox_fd().  The loop thread moves it into the
+ * queue at its next store_inbox_drain() or store_flush().  0, -EINVAL (NaN,
+ * empty name, read-only store), -ENOMEM, or -ENOBUFS when 100000 samples
+ * already wait in the inbox (the sample is not taken and is counted as
+ * dropped). */
+int store_submit(Store *s, const char *series, int64_t ts_ms, double value);
+
+/* An eventfd (owned by the store, non-blocking) that becomes readable when
+ * store_submit() queued samples; the loop watches it for EPOLLIN and then
+ * calls store_inbox_drain().  -EBADF for a read-only store. */
+int store_inbox_fd(const Store *s);
+
+/* Loop thread: moves every submitted sample into the queue (as
+ * store_append() would) and clears the eventfd.  Samples refused there (a
+ * name past the cap) are counted as dropped.  *ret_moved (may be NULL) gets
+ * how many were moved.  0, or -ENOMEM when the queue could not take some
+ * (they are counted as dropped). */
+int store_inbox_drain(Store *s, size_t *ret_moved);
+
+/* Loop thread: checks that the path still names the file opened, moves the
+ * inbox into the queue and writes every queued sample in one transaction.
+ * 0, or a negative errno with the samples kept queued for the next try;
+ * -ESTALE when the database file was deleted or replaced (nothing is
+ * written: see store_health() for which). */
 int store_flush(Store *s);
 
-/* Number of samples queued and not yet flushed. */
+/* Number of samples waiting to be written: queued, and submitted but not yet
+ * drained.  Loop thread (it takes the inbox lock for the latter). */
 size_t store_pending(const Store *s);
+
+/* What the store's writer went through, for /healthz, the API and STATUS=. */
+typedef struct StoreHealth {
+        uint64_t queued;             /* samples waiting to be written */
+        uint64_t dropped;            /* samples given up since open (queue or inbox full, name cap) */
+        uint64_t failed_samples;     /* samples the last failed flush could not write; 0 when writing */
+        int64_t failing_since_ms;    /* realtime ms of the first failure in a row; 0 when writing */
+        int64_t last_flush_ms;       /* realtime ms of the last successful flush; 0: none yet */
+        int error;                   /* negative errno of the last flush, 0 when it worked */
+        char last_error[256];        /* the last failure in words, kept after recovery; "" none */
+} StoreHealth;
+
+/* Loop thread: fills *ret with the store's health now. */
+void store_health(const Store *s, StoreHealth *ret);
+
+/* True while flushes fail. */
+static inline bool store_health_failing(const StoreHealth *h) {
+        return h->failing_since_ms != 0;
+}
+
+/* Writes the one-line reason of a failing store, "cannot write 32 samples
+ * since 2026-12-01T14:00:00Z: database or disk is full", into buf (always
+ * terminated).  Returns buf. */
+char *store_health_reason(const StoreHealth *h, char *buf, size_t size);
 
 /* Deletes at most `max_rows` raw samples older than `cutoff_ms`, and at most
  * `max_rows` per-minute rollups of minutes wholly older than it, in one short
