@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "tap.h"
+#include "util/strdist.h"
 #include "util/units.h"
 
 static int duration(const char *s, uint64_t *ret) {
@@ -194,6 +195,19 @@ static void test_parse_time(void) {
         is_int(units_parse_time(NULL, now, &v), -EINVAL, "a NULL time is rejected");
 }
 
+/* util/strdist: the edit distance behind every "did you mean". */
+static void test_strdist(void) {
+        is_int(strdist("memory_url", "memory_url", 2), 0, "strdist: equal strings are 0 apart");
+        is_int(strdist("memory_ulr", "memory_url", 2), 1, "strdist: two swapped neighbours are one edit");
+        is_int(strdist("Memory_URL", "memory_url", 2), 0, "strdist: ASCII case is ignored");
+        is_int(strdist("go.app.Sy", "go.app.Sys", 5), 1, "strdist: one insertion");
+        is_int(strdist("kitten", "sitting", 5), 3, "strdist: the textbook pair is 3 apart");
+        is_int(strdist("kitten", "sitting", 2), 3, "strdist: past max it answers max + 1");
+        is_int(strdist("abcdef", "ab", 3), 4, "strdist: a length gap past max answers max + 1");
+        is_int(strdist("", "abc", 5), 3, "strdist: from empty, one insertion per byte");
+        is_int(strdist("ca", "abc", 5), 3, "strdist: a swap is not reused for a later insertion (OSA)");
+}
+
 int main(void) {
         test_duration_units();
         test_duration_errors();
@@ -201,5 +215,6 @@ int main(void) {
         test_format();
         test_iso8601();
         test_parse_time();
+        test_strdist();
         return tap_done();
 }

@@ -280,7 +280,7 @@ int store_series_nearest(Store *s, const char *name, char **ret_nearest) {
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *known = (const char *) sqlite3_column_text(st, 0);
-                size_t d = strdist_levenshtein(name, known, best_d);
+                size_t d = strdist(name, known, best_d);
 
                 /* Names come sorted: the first of equally near names wins. */
                 if (d < best_d) {
