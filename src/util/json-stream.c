@@ -211,7 +211,10 @@ static int stream_status(JsonStream *s, yajl_status st, const char *data, size_t
                 return 0;
         if (s->fn_error < 0)
                 return s->fn_error;
+        /* yajl counts the byte it stopped at as consumed. */
         at = s->fed + (data ? yajl_get_bytes_consumed(s->yajl) : 0);
+        if (data && at > s->fed)
+                at--;
         if (s->not_object) {
                 snprintf(s->error, sizeof(s->error), "JSON is not an object");
                 return -EBADMSG;
