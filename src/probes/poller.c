@@ -40,6 +40,7 @@ int poller_init(Poller *p, const PollerOps *ops, sd_event *e, uint64_t interval_
         if (!p || !ops || !ops->start || !ops->free || !e || interval_usec == 0 || !description)
                 return -EINVAL;
         p->ops = ops;
+        p->event = e;
         return poll_timer_new(e, interval_usec, spread_usec, description, poller_on_tick, p, &p->timer);
 }
 
@@ -51,6 +52,7 @@ Poller *poller_free(Poller *p) {
         if (!p)
                 return NULL;
         p->timer = poll_timer_free(p->timer);
+        p->resume = sd_event_source_disable_unref(p->resume);
         if (p->easy) {
                 if (p->in_flight)
                         curl_glue_remove(p->glue, p->easy);
@@ -155,13 +157,47 @@ static void poller_http_on_done(CURL *easy, CURLcode result, void *userdata) {
         poller_end(p);
 }
 
+static int poller_on_resume(sd_event_source *s, void *userdata) {
+        Poller *p = userdata;
+
+        p->slice_bytes = 0;
+        if (p->in_flight && p->easy)
+                (void) curl_easy_pause(p->easy, CURLPAUSE_CONT);
+        return 0;
+}
+
+/* True when this piece would take the loop iteration past its budget: the
+ * transfer then pauses, and a deferred event (run after the other pending
+ * events) resumes it. */
+static bool poller_over_slice(Poller *p, size_t n) {
+        uint64_t now = 0;
+
+        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &now);
+        if (now != p->slice_iteration) {
+                p->slice_iteration = now;
+                p->slice_bytes = 0;
+        }
+        if (p->slice_bytes == 0 || p->slice_bytes + n <= POLLER_SLICE_BYTES) {
+                p->slice_bytes += n;
+                return false;
+        }
+        if (!p->resume && sd_event_add_defer(p->event, &p->resume, poller_on_resume, p) >= 0)
+                (void) sd_event_source_set_description(p->resume, "poller-resume");
+        /* Without the event, parsing on is better than a transfer stuck. */
+        if (!p->resume || sd_event_source_set_enabled(p->resume, SD_EVENT_ONESHOT) < 0)
+                return false;
+        return true;
+}
+
 /* A streamed body: counted against the cap (body.size, body.overflow)
- * and handed on; nothing is kept. */
+ * and handed on a slice per loop iteration; nothing is kept. */
 static size_t poller_http_write(char *data, size_t size, size_t nmemb, void *userdata) {
         Poller *p = userdata;
         size_t n = size * nmemb;
         long code = 0;
 
+        if (poller_over_slice(p, n))
+                return CURL_WRITEFUNC_PAUSE;
         if (n > p->body.cap - p->body.size) {
                 p->body.overflow = true;
                 return 0;

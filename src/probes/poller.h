@@ -17,6 +17,10 @@
 #include "transport/curl-glue.h"
 #include "transport/poll-timer.h"
 
+/* What a streaming poller parses per loop iteration: about a millisecond
+ * of JSON parsing, so other sources keep their schedule. */
+#define POLLER_SLICE_BYTES (256u * 1024u)
+
 typedef struct Poller Poller;
 typedef struct PollerList PollerList;
 
@@ -36,7 +40,9 @@ typedef struct PollerOps {
          * reports "HTTP <code>: <first line of the page>". */
         void (*http_error)(Poller *p, long code, const CurlBuffer *body);
         /* HTTP pollers, optional: takes the body as it arrives instead of
-         * buffering it (returns 0 to go on, < 0 to abort the transfer). */
+         * buffering it (returns 0 to go on, < 0 to abort the transfer).
+         * At most POLLER_SLICE_BYTES are handed over per loop iteration:
+         * past that the transfer pauses until the loop has run once more. */
         int (*write)(Poller *p, const char *data, size_t n);
         /* Frees the kind's own fields and the poller itself; the base is
          * already stopped (timer gone, transfer aborted). */
@@ -52,6 +58,8 @@ struct Poller {
         uint64_t started_usec;         /* wall clock: the samples' time */
         uint64_t started_mono_usec;    /* for the duration */
 
+        sd_event *event;
+
         /* HTTP pollers only (poller_http_setup). */
         CurlGlue *glue;
         CURL *easy;
@@ -60,6 +68,11 @@ struct Poller {
         uint64_t timeout_usec;
         size_t body_cap;
         const char *what, *cap_name;   /* "body", "max_body": static strings */
+        /* Streaming pollers: what this loop iteration has parsed, and the
+         * deferred event that resumes a transfer paused at the budget. */
+        uint64_t slice_iteration;
+        size_t slice_bytes;
+        sd_event_source *resume;
 };
 
 /* What the manager lends every kind when it builds pollers; all borrowed,
