@@ -186,8 +186,10 @@ static int probes_start(Manager *m, const Config *c, Probes *ret) {
         r = source_set_new(m->store, &p.sources);
         if (r >= 0)
                 r = poller_list_new(&p.pollers);
-        if (r < 0)
+        if (r < 0) {
+                probes_free(&p);
                 return log_error_errno(r, "cannot create the poller list: %s", strerror(-r));
+        }
         ctx = (PollerContext) { .event = m->event, .glue = m->glue, .store = m->store, .sources = p.sources,
                                 .config = c };
         for (size_t i = 0; i < ELEMENTSOF(poller_kinds); i++) {
