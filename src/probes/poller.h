@@ -4,7 +4,9 @@
  * for HTTP pollers the whole transfer (start, error text, status check).
  * A poller kind embeds `Poller` as its first member and supplies a
  * PollerOps table; a PollerKind row builds its pollers from the config.
- * Loop thread only. */
+ * The base owns its timer, easy handle, body buffer and resume event; the
+ * kind owns everything else and frees it (and the poller) in ops->free.
+ * Everything a PollerContext lends is borrowed.  Loop thread only. */
 #pragma once
 
 #include <stdbool.h>
@@ -137,4 +139,5 @@ PollerList *poller_list_free(PollerList *l);
 /* Takes ownership of `p` (frees it when it cannot be added). */
 int poller_list_add(PollerList *l, Poller *p);
 
+/* How many pollers the list holds (0 for NULL). */
 size_t poller_list_size(const PollerList *l);
