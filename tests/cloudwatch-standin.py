@@ -12,8 +12,10 @@ get a capacity ramp: ServerlessDatabaseCapacity is 2 ACU until RAMP_START
 up to 16; ACUUtilization is that as a percentage of 16.  With --page-size, at
 most N datapoints per series go in one answer, the rest behind NextToken.
 
-Control (for tests): POST /_control?mode=ok|500|malformed|hang|forbidden
-[&delay=SECONDS][&session_token=T] changes how later requests are answered;
+Control (for tests): POST /_control?mode=ok|500|malformed|hang|forbidden|echo
+[&delay=SECONDS][&session_token=T] changes how later requests are answered
+(echo: a 400 whose message quotes the request's Authorization header and
+session token);
 GET /_stats gives counters and the last verification result as JSON.  Every
 request is logged on stderr, one line each ("verified ..." / "rejected ...").
 """
@@ -263,6 +265,13 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "forbidden":
             self.send_error_json(403, "AccessDeniedException",
                                  "User is not authorized to perform: cloudwatch:GetMetricData")
+        elif mode == "echo":
+            # A careless upstream (or proxy) that quotes the request's
+            # credentials back in its error text.
+            self.send_error_json(400, "InvalidSignatureException",
+                                 "canonical request POST / X-Amz-Security-Token="
+                                 f"{self.headers.get('X-Amz-Security-Token')}; "
+                                 f"Authorization: {self.headers.get('Authorization')}")
         elif mode == "malformed":
             self.send_json(200, None, raw=b'{"MetricDataResults": [{"Id": "acu", ')
         else:

@@ -306,7 +306,10 @@ static void test_range_errors(void) {
         expect_error("[daemon]\nretention = 99999999999999999999d\n",
                      ":2: [daemon] retention: \"99999999999999999999d\" is too long a duration", "a duration overflow");
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmax_body = 512MiB\n",
-                     ":3: [target go] max_body: \"512MiB\" is above the maximum 256MiB", "a size above its maximum");
+                     ":3: [target go] max_body: \"512MiB\" is above the maximum 16MiB", "a size above its maximum");
+        expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmax_body = 64MiB\n",
+                     ":3: [target go] max_body: \"64MiB\" is above the maximum 16MiB",
+                     "max_body has a ceiling of 16MiB");
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmax_body = 1000\n",
                      ":3: [target go] max_body: \"1000\" is below the minimum 1KiB", "a size below its minimum");
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\ntimeout = 50ms\n",

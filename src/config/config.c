@@ -55,7 +55,7 @@ const ConfigKey config_keys[] = {
         { SECTION_TARGET, "timeout", CONFIG_DURATION, "5s",
           "100ms", "5m", offsetof(TargetConfig, timeout_usec), 0 },
         { SECTION_TARGET, "max_body", CONFIG_SIZE, "1MiB",
-          "1KiB", "256MiB", offsetof(TargetConfig, max_body), 0 },
+          "1KiB", "16MiB", offsetof(TargetConfig, max_body), 0 },
         { SECTION_TARGET, "pprof_url", CONFIG_BASE_URL, NULL,
           NULL, NULL, offsetof(TargetConfig, pprof_url), 0 },
         { SECTION_TARGET, "heap_interval", CONFIG_DURATION, "1m",

@@ -19,6 +19,7 @@
 #include "probes/probe-capacity.h"
 #include "probes/probe-gomem.h"
 #include "probes/probe-pg.h"
+#include "probes/poller.h"
 #include "probes/probe-pprof.h"
 #include "probes/source.h"
 #include "store/store.h"
@@ -35,19 +36,20 @@
 #define EXIT_FLUSH_USEC (10 * USEC_PER_SEC)
 #define EXIT_FLUSH_RETRY_USEC (250 * USEC_PER_MSEC)
 
+/* Every kind of poller: each row builds the pollers its config sections
+ * ask for.  A new kind is one file with its PollerKind and one row here. */
+static const PollerKind *const poller_kinds[] = {
+        &gomem_poller_kind,
+        &pprof_poller_kind,
+        &pg_poller_kind,
+        &capacity_poller_kind,
+};
+
 /* Every poller of one configuration and the set of their sources: built
  * whole, swapped whole on reload. */
 typedef struct Probes {
         SourceSet *sources;
-        /* One array per kind of poller, each sized for the config. */
-        GoMemProbe **gomem;
-        size_t n_gomem;
-        PprofProbe **pprof;
-        size_t n_pprof;
-        PgProbe **pg;
-        size_t n_pg;
-        CapacityProbe **capacity;
-        size_t n_capacity;
+        PollerList *pollers;
 } Probes;
 
 struct Manager {
@@ -282,100 +284,34 @@ static int on_retention(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void probes_free(Probes *p) {
-        for (size_t i = 0; i < p->n_gomem; i++)
-                gomem_probe_free(p->gomem[i]);
-        for (size_t i = 0; i < p->n_pprof; i++)
-                pprof_probe_free(p->pprof[i]);
-        for (size_t i = 0; i < p->n_pg; i++)
-                pg_probe_free(p->pg[i]);
-        for (size_t i = 0; i < p->n_capacity; i++)
-                capacity_probe_free(p->capacity[i]);
-        free(p->gomem);
-        free(p->pprof);
-        free(p->pg);
-        free(p->capacity);
+        /* The pollers first: they report to the sources. */
+        poller_list_free(p->pollers);
         source_set_free(p->sources);
         *p = (Probes) {};
-}
-
-static int start_target_probes(Manager *m, Probes *p, const TargetConfig *t) {
-        int r = 0;
-
-        if (t->memory_url) {
-                r = gomem_probe_new(m->event, m->glue, m->store, p->sources, t, &p->gomem[p->n_gomem]);
-                if (r < 0)
-                        return log_error_errno(r, "[target %s]: cannot poll %s: %s", t->name,
-                                               t->memory_url, strerror(-r));
-                p->n_gomem++;
-        }
-        if (t->pprof_url) {
-                r = pprof_probe_new(m->event, m->glue, m->store, p->sources, t, &p->pprof[p->n_pprof]);
-                if (r < 0)
-                        return log_error_errno(r, "[target %s]: cannot collect profiles from %s: %s",
-                                               t->name, t->pprof_url, strerror(-r));
-                p->n_pprof++;
-        }
-        return 0;
-}
-
-static int start_capacity_probe(Manager *m, Probes *p, const Config *c, const CapacityConfig *cc) {
-        const PostgresConfig *pg = NULL;
-        int r;
-
-        if (cc->source == CAPACITY_SQL)
-                pg = config_find_postgres(c, cc->postgres);
-        r = capacity_probe_new(m->event, m->glue, m->store, p->sources, cc, pg,
-                               &p->capacity[p->n_capacity]);
-        if (r < 0)
-                return log_error_errno(r, "[capacity %s]: cannot start polling: %s", cc->name,
-                                       strerror(-r));
-        p->n_capacity++;
-        return 0;
-}
-
-static int start_pollers(Manager *m, Probes *p, const Config *c) {
-        int r;
-
-        for (size_t i = 0; i < c->n_targets; i++) {
-                r = start_target_probes(m, p, &c->targets[i]);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t i = 0; i < c->n_postgres; i++) {
-                r = pg_probe_new(m->event, m->store, p->sources, &c->postgres[i], &p->pg[p->n_pg]);
-                if (r < 0)
-                        return log_error_errno(r, "[postgres %s]: cannot start polling: %s",
-                                               c->postgres[i].name, strerror(-r));
-                p->n_pg++;
-        }
-        for (size_t i = 0; i < c->n_capacity; i++) {
-                r = start_capacity_probe(m, p, c, &c->capacity[i]);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
 }
 
 /* Builds the sources and pollers `c` asks for into *ret; on failure frees
  * what it built and leaves *ret empty.  `c` must outlive them. */
 static int probes_start(Manager *m, const Config *c, Probes *ret) {
         Probes p = {};
+        PollerContext ctx;
         int r;
 
         r = source_set_new(m->store, &p.sources);
-        if (r < 0)
-                return log_error_errno(r, "cannot create source set: %s", strerror(-r));
-        p.gomem = calloc(c->n_targets + 1, sizeof *p.gomem);
-        p.pprof = calloc(c->n_targets + 1, sizeof *p.pprof);
-        p.pg = calloc(c->n_postgres + 1, sizeof *p.pg);
-        p.capacity = calloc(c->n_capacity + 1, sizeof *p.capacity);
-        if (!p.gomem || !p.pprof || !p.pg || !p.capacity)
-                r = log_error_errno(ENOMEM, "out of memory");
-        else
-                r = start_pollers(m, &p, c);
+        if (r >= 0)
+                r = poller_list_new(&p.pollers);
         if (r < 0) {
                 probes_free(&p);
-                return r;
+                return log_error_errno(r, "cannot create the poller list: %s", strerror(-r));
+        }
+        ctx = (PollerContext) { .event = m->event, .glue = m->glue, .store = m->store, .sources = p.sources,
+                                .config = c };
+        for (size_t i = 0; i < ELEMENTSOF(poller_kinds); i++) {
+                r = poller_kinds[i]->build(&ctx, p.pollers);
+                if (r < 0) {
+                        probes_free(&p);
+                        return r;
+                }
         }
         *ret = p;
         return 0;

@@ -8,7 +8,6 @@
 #include "transport/aws-credentials.h"
 #include "util/log.h"
 #include "transport/pg-conn.h"
-#include "transport/poll-timer.h"
 #include "probes/probe-capacity.h"
 #include "util/units.h"
 #include "util/util.h"
@@ -32,25 +31,16 @@ static const struct {
         [SERIES_UTIL] = { "util", "ACUUtilization", ".acu_utilization" },
 };
 
-struct CapacityProbe {
-        CurlGlue *glue;
+typedef struct CapacityProbe {
+        Poller base;                   /* first: a CapacityProbe is a Poller */
         Store *store;
-        Source *source;
         const CapacityConfig *cc;
         const PostgresConfig *pg;
         char *series[N_SERIES];        /* "aurora.<name>.acu", ... */
 
-        PollTimer *timer;
-        bool in_flight;
-        uint64_t started_usec;         /* wall clock, when the poll started */
-        uint64_t started_mono_usec;
-
         /* source = cloudwatch */
         char *url;
-        CURL *easy;
-        CurlBuffer body;
         struct curl_slist *headers;
-        char errbuf[CURL_ERROR_SIZE];
         unsigned page;                 /* requests made in this poll, minus one */
         int64_t end_s;                 /* the window, fixed for every page of a poll */
         /* Newest datapoint stored, per series; poll_hwm is its value when the
@@ -59,10 +49,10 @@ struct CapacityProbe {
 
         /* source = sql */
         PgConn *conn;
-};
+} CapacityProbe;
 
-static void cw_poll(CapacityProbe *p);
-static void sql_poll(CapacityProbe *p);
+static int cw_send(CapacityProbe *p, const char *next_token);
+static int sql_poll(CapacityProbe *p);
 
 static char *trim(char *s) {
         char *e;
@@ -76,33 +66,15 @@ static char *trim(char *s) {
 
 /* ------------------------------------------------------------- scheduling */
 
-static void capacity_poll_ended(CapacityProbe *p) {
-        p->in_flight = false;
-        poll_timer_set_failures(p->timer, source_consecutive_failures(p->source));
-}
+static int capacity_start(Poller *base) {
+        CapacityProbe *p = (CapacityProbe *) base;
 
-static uint64_t capacity_duration(const CapacityProbe *p) {
-        return now_monotonic_usec() - p->started_mono_usec;
-}
-
-static void capacity_on_tick(PollTimer *t, void *userdata) {
-        CapacityProbe *p = userdata;
-
-        if (p->in_flight) {
-                log_source(LOG_DEBUG, source_name(p->source), "previous poll still running, skipping this tick");
-                return;
-        }
-        p->in_flight = true;
-        p->started_usec = now_realtime_usec();
-        p->started_mono_usec = now_monotonic_usec();
         if (p->cc->source == CAPACITY_SQL)
-                sql_poll(p);
-        else {
-                p->page = 0;
-                p->end_s = (int64_t) (p->started_usec / USEC_PER_SEC);
-                memcpy(p->poll_hwm_ms, p->hwm_ms, sizeof(p->hwm_ms));
-                cw_poll(p);
-        }
+                return sql_poll(p);
+        p->page = 0;
+        p->end_s = (int64_t) (base->started_usec / USEC_PER_SEC);
+        memcpy(p->poll_hwm_ms, p->hwm_ms, sizeof(p->hwm_ms));
+        return cw_send(p, NULL);
 }
 
 /* ---------------------------------------------------- CloudWatch requests */
@@ -168,7 +140,7 @@ static int cw_set_headers(CapacityProbe *p, const AwsCredentials *creds) {
                 h = n;
         }
         p->headers = h;
-        return curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, h) == CURLE_OK ? 0 : -EINVAL;
+        return curl_easy_setopt(p->base.easy, CURLOPT_HTTPHEADER, h) == CURLE_OK ? 0 : -EINVAL;
 fail:
         curl_slist_free_all(h);
         return -ENOMEM;
@@ -184,47 +156,30 @@ static int cw_prepare(CapacityProbe *p, const char *next_token) {
 
         r = aws_credentials_load(p->cc->credentials_file, p->cc->profile, &creds, error, sizeof(error));
         if (r < 0) {
-                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s", error);
+                poller_report_down(&p->base, "%s", error);
                 return r;
         }
         body = cw_request_body(p, next_token);
         r = body ? cw_set_headers(p, &creds) : -ENOMEM;
         if (r >= 0 &&
-            (curl_easy_setopt(p->easy, CURLOPT_USERNAME, creds.access_key_id) != CURLE_OK ||
-             curl_easy_setopt(p->easy, CURLOPT_PASSWORD, creds.secret_access_key) != CURLE_OK ||
-             curl_easy_setopt(p->easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body)) != CURLE_OK ||
-             curl_easy_setopt(p->easy, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK))
+            (curl_easy_setopt(p->base.easy, CURLOPT_USERNAME, creds.access_key_id) != CURLE_OK ||
+             curl_easy_setopt(p->base.easy, CURLOPT_PASSWORD, creds.secret_access_key) != CURLE_OK ||
+             curl_easy_setopt(p->base.easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body)) != CURLE_OK ||
+             curl_easy_setopt(p->base.easy, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK))
                 r = -EINVAL;
         aws_credentials_clear(&creds);
         free(body);
         if (r < 0)
-                source_report_down(p->source, p->started_usec, capacity_duration(p),
-                                   "cannot build the GetMetricData request: %s", strerror(-r));
+                poller_report_down(&p->base, "cannot build the GetMetricData request: %s", strerror(-r));
         return r;
 }
 
-static void cw_on_done(CURL *easy, CURLcode result, void *userdata);
+/* Sends one GetMetricData request of the current poll; on failure it is
+ * reported and the caller ends the poll. */
+static int cw_send(CapacityProbe *p, const char *next_token) {
+        int r = cw_prepare(p, next_token);
 
-/* Sends one GetMetricData request of the current poll. */
-static void cw_send(CapacityProbe *p, const char *next_token) {
-        int r;
-
-        if (cw_prepare(p, next_token) < 0) {
-                capacity_poll_ended(p);
-                return;
-        }
-        p->errbuf[0] = '\0';
-        curl_buffer_attach(&p->body, p->easy, CW_MAX_BODY);
-        r = curl_glue_add(p->glue, p->easy, cw_on_done, p);
-        if (r < 0) {
-                source_report_down(p->source, p->started_usec, capacity_duration(p),
-                                   "cannot start the request: %s", strerror(-r));
-                capacity_poll_ended(p);
-        }
-}
-
-static void cw_poll(CapacityProbe *p) {
-        cw_send(p, NULL);
+        return r < 0 ? r : poller_http_send(&p->base);
 }
 
 /* --------------------------------------------------- CloudWatch answers */
@@ -241,29 +196,26 @@ static void cw_error_type(const char *type, char *buf, size_t n) {
 }
 
 /* An HTTP error: CloudWatch's own type and message when the body has them. */
-static void cw_report_http_error(CapacityProbe *p, long code) {
-        json_t *root = json_loadb(p->body.data ? p->body.data : "", p->body.size, 0, NULL);
+static void cw_report_http_error(Poller *base, long code, const CurlBuffer *body) {
+        json_t *root = json_loadb(body->data ? body->data : "", body->size, 0, NULL);
         const char *type = json_string_value(json_object_get(root, "__type"));
         const char *msg = json_string_value(json_object_get(root, "message"));
-        uint64_t d = capacity_duration(p);
         char tbuf[160];
 
         if (!msg)
                 msg = json_string_value(json_object_get(root, "Message"));
         if (type) {
                 cw_error_type(type, tbuf, sizeof(tbuf));
-                source_report_down(p->source, p->started_usec, d, "HTTP %ld: %s%s%s", code, tbuf,
-                                   msg ? ": " : "", msg ? msg : "");
+                poller_report_down(base, "HTTP %ld: %s%s%s", code, tbuf, msg ? ": " : "", msg ? msg : "");
         } else if (msg)
-                source_report_down(p->source, p->started_usec, d, "HTTP %ld: %s", code, msg);
-        else if (p->body.size > 0 && !root) {
+                poller_report_down(base, "HTTP %ld: %s", code, msg);
+        else if (body->size > 0 && !root) {
                 /* Not CloudWatch's JSON (a proxy's page, say): its first line tells most. */
-                size_t len = strcspn(p->body.data, "\r\n");
+                size_t len = strcspn(body->data, "\r\n");
 
-                source_report_down(p->source, p->started_usec, d, "HTTP %ld: %.*s", code,
-                                   (int) (len > 200 ? 200 : len), p->body.data);
+                poller_report_down(base, "HTTP %ld: %.*s", code, (int) (len > 200 ? 200 : len), body->data);
         } else
-                source_report_down(p->source, p->started_usec, d, "HTTP %ld", code);
+                poller_report_down(base, "HTTP %ld", code);
         json_decref(root);
 }
 
@@ -343,61 +295,38 @@ static int cw_ingest_results(CapacityProbe *p, const json_t *results, char *erro
         return 0;
 }
 
-/* A 2xx answer: stores its points, then asks for the next page or ends the poll. */
-static void cw_ingest(CapacityProbe *p) {
+/* A 2xx answer: stores its points, then asks for the next page (1) or
+ * ends the poll (0). */
+static int cw_done(Poller *base, const CurlBuffer *body) {
+        CapacityProbe *p = (CapacityProbe *) base;
         const char *next;
         json_error_t jerr;
         char error[512];
         json_t *root;
+        int more = 0;
 
-        root = json_loadb(p->body.data ? p->body.data : "", p->body.size, 0, &jerr);
+        root = json_loadb(body->data ? body->data : "", body->size, 0, &jerr);
         if (!root) {
-                source_report_down(p->source, p->started_usec, capacity_duration(p),
-                                   "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-                capacity_poll_ended(p);
-                return;
+                poller_report_down(base, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+                return 0;
         }
-        if (cw_ingest_results(p, json_object_get(root, "MetricDataResults"), error, sizeof(error)) < 0) {
-                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s", error);
-                capacity_poll_ended(p);
-        } else if ((next = json_string_value(json_object_get(root, "NextToken"))) && *next &&
-                   p->page < CW_MAX_EXTRA_PAGES) {
+        if (cw_ingest_results(p, json_object_get(root, "MetricDataResults"), error, sizeof(error)) < 0)
+                poller_report_down(base, "%s", error);
+        else if ((next = json_string_value(json_object_get(root, "NextToken"))) && *next &&
+                 p->page < CW_MAX_EXTRA_PAGES) {
                 p->page++;
-                cw_send(p, next);
+                more = cw_send(p, next) >= 0;
         } else {
                 if (next && *next)
-                        log_source(LOG_DEBUG, source_name(p->source),
+                        log_source(LOG_DEBUG, source_name(base->source),
                                    "more pages than %d, the rest waits for the next poll", CW_MAX_EXTRA_PAGES + 1);
-                source_report_up(p->source, p->started_usec, capacity_duration(p));
-                capacity_poll_ended(p);
+                poller_report_up(base);
         }
         json_decref(root);
+        return more;
 }
 
-static void cw_on_done(CURL *easy, CURLcode result, void *userdata) {
-        CapacityProbe *p = userdata;
-        char reason[CURL_GLUE_REASON_MAX];
-        long code = 0;
-
-        if (result != CURLE_OK) {
-                curl_glue_describe(easy, result, &p->body, p->errbuf, p->cc->timeout_usec, "answer", NULL, reason,
-                                   sizeof(reason));
-                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s", reason);
-                capacity_poll_ended(p);
-        } else {
-                (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-                if (code < 200 || code > 299) {
-                        cw_report_http_error(p, code);
-                        capacity_poll_ended(p);
-                } else
-                        cw_ingest(p);
-        }
-        /* cw_ingest may have started the next page, which owns the buffer now. */
-        if (!p->in_flight)
-                curl_buffer_reset(&p->body);
-}
-
-static int cw_setup(CapacityProbe *p) {
+static int cw_setup(CapacityProbe *p, CurlGlue *glue) {
         char *sigv4 = NULL;
         int r;
 
@@ -408,10 +337,11 @@ static int cw_setup(CapacityProbe *p) {
         if (!p->url || asprintf(&sigv4, "aws:amz:%s:monitoring", p->cc->region) < 0)
                 return -ENOMEM;
 
-        r = curl_glue_easy_new(p->url, p->cc->timeout_usec, p->cc->timeout_usec, p->errbuf, &p->easy);
+        r = poller_http_setup(&p->base, glue, p->url, p->cc->timeout_usec, p->cc->timeout_usec, CW_MAX_BODY,
+                              "answer", NULL);
         if (r >= 0 &&
-            (curl_easy_setopt(p->easy, CURLOPT_AWS_SIGV4, sigv4) != CURLE_OK ||
-             curl_easy_setopt(p->easy, CURLOPT_POST, 1L) != CURLE_OK))
+            (curl_easy_setopt(p->base.easy, CURLOPT_AWS_SIGV4, sigv4) != CURLE_OK ||
+             curl_easy_setopt(p->base.easy, CURLOPT_POST, 1L) != CURLE_OK))
                 r = -EINVAL;
         free(sigv4);
         return r;
@@ -420,67 +350,60 @@ static int cw_setup(CapacityProbe *p) {
 /* ------------------------------------------------------------------- SQL */
 
 static void sql_report_result(CapacityProbe *p, const PGresult *res) {
-        uint64_t d = capacity_duration(p);
+        Poller *base = &p->base;
         const char *text;
         char *end;
         double v;
         int r;
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-                source_report_down(p->source, p->started_usec, d, "query returned no rows (a command, not a SELECT)");
+                poller_report_down(base, "query returned no rows (a command, not a SELECT)");
                 return;
         }
         if (PQntuples(res) != 1 || PQnfields(res) != 1) {
-                source_report_down(p->source, p->started_usec, d, PQntuples(res) != 1 ? "query returned %d rows"
+                poller_report_down(base, PQntuples(res) != 1 ? "query returned %d rows"
                                                                                      : "query returned %d columns",
                                    PQntuples(res) != 1 ? PQntuples(res) : PQnfields(res));
                 return;
         }
         if (PQgetisnull(res, 0, 0)) {
-                source_report_down(p->source, p->started_usec, d, "query returned NULL, not a number");
+                poller_report_down(base, "query returned NULL, not a number");
                 return;
         }
         text = PQgetvalue(res, 0, 0);
         errno = 0;
         v = strtod(text, &end);
         if (end == text || *trim(end) != '\0' || !isfinite(v) || errno == ERANGE) {
-                source_report_down(p->source, p->started_usec, d, "not a number: '%.60s'", text);
+                poller_report_down(base, "not a number: '%.60s'", text);
                 return;
         }
-        r = store_append(p->store, p->series[SERIES_ACU], (int64_t) (p->started_usec / USEC_PER_MSEC), v);
+        r = store_append(p->store, p->series[SERIES_ACU], (int64_t) (base->started_usec / USEC_PER_MSEC), v);
         if (r < 0)
-                source_report_down(p->source, p->started_usec, d, "cannot queue the sample: %s", strerror(-r));
+                poller_report_down(base, "cannot queue the sample: %s", strerror(-r));
         else
-                source_report_up(p->source, p->started_usec, d);
+                poller_report_up(base);
 }
 
 static void sql_on_done(PgConn *c, const PGresult *res, const char *error, void *userdata) {
         CapacityProbe *p = userdata;
 
         if (!res)
-                source_report_down(p->source, p->started_usec, capacity_duration(p), "%s",
-                                   error ? error : "query failed");
+                poller_report_down(&p->base, "%s", error ? error : "query failed");
         else
                 sql_report_result(p, res);
-        capacity_poll_ended(p);
+        poller_end(&p->base);
 }
 
-static void sql_poll(CapacityProbe *p) {
+static int sql_poll(CapacityProbe *p) {
         const char *error;
         int r;
 
         r = pg_conn_query(p->conn, p->cc->query, sql_on_done, p);
-        if (r >= 0)
-                return;
-        if (r == -EBUSY) {
-                log_source(LOG_DEBUG, source_name(p->source), "previous query still running, skipping this tick");
-                p->in_flight = false;
-                return;
-        }
+        if (r >= 0 || r == -EBUSY)
+                return r;
         error = r == -EAGAIN ? pg_conn_last_error(p->conn) : NULL;
-        source_report_down(p->source, p->started_usec, 0, "%s%s", error ? error : "cannot start the query: ",
-                           error ? "" : strerror(-r));
-        capacity_poll_ended(p);
+        poller_report_down(&p->base, "%s%s", error ? error : "cannot start the query: ", error ? "" : strerror(-r));
+        return r;
 }
 
 /* NB: a connection of our own, not the [postgres] probe's, so a slow
@@ -501,17 +424,24 @@ static int sql_setup(CapacityProbe *p, sd_event *e) {
 
 /* ------------------------------------------------------------ life cycle */
 
-static int capacity_add_timer(CapacityProbe *p, sd_event *e) {
-        char *description = strjoin("capacity:", p->cc->name, NULL);
-        int r;
+static void capacity_free(Poller *base) {
+        CapacityProbe *p = (CapacityProbe *) base;
 
-        if (!description)
-                return -ENOMEM;
-        r = poll_timer_new(e, p->cc->interval_usec, CAPACITY_FIRST_SPREAD_USEC, description, capacity_on_tick, p,
-                           &p->timer);
-        free(description);
-        return r;
+        curl_slist_free_all(p->headers);
+        pg_conn_free(p->conn);
+        for (unsigned s = 0; s < N_SERIES; s++)
+                free(p->series[s]);
+        free(p->url);
+        free(p);
 }
+
+static const PollerOps capacity_ops = {
+        .kind = "capacity",
+        .start = capacity_start,
+        .done = cw_done,
+        .http_error = cw_report_http_error,
+        .free = capacity_free,
+};
 
 static int capacity_register(CapacityProbe *p, SourceSet *sources) {
         bool sql = p->cc->source == CAPACITY_SQL;
@@ -520,7 +450,7 @@ static int capacity_register(CapacityProbe *p, SourceSet *sources) {
 
         if (!name)
                 return -ENOMEM;
-        r = source_set_add(sources, name, sql ? "capacity_sql" : "cloudwatch", sql ? NULL : p->url, &p->source);
+        r = poller_register(&p->base, sources, name, sql ? "capacity_sql" : "cloudwatch", sql ? NULL : p->url);
         free(name);
         return r;
 }
@@ -535,63 +465,66 @@ static void capacity_init_hwm(CapacityProbe *p, unsigned s) {
                 p->hwm_ms[s] = INT64_MIN;
 }
 
-int capacity_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
-                       const CapacityConfig *cc, const PostgresConfig *pg, CapacityProbe **ret) {
-        CapacityProbe *p;
+static int capacity_setup(CapacityProbe *p, const PollerContext *ctx) {
+        char *description;
         int r;
 
-        if (!e || !sources || !cc || !cc->name || cc->interval_usec == 0 || !ret ||
-            (cc->source == CAPACITY_CLOUDWATCH && !glue))
-                return -EINVAL;
-
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->glue = glue;
-        p->store = store;
-        p->cc = cc;
-        p->pg = pg;
         for (unsigned s = 0; s < N_SERIES; s++) {
-                p->series[s] = strjoin("aurora.", cc->name, cw_series[s].suffix, NULL);
-                if (!p->series[s]) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
+                p->series[s] = strjoin("aurora.", p->cc->name, cw_series[s].suffix, NULL);
+                if (!p->series[s])
+                        return -ENOMEM;
                 capacity_init_hwm(p, s);
         }
-        r = cc->source == CAPACITY_SQL ? sql_setup(p, e) : cw_setup(p);
-        if (r < 0)
-                goto fail;
-        r = capacity_add_timer(p, e);
-        if (r < 0)
-                goto fail;
-        /* Last, so a failure above leaves no orphan source in the set. */
-        r = capacity_register(p, sources);
-        if (r < 0)
-                goto fail;
-
-        *ret = p;
-        return 0;
-fail:
-        capacity_probe_free(p);
+        description = strjoin("capacity:", p->cc->name, NULL);
+        if (!description)
+                return -ENOMEM;
+        r = poller_init(&p->base, &capacity_ops, ctx->event, p->cc->interval_usec, CAPACITY_FIRST_SPREAD_USEC,
+                        description);
+        free(description);
+        if (r >= 0)
+                r = p->cc->source == CAPACITY_SQL ? sql_setup(p, ctx->event) : cw_setup(p, ctx->glue);
+        if (r >= 0)
+                r = capacity_register(p, ctx->sources);
         return r;
 }
 
-CapacityProbe *capacity_probe_free(CapacityProbe *p) {
+/* For source = sql, the connection is the [postgres] section named by
+ * cc->postgres (its conninfo; the probe opens a connection of its own). */
+static int capacity_new(const PollerContext *ctx, const CapacityConfig *cc, PollerList *list) {
+        CapacityProbe *p;
+        int r;
+
+        if (!cc->name || cc->interval_usec == 0 || (cc->source == CAPACITY_CLOUDWATCH && !ctx->glue))
+                return -EINVAL;
+        p = calloc(1, sizeof(*p));
         if (!p)
-                return NULL;
-        poll_timer_free(p->timer);
-        if (p->easy) {
-                if (p->in_flight)
-                        curl_glue_remove(p->glue, p->easy);
-                curl_easy_cleanup(p->easy);
+                return -ENOMEM;
+        p->base.ops = &capacity_ops;
+        p->store = ctx->store;
+        p->cc = cc;
+        if (cc->source == CAPACITY_SQL)
+                p->pg = config_find_postgres(ctx->config, cc->postgres);
+        r = capacity_setup(p, ctx);
+        if (r < 0) {
+                poller_free(&p->base);
+                return r;
         }
-        curl_slist_free_all(p->headers);
-        curl_buffer_done(&p->body);
-        pg_conn_free(p->conn);
-        for (unsigned s = 0; s < N_SERIES; s++)
-                free(p->series[s]);
-        free(p->url);
-        free(p);
-        return NULL;
+        return poller_list_add(list, &p->base);
 }
+
+static int capacity_build(const PollerContext *ctx, PollerList *list) {
+        int r;
+
+        for (size_t i = 0; i < ctx->config->n_capacity; i++) {
+                r = capacity_new(ctx, &ctx->config->capacity[i], list);
+                if (r < 0)
+                        return log_error_errno(r, "[capacity %s]: cannot start polling: %s",
+                                               ctx->config->capacity[i].name, strerror(-r));
+        }
+        return 0;
+}
+
+const PollerKind capacity_poller_kind = {
+        .name = "capacity",
+        .build = capacity_build,
+};

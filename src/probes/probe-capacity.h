@@ -7,21 +7,9 @@
  *     number. */
 #pragma once
 
-#include <systemd/sd-event.h>
+#include "probes/poller.h"
 
-#include "config/config.h"
-#include "transport/curl-glue.h"
-#include "probes/source.h"
-#include "store/store.h"
-
-typedef struct CapacityProbe CapacityProbe;
-
-/* Registers source "aurora.<name>" (kind "cloudwatch" or "capacity_sql") and
- * starts polling.  For source = sql, `pg` is the [postgres] section named by
- * cc->postgres (its conninfo; the probe opens a connection of its own).
- * Everything passed is borrowed and must outlive the probe. */
-int capacity_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
-                       const CapacityConfig *cc, const PostgresConfig *pg, CapacityProbe **ret);
-
-/* NULL is a no-op.  Returns NULL. */
-CapacityProbe *capacity_probe_free(CapacityProbe *p);
+/* The kind's row for the manager's table: a poller for every [capacity]
+ * section (source "aurora.<name>", kind "cloudwatch" or "capacity_sql";
+ * for sql, a connection of its own to the [postgres] section it names). */
+extern const PollerKind capacity_poller_kind;

@@ -3,216 +3,224 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json-flatten.h"
-#include "util/log.h"
-#include "transport/poll-timer.h"
 #include "probes/probe-gomem.h"
+#include "util/json-stream.h"
+#include "util/log.h"
+#include "util/redact.h"
 #include "util/units.h"
+#include "util/util.h"
 
 /* Probes started together spread their first polls over this much time. */
 #define GOMEM_FIRST_SPREAD_USEC USEC_PER_SEC
 
-struct GoMemProbe {
-        CurlGlue *glue;
+/* A value parsed from the answer, queued only once the whole answer is
+ * known to be valid JSON. */
+typedef struct Staged {
+        char *name;
+        double value;
+} Staged;
+
+typedef struct GoMemPoller {
+        Poller base;                   /* first: a GoMemPoller is a Poller */
         Store *store;
-        Source *source;
         const TargetConfig *target;
         char *prefix;                  /* "go.<target>" */
 
-        PollTimer *timer;
+        /* The poll in flight. */
+        JsonStream *parser;
+        int parse_error;               /* what stopped the parse, or 0 */
+        Staged *staged;
+        size_t n_staged, allocated;
+} GoMemPoller;
 
-        CURL *easy;
-        CurlBuffer body;
-        char errbuf[CURL_ERROR_SIZE];
-        bool in_flight;
-        uint64_t started_usec;         /* wall clock, for the samples' time */
-        uint64_t started_mono_usec;    /* for the duration */
-};
-
-/* Numeric fields taken from one answer; a /memory endpoint has about 30. */
-#define GOMEM_FIELDS_MAX 2000
-
-typedef struct AppendCtx {
-        Store *store;
-        int64_t ts_ms;
-        unsigned n;
-} AppendCtx;
-
-static int gomem_append(const char *name, double value, void *u) {
-        AppendCtx *c = u;
-
-        if (++c->n > GOMEM_FIELDS_MAX)
-                return -EMSGSIZE;
-        return store_append(c->store, name, c->ts_ms, value);
+static void gomem_unstage(GoMemPoller *g) {
+        for (size_t i = 0; i < g->n_staged; i++)
+                free(g->staged[i].name);
+        free(g->staged);
+        g->staged = NULL;
+        g->n_staged = g->allocated = 0;
+        g->parser = json_stream_free(g->parser);
+        g->parse_error = 0;
 }
 
-static void gomem_report_append_error(GoMemProbe *p, uint64_t duration, int n) {
-        if (n == -EMSGSIZE)
-                source_report_down(p->source, p->started_usec, duration,
-                                   "more than %d numeric fields; only the first %d were kept",
-                                   GOMEM_FIELDS_MAX, GOMEM_FIELDS_MAX);
-        else if (n == -E2BIG)
-                source_report_down(p->source, p->started_usec, duration,
-                                   "this target already has %d series names in the store; new fields "
+static int gomem_stage(const char *name, double value, void *u) {
+        GoMemPoller *g = u;
+        Staged *s;
+        size_t n;
+
+        if (g->n_staged >= GOMEM_FIELDS_MAX)
+                return -EMSGSIZE;
+        if (g->n_staged == g->allocated) {
+                n = g->allocated ? g->allocated * 2 : 64;
+                s = reallocarray(g->staged, n, sizeof(*s));
+                if (!s)
+                        return -ENOMEM;
+                g->staged = s;
+                g->allocated = n;
+        }
+        s = &g->staged[g->n_staged];
+        s->name = strdup(name);
+        if (!s->name)
+                return -ENOMEM;
+        s->value = value;
+        g->n_staged++;
+        return 0;
+}
+
+/* Queues the staged values; 0 or store_append's error. */
+static int gomem_commit(GoMemPoller *g) {
+        int64_t ts_ms = (int64_t) (g->base.started_usec / USEC_PER_MSEC);
+        int r;
+
+        for (size_t i = 0; i < g->n_staged; i++) {
+                r = store_append(g->store, g->staged[i].name, ts_ms, g->staged[i].value);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void gomem_report_queue_error(GoMemPoller *g, int r) {
+        if (r == -E2BIG)
+                poller_report_down(&g->base, "this target already has %d series names in the store; new fields "
                                    "are dropped (do the JSON keys change on every poll?)",
                                    STORE_SERIES_PER_PREFIX_MAX);
         else
-                source_report_down(p->source, p->started_usec, duration, "cannot queue samples: %s",
-                                   strerror(-n));
+                poller_report_down(&g->base, "cannot queue samples: %s", strerror(-r));
 }
 
-/* Turns the body into samples; reports the poll up or down. */
-static void gomem_ingest(GoMemProbe *p, uint64_t duration) {
-        AppendCtx ctx = { .store = p->store, .ts_ms = (int64_t) (p->started_usec / 1000) };
-        const char *data = p->body.data ? p->body.data : "";
-        json_error_t err;
-        json_t *root;
-        int n;
-
-        root = json_loadb(data, p->body.size, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &err);
-        if (!root) {
-                source_report_down(p->source, p->started_usec, duration,
-                                   "invalid JSON at line %d column %d: %s", err.line, err.column, err.text);
-                return;
-        }
-
-        if (!json_is_object(root))
-                source_report_down(p->source, p->started_usec, duration, "JSON is not an object");
-        else {
-                n = json_flatten(root, p->prefix, gomem_append, &ctx);
-                if (n < 0)
-                        gomem_report_append_error(p, duration, n);
-                else if (n == 0)
-                        source_report_down(p->source, p->started_usec, duration, "no numeric fields");
-                else
-                        source_report_up(p->source, p->started_usec, duration);
-        }
-        json_decref(root);
-}
-
-static void gomem_poll_ended(GoMemProbe *p) {
-        poll_timer_set_failures(p->timer, source_consecutive_failures(p->source));
-}
-
-static void gomem_on_done(CURL *easy, CURLcode result, void *userdata) {
-        GoMemProbe *p = userdata;
-        uint64_t duration = now_monotonic_usec() - p->started_mono_usec;
-        char reason[CURL_GLUE_REASON_MAX];
-        long code = 0;
-
-        p->in_flight = false;
-
-        if (result != CURLE_OK) {
-                curl_glue_describe(easy, result, &p->body, p->errbuf, p->target->timeout_usec, "body", "max_body",
-                                   reason, sizeof(reason));
-                source_report_down(p->source, p->started_usec, duration, "%s", reason);
-        } else {
-                (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-                if (code < 200 || code > 299)
-                        source_report_down(p->source, p->started_usec, duration, "HTTP %ld%s", code,
-                                           code >= 300 && code <= 399 ? " (redirects are not followed)" : "");
-                else
-                        gomem_ingest(p, duration);
-        }
-        curl_buffer_reset(&p->body);
-        gomem_poll_ended(p);
-}
-
-static void gomem_poll(GoMemProbe *p) {
+static int gomem_start(Poller *p) {
+        GoMemPoller *g = (GoMemPoller *) p;
         int r;
 
-        p->errbuf[0] = '\0';
-        curl_buffer_attach(&p->body, p->easy, (size_t) p->target->max_body);
-        p->started_usec = now_realtime_usec();
-        p->started_mono_usec = now_monotonic_usec();
-
-        r = curl_glue_add(p->glue, p->easy, gomem_on_done, p);
+        gomem_unstage(g);
+        r = json_stream_new(g->prefix, gomem_stage, g, &g->parser);
         if (r < 0) {
-                source_report_down(p->source, p->started_usec, 0, "cannot start the request: %s", strerror(-r));
-                gomem_poll_ended(p);
-                return;
+                poller_report_down(p, "cannot start the JSON parser: %s", strerror(-r));
+                return r;
         }
-        p->in_flight = true;
+        return poller_http_send(p);
 }
 
-static void gomem_on_tick(PollTimer *t, void *userdata) {
-        GoMemProbe *p = userdata;
+static int gomem_write(Poller *p, const char *data, size_t n) {
+        GoMemPoller *g = (GoMemPoller *) p;
 
-        if (p->in_flight) {
-                log_source(LOG_DEBUG, source_name(p->source), "previous poll still running, skipping this tick");
-                return;
-        }
-        gomem_poll(p);
+        if (g->parse_error == 0)
+                g->parse_error = json_stream_feed(g->parser, data, n);
+        return g->parse_error;
 }
 
-static int gomem_add_timer(GoMemProbe *p, sd_event *e) {
-        char *description;
-        int r;
+/* The answer ended (or the parse stopped it): report what it gave. */
+static int gomem_done(Poller *p, const CurlBuffer *body) {
+        GoMemPoller *g = (GoMemPoller *) p;
+        unsigned count = 0;
+        int r = g->parse_error;
 
-        if (asprintf(&description, "gomem:%s", p->target->name) < 0)
-                return -ENOMEM;
-        r = poll_timer_new(e, p->target->memory_interval_usec, GOMEM_FIRST_SPREAD_USEC, description, gomem_on_tick,
-                           p, &p->timer);
-        free(description);
-        return r;
-}
-
-int gomem_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
-                    const TargetConfig *t, GoMemProbe **ret) {
-        GoMemProbe *p;
-        char *source_name;
-        int r;
-
-        if (!e || !glue || !sources || !t || !t->name || !t->memory_url || t->memory_interval_usec == 0 || !ret)
-                return -EINVAL;
-
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->glue = glue;
-        p->store = store;
-        p->target = t;
-
-        if (asprintf(&p->prefix, "go.%s", t->name) < 0) {
-                p->prefix = NULL;
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = curl_glue_easy_new(t->memory_url, t->timeout_usec, t->timeout_usec, p->errbuf, &p->easy);
-        if (r < 0)
-                goto fail;
-        r = gomem_add_timer(p, e);
-        if (r < 0)
-                goto fail;
-
-        /* Last, so a failure above leaves no orphan source in the set. */
-        if (asprintf(&source_name, "%s.memory", p->prefix) < 0) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = source_set_add(sources, source_name, "go_memory", t->memory_url, &p->source);
-        free(source_name);
-        if (r < 0)
-                goto fail;
-
-        *ret = p;
+        (void) body;
+        if (r == 0)
+                r = json_stream_finish(g->parser, &count);
+        if (r == -EMSGSIZE) {
+                r = gomem_commit(g);
+                if (r < 0)
+                        gomem_report_queue_error(g, r);
+                else
+                        poller_report_down(p, "more than %d numeric fields; only the first %d were kept",
+                                           GOMEM_FIELDS_MAX, GOMEM_FIELDS_MAX);
+        } else if (r == -EBADMSG)
+                poller_report_down(p, "%s", json_stream_error(g->parser));
+        else if (r < 0)
+                poller_report_down(p, "cannot parse the body: %s", strerror(-r));
+        else if (count == 0)
+                poller_report_down(p, "no numeric fields");
+        else if ((r = gomem_commit(g)) < 0)
+                gomem_report_queue_error(g, r);
+        else
+                poller_report_up(p);
+        gomem_unstage(g);
         return 0;
+}
 
-fail:
-        gomem_probe_free(p);
+static void gomem_free(Poller *p) {
+        GoMemPoller *g = (GoMemPoller *) p;
+
+        gomem_unstage(g);
+        free(g->prefix);
+        free(g);
+}
+
+static const PollerOps gomem_ops = {
+        .kind = "gomem",
+        .start = gomem_start,
+        .write = gomem_write,
+        .done = gomem_done,
+        .free = gomem_free,
+};
+
+static int gomem_setup(GoMemPoller *g, const PollerContext *ctx) {
+        const TargetConfig *t = g->target;
+        char *description = NULL, *source = NULL;
+        int r = -ENOMEM;
+
+        g->prefix = strjoin("go.", t->name, NULL);
+        description = strjoin("gomem:", t->name, NULL);
+        source = strjoin("go.", t->name, ".memory", NULL);
+        if (!g->prefix || !description || !source)
+                goto out;
+        r = poller_init(&g->base, &gomem_ops, ctx->event, t->memory_interval_usec, GOMEM_FIRST_SPREAD_USEC,
+                        description);
+        if (r >= 0)
+                r = poller_http_setup(&g->base, ctx->glue, t->memory_url, t->timeout_usec, t->timeout_usec,
+                                      (size_t) t->max_body, "body", "max_body");
+        if (r >= 0)
+                r = poller_register(&g->base, ctx->sources, source, "go_memory", t->memory_url);
+out:
+        free(description);
+        free(source);
         return r;
 }
 
-GoMemProbe *gomem_probe_free(GoMemProbe *p) {
-        if (!p)
-                return NULL;
-        poll_timer_free(p->timer);
-        if (p->in_flight)
-                curl_glue_remove(p->glue, p->easy);
-        if (p->easy)
-                curl_easy_cleanup(p->easy);
-        curl_buffer_done(&p->body);
-        free(p->prefix);
-        free(p);
-        return NULL;
+static int gomem_new(const PollerContext *ctx, const TargetConfig *t, PollerList *list) {
+        GoMemPoller *g;
+        int r;
+
+        if (!t->name || t->memory_interval_usec == 0)
+                return -EINVAL;
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->store = ctx->store;
+        g->target = t;
+        g->base.ops = &gomem_ops;
+        r = gomem_setup(g, ctx);
+        if (r < 0) {
+                poller_free(&g->base);
+                return r;
+        }
+        return poller_list_add(list, &g->base);
 }
+
+static int gomem_build(const PollerContext *ctx, PollerList *list) {
+        int r;
+
+        for (size_t i = 0; i < ctx->config->n_targets; i++) {
+                const TargetConfig *t = &ctx->config->targets[i];
+
+                if (!t->memory_url)
+                        continue;
+                r = gomem_new(ctx, t, list);
+                if (r < 0) {
+                        char *shown = redact_url(t->memory_url);
+
+                        log_error("[target %s]: cannot poll %s: %s", t->name, shown ? shown : "memory_url",
+                                  strerror(-r));
+                        free(shown);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+const PollerKind gomem_poller_kind = {
+        .name = "gomem",
+        .build = gomem_build,
+};

@@ -1,22 +1,16 @@
 /* Polls a Go service's /memory JSON endpoint: every numeric field becomes
- * a series go.<target>.<field>. */
+ * a series go.<target>.<field>.  The body is parsed as it arrives (a
+ * streaming parse, never a document in memory), so a large answer holds
+ * the loop for no longer than one network read's worth of parsing at a
+ * time. */
 #pragma once
 
-#include <systemd/sd-event.h>
+#include "probes/poller.h"
 
-#include "config/config.h"
-#include "transport/curl-glue.h"
-#include "probes/source.h"
-#include "store/store.h"
+/* Numeric fields taken from one answer; a /memory endpoint has about 30. */
+#define GOMEM_FIELDS_MAX 2000
 
-typedef struct GoMemProbe GoMemProbe;
-
-/* Starts polling `t->memory_url` every `t->memory_interval_usec` (fixed
- * rate, a little jitter, exponential backoff on failure, capped).  Everything
- * passed is borrowed and must outlive the probe; the probe registers its
- * source "go.<target>.memory" in `sources`. */
-int gomem_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
-                    const TargetConfig *t, GoMemProbe **ret);
-
-/* Stops the timer and aborts a poll in flight; NULL is a no-op.  Returns NULL. */
-GoMemProbe *gomem_probe_free(GoMemProbe *p);
+/* The kind's row for the manager's table: a poller for every [target]
+ * with a memory_url, polling it every memory_interval (source
+ * "go.<target>.memory", kind "go_memory"). */
+extern const PollerKind gomem_poller_kind;

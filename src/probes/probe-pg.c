@@ -6,7 +6,6 @@
 
 #include "util/log.h"
 #include "transport/pg-conn.h"
-#include "transport/poll-timer.h"
 #include "probes/probe-pg.h"
 #include "util/units.h"
 #include "util/util.h"
@@ -56,27 +55,21 @@ typedef struct PgCounters {
         double xact_commit, xact_rollback, blks_hit, blks_read;
 } PgCounters;
 
-struct PgProbe {
+typedef struct PgProbe {
+        Poller base;                   /* first: a PgProbe is a Poller; never backs off:
+                                        * PgConn's reconnect backoff does, and polls
+                                        * during it report the source down. */
         Store *store;
-        Source *source;
         const PostgresConfig *pc;
         PgConn *conn;
         char *series;                  /* "pg.<name>." and room for a column name */
         size_t prefix_len;
-
-        /* Never told of failures, so it does not back off: PgConn's
-         * reconnect backoff does, and polls during it report the source down. */
-        PollTimer *timer;
-
-        bool in_flight;
         bool need_facts;               /* server_version and aurora_version() to (re)read */
-        uint64_t started_usec;         /* wall clock, for the samples' time */
-        uint64_t started_mono_usec;
 
         bool have_prev;
         PgCounters prev;
         uint64_t prev_mono_usec;
-};
+} PgProbe;
 
 /* pg.<name>.<column> in p->series (valid until the next call). */
 static const char *pgp_series(PgProbe *p, const char *column) {
@@ -85,7 +78,7 @@ static const char *pgp_series(PgProbe *p, const char *column) {
 }
 
 static int pgp_append(PgProbe *p, const char *column, double value) {
-        return store_append(p->store, pgp_series(p, column), (int64_t) (p->started_usec / 1000), value);
+        return store_append(p->store, pgp_series(p, column), (int64_t) (p->base.started_usec / 1000), value);
 }
 
 static int pgp_value(const PGresult *res, const char *column, double *ret) {
@@ -123,11 +116,11 @@ static int pgp_rates(PgProbe *p, const PGresult *res) {
                 p->have_prev = false;
                 return 0;
         }
-        usable = p->have_prev && p->started_mono_usec > p->prev_mono_usec &&
+        usable = p->have_prev && p->base.started_mono_usec > p->prev_mono_usec &&
                 now.xact_commit >= prev->xact_commit && now.xact_rollback >= prev->xact_rollback &&
                 now.blks_hit >= prev->blks_hit && now.blks_read >= prev->blks_read;
         if (usable) {
-                elapsed = (double) (p->started_mono_usec - p->prev_mono_usec) / 1e6;
+                elapsed = (double) (p->base.started_mono_usec - p->prev_mono_usec) / 1e6;
                 hit = now.blks_hit - prev->blks_hit;
                 read = now.blks_read - prev->blks_read;
                 r = pgp_append(p, "xact_commit_rate", (now.xact_commit - prev->xact_commit) / elapsed);
@@ -139,7 +132,7 @@ static int pgp_rates(PgProbe *p, const PGresult *res) {
         }
         p->have_prev = true;
         p->prev = now;
-        p->prev_mono_usec = p->started_mono_usec;
+        p->prev_mono_usec = p->base.started_mono_usec;
         return r;
 }
 
@@ -167,16 +160,16 @@ static void pgp_on_aurora(PgConn *c, const PGresult *res, const char *error, voi
         PgProbe *p = userdata;
         json_t *version = NULL;
 
-        p->in_flight = false;
+        poller_end(&p->base);
         /* An error on a live connection means the function does not exist;
          * a lost connection decides nothing, and the next one asks again. */
         if (error && !pg_conn_get(c))
                 return;
         if (res && PQntuples(res) == 1 && PQnfields(res) >= 1 && !PQgetisnull(res, 0, 0))
                 version = json_string(PQgetvalue(res, 0, 0));
-        source_set_info(p->source, "aurora_version", version);
+        source_set_info(p->base.source, "aurora_version", version);
         p->need_facts = false;
-        log_source(LOG_DEBUG, source_name(p->source), "%s",
+        log_source(LOG_DEBUG, source_name(p->base.source), "%s",
                    version ? "server is Aurora" : "server is not Aurora");
 }
 
@@ -186,76 +179,76 @@ static void pgp_read_facts(PgProbe *p) {
         const char *version = conn ? PQparameterStatus(conn, "server_version") : NULL;
         int r;
 
-        if (!conn)
+        if (!conn) {
+                poller_end(&p->base);
                 return;
+        }
         if (version)
-                source_set_info(p->source, "server_version", json_string(version));
+                source_set_info(p->base.source, "server_version", json_string(version));
         r = pg_conn_query(p->conn, PGP_AURORA_SQL, pgp_on_aurora, p);
-        if (r < 0)
-                log_source(LOG_DEBUG, source_name(p->source), "cannot ask for aurora_version(): %s",
+        if (r < 0) {
+                log_source(LOG_DEBUG, source_name(p->base.source), "cannot ask for aurora_version(): %s",
                            strerror(-r));
-        else
-                p->in_flight = true;
+                poller_end(&p->base);
+        }
 }
 
 static void pgp_on_stats(PgConn *c, const PGresult *res, const char *error, void *userdata) {
         PgProbe *p = userdata;
-        uint64_t duration = now_monotonic_usec() - p->started_mono_usec;
+        uint64_t duration = poller_duration(&p->base);
         int r;
 
-        p->in_flight = false;
         if (pg_conn_is_new(c))
                 p->need_facts = true;
 
         if (error)
-                source_report_down(p->source, p->started_usec, duration, "%s", error);
+                source_report_down(p->base.source, p->base.started_usec, duration, "%s", error);
         else {
                 r = pgp_ingest(p, res);
                 if (r == -EBADMSG)
-                        source_report_down(p->source, p->started_usec, duration,
+                        source_report_down(p->base.source, p->base.started_usec, duration,
                                            "statistics query returned %d rows instead of one",
                                            PQntuples(res));
                 else if (r < 0)
-                        source_report_down(p->source, p->started_usec, duration,
+                        source_report_down(p->base.source, p->base.started_usec, duration,
                                            "cannot record the statistics: %s", strerror(-r));
                 else
-                        source_report_up(p->source, p->started_usec, duration);
+                        source_report_up(p->base.source, p->base.started_usec, duration);
         }
+        /* The facts' query ends the poll, so no tick starts a query beside it. */
         if (p->need_facts)
                 pgp_read_facts(p);
+        else
+                poller_end(&p->base);
 }
 
-static void pgp_poll(PgProbe *p) {
+static int pgp_start(Poller *base) {
+        PgProbe *p = (PgProbe *) base;
         const char *why;
         int r;
-
-        p->started_usec = now_realtime_usec();
-        p->started_mono_usec = now_monotonic_usec();
 
         r = pg_conn_query(p->conn, PGP_STATS_SQL, pgp_on_stats, p);
         if (r == -EAGAIN) {
                 why = pg_conn_last_error(p->conn);
-                source_report_down(p->source, p->started_usec, 0, "%s (waiting before reconnecting)",
-                                   why ? why : "connection failed");
-        } else if (r == -EBUSY)
-                log_source(LOG_DEBUG, source_name(p->source), "connection busy, skipping this tick");
-        else if (r < 0)
-                source_report_down(p->source, p->started_usec, 0, "cannot start the query: %s",
-                                   strerror(-r));
-        else
-                p->in_flight = true;
+                poller_report_down(base, "%s (waiting before reconnecting)", why ? why : "connection failed");
+        } else if (r < 0 && r != -EBUSY)
+                poller_report_down(base, "cannot start the query: %s", strerror(-r));
+        return r;
 }
 
-static void pgp_on_tick(PollTimer *t, void *userdata) {
-        PgProbe *p = userdata;
+static void pgp_free(Poller *base) {
+        PgProbe *p = (PgProbe *) base;
 
-        if (p->in_flight) {
-                log_source(LOG_DEBUG, source_name(p->source),
-                           "previous poll still running, skipping this tick");
-                return;
-        }
-        pgp_poll(p);
+        pg_conn_free(p->conn);
+        free(p->series);
+        free(p);
 }
+
+static const PollerOps pgp_ops = {
+        .kind = "postgres",
+        .start = pgp_start,
+        .free = pgp_free,
+};
 
 /* A value as conninfo wants it: quoted when empty or holding a space, a
  * quote or a backslash. */
@@ -334,11 +327,9 @@ static int pgp_setup(PgProbe *p, sd_event *e, SourceSet *sources) {
                 r = -ENOMEM;
                 goto out;
         }
-        r = poll_timer_new(e, pc->interval_usec, PGP_FIRST_SPREAD_USEC, description, pgp_on_tick, p, &p->timer);
-        if (r < 0)
-                goto out;
-        /* Last, so a failure above leaves no orphan source in the set. */
-        r = source_set_add(sources, name, "postgres", url, &p->source);
+        r = poller_init(&p->base, &pgp_ops, e, pc->interval_usec, PGP_FIRST_SPREAD_USEC, description);
+        if (r >= 0)
+                r = poller_register(&p->base, sources, name, "postgres", url);
 out:
         free(description);
         free(name);
@@ -346,36 +337,40 @@ out:
         return r;
 }
 
-int pg_probe_new(sd_event *e, Store *store, SourceSet *sources, const PostgresConfig *pc,
-                 PgProbe **ret) {
+static int pgp_new(const PollerContext *ctx, const PostgresConfig *pc, PollerList *list) {
         PgProbe *p;
         int r;
 
-        if (!e || !sources || !pc || !pc->name || !pc->conninfo || pc->interval_usec == 0 ||
-            pc->timeout_usec == 0 || !ret)
+        if (!pc->name || !pc->conninfo || pc->interval_usec == 0 || pc->timeout_usec == 0)
                 return -EINVAL;
-
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        p->store = store;
+        p->base.ops = &pgp_ops;
+        p->base.no_backoff = true;
+        p->store = ctx->store;
         p->pc = pc;
-
-        r = pgp_setup(p, e, sources);
+        r = pgp_setup(p, ctx->event, ctx->sources);
         if (r < 0) {
-                pg_probe_free(p);
+                poller_free(&p->base);
                 return r;
         }
-        *ret = p;
+        return poller_list_add(list, &p->base);
+}
+
+static int pgp_build(const PollerContext *ctx, PollerList *list) {
+        int r;
+
+        for (size_t i = 0; i < ctx->config->n_postgres; i++) {
+                r = pgp_new(ctx, &ctx->config->postgres[i], list);
+                if (r < 0)
+                        return log_error_errno(r, "[postgres %s]: cannot start polling: %s",
+                                               ctx->config->postgres[i].name, strerror(-r));
+        }
         return 0;
 }
 
-PgProbe *pg_probe_free(PgProbe *p) {
-        if (!p)
-                return NULL;
-        poll_timer_free(p->timer);
-        pg_conn_free(p->conn);
-        free(p->series);
-        free(p);
-        return NULL;
-}
+const PollerKind pg_poller_kind = {
+        .name = "postgres",
+        .build = pgp_build,
+};

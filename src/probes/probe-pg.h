@@ -4,18 +4,9 @@
  * database size, replication lag; Aurora is detected by aurora_version(). */
 #pragma once
 
-#include <systemd/sd-event.h>
+#include "probes/poller.h"
 
-#include "config/config.h"
-#include "probes/source.h"
-#include "store/store.h"
-
-typedef struct PgProbe PgProbe;
-
-/* Registers source "pg.<name>" (kind "postgres") and starts polling.
- * Everything passed is borrowed and must outlive the probe. */
-int pg_probe_new(sd_event *e, Store *store, SourceSet *sources, const PostgresConfig *pc,
-                 PgProbe **ret);
-
-/* NULL is a no-op.  Returns NULL. */
-PgProbe *pg_probe_free(PgProbe *p);
+/* The kind's row for the manager's table: a poller for every [postgres]
+ * section (source "pg.<name>", kind "postgres"), each on a connection of
+ * its own. */
+extern const PollerKind pg_poller_kind;

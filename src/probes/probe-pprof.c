@@ -7,7 +7,8 @@
 #include <jansson.h>
 
 #include "util/log.h"
-#include "transport/poll-timer.h"
+#include "util/redact.h"
+#include "util/util.h"
 #include "probes/pprof-decode.h"
 #include "probes/probe-pprof.h"
 #include "util/units.h"
@@ -16,8 +17,6 @@
  * inflate about 2x.  NB: decoding runs on the loop, so this bounds the time
  * a hostile gzip bomb could hold it (and the memory it takes). */
 #define PPROF_INFLATE_RATIO 4
-/* Longest part of an error page quoted in a reason. */
-#define PPROF_ERROR_PAGE_MAX 120
 
 typedef enum PprofKind {
         PPROF_HEAP,
@@ -42,37 +41,16 @@ static const uint64_t pprof_first_spread_usec[_PPROF_KIND_MAX] = {
 };
 
 typedef struct PprofCollector {
-        PprofProbe *probe;
-        PprofKind kind;
-        uint64_t interval_usec;
-        uint64_t timeout_usec;         /* the whole transfer: CPU profiles add cpu_seconds */
-        char *url;
-        Source *source;
-
-        PollTimer *timer;
-
-        CURL *easy;
-        CurlBuffer body;
-        char errbuf[CURL_ERROR_SIZE];
-        bool in_flight;
-        uint64_t started_usec;         /* wall clock: the profile's and the samples' time */
-        uint64_t started_mono_usec;    /* for the duration */
-} PprofCollector;
-
-struct PprofProbe {
-        CurlGlue *glue;
+        Poller base;                   /* first: a PprofCollector is a Poller */
         Store *store;
         const TargetConfig *target;
         char *prefix;                  /* "go.<target>" */
-        PprofCollector *collectors[_PPROF_KIND_MAX];
-};
+        PprofKind kind;
+        char *url;
+} PprofCollector;
 
 static const char *collector_kind(const PprofCollector *c) {
         return pprof_kind_names[c->kind];
-}
-
-static void collector_poll_ended(PprofCollector *c) {
-        poll_timer_set_failures(c->timer, source_consecutive_failures(c->source));
 }
 
 /* The part of a series name that comes from the profile: the sample type,
@@ -86,7 +64,7 @@ static char *series_name(const PprofCollector *c, const PprofSampleType *t) {
 
         if (strcmp(leaf, collector_kind(c)) == 0 && t->unit && t->unit[0])
                 leaf = t->unit;
-        if (asprintf(&name, "%s.%s.%s", c->probe->prefix, collector_kind(c), leaf) < 0)
+        if (asprintf(&name, "%s.%s.%s", c->prefix, collector_kind(c), leaf) < 0)
                 return NULL;
 
         start = strlen(name) - strlen(leaf);
@@ -101,9 +79,9 @@ static int append_named(PprofCollector *c, const char *suffix, int64_t ts_ms, do
         char *name;
         int r;
 
-        if (asprintf(&name, "%s.%s", c->probe->prefix, suffix) < 0)
+        if (asprintf(&name, "%s.%s", c->prefix, suffix) < 0)
                 return -ENOMEM;
-        r = store_append(c->probe->store, name, ts_ms, value);
+        r = store_append(c->store, name, ts_ms, value);
         free(name);
         return r;
 }
@@ -118,7 +96,7 @@ static int append_cpu_utilization(PprofCollector *c, const PprofSummary *s, int6
 }
 
 static int collector_append_series(PprofCollector *c, const PprofSummary *s) {
-        int64_t ts_ms = (int64_t) (c->started_usec / USEC_PER_MSEC);
+        int64_t ts_ms = (int64_t) (c->base.started_usec / USEC_PER_MSEC);
         char *name;
         int r;
 
@@ -130,7 +108,7 @@ static int collector_append_series(PprofCollector *c, const PprofSummary *s) {
                 name = series_name(c, &s->types[i]);
                 if (!name)
                         return -ENOMEM;
-                r = store_append(c->probe->store, name, ts_ms, s->types[i].total);
+                r = store_append(c->store, name, ts_ms, s->types[i].total);
                 free(name);
                 if (r < 0)
                         return r;
@@ -141,7 +119,7 @@ static int collector_append_series(PprofCollector *c, const PprofSummary *s) {
 /* Drops profiles past profile_retention and beyond profile_keep; either
  * set to 0 means no limit of that kind. */
 static void collector_prune(PprofCollector *c) {
-        const TargetConfig *t = c->probe->target;
+        const TargetConfig *t = c->target;
         int64_t now_ms = (int64_t) (now_realtime_usec() / USEC_PER_MSEC);
         int64_t retention_ms = (int64_t) (t->profile_retention_usec / USEC_PER_MSEC);
         int64_t cutoff_ms = t->profile_retention_usec > 0 ? now_ms - retention_ms : INT64_MIN;
@@ -149,17 +127,18 @@ static void collector_prune(PprofCollector *c) {
         unsigned deleted = 0;
         int r;
 
-        r = store_profile_prune(c->probe->store, t->name, collector_kind(c), cutoff_ms, keep, &deleted);
+        r = store_profile_prune(c->store, t->name, collector_kind(c), cutoff_ms, keep, &deleted);
         if (r < 0)
-                log_source(LOG_WARNING, source_name(c->source), "cannot delete old %s profiles: %s",
+                log_source(LOG_WARNING, source_name(c->base.source), "cannot delete old %s profiles: %s",
                            collector_kind(c), strerror(-r));
         else if (deleted > 0)
-                log_source(LOG_DEBUG, source_name(c->source), "deleted %u old %s profiles", deleted,
+                log_source(LOG_DEBUG, source_name(c->base.source), "deleted %u old %s profiles", deleted,
                            collector_kind(c));
 }
 
 /* Stores the raw bytes with the summary; 0 and the new id, or a negative errno. */
-static int collector_store(PprofCollector *c, const PprofSummary *s, uint64_t duration, int64_t *ret_id) {
+static int collector_store(PprofCollector *c, const CurlBuffer *body, const PprofSummary *s, uint64_t duration,
+                           int64_t *ret_id) {
         json_t *j = pprof_summary_to_json(s);
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         int r;
@@ -167,9 +146,9 @@ static int collector_store(PprofCollector *c, const PprofSummary *s, uint64_t du
         json_decref(j);
         if (!text)
                 return -ENOMEM;
-        r = store_profile_add(c->probe->store, c->probe->target->name, collector_kind(c),
-                              (int64_t) (c->started_usec / USEC_PER_MSEC), (int64_t) (duration / USEC_PER_MSEC),
-                              c->body.data, c->body.size, text, ret_id);
+        r = store_profile_add(c->store, c->target->name, collector_kind(c),
+                              (int64_t) (c->base.started_usec / USEC_PER_MSEC), (int64_t) (duration / USEC_PER_MSEC),
+                              body->data, body->size, text, ret_id);
         free(text);
         return r;
 }
@@ -182,129 +161,45 @@ static size_t max_inflated(const TargetConfig *t) {
 
 /* Decodes the body, decides whether the profile is usable, keeps it and
  * its series; reports the poll up or down. */
-static void collector_ingest(PprofCollector *c, uint64_t duration) {
-        Source *src = c->source;
+static int collector_done(Poller *p, const CurlBuffer *body) {
+        PprofCollector *c = (PprofCollector *) p;
         PprofSummary *s = NULL;
         char error[256] = "";
         int64_t id = 0;
         int r;
 
-        if (c->body.size == 0) {
-                source_report_down(src, c->started_usec, duration, "%s profile is empty", collector_kind(c));
-                return;
+        if (body->size == 0) {
+                poller_report_down(p, "%s profile is empty", collector_kind(c));
+                return 0;
         }
-        r = pprof_decode(c->body.data, c->body.size, max_inflated(c->probe->target), &s, error, sizeof(error));
+        r = pprof_decode(body->data, body->size, max_inflated(c->target), &s, error, sizeof(error));
         if (r < 0) {
-                source_report_down(src, c->started_usec, duration, "%s profile: %s", collector_kind(c),
-                                   error[0] ? error : strerror(-r));
-                return;
+                poller_report_down(p, "%s profile: %s", collector_kind(c), error[0] ? error : strerror(-r));
+                return 0;
         }
-        if (s->n_types == 0) {
-                source_report_down(src, c->started_usec, duration, "%s profile has no sample type",
-                                   collector_kind(c));
-                goto finish;
-        }
-
-        r = collector_store(c, s, duration, &id);
-        if (r < 0) {
-                source_report_down(src, c->started_usec, duration, "cannot store the %s profile: %s",
-                                   collector_kind(c), strerror(-r));
-                goto finish;
-        }
-        source_set_info(src, "last_profile_id", json_integer(id));
-        collector_prune(c);
-
-        r = collector_append_series(c, s);
-        if (r < 0) {
-                source_report_down(src, c->started_usec, duration, "cannot queue samples: %s", strerror(-r));
-                goto finish;
-        }
-        log_source(LOG_DEBUG, source_name(src), "stored %s profile %" PRId64 ": %zu bytes, %" PRIu64 " samples",
-                   collector_kind(c), id, c->body.size, s->n_samples);
-        source_report_up(src, c->started_usec, duration);
-finish:
-        pprof_summary_free(s);
-}
-
-/* The first line of an error page when it is short printable text (Go's
- * pprof says "Unknown profile" or "Could not enable CPU profiling: ..."). */
-static void error_page_line(const CurlBuffer *b, char *buf, size_t n) {
-        size_t i;
-
-        buf[0] = '\0';
-        if (!b->data || n < 3)
-                return;
-        for (i = 0; i < b->size && i < PPROF_ERROR_PAGE_MAX && i < n - 3; i++) {
-                unsigned char ch = (unsigned char) b->data[i];
-
-                if (ch == '\n' || ch == '\r')
-                        break;
-                if (ch < 0x20 || ch >= 0x7f) {
-                        buf[0] = '\0';
-                        return;
+        if (s->n_types == 0)
+                poller_report_down(p, "%s profile has no sample type", collector_kind(c));
+        else if ((r = collector_store(c, body, s, poller_duration(p), &id)) < 0)
+                poller_report_down(p, "cannot store the %s profile: %s", collector_kind(c), strerror(-r));
+        else {
+                source_set_info(p->source, "last_profile_id", json_integer(id));
+                collector_prune(c);
+                r = collector_append_series(c, s);
+                if (r < 0)
+                        poller_report_down(p, "cannot queue samples: %s", strerror(-r));
+                else {
+                        log_source(LOG_DEBUG, source_name(p->source),
+                                   "stored %s profile %" PRId64 ": %zu bytes, %" PRIu64 " samples",
+                                   collector_kind(c), id, body->size, s->n_samples);
+                        poller_report_up(p);
                 }
         }
-        if (i == 0)
-                return;
-        buf[0] = ':';
-        buf[1] = ' ';
-        memcpy(buf + 2, b->data, i);
-        buf[i + 2] = '\0';
+        pprof_summary_free(s);
+        return 0;
 }
 
-static void collector_on_done(CURL *easy, CURLcode result, void *userdata) {
-        PprofCollector *c = userdata;
-        uint64_t duration = now_monotonic_usec() - c->started_mono_usec;
-        char reason[CURL_GLUE_REASON_MAX], page[PPROF_ERROR_PAGE_MAX + 3];
-        long code = 0;
-
-        c->in_flight = false;
-
-        if (result != CURLE_OK) {
-                curl_glue_describe(easy, result, &c->body, c->errbuf, c->timeout_usec, "profile", "max_profile",
-                                   reason, sizeof(reason));
-                source_report_down(c->source, c->started_usec, duration, "%s", reason);
-        } else {
-                (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-                if (code < 200 || code > 299) {
-                        error_page_line(&c->body, page, sizeof(page));
-                        source_report_down(c->source, c->started_usec, duration, "HTTP %ld%s%s", code,
-                                           code >= 300 && code <= 399 ? " (redirects are not followed)" : "",
-                                           page);
-                } else
-                        collector_ingest(c, duration);
-        }
-        curl_buffer_reset(&c->body);
-        collector_poll_ended(c);
-}
-
-static void collector_poll(PprofCollector *c) {
-        int r;
-
-        c->errbuf[0] = '\0';
-        curl_buffer_attach(&c->body, c->easy, (size_t) c->probe->target->max_profile);
-        c->started_usec = now_realtime_usec();
-        c->started_mono_usec = now_monotonic_usec();
-
-        r = curl_glue_add(c->probe->glue, c->easy, collector_on_done, c);
-        if (r < 0) {
-                source_report_down(c->source, c->started_usec, 0, "cannot start the request: %s", strerror(-r));
-                collector_poll_ended(c);
-                return;
-        }
-        c->in_flight = true;
-}
-
-static void collector_on_tick(PollTimer *t, void *userdata) {
-        PprofCollector *c = userdata;
-
-        /* One transfer per kind: a CPU profile longer than its interval skips ticks. */
-        if (c->in_flight) {
-                log_source(LOG_DEBUG, source_name(c->source), "previous %s profile still running, skipping this tick",
-                           collector_kind(c));
-                return;
-        }
-        collector_poll(c);
+static int collector_start(Poller *p) {
+        return poller_http_send(p);
 }
 
 /* NB: no CURLOPT_ACCEPT_ENCODING: Go gzips the profile itself, and the
@@ -312,47 +207,62 @@ static void collector_on_tick(PollTimer *t, void *userdata) {
  * The connection is closed after each profile: an idle keep-alive
  * connection is a goroutine on the target, which would inflate the
  * goroutine count everyone else sees, for a poll due minutes later. */
-static int collector_setup_easy(PprofCollector *c) {
+static int collector_setup_http(PprofCollector *c, CurlGlue *glue, uint64_t timeout_usec) {
         int r;
 
-        r = curl_glue_easy_new(c->url, c->timeout_usec, c->probe->target->timeout_usec, c->errbuf, &c->easy);
+        r = poller_http_setup(&c->base, glue, c->url, timeout_usec, c->target->timeout_usec,
+                              (size_t) c->target->max_profile, "profile", "max_profile");
         if (r < 0)
                 return r;
-        return curl_easy_setopt(c->easy, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK ? 0 : -EINVAL;
+        return curl_easy_setopt(c->base.easy, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK ? 0 : -EINVAL;
 }
+
+static void collector_free(Poller *p) {
+        PprofCollector *c = (PprofCollector *) p;
+
+        free(c->url);
+        free(c->prefix);
+        free(c);
+}
+
+static const PollerOps collector_ops = {
+        .kind = "pprof",
+        .start = collector_start,
+        .done = collector_done,
+        .free = collector_free,
+};
 
 /* The first tick comes after a random part of the kind's first spread, so
  * collectors started together do not poll in step. */
-static int collector_add_timer(PprofCollector *c, sd_event *e) {
+static int collector_init(PprofCollector *c, sd_event *e, uint64_t interval) {
         char *description;
         int r;
 
-        if (asprintf(&description, "pprof:%s:%s", c->probe->target->name, collector_kind(c)) < 0)
+        if (asprintf(&description, "pprof:%s:%s", c->target->name, collector_kind(c)) < 0)
                 return -ENOMEM;
-        r = poll_timer_new(e, c->interval_usec, pprof_first_spread_usec[c->kind], description, collector_on_tick, c,
-                           &c->timer);
+        r = poller_init(&c->base, &collector_ops, e, interval, pprof_first_spread_usec[c->kind], description);
         free(description);
         return r;
 }
 
 /* The kind's URL under pprof_url and its transfer timeout.  A CPU profile
  * answers only after cpu_seconds (whole seconds, at least one: Go's unit). */
-static int collector_set_url(PprofCollector *c) {
-        const TargetConfig *t = c->probe->target;
+static int collector_set_url(PprofCollector *c, uint64_t *ret_timeout) {
+        const TargetConfig *t = c->target;
         size_t len = strlen(t->pprof_url);
         uint64_t seconds;
         int n;
 
         while (len > 0 && t->pprof_url[len - 1] == '/')
                 len--;
-        c->timeout_usec = t->timeout_usec;
+        *ret_timeout = t->timeout_usec;
         if (c->kind != PPROF_CPU)
                 n = asprintf(&c->url, "%.*s/%s", (int) len, t->pprof_url, collector_kind(c));
         else {
                 seconds = t->cpu_seconds_usec / USEC_PER_SEC;
                 if (seconds < 1)
                         seconds = 1;
-                c->timeout_usec += seconds * USEC_PER_SEC;
+                *ret_timeout += seconds * USEC_PER_SEC;
                 n = asprintf(&c->url, "%.*s/profile?seconds=%" PRIu64, (int) len, t->pprof_url, seconds);
         }
         if (n < 0) {
@@ -362,42 +272,47 @@ static int collector_set_url(PprofCollector *c) {
         return 0;
 }
 
-static PprofCollector *collector_free(PprofCollector *c) {
-        if (!c)
-                return NULL;
-        poll_timer_free(c->timer);
-        if (c->in_flight)
-                curl_glue_remove(c->probe->glue, c->easy);
-        if (c->easy)
-                curl_easy_cleanup(c->easy);
-        curl_buffer_done(&c->body);
-        free(c->url);
-        free(c);
-        return NULL;
+static int collector_setup(PprofCollector *c, const PollerContext *ctx, uint64_t interval) {
+        char *source;
+        uint64_t timeout;
+        int r;
+
+        c->prefix = strjoin("go.", c->target->name, NULL);
+        if (!c->prefix)
+                return -ENOMEM;
+        r = collector_set_url(c, &timeout);
+        if (r >= 0)
+                r = collector_init(c, ctx->event, interval);
+        if (r >= 0)
+                r = collector_setup_http(c, ctx->glue, timeout);
+        if (r < 0)
+                return r;
+        source = strjoin(c->prefix, ".", collector_kind(c), NULL);
+        if (!source)
+                return -ENOMEM;
+        r = poller_register(&c->base, ctx->sources, source, "pprof", c->url);
+        free(source);
+        return r;
 }
 
-static int collector_new(PprofProbe *p, sd_event *e, PprofKind kind, uint64_t interval, PprofCollector **ret) {
+static int collector_new(const PollerContext *ctx, const TargetConfig *t, PprofKind kind, uint64_t interval,
+                         PollerList *list) {
         PprofCollector *c;
         int r;
 
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->probe = p;
+        c->base.ops = &collector_ops;
+        c->store = ctx->store;
+        c->target = t;
         c->kind = kind;
-        c->interval_usec = interval;
-
-        r = collector_set_url(c);
-        if (r >= 0)
-                r = collector_setup_easy(c);
-        if (r >= 0)
-                r = collector_add_timer(c, e);
+        r = collector_setup(c, ctx, interval);
         if (r < 0) {
-                collector_free(c);
+                poller_free(&c->base);
                 return r;
         }
-        *ret = c;
-        return 0;
+        return poller_list_add(list, &c->base);
 }
 
 /* 0 turns the kind off. */
@@ -414,65 +329,39 @@ static uint64_t kind_interval(const TargetConfig *t, PprofKind kind) {
         }
 }
 
-static int collector_add_source(PprofCollector *c, SourceSet *sources) {
-        char *name;
+static int pprof_build_target(const PollerContext *ctx, const TargetConfig *t, PollerList *list) {
+        char *shown;
         int r;
 
-        if (asprintf(&name, "%s.%s", c->probe->prefix, collector_kind(c)) < 0)
-                return -ENOMEM;
-        r = source_set_add(sources, name, "pprof", c->url, &c->source);
-        free(name);
-        return r;
-}
-
-int pprof_probe_new(sd_event *e, CurlGlue *glue, Store *store, SourceSet *sources,
-                    const TargetConfig *t, PprofProbe **ret) {
-        PprofProbe *p;
-        int r = 0;
-
-        if (!e || !glue || !store || !sources || !t || !t->name || !ret)
-                return -EINVAL;
-
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->glue = glue;
-        p->store = store;
-        p->target = t;
-        if (asprintf(&p->prefix, "go.%s", t->name) < 0) {
-                p->prefix = NULL;
-                r = -ENOMEM;
-                goto fail;
+        for (PprofKind k = 0; k < _PPROF_KIND_MAX; k++) {
+                if (kind_interval(t, k) == 0)
+                        continue;
+                r = collector_new(ctx, t, k, kind_interval(t, k), list);
+                if (r < 0) {
+                        shown = redact_url(t->pprof_url);
+                        log_error("[target %s]: cannot collect profiles from %s: %s", t->name,
+                                  shown ? shown : "pprof_url", strerror(-r));
+                        free(shown);
+                        return r;
+                }
         }
-
-        for (PprofKind k = 0; t->pprof_url && k < _PPROF_KIND_MAX; k++)
-                if (kind_interval(t, k) > 0) {
-                        r = collector_new(p, e, k, kind_interval(t, k), &p->collectors[k]);
-                        if (r < 0)
-                                goto fail;
-                }
-        /* Last, so a failure above leaves no orphan source in the set. */
-        for (PprofKind k = 0; k < _PPROF_KIND_MAX; k++)
-                if (p->collectors[k]) {
-                        r = collector_add_source(p->collectors[k], sources);
-                        if (r < 0)
-                                goto fail;
-                }
-
-        *ret = p;
         return 0;
-
-fail:
-        pprof_probe_free(p);
-        return r;
 }
 
-PprofProbe *pprof_probe_free(PprofProbe *p) {
-        if (!p)
-                return NULL;
-        for (PprofKind k = 0; k < _PPROF_KIND_MAX; k++)
-                collector_free(p->collectors[k]);
-        free(p->prefix);
-        free(p);
-        return NULL;
+static int pprof_build(const PollerContext *ctx, PollerList *list) {
+        int r;
+
+        for (size_t i = 0; i < ctx->config->n_targets; i++) {
+                if (!ctx->config->targets[i].pprof_url)
+                        continue;
+                r = pprof_build_target(ctx, &ctx->config->targets[i], list);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
+
+const PollerKind pprof_poller_kind = {
+        .name = "pprof",
+        .build = pprof_build,
+};

@@ -7,6 +7,7 @@
 #include "util/log.h"
 #include "probes/source.h"
 #include "util/units.h"
+#include "util/redact.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -99,7 +100,7 @@ int source_set_add(SourceSet *set, const char *name, const char *kind, const cha
         s->set = set;
         s->name = strdup(name);
         s->kind = strdup(kind);
-        s->url = url ? strdup(url) : NULL;
+        s->url = url ? redact_url(url) : NULL;
         s->series_up = strjoin(name, ".up", NULL);
         s->series_seconds = strjoin(name, ".poll_seconds", NULL);
         if (!s->name || !s->kind || (url && !s->url) || !s->series_up || !s->series_seconds) {
@@ -159,15 +160,19 @@ void source_report_down(Source *s, uint64_t started_usec, uint64_t duration_usec
         (void) vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
         va_end(ap);
         utf8_sanitize(s->last_error, 1);
+        /* An upstream's error text may quote the request's signature or a
+         * token: none of it reaches the API or the log. */
+        redact_secrets(s->last_error);
         s->last_error_at_usec = started_usec;
         s->failures++;
         s->consecutive_failures++;
 
         if (s->consecutive_failures == 1)
-                log_source(LOG_WARNING, s->name, "poll failed: %s", s->last_error);
+                log_source(LOG_WARNING, s->name, "poll of %s failed: %s", s->url ? s->url : s->name,
+                           s->last_error);
         else
-                log_source(LOG_DEBUG, s->name, "poll failed again (%u in a row): %s",
-                           s->consecutive_failures, s->last_error);
+                log_source(LOG_DEBUG, s->name, "poll of %s failed again (%u in a row): %s",
+                           s->url ? s->url : s->name, s->consecutive_failures, s->last_error);
 
         source_record(s, started_usec, duration_usec, false);
 }

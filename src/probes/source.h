@@ -19,15 +19,18 @@ int source_set_new(Store *store, SourceSet **ret);
 SourceSet *source_set_free(SourceSet *set);
 
 /* Adds a source named `name` ("go.app.memory"), of `kind` ("go_memory"),
- * polling `url` (may be NULL).  The set owns the source. */
+ * polling `url` (may be NULL; kept and shown with its user-info redacted,
+ * see redact_url()).  The set owns the source. */
 int source_set_add(SourceSet *set, const char *name, const char *kind, const char *url,
                    Source **ret);
 
 /* Records a successful poll that started at `started_usec` (wall clock). */
 void source_report_up(Source *s, uint64_t started_usec, uint64_t duration_usec);
 
-/* Records a failed poll and its reason (one line, kept for /v1/sources);
- * logs the first failure and the recovery, not every repeat. */
+/* Records a failed poll and its reason (one line, kept for /v1/sources,
+ * with anything that looks like a credential masked: redact_secrets());
+ * logs the first failure, naming the source's URL, and the recovery, not
+ * every repeat. */
 void source_report_down(Source *s, uint64_t started_usec, uint64_t duration_usec,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

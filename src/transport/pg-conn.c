@@ -59,20 +59,23 @@ static void conn_io_query(PgConn *c, uint32_t revents);
 
 /* libpq's messages span lines ("...failed: Connection refused\n\tIs the
  * server running...") and pad with double spaces ("FATAL:  ..."): the API
- * and the journal want one line, so every run of white space becomes one
- * space and the ends are trimmed. */
+ * and the journal want one line, so the lines are joined with "; ", every
+ * other run of white space becomes one space, and the ends are trimmed. */
 static void one_line(char *dst, size_t n, const char *src) {
         size_t o = 0;
-        bool space = false;
+        bool space = false, newline = false;
 
         for (; src && *src && o + 1 < n; src++) {
                 if (*src == ' ' || *src == '\t' || *src == '\n' || *src == '\r') {
                         space = o > 0;
+                        newline = newline || (o > 0 && (*src == '\n' || *src == '\r'));
                         continue;
                 }
+                if (newline && o + 3 < n && dst[o - 1] != ';')
+                        dst[o++] = ';';
                 if (space && o + 2 < n)
                         dst[o++] = ' ';
-                space = false;
+                space = newline = false;
                 dst[o++] = *src;
         }
         dst[o] = '\0';
