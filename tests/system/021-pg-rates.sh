@@ -23,21 +23,23 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 points() { curl -s --max-time 5 "$PW/v1/series?metric=pg.main.$1&from=$2&to=now" | jq -c '.points'; }
 
 # derived COUNTER DERIVED FROM_MS [hits|rate]: one line per DERIVED sample
-# after FROM_MS whose poll has a previous poll in the window: "got want
-# delta", want computed from the stored counters of the same two polls.  For
+# from FROM_MS on: "got want delta", want computed from the stored counters of the same two polls.  For
 # "rate", COUNTER's delta per second; for "hits", the ratio blks_hit delta /
 # (blks_hit delta + blks_read delta).
 derived() {
-        local from=$(( $3 / 1000 )) a b
+        local from a b
+        # The counters from a poll earlier: the first sample's previous poll.
+        from=$(awk -v ms="$3" 'BEGIN { printf "%.3f", (ms - 1500) / 1000 }')
         a=$(points "$1" "$from")
         if [ "$4" = hits ]; then b=$(points blks_read "$from"); else b='[]'; fi
-        jq -n -r --argjson a "$a" --argjson b "$b" --argjson d "$(points "$2" "$from")" --arg kind "$4" '
+        jq -n -r --argjson a "$a" --argjson b "$b" --argjson d "$(points "$2" "$from")" \
+                --arg kind "$4" --argjson t0 "$3" '
                 def deltas($p): [range(1; $p | length) as $i
                         | {key: ($p[$i][0] | tostring),
                            value: {dv: ($p[$i][1] - $p[$i - 1][1]), dt: (($p[$i][0] - $p[$i - 1][0]) / 1000)}}]
                         | from_entries;
                 deltas($a) as $da | deltas($b) as $db
-                | $d[] | (.[0] | tostring) as $ts | select($da[$ts] != null)
+                | $d[] | select(.[0] >= $t0) | (.[0] | tostring) as $ts | select($da[$ts] != null)
                 | if $kind == "hits" then
                         select($db[$ts] != null)
                         | [.[1], ($da[$ts].dv / ($da[$ts].dv + $db[$ts].dv)), $da[$ts].dv]
