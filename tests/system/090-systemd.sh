@@ -193,7 +193,10 @@ test_socket() {
                 boot_sd systemctl --quiet enable --now perfwatchd.socket
         check "the service waits for the first connection" unit_state_is perfwatchd.service inactive
         check "the first connection to the socket is answered by perfwatchd" answered_by_daemon "$SOCKET_PORT"
-        check "the connection started perfwatchd.service" unit_state_is perfwatchd.service active
+        # NB: READY=1 goes out once the API is up, so systemd may still say
+        # "activating" when the first answer arrives.
+        check "the connection started perfwatchd.service" \
+                wait_until 10 unit_state_is perfwatchd.service active
         check "GET /v1/status on the socket's port answers 200 with criteria" wait_until 10 status_ok "$SOCKET_PORT"
         check "systemctl stop of socket and service succeeds" \
                 boot_sd systemctl stop perfwatchd.socket perfwatchd.service

@@ -1,5 +1,6 @@
 // Command demo-target is the Go service perfwatchd watches in demos and in
-// tests: a /memory JSON endpoint with runtime statistics, a small HTTP API,
+// tests: a /memory JSON endpoint with runtime statistics, a small HTTP API
+// (items to list, create, get and update: what load scenarios exercise),
 // net/http/pprof on its own port, and controls that make it leak memory or
 // make /memory misbehave, so every failure path of the poller can be shown.
 package main
@@ -339,13 +340,8 @@ func (s *itemStore) list(w http.ResponseWriter) {
 }
 
 func (s *itemStore) create(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxItemBody))
-	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body: " + err.Error()})
-		return
-	}
-	if !json.Valid(body) {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body is not valid JSON"})
+	body, ok := readItemBody(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -357,16 +353,56 @@ func (s *itemStore) create(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]int64{"id": it.ID})
 }
 
-func (s *itemStore) get(w http.ResponseWriter, r *http.Request) {
+// readItemBody reads a POST or PUT body; it answers the error itself and
+// returns false when the body is too large or not JSON.
+func readItemBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxItemBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body: " + err.Error()})
+		return nil, false
+	}
+	if !json.Valid(body) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body is not valid JSON"})
+		return nil, false
+	}
+	return body, true
+}
+
+func itemID(r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/items/"), 10, 64)
+	return id, err == nil
+}
+
+func (s *itemStore) get(w http.ResponseWriter, r *http.Request) {
+	id, valid := itemID(r)
 	s.mu.Lock()
 	it, ok := s.items[id]
 	s.mu.Unlock()
-	if err != nil || !ok {
+	if !valid || !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such item"})
 		return
 	}
 	writeJSON(w, http.StatusOK, it)
+}
+
+// update replaces the data of an existing item (PUT /api/items/ID).
+func (s *itemStore) update(w http.ResponseWriter, r *http.Request) {
+	id, valid := itemID(r)
+	body, ok := readItemBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	_, found := s.items[id]
+	if valid && found {
+		s.items[id] = item{ID: id, Data: json.RawMessage(body)}
+	}
+	s.mu.Unlock()
+	if !valid || !found {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such item"})
+		return
+	}
+	writeJSON(w, http.StatusOK, item{ID: id, Data: json.RawMessage(body)})
 }
 
 func (s *itemStore) handler() http.Handler {
@@ -385,11 +421,14 @@ func (s *itemStore) handler() http.Handler {
 		}
 	})
 	mux.HandleFunc("/api/items/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			http.Error(w, "GET only", http.StatusMethodNotAllowed)
-			return
+		switch r.Method {
+		case http.MethodGet:
+			s.get(w, r)
+		case http.MethodPut:
+			s.update(w, r)
+		default:
+			http.Error(w, "GET or PUT only", http.StatusMethodNotAllowed)
 		}
-		s.get(w, r)
 	})
 	return mux
 }
@@ -432,7 +471,7 @@ func listen(name, addr string, h http.Handler, base context.Context) (*listener,
 
 func main() {
 	memAddr := flag.String("memory", "127.0.0.1:9091", "`ADDR` for GET /memory and POST /control/{leak,mode,free}")
-	apiAddr := flag.String("api", "127.0.0.1:8080", "`ADDR` for the demo HTTP API (/api/items, /healthz)")
+	apiAddr := flag.String("api", "127.0.0.1:8080", "`ADDR` for the demo HTTP API (GET/POST /api/items, GET/PUT /api/items/ID, /healthz)")
 	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "`ADDR` for net/http/pprof (/debug/pprof/)")
 	leakRate := &sizeFlag{}
 	leakLimit := &sizeFlag{v: 2 << 30}
