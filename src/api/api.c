@@ -27,11 +27,25 @@
 #include "util/util.h"
 
 #define API_THREADS          2U
-#define API_TIMEOUT_SEC      30U
-#define API_MAX_CONNECTIONS  256U
+/* Idle connections close after this; a request's headers must be complete
+ * within API_HEADER_DEADLINE of the connection's start or previous answer,
+ * however slowly they trickle in. */
+#define API_TIMEOUT_SEC      10U
+#define API_HEADER_DEADLINE  (10 * USEC_PER_SEC)
+#define API_MAX_CONNECTIONS  4096U
 #define API_CONNECTION_MEM   ((size_t) 32 * 1024)
 #define API_MAX_BODY         ((uint64_t) 64 * 1024)
+/* Routes that read the store run on API_WORKERS threads (as many as the
+ * store pool's connections), with at most API_QUEUE requests waiting. */
+#define API_WORKERS          2U
+#define API_QUEUE            16U
+#define API_RETRY_AFTER_SEC  1U
+/* Cost limits, documented in perfwatchd(8): points returned by /v1/series,
+ * samples one stepped /v1/series may read (about a second of work), series
+ * listed by /v1/metrics. */
 #define API_MAX_POINTS       10000U
+#define API_MAX_READ         2000000U
+#define API_MAX_SERIES       10000U
 #define API_DEFAULT_SPAN     USEC_PER_HOUR
 
 #define TYPE_JSON "application/json"
@@ -56,6 +70,8 @@ struct Api {
         pthread_mutex_t lock;        /* guards both snapshots */
         Snapshot status;
         Snapshot sources;
+        ApiWork *work;
+        ApiGuard *guard;
 };
 
 typedef void (*RouteFn)(Request *r);
@@ -63,6 +79,10 @@ typedef void (*RouteFn)(Request *r);
 typedef struct Route {
         const char *path;
         bool prefix;                 /* the rest of the path goes to r->arg */
+        bool heavy;                  /* reads the store: runs on a worker */
+        /* The query parameters it takes besides format, NULL-terminated. */
+        const char *params[6];
+        const char *usage;           /* for GET / */
         RouteFn fn;
 } Route;
 
@@ -98,7 +118,8 @@ static int render_to_buffer(const json_t *j, RenderFn fn, char **ret, size_t *re
 json_t *api_json_number(double v) {
         if (!isfinite(v))
                 return json_null();
-        if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        /* Below 2^63 an integral double converts to an int64 exactly. */
+        if (v == floor(v) && fabs(v) < 9223372036854775808.0)
                 return json_integer((json_int_t) v);
         return json_real(v);
 }
@@ -240,18 +261,28 @@ static void snapshot_unref(Api *a, json_t *j) {
 
 /* ---------------------------------------------------------------- routes */
 
+static const QueryArg *query_arg(Request *r, const char *key) {
+        for (size_t i = 0; i < r->n_args; i++)
+                if (strcmp(r->args[i].key, key) == 0)
+                        return &r->args[i];
+        return NULL;
+}
+
 const char *api_query(Request *r, const char *key) {
-        return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+        const QueryArg *a = query_arg(r, key);
+
+        return a ? a->value : NULL;
 }
 
 static int query_bool(Request *r, const char *key, bool *ret) {
-        const char *v = NULL;
-        size_t len = 0;
+        const QueryArg *a = query_arg(r, key);
+        const char *v;
 
         /* A bare key ("?strict", no '=') has no value but is there: true. */
         *ret = false;
-        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &len) != MHD_YES)
+        if (!a)
                 return 0;
+        v = a->value;
         if (!v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || !*v)
                 *ret = true;
         else if (strcmp(v, "0") != 0 && strcmp(v, "false") != 0 && strcmp(v, "no") != 0) {
@@ -389,6 +420,7 @@ static int metric_add(const char *name, int64_t ts_ms, double value, void *u) {
 }
 
 static void route_metrics(Request *r) {
+        const char *match = api_query(r, "match");
         json_t *list;
         Store *s;
         int k;
@@ -397,8 +429,17 @@ static void route_metrics(Request *r) {
         if (!s)
                 return;
         list = json_array();
-        k = list ? store_list_series(s, metric_add, list) : -ENOMEM;
+        k = list ? store_list_series(s, match, API_MAX_SERIES, metric_add, list) : -ENOMEM;
         api_release_store(r, s);
+        if (k == 1) {
+                json_decref(list);
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "too_many_series",
+                                "more than %u series%s%s%s (the limit of one answer); narrow the "
+                                "list with match=PREFIX, e.g. match=go.",
+                                API_MAX_SERIES, match ? " start with \"" : "", match ?: "",
+                                match ? "\"" : "");
+                return;
+        }
         api_reply_list(r, "metrics", list, k, api_render_metrics_text);
 }
 
@@ -420,10 +461,10 @@ static int series_query(Request *r, SeriesQuery *q) {
         if (api_query_range(r, API_DEFAULT_SPAN, &q->from_usec, &q->to_usec) < 0)
                 return -EINVAL;
         q->step_usec = 0;
-        if (step && (units_parse_duration(step, &q->step_usec) < 0 ||
-                     (q->step_usec > 0 && q->step_usec < USEC_PER_MSEC))) {
+        if (query_arg(r, "step") &&
+            (!step || units_parse_duration(step, &q->step_usec) < 0 || q->step_usec < USEC_PER_MSEC)) {
                 api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                                "step: \"%s\" is not a duration of 1ms or more", step);
+                                "step: \"%s\" is not a duration of 1ms or more", step ?: "");
                 return -EINVAL;
         }
         if (q->from_usec > q->to_usec) {
@@ -433,67 +474,206 @@ static int series_query(Request *r, SeriesQuery *q) {
         return 0;
 }
 
+/* With a step, one point per step bucket the range touches: more than the
+ * limit is refused before anything is read. */
+static int series_check_buckets(Request *r, const SeriesQuery *q) {
+        uint64_t step_ms = q->step_usec / USEC_PER_MSEC;
+        uint64_t n = q->to_usec / USEC_PER_MSEC / step_ms - q->from_usec / USEC_PER_MSEC / step_ms + 1;
+        char step[32];
+
+        if (n <= API_MAX_POINTS)
+                return 0;
+        units_format_duration(q->step_usec, step, sizeof step);
+        api_reply_error(r, MHD_HTTP_BAD_REQUEST, "too_many_points",
+                        "step %s over this range gives %llu points, more than the limit of %u; "
+                        "use a larger step or a narrower range (from=, to=)",
+                        step, (unsigned long long) n, API_MAX_POINTS);
+        return -E2BIG;
+}
+
 static int point_add(int64_t ts_ms, double value, void *u) {
         json_t *p = json_pack("[I,o]", (json_int_t) ts_ms, api_json_number(value));
 
         return json_array_append_new(u, p) < 0 ? -ENOMEM : 0;
 }
 
-static json_t *series_json(const SeriesQuery *q, json_t *points, bool truncated) {
+/* "2026-11-27T16:40:05.250Z": exact to the millisecond, for a page link. */
+static const char *iso_ms(int64_t ms, char *buf, size_t n) {
+        char sec[32];
+
+        units_format_iso8601((uint64_t) ms * USEC_PER_MSEC, sec, sizeof sec);
+        sec[strcspn(sec, "Z")] = '\0';
+        snprintf(buf, n, "%s.%03dZ", sec, (int) (ms % 1000));
+        return buf;
+}
+
+/* `s` percent-encoded for a query value: *ret (caller frees), or NULL. */
+static char *url_encode(const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (strchr("-._~", c) || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                    (c >= 'A' && c <= 'Z'))
+                        *o++ = (char) c;
+                else {
+                        *o++ = '%';
+                        *o++ = hex[c >> 4];
+                        *o++ = hex[c & 15];
+                }
+        }
+        *o = '\0';
+        return out;
+}
+
+/* The link to the next older page of a raw answer cut at `next_to_ms`. */
+static json_t *series_next(const SeriesQuery *q, int64_t next_to_ms) {
+        char from[40], to[40], *metric = url_encode(q->metric), *url = NULL;
+        json_t *j;
+
+        if (!metric ||
+            asprintf(&url, "/v1/series?metric=%s&from=%s&to=%s", metric,
+                     iso_ms((int64_t) (q->from_usec / USEC_PER_MSEC), from, sizeof from),
+                     iso_ms(next_to_ms, to, sizeof to)) < 0)
+                url = NULL;
+        j = url ? json_string(url) : NULL;
+        free(metric);
+        free(url);
+        return j;
+}
+
+static json_t *series_json(const SeriesQuery *q, json_t *points, bool truncated, json_t *next) {
         char from[32], to[32], step[32];
 
         units_format_duration(q->step_usec, step, sizeof step);
-        return json_pack("{s:s,s:s,s:s,s:s?,s:o,s:b}", "metric", q->metric,
+        return json_pack("{s:s,s:s,s:s,s:s?,s:o,s:b,s:o*}", "metric", q->metric,
                          "from", units_format_iso8601(q->from_usec, from, sizeof from),
                          "to", units_format_iso8601(q->to_usec, to, sizeof to),
                          "step", q->step_usec ? step : NULL, "points", points,
-                         "truncated", truncated);
+                         "truncated", truncated, "next", next);
+}
+
+/* The store's walk for q into `points`: 0, 1 when cut (raw only; then
+ * *next_to_ms is set), or a negative errno. */
+static int series_read(Store *s, const SeriesQuery *q, json_t *points, int64_t *next_to_ms) {
+        int64_t from = (int64_t) (q->from_usec / USEC_PER_MSEC), to = (int64_t) (q->to_usec / USEC_PER_MSEC);
+
+        if (q->step_usec)
+                return store_series_step(s, q->metric, from, to,
+                                         (int64_t) (q->step_usec / USEC_PER_MSEC), API_MAX_READ,
+                                         point_add, points);
+        return store_series_raw(s, q->metric, from, to, API_MAX_POINTS, next_to_ms, point_add,
+                                points);
+}
+
+static void series_reply_error(Request *r, const SeriesQuery *q, int k) {
+        if (k == -ENOENT)
+                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "metric \"%s\" is not known",
+                                q->metric);
+        else if (k == -E2BIG)
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "too_many_samples",
+                                "this range holds more than %u samples of \"%s\", the limit one "
+                                "answer may read; use a narrower range (from=, to=)",
+                                API_MAX_READ, q->metric);
+        else
+                api_reply_store_unavailable(r, k);
 }
 
 static void route_series(Request *r) {
         SeriesQuery q;
-        json_t *points, *j;
+        json_t *points, *j, *next = NULL;
+        int64_t next_to = 0;
         Store *s;
         int k;
 
-        if (series_query(r, &q) < 0)
+        if (series_query(r, &q) < 0 || (q.step_usec && series_check_buckets(r, &q) < 0))
                 return;
         s = api_borrow_store(r);
         if (!s)
                 return;
         points = json_array();
-        k = points ? store_series_points(s, q.metric, (int64_t) (q.from_usec / USEC_PER_MSEC),
-                                         (int64_t) (q.to_usec / USEC_PER_MSEC),
-                                         (int64_t) (q.step_usec / USEC_PER_MSEC),
-                                         API_MAX_POINTS, point_add, points)
-                   : -ENOMEM;
+        k = points ? series_read(s, &q, points, &next_to) : -ENOMEM;
         api_release_store(r, s);
         if (k < 0) {
                 json_decref(points);
-                if (k == -ENOENT)
-                        api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-                                        "metric \"%s\" is not known", q.metric);
-                else
-                        api_reply_store_unavailable(r, k);
+                series_reply_error(r, &q, k);
                 return;
         }
-        j = series_json(&q, points, k > 0);
+        if (k > 0)
+                next = series_next(&q, next_to);
+        j = series_json(&q, points, k > 0, next);
         api_reply_render(r, MHD_HTTP_OK, j, api_render_series_text);
         json_decref(j);
 }
 
+/* GET / and GET /v1: the routes, what they take and what they answer. */
+static void route_index(Request *r);
+
 /* ----------------------------------------------------------- route table */
 
+/* Cheap routes answer from the published snapshots on libmicrohttpd's
+ * threads; heavy ones read the store on a worker. */
 static const Route routes[] = {
-        { "/healthz",       false, route_healthz },
-        { "/v1/status",     false, route_status },
-        { "/v1/criteria/",  true,  route_criterion },
-        { "/v1/sources",    false, route_sources },
-        { "/v1/metrics",    false, route_metrics },
-        { "/v1/series",     false, route_series },
-        { "/v1/profiles",   false, api_route_profiles },
-        { "/v1/profiles/",  true,  api_route_profile },
+        { "/",              false, false, { NULL },
+          "GET /: this list", route_index },
+        { "/v1",            false, false, { NULL },
+          "GET /v1: this list", route_index },
+        { "/healthz",       false, false, { NULL },
+          "GET /healthz: liveness", route_healthz },
+        { "/v1/status",     false, false, { "strict", NULL },
+          "GET /v1/status: every criterion's verdict", route_status },
+        { "/v1/criteria/",  true,  false, { NULL },
+          "GET /v1/criteria/NAME: one criterion", route_criterion },
+        { "/v1/sources",    false, false, { NULL },
+          "GET /v1/sources: each polled source", route_sources },
+        { "/v1/metrics",    false, true,  { "match", NULL },
+          "GET /v1/metrics: series names with their last value", route_metrics },
+        { "/v1/series",     false, true,  { "metric", "from", "to", "step", NULL },
+          "GET /v1/series: the points of one series", route_series },
+        { "/v1/profiles",   false, true,  { "target", "kind", "from", "to", "limit", NULL },
+          "GET /v1/profiles: the stored pprof profiles", api_route_profiles },
+        { "/v1/profiles/",  true,  true,  { NULL },
+          "GET /v1/profiles/ID[/top]: one profile, raw or summed up", api_route_profile },
 };
+
+/* "a, b, format": the parameters a route takes, for the index and errors. */
+static void route_params(const Route *route, char *buf, size_t n) {
+        buf[0] = '\0';
+        for (size_t i = 0; route->params[i]; i++) {
+                strncat(buf, route->params[i], n - strlen(buf) - 1);
+                strncat(buf, ", ", n - strlen(buf) - 1);
+        }
+        strncat(buf, "format", n - strlen(buf) - 1);
+}
+
+static json_t *route_json(const Route *route) {
+        json_t *params = json_array();
+        const char *colon = strchr(route->usage, ':');
+
+        for (size_t i = 0; route->params[i]; i++)
+                json_array_append_new(params, json_string(route->params[i]));
+        json_array_append_new(params, json_string("format"));
+        return json_pack("{s:s%,s:o,s:s}", "route", route->usage, (size_t) (colon - route->usage),
+                         "params", params, "about", colon + 2);
+}
+
+static void route_index(Request *r) {
+        json_t *list = json_array(), *j;
+
+        for (size_t i = 0; list && i < ELEMENTSOF(routes); i++)
+                if (routes[i].fn != route_index &&
+                    json_array_append_new(list, route_json(&routes[i])) < 0) {
+                        json_decref(list);
+                        list = NULL;
+                }
+        j = list ? json_pack("{s:o}", "routes", list) : NULL;
+        api_reply_render(r, MHD_HTTP_OK, j, api_render_index_text);
+        json_decref(j);
+}
 
 static const Route *route_find(const char *url, const char **ret_arg) {
         for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
@@ -528,27 +708,81 @@ static int choose_format(Request *r) {
         return 0;
 }
 
-static void request_route(Request *r, const char *url, const char *method) {
+static enum MHD_Result arg_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+        Request *r = cls;
+
+        if (r->n_args == API_MAX_ARGS)
+                return MHD_NO;
+        r->args[r->n_args++] = (QueryArg) { key, value };
+        return MHD_YES;
+}
+
+static bool route_takes(const Route *route, const char *key) {
+        if (strcmp(key, "format") == 0)
+                return true;
+        for (size_t i = 0; route->params[i]; i++)
+                if (strcmp(key, route->params[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Copies the query's parameters into r and refuses one the route does not
+ * take (a typo such as frm= would otherwise answer with the defaults). */
+static int request_args(Request *r, const Route *route, const char *url) {
+        char takes[128];
+
+        if (MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, arg_collect, r) > API_MAX_ARGS) {
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                "more than %u query parameters", API_MAX_ARGS);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < r->n_args; i++)
+                if (!route_takes(route, r->args[i].key)) {
+                        route_params(route, takes, sizeof takes);
+                        api_reply_error(r, MHD_HTTP_BAD_REQUEST, "unknown_parameter",
+                                        "unknown query parameter \"%s\"; %s takes %s", r->args[i].key,
+                                        url, takes);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+/* Answers r (false), or hands it to a worker (true: the connection is
+ * suspended until the worker resumes it). */
+static bool request_route(Request *r, const char *url, const char *method) {
         const Route *route = route_find(url, &r->arg);
 
         if (!route) {
                 api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such path: %s", url);
-                return;
+                return false;
         }
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
                 r->allow = true;
                 api_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                 "%s %s: only GET and HEAD are allowed", method, url);
-                return;
+                return false;
         }
-        if (choose_format(r) < 0)
-                return;
-        route->fn(r);
+        if (request_args(r, route, url) < 0 || choose_format(r) < 0)
+                return false;
+        if (!route->heavy) {
+                route->fn(r);
+                return false;
+        }
+        if (api_work_submit(r->api->work, r, route->fn) == 0)
+                return true;
+        r->retry_after = API_RETRY_AFTER_SEC;
+        api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                        "%u requests that read the database are already waiting; retry shortly",
+                        API_QUEUE);
+        return false;
 }
 
 static enum MHD_Result request_queue(Request *r) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
+
+        char retry[16];
 
         resp = MHD_create_response_from_buffer(r->len, r->body,
                                                r->body ? MHD_RESPMEM_MUST_FREE
@@ -556,6 +790,11 @@ static enum MHD_Result request_queue(Request *r) {
         if (!resp)
                 return MHD_NO;
         r->body = NULL;
+        snprintf(retry, sizeof retry, "%u", r->retry_after);
+        if (r->retry_after && !MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry)) {
+                MHD_destroy_response(resp);
+                return MHD_NO;
+        }
         if (!MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ?: TYPE_JSON) ||
             !MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ||
             (r->allow && !MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD")) ||
@@ -605,8 +844,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         return MHD_NO;
                 *r = (Request) { .api = cls, .conn = c };
                 *con_cls = r;
+                api_guard_busy(r->api->guard, c, true);
                 return body_too_large(c) ? request_reject_body(r) : MHD_YES;
         }
+        if (r->done)
+                return request_queue(r);
         if (*upload_data_size > 0) {
                 r->body_bytes += *upload_data_size;
                 *upload_data_size = 0;
@@ -614,8 +856,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                  * body that outgrows the cap can only be cut off. */
                 return r->body_bytes > API_MAX_BODY ? MHD_NO : MHD_YES;
         }
-        request_route(r, url, method);
-        return request_queue(r);
+        return request_route(r, url, method) ? MHD_YES : request_queue(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -624,6 +865,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
         if (!r)
                 return;
+        api_guard_busy(r->api->guard, c, false);
         free(r->body);
         free(r->disposition);
         free(r);
@@ -641,7 +883,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
                 msg[--n] = '\0';
-        log_warning("API: libmicrohttpd: %s", msg);
+        /* A client hanging up, or a slow one the guard cut off, is the
+         * client's doing: one warning each would let any client flood the
+         * log. */
+        if (strstr(msg, "connection closure") || strstr(msg, "closed by"))
+                log_debug("API: libmicrohttpd: %s", msg);
+        else
+                log_warning("API: libmicrohttpd: %s", msg);
 }
 
 /* ------------------------------------------------------------- listening */
@@ -732,15 +980,17 @@ static unsigned socket_port(int fd) {
 
 static struct MHD_Daemon *start_daemon(Api *a, int fd) {
         return MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                        MHD_ALLOW_SUSPEND_RESUME,
                 0, NULL, NULL, on_request, a,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned) API_THREADS,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) API_TIMEOUT_SEC,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned) API_MAX_CONNECTIONS,
+                MHD_OPTION_CONNECTION_LIMIT, api_guard_connection_limit(API_MAX_CONNECTIONS),
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_CONNECTION_MEM,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, a->guard,
                 MHD_OPTION_END);
 }
 
@@ -787,7 +1037,16 @@ int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char 
 }
 
 int api_start(Api *a, char **ret_error) {
+        int k;
+
         *ret_error = NULL;
+        k = api_work_new(API_WORKERS, API_QUEUE, &a->work);
+        if (k >= 0)
+                k = api_guard_new(API_HEADER_DEADLINE, &a->guard);
+        if (k < 0) {
+                set_error(ret_error, k, "cannot start the API's threads: %s", strerror(-k));
+                return -EIO;
+        }
         /* On failure MHD has already closed the socket and logged why. */
         a->daemon = start_daemon(a, a->fd);
         a->fd = -1;
@@ -803,10 +1062,13 @@ int api_start(Api *a, char **ret_error) {
 Api *api_free(Api *a) {
         if (!a)
                 return NULL;
+        /* Workers first: libmicrohttpd must find no connection suspended. */
+        a->work = api_work_free(a->work);
         if (a->daemon)
                 MHD_stop_daemon(a->daemon);
         else if (a->fd >= 0 && !a->from_systemd)
                 close(a->fd);
+        a->guard = api_guard_free(a->guard);
         free(a->listen);
         snapshot_clear(&a->status);
         snapshot_clear(&a->sources);

@@ -27,7 +27,7 @@ enum {
         STMT_STAT_MIN,
         STMT_LAST,
         STMT_POINTS_RAW,
-        STMT_POINTS_STEP,
+        STMT_POINTS_NEWEST,
         STMT_LIST,
         STMT_PROFILE_INSERT,
         STMT_PROFILE_PRUNE_AGE,
