@@ -75,6 +75,9 @@ void api_reply_list(Request *r, const char *key, json_t *list, int k, RenderFn t
  * request lives. */
 const char *api_query(Request *r, const char *key);
 
+/* Whether the query has `key`, with a value or bare. */
+bool api_query_present(Request *r, const char *key);
+
 /* The "from" and "to" arguments, defaulting to the last `span` usec up to
  * now: 0, or -EINVAL after answering 400.  Does not check their order. */
 int api_query_range(Request *r, uint64_t span, uint64_t *ret_from, uint64_t *ret_to);
@@ -136,6 +139,15 @@ void api_guard_busy(ApiGuard *g, struct MHD_Connection *c, bool busy);
  * RLIMIT_NOFILE's soft limit towards the hard one if it is too low, or
  * fewer (with a warning) when the descriptors cannot cover it. */
 unsigned api_guard_connection_limit(unsigned want);
+
+/* -------------------------------------------------- api-series.c: routes */
+
+/* GET /v1/metrics: the series names, by prefix (match=), with a cap. */
+void api_route_metrics(Request *r);
+
+/* GET /v1/series: one series' points, the newest page of raw ones or one
+ * per step, within the cost limits. */
+void api_route_series(Request *r);
 
 /* ------------------------------------------------ api-profiles.c: routes */
 
