@@ -484,6 +484,8 @@ static void test_bad_encodings(void) {
         is_int(decode_copy(h, e.b, e.n), -EINVAL, "rejected: buckets not adding up to the count");
         enc_hist(&e, 2, 10, 11, 30, 2, two);
         is_int(decode_copy(h, e.b, e.n), -EINVAL, "rejected: sum above max * count");
+        enc_hist(&e, 2, 10, 11, 19, 2, two);
+        is_int(decode_copy(h, e.b, e.n), -EINVAL, "rejected: sum below min * count");
         enc_hist(&e, 2, 11, 10, 21, 2, two);
         is_int(decode_copy(h, e.b, e.n), -EINVAL, "rejected: min above max");
         enc_hist(&e, 2, 10, 11, 21, 3, zero);
