@@ -409,6 +409,7 @@ static void test_round_trip(void) {
         memset(small, 0xaa, sizeof(small));
         is_int(hist_encode(h, small, sizeof(small)), n, "a short buffer: encode says the size needed");
         ok(small[0] == 0xaa && small[7] == 0xaa, "and writes nothing");
+        is_int(hist_encode(h, NULL, 1 << 20), n, "no buffer: encode says the size needed, whatever the size given");
         free(e);
         hist_free(h);
         hist_free(d);

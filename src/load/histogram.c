@@ -284,7 +284,7 @@ size_t hist_encode(const Histogram *h, void *buf, size_t size) {
         Writer w = { .buf = NULL, .size = 0 };
 
         encode_to(h, &w);
-        if (w.len <= size) {
+        if (buf && w.len <= size) {
                 w = (Writer) { .buf = buf, .size = size };
                 encode_to(h, &w);
         }

@@ -57,8 +57,8 @@ uint64_t hist_percentile(const Histogram *h, double p);
  * buckets, varints and a CRC-32; the format is described in histogram.c),
  * for the store.  hist_encode() returns the bytes needed (a few KiB for a
  * long run, at most about 32 KiB); it writes them into the caller's `buf`
- * only when `size` is large enough, so hist_encode(h, NULL, 0) asks for the
- * size.  The same histogram always gives the same bytes.  hist_decode()
+ * only when it is not NULL and `size` is large enough, so
+ * hist_encode(h, NULL, 0) asks for the size.  The same histogram always gives the same bytes.  hist_decode()
  * replaces the content of `h` with that of the caller's `buf`: 0, or
  * -EINVAL for bytes that are not a valid encoding, which leave `h` as it
  * was (it never reads past `size`). */
