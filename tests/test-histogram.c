@@ -442,7 +442,8 @@ static void enc_crc(Enc *e) {
 }
 
 /* count, min, max, sum and buckets given as (gap, count) pairs. */
-static void enc_hist(Enc *e, uint64_t count, uint64_t min, uint64_t max, uint64_t sum, size_t n, const uint64_t *pairs) {
+static void enc_hist(Enc *e, uint64_t count, uint64_t min, uint64_t max, uint64_t sum, size_t n,
+                     const uint64_t *pairs) {
         enc_start(e);
         enc_varint(e, count);
         enc_varint(e, min);

@@ -11,8 +11,8 @@
  * OVERFLOW, whose percentiles report the exact max.
  *
  * Memory: 2624 counters of 8 bytes plus count, min, max and a 128-bit sum:
- * sizeof(Histogram) is 21 040 bytes on x86-64 and arm64, whatever the number
- * of values (checked at compile time against 64 KiB, and by
+ * sizeof(Histogram) is 21 040 bytes on x86-64, whatever the number of
+ * values (checked at compile time against 64 KiB, and by
  * tests/test-histogram.c, which counts the allocations).
  *
  * The sum is 128 bits wide so that the mean stays exact: every value and
@@ -31,7 +31,6 @@
  * The bucket layout belongs to the version: a new layout is a new version. */
 #include <errno.h>
 #include <math.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -387,7 +386,8 @@ int hist_decode(Histogram *h, const void *buf, size_t size) {
         const uint8_t *b = buf;
         uint32_t crc = 0;
 
-        if (!b || size < HEADER_SIZE + 1 + CRC_SIZE || size > ENCODED_MAX || memcmp(b, MAGIC, 3) != 0 || b[3] != ENCODING_VERSION)
+        if (!b || size < HEADER_SIZE + 1 + CRC_SIZE || size > ENCODED_MAX || memcmp(b, MAGIC, 3) != 0 ||
+            b[3] != ENCODING_VERSION)
                 return -EINVAL;
         for (unsigned k = 0; k < CRC_SIZE; k++)
                 crc |= (uint32_t) b[size - CRC_SIZE + k] << (8 * k);

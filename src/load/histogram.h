@@ -58,9 +58,9 @@ uint64_t hist_percentile(const Histogram *h, double p);
  * for the store.  hist_encode() returns the bytes needed (a few KiB for a
  * long run, at most about 32 KiB); it writes them into the caller's `buf`
  * only when it is not NULL and `size` is large enough, so
- * hist_encode(h, NULL, 0) asks for the size.  The same histogram always gives the same bytes.  hist_decode()
- * replaces the content of `h` with that of the caller's `buf`: 0, or
- * -EINVAL for bytes that are not a valid encoding, which leave `h` as it
- * was (it never reads past `size`). */
+ * hist_encode(h, NULL, 0) asks for the size.  The same histogram always
+ * gives the same bytes.  hist_decode() replaces the content of `h` with
+ * that of the caller's `buf`: 0, or -EINVAL for bytes that are not a valid
+ * encoding, which leave `h` as it was (it never reads past `size`). */
 size_t hist_encode(const Histogram *h, void *buf, size_t size);
 int hist_decode(Histogram *h, const void *buf, size_t size);
