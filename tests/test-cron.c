@@ -91,6 +91,11 @@ static void test_fields(void) {
         is_int(c.wdays, 1 << 1, "day of week 1");
         is_int(c.flags, 0, "no field starts with *");
 
+        c = parse_ok("0 0 5,*/10 * 1");
+        is_int(c.flags & CRON_DOM_STAR, 0, "a field is '*'-flagged by its first character only (\"5,*/10\" is restricted)");
+        c = parse_ok("0 0 */10,5 * 1");
+        is_int(c.flags & CRON_DOM_STAR, CRON_DOM_STAR, "\"*/10,5\" starts with '*'");
+
         c = parse_ok("\t0  0\t* *   *  ");
         ok(c.minutes == 1 && c.hours == 1, "tabs and runs of blanks separate fields");
         c = parse_ok("59 23 31 12 6");
@@ -294,6 +299,9 @@ static void test_next_calendar(void) {
         check_next("0 0 29 2 *", "2024-02-28 23:59:00", "2024-02-29 00:00:00");
         check_next("0 0 29 2 *", "2096-03-01 00:00:00", "2104-02-29 00:00:00"); /* 2100 is no leap year */
         check_next("0 0 29 2 *", "1999-03-01 00:00:00", "2000-02-29 00:00:00"); /* 2000 is */
+        check_next("0 0 28-31 2 *", "2100-02-28 00:00:00", "2101-02-28 00:00:00");
+        check_next("0 0 28-31 2 *", "2000-02-28 00:00:00", "2000-02-29 00:00:00");
+        check_next("0 0 31 * *", "2100-01-31 00:00:00", "2100-03-31 00:00:00");
         check_next("0 0 * 2 *", "2028-02-28 12:00:00", "2028-02-29 00:00:00");
         check_next("0 0 * 2 *", "2027-02-28 12:00:00", "2028-02-01 00:00:00");
         /* Year wrap. */

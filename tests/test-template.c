@@ -260,12 +260,16 @@ static void test_threads(void) {
         Template *t = compile_ok("${uuid}-${rand:1000000}");
         ThreadArg a = { .t = t, .seed = 1 }, b = { .t = t, .seed = 2 }, ref = { .t = t, .seed = 1 };
         pthread_t ta, tb;
+        int ra, rb;
 
         expand_many(&ref);
-        ok(pthread_create(&ta, NULL, expand_many, &a) == 0 && pthread_create(&tb, NULL, expand_many, &b) == 0,
-           "two threads expand one template at once");
-        pthread_join(ta, NULL);
-        pthread_join(tb, NULL);
+        ra = pthread_create(&ta, NULL, expand_many, &a);
+        rb = pthread_create(&tb, NULL, expand_many, &b);
+        ok(ra == 0 && rb == 0, "two threads expand one template at once");
+        if (ra == 0)
+                pthread_join(ta, NULL);
+        if (rb == 0)
+                pthread_join(tb, NULL);
         is_str(a.out, ref.out, "a thread's results depend on its own generator only");
         ok(strcmp(a.out, b.out) != 0, "and two generators give two streams");
         template_free(t);

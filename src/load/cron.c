@@ -516,7 +516,7 @@ static bool cron_fixed_time(const CronExpr *c) {
  * repeated hour: the wall time where the first pass ended (so matches
  * before it are not fired twice); else INT64_MIN. */
 static int repeat_skip_until(const CronExpr *c, time_t t, int64_t *ret) {
-        int64_t off, off_prev;
+        int64_t off = 0, off_prev = 0;
         time_t tr;
         int r;
 

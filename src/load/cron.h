@@ -3,7 +3,8 @@
  * fire.  No allocation, no global state: safe from any thread.
  *
  * Time zone: an expression is read in the local time zone of the process
- * (TZ, as cron does), through localtime_r().  Around DST changes it
+ * (TZ, as cron does), through localtime_r(): the zone tzset() last loaded,
+ * so a process that changes TZ calls tzset() again.  Around DST changes it
  * behaves as Vixie/Debian cron does:
  *   - A "fixed-time" expression (neither the minute nor the hour field
  *     starts with '*', e.g. "30 2 * * *", @daily) whose wall time is skipped
@@ -61,8 +62,9 @@ bool cron_matches(const CronExpr *c, const struct tm *tm);
 
 /* The first firing time strictly after `after` (whole minutes, local time
  * zone and DST rules as described above), into *ret.  Returns 0, or -ERANGE
- * when the expression cannot fire within 30 years (e.g. "0 0 31 2 *") or
- * the time is outside what localtime_r() can represent. */
+ * when the expression cannot fire within 30 years (e.g. "0 0 31 2 *"; it
+ * says so in microseconds, never loops) or `after` is before 1970 or past
+ * the year 9000. */
 int cron_next(const CronExpr *c, time_t after, time_t *ret);
 
 /* Writes the canonical form of `c` ("0 3 * * *", "*\/15 9-17 * * 1-5";
