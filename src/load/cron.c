@@ -165,8 +165,8 @@ static int parse_item(const FieldDef *f, const char *item, const char *end, uint
         if (p != end)
                 return set_error(ret_error, -EINVAL, "%s: unexpected \"%.*s\" in \"%.*s\"", f->name, (int) (end - p), p,
                                  (int) (end - item), item);
-        for (unsigned v = lo; v <= hi; v += step)
-                *mask |= UINT64_C(1) << (f->hi == 7 && v == 7 ? 0 : v);
+        for (unsigned value = lo; value <= hi; value += step)
+                *mask |= UINT64_C(1) << (f->hi == 7 && value == 7 ? 0 : value);
         return 0;
 }
 
