@@ -284,6 +284,15 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
         return NULL;
 }
 
+int curl_glue_set_max_connections(CurlGlue *g, unsigned n) {
+        if (!g || n == 0)
+                return -EINVAL;
+        if (curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, (long) n) != CURLM_OK ||
+            curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) n) != CURLM_OK)
+                return -EINVAL;
+        return 0;
+}
+
 int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata) {
         Transfer *t;
         CURLMcode mc;
