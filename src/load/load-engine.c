@@ -360,7 +360,12 @@ int load_engine_arm(LoadRun *run) {
                 return r;
         if (run->model == LOAD_MODEL_CLOSED)
                 return users_start(run);
-        return add_timer(run, &run->send_timer, start, on_send_timer, run, "load-send");
+        r = add_timer(run, &run->send_timer, start, on_send_timer, run, "load-send");
+        if (r < 0)
+                return r;
+        /* sd-event dispatches one source per iteration, by priority: sends
+         * that are due go before the answers waiting to be read. */
+        return sd_event_source_set_priority(run->send_timer, SD_EVENT_PRIORITY_IMPORTANT);
 }
 
 void load_engine_teardown(LoadRun *run) {
