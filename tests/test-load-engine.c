@@ -244,6 +244,8 @@ static void test_open_precision(void) {
            res->per_request[0].counts.sent, res->total.counts.sent);
         is_int(hist_count(res->per_request[0].latency) + hist_count(res->per_request[1].latency),
                hist_count(res->total.latency), "per-request histograms add up to the run's");
+        ok(res->connections >= 1 && res->connections <= 20, "keep-alive: %" PRIu64 " connections for %" PRIu64
+           " requests", res->connections, res->total.counts.sent);
         printf("# achieved %.2f/s of %.2f/s; schedule lateness p50 %.3f ms p99 %.3f ms max %.3f ms; "
                "latency p99 %.3f ms; engine CPU %.1f ms (%.1f ms per 1k requests)\n",
                res->achieved_rps, res->target_rps, ms(hist_percentile(res->lateness, 50)),
@@ -382,6 +384,122 @@ static void test_cancel(void) {
         stages_free(st);
 }
 
+/* GET of the target's item list, blocking: how many items it holds. */
+static long count_items(void) {
+        char url[256], errbuf[CURL_ERROR_SIZE];
+        CurlBuffer body = { 0 };
+        CURL *e;
+        long n = -1;
+
+        snprintf(url, sizeof(url), "%s/api/items", api);
+        if (curl_glue_easy_new(url, 5 * SEC, 5 * SEC, errbuf, &e) < 0)
+                return -1;
+        curl_buffer_attach(&body, e, 1 << 20);
+        if (curl_easy_perform(e) == CURLE_OK && body.data) {
+                n = 0;
+                for (const char *p = body.data; (p = strstr(p, "\"id\"")); p++)
+                        n++;
+        }
+        curl_easy_cleanup(e);
+        curl_buffer_done(&body);
+        return n;
+}
+
+static void test_methods_and_status(void) {
+        static const LoadRequest reqs[] = {
+                { .weight = 1, .name = "create", .method = "POST", .path = "/api/items", .body = "{\"n\":1}" },
+                { .weight = 1, .name = "update", .method = "PUT", .path = "/api/items/1", .body = "{\"n\":2}" },
+                { .weight = 1, .name = "head", .method = "HEAD", .path = "/healthz" },
+                { .weight = 1, .name = "delete", .method = "DELETE", .path = "/api/items/1" },
+        };
+        static const LoadStatusRange expect[] = { { 200, 201 }, { 404, 404 } };
+        LoadStages *st = constant(100, 1 * SEC);
+        LoadScenario sc = open_scenario(st, 10);
+        long before = count_items();
+        Seconds secs;
+        LoadResult *res;
+
+        sc.requests = reqs;
+        sc.n_requests = ELEMENTSOF(reqs);
+        sc.expect = expect;
+        sc.n_expect = ELEMENTSOF(expect);
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        ok(res != NULL, "POST, PUT, HEAD and DELETE requests ran");
+        if (!res)
+                return;
+        is_int(count_items() - before, res->per_request[0].counts.ok, "each POST created an item (its body sent)");
+        is_int(res->per_request[1].counts.ok, res->per_request[1].counts.sent, "PUT answered 200 or 404: expected");
+        is_int(res->per_request[2].counts.ok, res->per_request[2].counts.sent, "HEAD answered 200");
+        is_int(res->per_request[3].counts.err_status, res->per_request[3].counts.sent,
+               "DELETE's 405 is counted as an unexpected status");
+        is_int(res->total.counts.err_status, res->per_request[3].counts.sent, "and only it");
+        is_int(hist_count(res->total.latency), res->total.counts.sent, "unexpected statuses still have a latency");
+        ok(res->reason && strcmp(res->reason, "delete: HTTP status 405 is not expected") == 0, "reason: %s",
+           res->reason ? res->reason : "(none)");
+        load_result_free(res);
+        stages_free(st);
+}
+
+static void test_timeouts(void) {
+        LoadStages *st = constant(20, 2 * SEC);
+        LoadScenario sc = open_scenario(st, 50);
+        Seconds secs;
+        LoadResult *res;
+
+        sc.timeout_usec = 300 * MS;
+        ok(set_stall("900ms", "1s") == 0, "the target stalls 900ms every second");
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        (void) set_stall("0", "1s");
+        ok(res != NULL, "a run with a 300 ms timeout ran");
+        if (!res)
+                return;
+        /* Requests arriving in the first 600 ms of a period wait over 300 ms. */
+        ok(res->total.counts.err_timeout >= 20 && res->total.counts.err_timeout <= 28,
+           "those waiting over 300 ms counted as timeouts: %" PRIu64 " of 40", res->total.counts.err_timeout);
+        is_int(res->total.counts.ok + res->total.counts.err_timeout, 40, "the others ok");
+        is_int(hist_count(res->total.latency), res->total.counts.ok, "timeouts have no latency");
+        ok(res->reason && strcmp(res->reason, "list: timed out after 300 ms") == 0, "reason: %s",
+           res->reason ? res->reason : "(none)");
+        load_result_free(res);
+        stages_free(st);
+}
+
+static void on_second_block(const LoadSecond *s, void *userdata) {
+        if (s->second == 1)
+                usleep(300 * 1000);
+}
+
+/* A loop that wakes up late (here: a callback that blocks it for 300 ms, as
+ * a descheduled thread would) sends the backlog at once, each request with
+ * its own intended time: latency counts the wait, service time does not. */
+static void test_late_loop(void) {
+        LoadStages *st = constant(200, 2 * SEC);
+        LoadScenario sc = open_scenario(st, 100);
+        LoadCallbacks cb = { .on_second = on_second_block };
+        LoadResult *res = NULL;
+        LoadRun *r = NULL;
+
+        ok(load_run_start(&sc, &cb, &r, NULL) == 0, "a run whose loop is blocked 300 ms after 1 s");
+        sleep_until_done(r, 10 * SEC);
+        if (load_run_snapshot(r, &res) < 0 || !res) {
+                load_run_free(r);
+                return;
+        }
+        is_int(res->total.counts.sent, 400, "the backlog was sent, nothing skipped");
+        is_int(res->total.counts.dropped, 0, "nothing dropped");
+        ok(hist_max(res->lateness) >= 280 * MS, "the schedule's lateness shows the block: %.1f ms",
+           ms(hist_max(res->lateness)));
+        ok(hist_max(res->total.latency) >= 280 * MS, "latency from the intended start counts the wait: max %.1f ms",
+           ms(hist_max(res->total.latency)));
+        ok(hist_percentile(res->total.latency, 95) >= 150 * MS, "p95 %.1f ms (60 of 400 waited 0..300 ms)",
+           ms(hist_percentile(res->total.latency, 95)));
+        ok(hist_percentile(res->total.service, 95) < 50 * MS, "service time does not: p95 %.1f ms",
+           ms(hist_percentile(res->total.service, 95)));
+        load_result_free(res);
+        load_run_free(r);
+        stages_free(st);
+}
+
 static void expect_refused(LoadScenario sc, const char *want) {
         LoadRun *r = NULL;
         char *err = NULL;
@@ -436,6 +554,9 @@ int main(void) {
         test_bad_scenarios();
         test_refused();
         test_cancel();
+        test_methods_and_status();
+        test_timeouts();
+        test_late_loop();
         test_open_precision();
         test_coordinated_omission(1.0, 5.0, 100, 10);
         test_coordinated_omission(0.5, 2.0, 200, 8);

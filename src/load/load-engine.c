@@ -239,11 +239,12 @@ static void transfer_done(CURL *easy, CURLcode result, void *userdata) {
         LoadRun *run = slot->run;
         User *user = slot->user;
         uint64_t now = now_monotonic_usec();
-        long status = 0;
+        long status = 0, connects = 0;
 
         if (result == CURLE_OK)
                 (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-        load_stats_answer(run, slot, result, status, now);
+        (void) curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+        load_stats_answer(run, slot, result, status, connects, now);
         slot_release(run, slot);
         if (user)
                 user_think(run, user);

@@ -108,6 +108,7 @@ typedef struct LoadResult {
         double target_rps;              /* open: the schedule's mean rate so far */
         double achieved_rps;            /* sent / elapsed */
         unsigned in_flight;
+        uint64_t connections;           /* new connections opened (the rest reused one) */
         LoadStats total;
         LoadStats *per_request;         /* n_per_request, in the scenario's order */
         size_t n_per_request;

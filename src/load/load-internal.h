@@ -78,6 +78,7 @@ struct LoadRun {
         LoadRunState state;
         uint64_t started_real_usec, ended_usec, cpu_usec;
         unsigned in_flight;
+        uint64_t connections;
         LoadStats total;
         LoadStats *per;                 /* n_reqs */
         Histogram *lateness;
@@ -94,7 +95,7 @@ void load_engine_cancel(LoadRun *run);
 void load_stats_sent(LoadRun *run, size_t req, uint64_t lateness_usec, bool scheduled);
 void load_stats_dropped(LoadRun *run);
 void load_stats_aborted(LoadRun *run);
-void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, uint64_t now);
+void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now);
 void load_stats_fail(LoadRun *run, const char *what, int error);
 unsigned load_stats_in_flight(LoadRun *run);
 void load_stats_second(LoadRun *run);

@@ -93,13 +93,14 @@ static void note_reason(LoadRun *run, const Slot *slot, CURLcode result, long st
         run->reason = strjoin(req->name, ": ", buf, NULL);
 }
 
-void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, uint64_t now) {
+void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now) {
         bool expected = result == CURLE_OK && status_expected(run, status);
         uint64_t latency = now - slot->intended_usec, service = now - slot->sent_usec;
         LoadStats *per = &run->per[slot->req];
 
         pthread_mutex_lock(&run->lock);
         run->in_flight--;
+        run->connections += connects > 0 ? (uint64_t) connects : 0;
         (*answer_counter(&run->total.counts, result, expected))++;
         (*answer_counter(&per->counts, result, expected))++;
         /* Every HTTP answer counts for latency, an unexpected status too: a
@@ -416,6 +417,7 @@ static int snapshot_locked(LoadRun *run, LoadResult *res) {
         res->started_usec = run->started_real_usec;
         res->elapsed_usec = run->start_usec && end > run->start_usec ? end - run->start_usec : 0;
         res->in_flight = run->in_flight;
+        res->connections = run->connections;
         res->cpu_usec = run->cpu_usec;
         res->scheduled = run->model == LOAD_MODEL_OPEN ? run->total.counts.sent + run->total.counts.dropped : 0;
         res->target_rps = target_rate(run, 0, res->elapsed_usec);
