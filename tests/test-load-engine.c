@@ -317,6 +317,48 @@ static void test_closed_model(void) {
         load_result_free(res);
 }
 
+/* Users start evenly over ramp_up: 4 users over 2 s start at 0, 0.5, 1 and
+ * 1.5 s; each sends about every 100 ms, so a 2 s run sends about
+ * 20 + 15 + 10 + 5 = 50 requests (80 if all started at once). */
+static void test_ramp_up(void) {
+        LoadScenario sc = {
+                .name = "ramp", .model = LOAD_MODEL_CLOSED, .base_url = api, .users = 4,
+                .think_min_usec = 100 * MS, .think_max_usec = 100 * MS, .ramp_up_usec = 2 * SEC,
+                .duration_usec = 2 * SEC, .timeout_usec = 5 * SEC, .requests = list_items, .n_requests = 1,
+        };
+        Seconds secs;
+        LoadResult *res = run(&sc, &secs, 0, 10 * SEC, NULL);
+
+        ok(res != NULL, "closed model, 4 users ramped up over 2 s");
+        if (!res)
+                return;
+        ok(res->total.counts.ok >= 44 && res->total.counts.ok <= 54, "sent about 50 requests: %" PRIu64,
+           res->total.counts.ok);
+        ok(secs.n >= 2 && secs.s[0].counts.sent < secs.s[1].counts.sent,
+           "the second second sends more than the first (%" PRIu64 " < %" PRIu64 ")",
+           secs.n >= 2 ? secs.s[0].counts.sent : 0, secs.n >= 2 ? secs.s[1].counts.sent : 0);
+        load_result_free(res);
+}
+
+/* The scenario's duration cuts a longer schedule. */
+static void test_duration_cut(void) {
+        LoadStages *st = constant(100, 10 * SEC);
+        LoadScenario sc = open_scenario(st, 10);
+        Seconds secs;
+        LoadResult *res;
+        uint64_t wall;
+
+        sc.duration_usec = 1 * SEC;
+        res = run(&sc, &secs, 0, 10 * SEC, &wall);
+        ok(res != NULL && res->state == LOAD_RUN_COMPLETED, "a 10 s schedule cut to 1 s completed");
+        if (!res)
+                return;
+        is_int(res->total.counts.sent, 100, "after the 100 requests of its first second");
+        ok(wall < 2 * SEC, "in %.0f ms", ms(wall));
+        load_result_free(res);
+        stages_free(st);
+}
+
 static void test_max_inflight(void) {
         LoadStages *st = constant(100, 2 * SEC);
         LoadScenario sc = open_scenario(st, 5);
@@ -538,6 +580,9 @@ static void test_bad_scenarios(void) {
         sc.users = 1;
         expect_refused(sc, "needs a duration");
         sc.duration_usec = SEC;
+        sc.ramp_up_usec = 2 * SEC;
+        expect_refused(sc, "ramp_up is longer than the duration");
+        sc.ramp_up_usec = 0;
         sc.think_min_usec = 2 * SEC;
         sc.think_max_usec = SEC;
         expect_refused(sc, "lower bound is above");
@@ -557,6 +602,8 @@ int main(void) {
         test_methods_and_status();
         test_timeouts();
         test_late_loop();
+        test_duration_cut();
+        test_ramp_up();
         test_open_precision();
         test_coordinated_omission(1.0, 5.0, 100, 10);
         test_coordinated_omission(0.5, 2.0, 200, 8);

@@ -122,8 +122,10 @@ static void run_finish(LoadRun *run) {
         (void) sd_event_source_set_enabled(run->end_timer, SD_EVENT_OFF);
         /* The last, partial second: what happened since the last report. */
         if (!counts_empty(&run->sec)) {
+                uint64_t from = run->start_usec + run->second * USEC_PER_SEC, now = now_monotonic_usec();
+
                 run->second++;
-                load_stats_second(run);
+                load_stats_second(run, now > from ? now - from : 1);
         }
         load_stats_finish(run, run->stop_state);
         if (run->cb.on_done)
@@ -256,7 +258,7 @@ static int on_second(sd_event_source *s, uint64_t usec, void *userdata) {
         LoadRun *run = userdata;
 
         run->second++;
-        load_stats_second(run);
+        load_stats_second(run, USEC_PER_SEC);
         if (arm_timer(s, run->start_usec + (run->second + 1) * USEC_PER_SEC) < 0)
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         return 0;

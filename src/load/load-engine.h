@@ -85,7 +85,8 @@ typedef struct LoadSecond {
         uint64_t second;                /* 1 for the run's first second */
         uint64_t at_usec;               /* CLOCK_REALTIME at its end */
         double target_rps;              /* open: the schedule's mean rate over it */
-        double achieved_rps;            /* requests handed to curl in it */
+        double achieved_rps;            /* requests handed to curl in it, per second
+                                         * (the run's last second may be partial) */
         LoadCounts counts;              /* what happened in it */
         unsigned in_flight;             /* at its end */
         uint64_t p50_usec, p95_usec, p99_usec;  /* latency of the answers in it */

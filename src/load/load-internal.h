@@ -86,17 +86,36 @@ struct LoadRun {
 };
 
 /* load-engine.c: the loop's side. */
+
+/* Makes the run's loop, curl glue, slots and cancel switch (on the caller's
+ * thread, before the run's starts).  0 or a negative errno with a reason. */
 int load_engine_setup(LoadRun *run, char **ret_error);
+/* Arms the first send (or the users), the per-second tick and the end, from
+ * run->start_usec; on the run's thread.  0 or a negative errno. */
 int load_engine_arm(LoadRun *run);
+/* Frees what load_engine_setup() made, whatever it got to; after the join. */
 void load_engine_teardown(LoadRun *run);
+/* Wakes the run's loop to stop it; any thread. */
 void load_engine_cancel(LoadRun *run);
 
-/* load-run.c: the figures, each update under the lock. */
+/* load-run.c: the figures.  Each takes the lock for the shared ones; the
+ * per-second ones (run->sec, run->sec_latency) are the run's thread's. */
+
+/* Request `req` was handed to curl `lateness_usec` after its intended time
+ * (open model: `scheduled`). */
 void load_stats_sent(LoadRun *run, size_t req, uint64_t lateness_usec, bool scheduled);
+/* A request was due while max_inflight were in flight. */
 void load_stats_dropped(LoadRun *run);
+/* A request in flight was given up at the end of a cancel. */
 void load_stats_aborted(LoadRun *run);
+/* The slot's transfer ended (`status` when result is CURLE_OK; `connects`
+ * new connections it opened) at `now` (monotonic). */
 void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now);
+/* Keeps "what: strerror" as the run's reason unless one is kept already. */
 void load_stats_fail(LoadRun *run, const char *what, int error);
 unsigned load_stats_in_flight(LoadRun *run);
-void load_stats_second(LoadRun *run);
+/* Reports second run->second (lasting `length_usec`, less for the last)
+ * to on_second and starts the next one. */
+void load_stats_second(LoadRun *run, uint64_t length_usec);
+/* Sets the final state and end time. */
 void load_stats_finish(LoadRun *run, LoadRunState state);

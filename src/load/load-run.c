@@ -150,12 +150,13 @@ static double target_rate(const LoadRun *run, uint64_t from, uint64_t to) {
                (double) (to - from);
 }
 
-void load_stats_second(LoadRun *run) {
+void load_stats_second(LoadRun *run, uint64_t length_usec) {
+        uint64_t from = (run->second - 1) * USEC_PER_SEC;
         LoadSecond s = {
                 .second = run->second,
                 .at_usec = now_realtime_usec(),
-                .target_rps = target_rate(run, (run->second - 1) * USEC_PER_SEC, run->second * USEC_PER_SEC),
-                .achieved_rps = (double) run->sec.sent,
+                .target_rps = target_rate(run, from, from + length_usec),
+                .achieved_rps = (double) run->sec.sent * USEC_PER_SEC / (double) length_usec,
                 .counts = run->sec,
                 .p50_usec = hist_percentile(run->sec_latency, 50),
                 .p95_usec = hist_percentile(run->sec_latency, 95),
@@ -212,6 +213,8 @@ static int check_scenario(const LoadScenario *s, char **ret_error) {
                 return set_error(ret_error, -EINVAL, "users must be 1..%u", LOAD_MAX_SLOTS);
         if (s->duration_usec == 0)
                 return set_error(ret_error, -EINVAL, "a closed-model run needs a duration");
+        if (s->ramp_up_usec > s->duration_usec)
+                return set_error(ret_error, -EINVAL, "ramp_up is longer than the duration");
         if (s->think_min_usec > s->think_max_usec)
                 return set_error(ret_error, -EINVAL, "think time's lower bound is above its upper bound");
         return 0;
