@@ -48,12 +48,16 @@ typedef struct Seconds {
         size_t n;
         unsigned max_in_flight;
         int done_calls;
+        bool signals_blocked;   /* on the run's thread, at its last report */
 } Seconds;
 
 static void on_second(const LoadSecond *s, void *userdata) {
         Seconds *c = userdata;
+        sigset_t mask;
 
+        pthread_sigmask(SIG_BLOCK, NULL, &mask);
         pthread_mutex_lock(&c->lock);
+        c->signals_blocked = sigismember(&mask, SIGTERM) == 1 && sigismember(&mask, SIGINT) == 1;
         if (c->n < MAX_SECONDS)
                 c->s[c->n++] = *s;
         if (s->in_flight > c->max_in_flight)
@@ -162,6 +166,7 @@ static void test_open_precision(void) {
                 }
         is_int(bad, 0, "every second's rate within 10%% of 200/s");
         is_int(secs.done_calls, 1, "on_done called once");
+        ok(secs.signals_blocked, "the run's thread blocks SIGTERM and SIGINT (the daemon's loop takes them)");
         is_str(res->per_request[0].name, "health", "per-request figures carry the name given");
         is_str(res->per_request[1].name, "GET /api/items", "or METHOD PATH");
         ok(res->per_request[0].counts.sent > 1350 && res->per_request[0].counts.sent < 1650,

@@ -325,7 +325,9 @@ static int users_start(LoadRun *run) {
 }
 
 /* Everything the run's loop needs, made on the caller's thread so a failure
- * is reported by load_run_start() itself. */
+ * is reported by load_run_start() itself.  NB: no sd_event_set_watchdog()
+ * here: the watchdog must tell whether the daemon's own loop is alive, and a
+ * run's loop pinging it would hide a hung daemon. */
 int load_engine_setup(LoadRun *run, char **ret_error) {
         int r;
 

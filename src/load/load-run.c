@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,21 @@ static void *run_thread(void *userdata) {
         return NULL;
 }
 
+/* Starts the run's thread with every signal blocked: signals are the
+ * daemon's loop's business (signalfd), never the run's. */
+static int thread_start(LoadRun *run) {
+        sigset_t all, old;
+        int r;
+
+        sigfillset(&all);
+        r = -pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (r < 0)
+                return r;
+        r = -pthread_create(&run->thread, NULL, run_thread, run);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
 static void run_free_data(LoadRun *run) {
         load_engine_teardown(run);
         for (size_t i = 0; run->reqs && i < run->n_reqs; i++) {
@@ -390,7 +406,7 @@ int load_run_start(const LoadScenario *scenario, const LoadCallbacks *cb, LoadRu
         else
                 r = load_engine_setup(run, ret_error);
         if (r >= 0) {
-                r = -pthread_create(&run->thread, NULL, run_thread, run);
+                r = thread_start(run);
                 if (r < 0)
                         set_error(ret_error, r, "cannot start the run's thread: %s", strerror(-r));
         }
