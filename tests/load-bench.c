@@ -2,10 +2,13 @@
  *   load-bench URL PATH RATE SECONDS [MAX_INFLIGHT]
  * runs an open-model GET of URL+PATH at RATE requests per second and prints
  * the achieved rate, the schedule's lateness, latency and the engine
- * thread's CPU time.  Linked with tests/hist-exact.c (exact percentiles). */
+ * thread's CPU time; RATE "users:N" runs the closed model instead, N users
+ * without think time (the engine's closed-loop maximum).  Linked with
+ * tests/hist-exact.c (exact percentiles). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "load/load-engine.h"
@@ -32,11 +35,18 @@ int main(int argc, char **argv) {
         }
         sc.base_url = argv[1];
         req.path = argv[2];
-        rate = atof(argv[3]);
+        rate = strncmp(argv[3], "users:", 6) == 0 ? 0 : atof(argv[3]);
         if (argc > 5)
                 sc.max_inflight = (unsigned) atoi(argv[5]);
+        if (rate == 0) {
+                sc.model = LOAD_MODEL_CLOSED;
+                sc.users = (unsigned) atoi(argv[3] + 6);
+                sc.duration_usec = (uint64_t) (atof(argv[4]) * USEC_PER_SEC);
+                rate = 1;
+        }
         if (curl_glue_global_init() < 0 ||
-            stages_new_constant(rate, (uint64_t) (atof(argv[4]) * USEC_PER_SEC), &st, &err) < 0) {
+            (sc.model == LOAD_MODEL_OPEN &&
+             stages_new_constant(rate, (uint64_t) (atof(argv[4]) * USEC_PER_SEC), &st, &err) < 0)) {
                 fprintf(stderr, "load-bench: %s\n", err ? err : "cannot initialise");
                 return 2;
         }
@@ -53,8 +63,14 @@ int main(int argc, char **argv) {
                "/%" PRIu64 "\n", res->total.counts.sent, res->total.counts.ok, res->total.counts.dropped,
                res->total.counts.err_connect, res->total.counts.err_timeout, res->total.counts.err_status,
                res->total.counts.err_other);
-        printf("achieved %.2f/s of %.2f/s (%.3f%% off)\n", res->achieved_rps, res->target_rps,
-               100.0 * (res->achieved_rps - res->target_rps) / res->target_rps);
+        if (sc.model == LOAD_MODEL_CLOSED) {
+                rate = res->achieved_rps;
+                printf("achieved %.2f/s with %u users; %" PRIu64 " connections\n", res->achieved_rps, sc.users,
+                       res->connections);
+        } else
+                printf("achieved %.2f/s of %.2f/s (%.3f%% off); %" PRIu64 " connections\n", res->achieved_rps,
+                       res->target_rps, 100.0 * (res->achieved_rps - res->target_rps) / res->target_rps,
+                       res->connections);
         printf("lateness p50 %.3f ms p99 %.3f ms p999 %.3f ms max %.3f ms\n",
                ms(hist_percentile(res->lateness, 50)), ms(hist_percentile(res->lateness, 99)),
                ms(hist_percentile(res->lateness, 99.9)), ms(hist_max(res->lateness)));
