@@ -73,9 +73,10 @@ typedef enum LoadRunState {
         LOAD_RUN_FAILED,                /* the engine itself failed (see reason) */
 } LoadRunState;
 
-/* Counts of requests.  sent = ok + every error class + in flight; a dropped
- * request was never sent.  err_other: the transfer failed after connecting
- * (reset, protocol error); aborted: still in flight when a cancel gave up. */
+/* Counts of requests.  sent = ok + every error class + aborted + in flight;
+ * a dropped request was never sent (nor picked: per-request figures have
+ * none).  err_other: the transfer failed after connecting (reset, protocol
+ * error); aborted: still in flight when a stopping run gave up on it. */
 typedef struct LoadCounts {
         uint64_t sent, ok, err_connect, err_timeout, err_status, err_other, dropped, aborted;
 } LoadCounts;
