@@ -70,7 +70,10 @@ static void test_batch(void) {
         (void) set_stall("0", "1s");
         is_int(r, 0, "the loop ended when all transfers had");
         is_int(b.ok, N_TRANSFERS, "all %d answered 200 after the stall", N_TRANSFERS);
-        ok(it1 - it0 < N_TRANSFERS / 2, "in %llu loop iterations: ready sockets are handled in batches",
+        /* One socket per iteration takes at least two per transfer (its
+         * connection made, its answer read): 414 were seen.  Batches took
+         * 34 on a quiet machine, 138 on a busy one. */
+        ok(it1 - it0 < N_TRANSFERS, "in %llu loop iterations: ready sockets are handled in batches",
            (unsigned long long) (it1 - it0));
         curl_glue_free(g);
         for (unsigned i = 0; i < N_TRANSFERS; i++)
