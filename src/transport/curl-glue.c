@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "transport/curl-glue.h"
 #include "util/log.h"
@@ -28,14 +29,26 @@ typedef struct Transfer {
 
 /* One socket curl asked us to watch; curl hands it back as `socketp`. */
 typedef struct GlueSocket {
-        sd_event_source *io;
+        curl_socket_t fd;
+        bool watched;           /* in the glue's epoll set */
         struct GlueSocket *prev, *next;
 } GlueSocket;
+
+/* NB: curl's sockets sit in an epoll set of the glue's own, watched by one
+ * sd-event source that hands every ready socket to curl in one dispatch.
+ * With one sd-event source per socket, the loop dispatches one socket per
+ * iteration, yet each iteration's epoll_wait returns every ready socket
+ * again: with hundreds of transfers in flight (a load run) that cost grows
+ * with the square of the backlog.  curl's ephiperfifo.c does the same. */
+#define GLUE_EPOLL_BATCH 256
 
 struct CurlGlue {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
+        sd_event_source *defer;         /* curl's zero timeout */
+        int epoll_fd;
+        sd_event_source *epoll_io;
         Transfer *transfers;
         GlueSocket *sockets;
 };
@@ -92,23 +105,37 @@ static void glue_action(CurlGlue *g, curl_socket_t fd, int mask) {
         glue_check_finished(g);
 }
 
-static int glue_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        int mask = 0;
+/* Every ready socket of the glue's epoll set, handed to curl in turn.
+ * Only fds go to curl, never GlueSockets: curl may free those
+ * (CURL_POLL_REMOVE) while we are inside an action; a socket closed and its
+ * fd reused within the batch gets one spurious action, which curl ignores. */
+static int glue_on_epoll(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct epoll_event ev[GLUE_EPOLL_BATCH];
+        CurlGlue *g = userdata;
+        int n = epoll_wait(g->epoll_fd, ev, GLUE_EPOLL_BATCH, 0);
 
-        if (revents & EPOLLIN)
-                mask |= CURL_CSELECT_IN;
-        if (revents & EPOLLOUT)
-                mask |= CURL_CSELECT_OUT;
-        if (revents & (EPOLLERR | EPOLLHUP))
-                mask |= CURL_CSELECT_ERR;
+        for (int i = 0; i < n; i++) {
+                int mask = 0, running;
 
-        /* userdata is the glue, not the GlueSocket: curl may free that one
-         * (CURL_POLL_REMOVE) while we are inside the action. */
-        glue_action(userdata, fd, mask);
+                if (ev[i].events & EPOLLIN)
+                        mask |= CURL_CSELECT_IN;
+                if (ev[i].events & EPOLLOUT)
+                        mask |= CURL_CSELECT_OUT;
+                if (ev[i].events & (EPOLLERR | EPOLLHUP))
+                        mask |= CURL_CSELECT_ERR;
+                if (curl_multi_socket_action(g->multi, ev[i].data.fd, mask, &running) != CURLM_OK)
+                        log_warning("curl: socket action on socket %d failed", ev[i].data.fd);
+        }
+        glue_check_finished(g);
         return 0;
 }
 
 static int glue_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        glue_action(userdata, CURL_SOCKET_TIMEOUT, 0);
+        return 0;
+}
+
+static int glue_on_defer(sd_event_source *s, void *userdata) {
         glue_action(userdata, CURL_SOCKET_TIMEOUT, 0);
         return 0;
 }
@@ -122,7 +149,8 @@ static bool glue_loop_finished(CurlGlue *g) {
 static void glue_socket_free(CurlGlue *g, GlueSocket *gs) {
         if (!gs)
                 return;
-        sd_event_source_disable_unref(gs->io);
+        if (gs->watched)
+                (void) epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, gs->fd, NULL);
         if (gs->prev)
                 gs->prev->next = gs->next;
         else
@@ -132,25 +160,32 @@ static void glue_socket_free(CurlGlue *g, GlueSocket *gs) {
         free(gs);
 }
 
-static int glue_socket_new(CurlGlue *g, curl_socket_t fd, uint32_t events, GlueSocket **ret) {
+static int glue_socket_new(CurlGlue *g, curl_socket_t fd, GlueSocket **ret) {
         GlueSocket *gs;
-        int r;
 
         gs = calloc(1, sizeof(*gs));
         if (!gs)
                 return -ENOMEM;
-        r = sd_event_add_io(g->event, &gs->io, fd, events, glue_on_io, g);
-        if (r < 0) {
-                free(gs);
-                return r;
-        }
-        (void) sd_event_source_set_description(gs->io, "curl-io");
-
+        gs->fd = fd;
         gs->next = g->sockets;
         if (g->sockets)
                 g->sockets->prev = gs;
         g->sockets = gs;
         *ret = gs;
+        return 0;
+}
+
+/* Puts the socket in the glue's epoll set for `events`, or takes it out
+ * when there are none (CURL_POLL_NONE: EPOLLHUP would still be reported). */
+static int glue_socket_watch(CurlGlue *g, GlueSocket *gs, uint32_t events) {
+        struct epoll_event ev = { .events = events, .data.fd = gs->fd };
+        int op = !events ? EPOLL_CTL_DEL : gs->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+        if (!events && !gs->watched)
+                return 0;
+        if (epoll_ctl(g->epoll_fd, op, gs->fd, &ev) < 0)
+                return -errno;
+        gs->watched = events != 0;
         return 0;
 }
 
@@ -174,27 +209,43 @@ static int glue_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
                 events |= EPOLLOUT;
 
         if (!gs) {
-                r = glue_socket_new(g, fd, events, &gs);
+                r = glue_socket_new(g, fd, &gs);
                 if (r < 0) {
                         log_error("curl: cannot watch socket %d: %s", (int) fd, strerror(-r));
                         return -1;
                 }
                 curl_multi_assign(g->multi, fd, gs);
-        } else {
-                r = sd_event_source_set_io_events(gs->io, events);
-                if (r < 0) {
-                        log_error("curl: cannot change events of socket %d: %s", (int) fd, strerror(-r));
-                        return -1;
-                }
         }
-
-        /* CURL_POLL_NONE: keep the source but stop waking up for it. */
-        r = sd_event_source_set_enabled(gs->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
-        return r < 0 ? -1 : 0;
+        r = glue_socket_watch(g, gs, events);
+        if (r < 0) {
+                log_error("curl: cannot change events of socket %d: %s", (int) fd, strerror(-r));
+                return -1;
+        }
+        return 0;
 }
 
-/* curl's single timeout.  A zero timeout arms the timer in the past, so the
- * action runs on the loop's next iteration instead of recursing into curl. */
+/* curl's zero timeout: a defer source runs the action on the loop's next
+ * iteration instead of recursing into curl.  NB: not a timer armed in the
+ * past, which costs two timerfd re-arms per transfer, and those are costly
+ * in a VM: at thousands of transfers a second they were the larger part of
+ * a load run's CPU time. */
+static int glue_defer(CurlGlue *g) {
+        int r;
+
+        if (g->timer && sd_event_source_set_enabled(g->timer, SD_EVENT_OFF) < 0)
+                return -1;
+        if (g->defer)
+                return sd_event_source_set_enabled(g->defer, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
+        r = sd_event_add_defer(g->event, &g->defer, glue_on_defer, g);
+        if (r < 0) {
+                log_error("curl: cannot add a deferred action: %s", strerror(-r));
+                return -1;
+        }
+        (void) sd_event_source_set_description(g->defer, "curl-now");
+        return 0;
+}
+
+/* curl's single timeout. */
 static int glue_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         CurlGlue *g = userp;
         uint64_t when;
@@ -202,13 +253,17 @@ static int glue_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
         if (glue_loop_finished(g))
                 return 0;
+        if (timeout_ms == 0)
+                return glue_defer(g);
+        if (g->defer && sd_event_source_set_enabled(g->defer, SD_EVENT_OFF) < 0)
+                return -1;
         if (timeout_ms < 0) {
                 if (g->timer && sd_event_source_set_enabled(g->timer, SD_EVENT_OFF) < 0)
                         return -1;
                 return 0;
         }
 
-        when = timeout_ms == 0 ? 1 : now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+        when = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
 
         if (!g->timer) {
                 r = sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 1000,
@@ -241,6 +296,17 @@ int curl_glue_new(sd_event *e, CurlGlue **ret) {
         if (!g)
                 return -ENOMEM;
         g->event = sd_event_ref(e);
+        g->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (g->epoll_fd < 0) {
+                int r = -errno;
+                curl_glue_free(g);
+                return r;
+        }
+        if (sd_event_add_io(e, &g->epoll_io, g->epoll_fd, EPOLLIN, glue_on_epoll, g) < 0) {
+                curl_glue_free(g);
+                return -ENOMEM;
+        }
+        (void) sd_event_source_set_description(g->epoll_io, "curl-io");
 
         g->multi = curl_multi_init();
         if (!g->multi) {
@@ -278,10 +344,23 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
         while (g->sockets)
                 glue_socket_free(g, g->sockets);
 
+        sd_event_source_disable_unref(g->epoll_io);
+        if (g->epoll_fd >= 0)
+                close(g->epoll_fd);
         sd_event_source_disable_unref(g->timer);
+        sd_event_source_disable_unref(g->defer);
         sd_event_unref(g->event);
         free(g);
         return NULL;
+}
+
+int curl_glue_set_max_connections(CurlGlue *g, unsigned n) {
+        if (!g || n == 0)
+                return -EINVAL;
+        if (curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, (long) n) != CURLM_OK ||
+            curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) n) != CURLM_OK)
+                return -EINVAL;
+        return 0;
 }
 
 int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata) {

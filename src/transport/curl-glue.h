@@ -25,6 +25,12 @@ int curl_glue_new(sd_event *e, CurlGlue **ret);
  * handles stay owned by whoever added them).  NULL is a no-op.  Returns NULL. */
 CurlGlue *curl_glue_free(CurlGlue *g);
 
+/* Keeps up to `n` connections open for reuse (CURLMOPT_MAXCONNECTS) and
+ * opens at most `n` to one host (CURLMOPT_MAX_HOST_CONNECTIONS): a caller
+ * that runs up to n transfers at once then reuses its keep-alive
+ * connections instead of closing them.  0 or -EINVAL. */
+int curl_glue_set_max_connections(CurlGlue *g, unsigned n);
+
 /* Starts `easy`; `done` runs on the loop when it ends.  The caller keeps
  * ownership of `easy` and must not free it before `done` or curl_glue_remove. */
 int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata);

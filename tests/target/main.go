@@ -433,6 +433,98 @@ func (s *itemStore) handler() http.Handler {
 	return mux
 }
 
+// ---------------------------------------------------------------- stall
+
+// staller makes the API stall like a service with periodic pauses (a GC,
+// a checkpoint): every request arriving during [k*P, k*P+D), with k*P
+// aligned to the Unix epoch on the wall clock, waits until k*P+D.  A load
+// test can then compute the true latency distribution in closed form.
+type staller struct {
+	mu   sync.Mutex
+	d, p time.Duration // d == 0: off
+}
+
+func checkStall(d, p time.Duration) error {
+	if d < 0 || (d > 0 && d >= p) {
+		return fmt.Errorf("stall %v every %v: want 0 <= stall < period", d, p)
+	}
+	return nil
+}
+
+func (s *staller) set(d, p time.Duration) error {
+	if err := checkStall(d, p); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.d, s.p = d, p
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *staller) get() (time.Duration, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.d, s.p
+}
+
+// wait blocks a request that arrives during a stall until the stall ends.
+func (s *staller) wait(r *http.Request) {
+	d, p := s.get()
+	if d <= 0 {
+		return
+	}
+	phase := time.Duration(time.Now().UnixNano() % int64(p))
+	if phase >= d {
+		return
+	}
+	t := time.NewTimer(d - phase)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}
+
+// serveControl answers GET and POST /api/stall?d=D&p=P (d=0 turns it off);
+// this one route never stalls.
+func (s *staller) serveControl(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		q := r.URL.Query()
+		d, err := time.ParseDuration(q.Get("d"))
+		if err != nil {
+			http.Error(w, fmt.Sprintf("d: %q is not a duration (want e.g. 1s, 250ms, 0)", q.Get("d")), http.StatusBadRequest)
+			return
+		}
+		p, _ := s.get()
+		if q.Get("p") != "" {
+			if p, err = time.ParseDuration(q.Get("p")); err != nil {
+				http.Error(w, fmt.Sprintf("p: %q is not a duration (want e.g. 5s)", q.Get("p")), http.StatusBadRequest)
+				return
+			}
+		}
+		if err := s.set(d, p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	} else if r.Method != http.MethodGet {
+		http.Error(w, "GET or POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	d, p := s.get()
+	writeJSON(w, http.StatusOK, map[string]string{"stall": d.String(), "period": p.String()})
+}
+
+// handler wraps the API: every route but /api/stall itself is stalled.
+func (s *staller) handler(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/stall", s.serveControl)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.wait(r)
+		api.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
 // ---------------------------------------------------------------- pprof
 
 func pprofHandler() http.Handler {
@@ -471,13 +563,15 @@ func listen(name, addr string, h http.Handler, base context.Context) (*listener,
 
 func main() {
 	memAddr := flag.String("memory", "127.0.0.1:9091", "`ADDR` for GET /memory and POST /control/{leak,mode,free}")
-	apiAddr := flag.String("api", "127.0.0.1:8080", "`ADDR` for the demo HTTP API (GET/POST /api/items, GET/PUT /api/items/ID, /healthz)")
+	apiAddr := flag.String("api", "127.0.0.1:8080", "`ADDR` for the demo HTTP API (GET/POST /api/items, GET/PUT /api/items/ID, /healthz, GET/POST /api/stall)")
 	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "`ADDR` for net/http/pprof (/debug/pprof/)")
 	leakRate := &sizeFlag{}
 	leakLimit := &sizeFlag{v: 2 << 30}
 	flag.Var(leakRate, "leak", "leak `RATE` bytes per second from the start (e.g. 8MiB; 0 = off)")
 	flag.Var(leakLimit, "leak-limit", "stop leaking once `SIZE` bytes are held (e.g. 2GiB)")
 	memMode := flag.String("memory-mode", "ok", "initial /memory behaviour `MODE`: ok, garbage, huge, hang, 500, many")
+	stall := flag.Duration("stall", 0, "stall the API for `D` every -stall-period (0 = off)")
+	stallPeriod := flag.Duration("stall-period", 5*time.Second, "the stall's period `P`, aligned to the wall clock")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "demo-target: unexpected argument %q\n", flag.Arg(0))
@@ -487,10 +581,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "demo-target: -memory-mode: %q is not one of ok, garbage, huge, hang, 500, many\n", *memMode)
 		os.Exit(2)
 	}
-	os.Exit(run(*memAddr, *apiAddr, *pprofAddr, *memMode, leakRate.v, leakLimit.v))
+	st := &staller{}
+	if err := st.set(*stall, *stallPeriod); err != nil {
+		fmt.Fprintf(os.Stderr, "demo-target: -stall: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(run(*memAddr, *apiAddr, *pprofAddr, *memMode, leakRate.v, leakLimit.v, st))
 }
 
-func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64) int {
+func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64, st *staller) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	base, cancelBase := context.WithCancel(context.Background())
@@ -507,7 +606,7 @@ func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64) int {
 		h          http.Handler
 	}{
 		{"memory", memAddr, mem.handler()},
-		{"api", apiAddr, items.handler()},
+		{"api", apiAddr, st.handler(items.handler())},
 		{"pprof", pprofAddr, pprofHandler()},
 	} {
 		l, err := listen(spec.name, spec.addr, spec.h, base)

@@ -1,0 +1,402 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "load/load-engine.h"
+#include "load/load-internal.h"
+#include "transport/curl-glue.h"
+#include "util/util.h"
+
+/* Past the per-request timeout, how long a stopping run still waits for
+ * transfers before it aborts them: curl ends each by its own timeout, so
+ * this only guards against a transfer curl never reports. */
+#define LOAD_DRAIN_GRACE_USEC (1 * USEC_PER_SEC)
+
+/* The engine's timers fire with this accuracy: the open model's schedule is
+ * measured against microseconds, not sd-event's default 250 ms. */
+#define LOAD_TIMER_ACCURACY_USEC 1
+
+static uint64_t rng_next(LoadRun *run) {
+        /* xorshift64*: fast, and good enough to pick requests and think times. */
+        run->rng ^= run->rng >> 12;
+        run->rng ^= run->rng << 25;
+        run->rng ^= run->rng >> 27;
+        return run->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static size_t pick_request(LoadRun *run) {
+        uint64_t w = rng_next(run) % run->total_weight;
+
+        for (size_t i = 0; i < run->n_reqs; i++) {
+                if (w < run->reqs[i].weight)
+                        return i;
+                w -= run->reqs[i].weight;
+        }
+        return run->n_reqs - 1;
+}
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        return size * nmemb;
+}
+
+/* Sets up the slot's reusable easy handle for request `req`.  NB: this is
+ * the seam where path and body templates (${seq}, ${uuid}, ...) will be
+ * expanded per send; today both are plain strings copied at start. */
+static void slot_prepare(Slot *slot, const LoadReq *req) {
+        CURL *e = slot->easy;
+        bool custom;
+
+        (void) curl_easy_setopt(e, CURLOPT_URL, req->url);
+        (void) curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+        if (req->body) {
+                (void) curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_size);
+                (void) curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+                custom = strcmp(req->method, "POST") != 0;
+        } else {
+                (void) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+                if (req->head)
+                        (void) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+                custom = !req->head && strcmp(req->method, "GET") != 0;
+        }
+        (void) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? req->method : NULL);
+}
+
+static void slot_release(LoadRun *run, Slot *slot) {
+        slot->busy = false;
+        slot->user = NULL;
+        slot->next_free = run->free_slots;
+        run->free_slots = slot;
+}
+
+static void transfer_done(CURL *easy, CURLcode result, void *userdata);
+static void run_stop(LoadRun *run, LoadRunState state);
+
+/* Hands request `req` to curl in a free slot; `intended` is when it should
+ * have gone (monotonic).  A full engine counts it dropped. */
+static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
+        Slot *slot = run->free_slots;
+        uint64_t now;
+        int r;
+
+        if (!slot) {
+                load_stats_dropped(run);
+                return;
+        }
+        run->free_slots = slot->next_free;
+        slot->busy = true;
+        slot->req = pick_request(run);
+        slot->user = user;
+        slot_prepare(slot, &run->reqs[slot->req]);
+        now = now_monotonic_usec();
+        slot->intended_usec = intended ? intended : now;
+        slot->sent_usec = now;
+        r = curl_glue_add(run->glue, slot->easy, transfer_done, slot);
+        if (r < 0) {
+                slot_release(run, slot);
+                load_stats_fail(run, "cannot start a transfer", r);
+                run_stop(run, LOAD_RUN_FAILED);
+                return;
+        }
+        load_stats_sent(run, slot->req, intended ? now - intended : 0, intended != 0);
+}
+
+/* ---------------------------------------------------------------- finish */
+
+static bool counts_empty(const LoadCounts *c) {
+        static const LoadCounts zero;
+
+        return memcmp(c, &zero, sizeof(zero)) == 0;
+}
+
+static void run_finish(LoadRun *run) {
+        (void) sd_event_source_set_enabled(run->send_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(run->drain_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(run->second_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(run->end_timer, SD_EVENT_OFF);
+        /* The last, partial second: what happened since the last report. */
+        if (!counts_empty(&run->sec)) {
+                uint64_t from = run->start_usec + run->second * USEC_PER_SEC, now = now_monotonic_usec();
+
+                run->second++;
+                load_stats_second(run, now > from ? now - from : 1);
+        }
+        load_stats_finish(run, run->stop_state);
+        if (run->cb.on_done)
+                run->cb.on_done(run, run->cb.userdata);
+        (void) sd_event_exit(run->event, 0);
+}
+
+static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        LoadRun *run = userdata;
+
+        for (size_t i = 0; i < run->n_slots; i++) {
+                Slot *slot = &run->slots[i];
+
+                if (!slot->busy)
+                        continue;
+                curl_glue_remove(run->glue, slot->easy);
+                load_stats_aborted(run);
+                slot_release(run, slot);
+        }
+        run_finish(run);
+        return 0;
+}
+
+/* Stops sending: the run ends as `state` once what is in flight is over. */
+static void run_stop(LoadRun *run, LoadRunState state) {
+        uint64_t deadline;
+
+        if (run->stopping)
+                return;
+        run->stopping = true;
+        run->stop_state = state;
+        (void) sd_event_source_set_enabled(run->send_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(run->end_timer, SD_EVENT_OFF);
+        for (unsigned i = 0; i < run->users; i++)
+                (void) sd_event_source_set_enabled(run->user[i].timer, SD_EVENT_OFF);
+        if (load_stats_in_flight(run) == 0) {
+                run_finish(run);
+                return;
+        }
+        deadline = now_monotonic_usec() + run->timeout_usec + LOAD_DRAIN_GRACE_USEC;
+        if (sd_event_add_time(run->event, &run->drain_timer, CLOCK_MONOTONIC, deadline,
+                              LOAD_TIMER_ACCURACY_USEC, on_drain_timeout, run) < 0) {
+                on_drain_timeout(NULL, 0, run);
+                return;
+        }
+        (void) sd_event_source_set_description(run->drain_timer, "load-drain");
+}
+
+/* ---------------------------------------------------------------- open model */
+
+static int arm_timer(sd_event_source *s, uint64_t when) {
+        int r = sd_event_source_set_time(s, when);
+
+        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* Sends every request that is due, each with its own intended time (a late
+ * wake-up sends the backlog at once), then sleeps until the next one.  Each
+ * time comes from the schedule's start, never from the previous one, so
+ * the schedule cannot drift. */
+static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        LoadRun *run = userdata;
+        uint64_t now = now_monotonic_usec(), offset;
+
+        while (!run->stopping && run->next_k < run->count_k) {
+                if (stages_send_time(run->stages, run->next_k, &offset) < 0)
+                        break;
+                if (run->start_usec + offset > now) {
+                        if (arm_timer(s, run->start_usec + offset) < 0) {
+                                load_stats_fail(run, "cannot arm the send timer", -EIO);
+                                run_stop(run, LOAD_RUN_FAILED);
+                        }
+                        return 0;
+                }
+                run->next_k++;
+                run_dispatch(run, run->start_usec + offset, NULL);
+        }
+        run_stop(run, LOAD_RUN_COMPLETED);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- closed model */
+
+static int on_user_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        User *user = userdata;
+
+        if (!user->run->stopping)
+                run_dispatch(user->run, 0, user);
+        return 0;
+}
+
+static void user_think(LoadRun *run, User *user) {
+        uint64_t span = run->think_max_usec - run->think_min_usec;
+        uint64_t think = run->think_min_usec + (span ? rng_next(run) % (span + 1) : 0);
+
+        if (run->stopping)
+                return;
+        if (arm_timer(user->timer, now_monotonic_usec() + think) < 0) {
+                load_stats_fail(run, "cannot arm a user's timer", -EIO);
+                run_stop(run, LOAD_RUN_FAILED);
+        }
+}
+
+static int on_end_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        run_stop(userdata, LOAD_RUN_COMPLETED);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- transfers */
+
+static void transfer_done(CURL *easy, CURLcode result, void *userdata) {
+        Slot *slot = userdata;
+        LoadRun *run = slot->run;
+        User *user = slot->user;
+        uint64_t now = now_monotonic_usec();
+        long status = 0, connects = 0;
+
+        if (result == CURLE_OK)
+                (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        (void) curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+        load_stats_answer(run, slot, result, status, connects, now);
+        slot_release(run, slot);
+        if (user)
+                user_think(run, user);
+        if (run->stopping && load_stats_in_flight(run) == 0)
+                run_finish(run);
+}
+
+static int on_second(sd_event_source *s, uint64_t usec, void *userdata) {
+        LoadRun *run = userdata;
+
+        run->second++;
+        load_stats_second(run, USEC_PER_SEC);
+        if (arm_timer(s, run->start_usec + (run->second + 1) * USEC_PER_SEC) < 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+static int on_cancel(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        uint64_t v;
+
+        (void) read(fd, &v, sizeof(v));
+        run_stop(userdata, LOAD_RUN_CANCELLED);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static int add_timer(LoadRun *run, sd_event_source **ret, uint64_t when, sd_event_time_handler_t cb,
+                     void *userdata, const char *description) {
+        int r = sd_event_add_time(run->event, ret, CLOCK_MONOTONIC, when, LOAD_TIMER_ACCURACY_USEC, cb, userdata);
+
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(*ret, description);
+        return 0;
+}
+
+static int slots_new(LoadRun *run, char **ret_error) {
+        run->n_slots = run->model == LOAD_MODEL_OPEN ? run->max_inflight : run->users;
+        run->slots = calloc(run->n_slots, sizeof(*run->slots));
+        if (!run->slots)
+                return -ENOMEM;
+        for (size_t i = run->n_slots; i-- > 0;) {
+                Slot *slot = &run->slots[i];
+                int r = curl_glue_easy_new(run->reqs[0].url, run->timeout_usec, run->timeout_usec,
+                                           slot->errbuf, &slot->easy);
+                if (r < 0)
+                        return set_error(ret_error, r, "cannot make a transfer for %s: %s", run->reqs[0].url,
+                                         strerror(-r));
+                (void) curl_easy_setopt(slot->easy, CURLOPT_WRITEFUNCTION, discard_body);
+                (void) curl_easy_setopt(slot->easy, CURLOPT_HTTPHEADER, run->headers);
+                (void) curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+                slot->run = run;
+                slot->next_free = run->free_slots;
+                run->free_slots = slot;
+        }
+        return 0;
+}
+
+static int users_start(LoadRun *run) {
+        run->user = calloc(run->users, sizeof(*run->user));
+        if (!run->user)
+                return -ENOMEM;
+        for (unsigned i = 0; i < run->users; i++) {
+                uint64_t offset = run->ramp_up_usec * i / run->users;
+                int r;
+
+                run->user[i] = (User) { .run = run, .id = i };
+                r = add_timer(run, &run->user[i].timer, run->start_usec + offset, on_user_timer, &run->user[i],
+                              "load-user");
+                if (r < 0)
+                        return r;
+        }
+        return add_timer(run, &run->end_timer, run->start_usec + run->duration_usec, on_end_timer, run,
+                         "load-end");
+}
+
+/* Everything the run's loop needs, made on the caller's thread so a failure
+ * is reported by load_run_start() itself.  NB: no sd_event_set_watchdog()
+ * here: the watchdog must tell whether the daemon's own loop is alive, and a
+ * run's loop pinging it would hide a hung daemon. */
+int load_engine_setup(LoadRun *run, char **ret_error) {
+        int r;
+
+        r = sd_event_new(&run->event);
+        if (r < 0)
+                return set_error(ret_error, r, "cannot make the run's event loop: %s", strerror(-r));
+        r = curl_glue_new(run->event, &run->glue);
+        if (r >= 0)
+                r = curl_glue_set_max_connections(run->glue, run->model == LOAD_MODEL_OPEN ? run->max_inflight
+                                                                                           : run->users);
+        if (r < 0)
+                return set_error(ret_error, r, "cannot set up libcurl for the run: %s", strerror(-r));
+        r = slots_new(run, ret_error);
+        if (r < 0)
+                return r;
+        run->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (run->cancel_fd < 0)
+                return set_error(ret_error, -errno, "cannot make the run's cancel switch: %m");
+        r = sd_event_add_io(run->event, &run->cancel_io, run->cancel_fd, EPOLLIN, on_cancel, run);
+        if (r < 0)
+                return set_error(ret_error, r, "cannot watch the run's cancel switch: %s", strerror(-r));
+        (void) sd_event_source_set_description(run->cancel_io, "load-cancel");
+        run->rng = now_monotonic_usec() ^ (uintptr_t) run ^ 0x9E3779B97F4A7C15ULL;
+        return 0;
+}
+
+/* Arms the run's timers from its start on: the first request or the
+ * users, and the per-second tick. */
+int load_engine_arm(LoadRun *run) {
+        uint64_t start = run->start_usec;
+        int r;
+
+        r = add_timer(run, &run->second_timer, start + USEC_PER_SEC, on_second, run, "load-second");
+        if (r < 0)
+                return r;
+        if (run->model == LOAD_MODEL_CLOSED)
+                return users_start(run);
+        r = add_timer(run, &run->send_timer, start, on_send_timer, run, "load-send");
+        if (r < 0)
+                return r;
+        /* sd-event dispatches one source per iteration, by priority: sends
+         * that are due go before the answers waiting to be read. */
+        return sd_event_source_set_priority(run->send_timer, SD_EVENT_PRIORITY_IMPORTANT);
+}
+
+void load_engine_teardown(LoadRun *run) {
+        if (run->user)
+                for (unsigned i = 0; i < run->users; i++)
+                        sd_event_source_disable_unref(run->user[i].timer);
+        free(run->user);
+        sd_event_source_disable_unref(run->send_timer);
+        sd_event_source_disable_unref(run->second_timer);
+        sd_event_source_disable_unref(run->drain_timer);
+        sd_event_source_disable_unref(run->end_timer);
+        sd_event_source_disable_unref(run->cancel_io);
+        /* The glue first: it takes the easy handles out of the multi handle. */
+        curl_glue_free(run->glue);
+        for (size_t i = 0; run->slots && i < run->n_slots; i++)
+                if (run->slots[i].easy)
+                        curl_easy_cleanup(run->slots[i].easy);
+        free(run->slots);
+        if (run->cancel_fd >= 0)
+                close(run->cancel_fd);
+        sd_event_unref(run->event);
+}
+
+void load_engine_cancel(LoadRun *run) {
+        uint64_t one = 1;
+
+        if (run->cancel_fd >= 0)
+                (void) write(run->cancel_fd, &one, sizeof(one));
+}

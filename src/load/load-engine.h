@@ -1,0 +1,160 @@
+/* The load engine: one scenario run in a thread of its own, with its own
+ * sd-event loop and libcurl multi handle, so a running scenario never delays
+ * the daemon's loop.
+ *
+ * Open model: requests are scheduled by a LoadStages rate schedule; each
+ * request's latency is measured from its *intended* start time (as wrk2
+ * does), so a stalling server cannot hide behind a client that waits for it
+ * (coordinated omission); its service time from the moment it was handed to
+ * libcurl.  When max_inflight requests are in flight a scheduled request is
+ * counted `dropped`, never delayed.
+ * Closed model: `users` loops, each sending its next request after the
+ * previous answer plus a uniform think time; users start evenly over
+ * ramp_up.  Latency and service time are then the same thing.
+ *
+ * Threads: load_run_start() starts the run's thread; on_second and on_done
+ * run on it.  load_run_snapshot(), load_run_cancel() and load_run_done() may
+ * be called from any thread; load_run_free() from any thread but the run's
+ * own (it joins it). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "load/histogram.h"
+#include "load/stages.h"
+
+typedef enum LoadModel {
+        LOAD_MODEL_OPEN,
+        LOAD_MODEL_CLOSED,
+} LoadModel;
+
+/* One kind of request; the engine picks one per send, weighted. */
+typedef struct LoadRequest {
+        unsigned weight;        /* >= 1 */
+        const char *name;       /* for per-request figures; NULL: "METHOD PATH" */
+        const char *method;     /* GET, POST, PUT, DELETE, HEAD, ... */
+        const char *path;       /* appended to base_url: "/api/items" */
+        const char *body;       /* NULL: none */
+} LoadRequest;
+
+/* HTTP status codes counted as ok: lo..hi inclusive. */
+typedef struct LoadStatusRange {
+        unsigned lo, hi;
+} LoadStatusRange;
+
+/* What to run.  Plain data, borrowed only during load_run_start(), which
+ * copies all of it (the run does not depend on the config staying alive). */
+typedef struct LoadScenario {
+        const char *name;
+        LoadModel model;
+        const char *base_url;           /* "http://127.0.0.1:8080" */
+        const LoadStages *stages;       /* open model */
+        unsigned users;                 /* closed model: >= 1 */
+        uint64_t think_min_usec, think_max_usec;
+        uint64_t ramp_up_usec;
+        uint64_t duration_usec;         /* closed: required; open: 0 = the schedule's,
+                                         * else the schedule is cut there */
+        uint64_t timeout_usec;          /* per request, > 0 */
+        unsigned max_inflight;          /* open model: > 0 */
+        const LoadRequest *requests;    /* n_requests >= 1 */
+        size_t n_requests;
+        const char *const *headers;     /* "Name: value" lines sent with every request */
+        size_t n_headers;
+        const LoadStatusRange *expect;  /* none: 200-299 */
+        size_t n_expect;
+} LoadScenario;
+
+typedef enum LoadRunState {
+        LOAD_RUN_RUNNING,
+        LOAD_RUN_COMPLETED,
+        LOAD_RUN_CANCELLED,
+        LOAD_RUN_FAILED,                /* the engine itself failed (see reason) */
+} LoadRunState;
+
+/* Counts of requests.  sent = ok + every error class + aborted + in flight;
+ * a dropped request was never sent (nor picked: per-request figures have
+ * none).  err_other: the transfer failed after connecting (reset, protocol
+ * error); aborted: still in flight when a stopping run gave up on it. */
+typedef struct LoadCounts {
+        uint64_t sent, ok, err_connect, err_timeout, err_status, err_other, dropped, aborted;
+} LoadCounts;
+
+/* One second of a run, handed to on_second. */
+typedef struct LoadSecond {
+        uint64_t second;                /* 1 for the run's first second */
+        uint64_t at_usec;               /* CLOCK_REALTIME at its end */
+        double target_rps;              /* open: the schedule's mean rate over it */
+        double achieved_rps;            /* requests handed to curl in it, per second
+                                         * (the run's last second may be partial) */
+        LoadCounts counts;              /* what happened in it */
+        unsigned in_flight;             /* at its end */
+        uint64_t p50_usec, p95_usec, p99_usec;  /* latency of the answers in it */
+} LoadSecond;
+
+/* Figures for one request kind, or for the whole run. */
+typedef struct LoadStats {
+        char *name;
+        LoadCounts counts;
+        Histogram *latency;             /* from the intended start; every HTTP answer */
+        Histogram *service;             /* from the hand-over to curl */
+} LoadStats;
+
+/* A copy of a run's figures, owned by the caller (load_result_free()). */
+typedef struct LoadResult {
+        LoadRunState state;
+        uint64_t started_usec;          /* CLOCK_REALTIME */
+        uint64_t elapsed_usec;          /* so far, or the whole run once over */
+        uint64_t scheduled;             /* open: requests due so far (sent + dropped) */
+        double target_rps;              /* open: the schedule's mean rate so far */
+        double achieved_rps;            /* sent / elapsed */
+        unsigned in_flight;
+        uint64_t connections;           /* new connections opened (the rest reused one) */
+        LoadStats total;
+        LoadStats *per_request;         /* n_per_request, in the scenario's order */
+        size_t n_per_request;
+        Histogram *lateness;            /* open: how late each request went out */
+        uint64_t cpu_usec;              /* CPU time of the run's thread */
+        char *reason;                   /* the first error's one-line reason; NULL: none */
+} LoadResult;
+
+typedef struct LoadRun LoadRun;
+
+typedef struct LoadCallbacks {
+        /* Each second of the run, on the run's thread; must not block. */
+        void (*on_second)(const LoadSecond *second, void *userdata);
+        /* Once, on the run's thread, when the run is over (its final state
+         * is set; a snapshot taken now is final). */
+        void (*on_done)(LoadRun *run, void *userdata);
+        void *userdata;
+} LoadCallbacks;
+
+/* Checks the scenario (one line in *ret_error when it is unusable: the
+ * caller frees it; ret_error may be NULL), copies it and starts the run's
+ * thread.  `cb` may be NULL.  The caller owns *ret (load_run_free()).
+ * 0, -EINVAL, -ENOMEM or another negative errno. */
+int load_run_start(const LoadScenario *scenario, const LoadCallbacks *cb, LoadRun **ret, char **ret_error);
+
+/* The figures so far (final once load_run_done()), as a new LoadResult the
+ * caller frees.  Thread-safe.  0 or -ENOMEM. */
+int load_run_snapshot(LoadRun *run, LoadResult **ret);
+
+/* Stops sending; requests in flight get up to the scenario's timeout to end,
+ * then are aborted (counted `aborted`); what was measured is kept and the
+ * state becomes LOAD_RUN_CANCELLED (unless the run was already over).  Any
+ * thread; returns at once; idempotent. */
+void load_run_cancel(LoadRun *run);
+
+/* Whether the run is over.  Thread-safe. */
+bool load_run_done(LoadRun *run);
+
+/* Cancels the run if still running, waits for its thread and frees it.
+ * NULL is a no-op.  Returns NULL. */
+LoadRun *load_run_free(LoadRun *run);
+
+/* NULL is a no-op.  Returns NULL. */
+LoadResult *load_result_free(LoadResult *r);
+
+/* "running", "completed", "cancelled", "failed". */
+const char *load_run_state_to_string(LoadRunState s);

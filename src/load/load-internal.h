@@ -1,0 +1,121 @@
+/* What load-engine.c (the run's loop: scheduling, transfers) and load-run.c
+ * (the run's life cycle, figures and their lock) share.  Not for other
+ * modules: they use load-engine.h. */
+#pragma once
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "load/load-engine.h"
+#include "transport/curl-glue.h"
+
+/* A scenario request, copied at start. */
+typedef struct LoadReq {
+        unsigned weight;
+        char *name, *method, *url, *body;
+        size_t body_size;
+        bool head;
+} LoadReq;
+
+typedef struct User User;
+
+/* One transfer's place: a reusable easy handle (its connection goes back to
+ * the multi handle's cache) and what is measured about its request. */
+typedef struct Slot {
+        LoadRun *run;
+        CURL *easy;
+        char errbuf[CURL_ERROR_SIZE];
+        bool busy;
+        size_t req;
+        User *user;                     /* closed model: whose request */
+        uint64_t intended_usec, sent_usec;      /* monotonic */
+        struct Slot *next_free;
+} Slot;
+
+/* A closed-model user: one request at a time, then think. */
+struct User {
+        LoadRun *run;
+        unsigned id;
+        sd_event_source *timer;
+};
+
+struct LoadRun {
+        /* Set at start, then read-only. */
+        LoadModel model;
+        LoadStages *stages;
+        uint64_t duration_usec, timeout_usec, think_min_usec, think_max_usec, ramp_up_usec;
+        unsigned max_inflight, users, total_weight;
+        LoadReq *reqs;
+        size_t n_reqs;
+        struct curl_slist *headers;
+        LoadStatusRange *expect;
+        size_t n_expect;
+        uint64_t count_k;               /* open: requests the run sends */
+        LoadCallbacks cb;
+        uint64_t start_usec;            /* monotonic: the schedule's 0 */
+        pthread_t thread;
+        bool thread_started;
+
+        /* The run's thread only. */
+        sd_event *event;
+        CurlGlue *glue;
+        sd_event_source *send_timer, *second_timer, *drain_timer, *end_timer, *cancel_io;
+        int cancel_fd;
+        Slot *slots, *free_slots;
+        size_t n_slots;
+        User *user;
+        uint64_t next_k, second, rng;
+        bool stopping;
+        LoadRunState stop_state;
+        LoadCounts sec;
+        Histogram *sec_latency;
+
+        /* Shared: under `lock`. */
+        pthread_mutex_t lock;
+        LoadRunState state;
+        uint64_t started_real_usec, ended_usec, cpu_usec;
+        unsigned in_flight;
+        uint64_t connections;
+        LoadStats total;
+        LoadStats *per;                 /* n_reqs */
+        Histogram *lateness;
+        char *reason;
+};
+
+/* load-engine.c: the loop's side. */
+
+/* Makes the run's loop, curl glue, slots and cancel switch (on the caller's
+ * thread, before the run's starts).  0 or a negative errno with a reason. */
+int load_engine_setup(LoadRun *run, char **ret_error);
+/* Arms the first send (or the users), the per-second tick and the end, from
+ * run->start_usec; on the run's thread.  0 or a negative errno. */
+int load_engine_arm(LoadRun *run);
+/* Frees what load_engine_setup() made, whatever it got to; after the join. */
+void load_engine_teardown(LoadRun *run);
+/* Wakes the run's loop to stop it; any thread. */
+void load_engine_cancel(LoadRun *run);
+
+/* load-run.c: the figures.  Each takes the lock for the shared ones; the
+ * per-second ones (run->sec, run->sec_latency) are the run's thread's. */
+
+/* Request `req` was handed to curl `lateness_usec` after its intended time
+ * (open model: `scheduled`). */
+void load_stats_sent(LoadRun *run, size_t req, uint64_t lateness_usec, bool scheduled);
+/* A request was due while max_inflight were in flight. */
+void load_stats_dropped(LoadRun *run);
+/* A request in flight was given up at the end of a cancel. */
+void load_stats_aborted(LoadRun *run);
+/* The slot's transfer ended (`status` when result is CURLE_OK; `connects`
+ * new connections it opened) at `now` (monotonic). */
+void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now);
+/* Keeps "what: strerror" as the run's reason unless one is kept already. */
+void load_stats_fail(LoadRun *run, const char *what, int error);
+unsigned load_stats_in_flight(LoadRun *run);
+/* Reports second run->second (lasting `length_usec`, less for the last)
+ * to on_second and starts the next one. */
+void load_stats_second(LoadRun *run, uint64_t length_usec);
+/* Sets the final state and end time. */
+void load_stats_finish(LoadRun *run, LoadRunState state);

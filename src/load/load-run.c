@@ -1,0 +1,532 @@
+/* A run's life cycle (start, cancel, free), its scenario copied in, and its
+ * figures: every update and every snapshot under the run's lock. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "load/load-internal.h"
+#include "util/util.h"
+
+#define LOAD_MAX_SLOTS 100000U
+
+/* ---------------------------------------------------------------- figures */
+
+static void counts_add_sent(LoadCounts *c) {
+        c->sent++;
+}
+
+void load_stats_sent(LoadRun *run, size_t req, uint64_t lateness_usec, bool scheduled) {
+        pthread_mutex_lock(&run->lock);
+        counts_add_sent(&run->total.counts);
+        counts_add_sent(&run->per[req].counts);
+        run->in_flight++;
+        if (scheduled)
+                hist_record(run->lateness, lateness_usec);
+        pthread_mutex_unlock(&run->lock);
+        counts_add_sent(&run->sec);
+}
+
+void load_stats_dropped(LoadRun *run) {
+        pthread_mutex_lock(&run->lock);
+        run->total.counts.dropped++;
+        pthread_mutex_unlock(&run->lock);
+        run->sec.dropped++;
+}
+
+void load_stats_aborted(LoadRun *run) {
+        pthread_mutex_lock(&run->lock);
+        run->total.counts.aborted++;
+        run->in_flight--;
+        pthread_mutex_unlock(&run->lock);
+        run->sec.aborted++;
+}
+
+unsigned load_stats_in_flight(LoadRun *run) {
+        unsigned n;
+
+        pthread_mutex_lock(&run->lock);
+        n = run->in_flight;
+        pthread_mutex_unlock(&run->lock);
+        return n;
+}
+
+static bool status_expected(const LoadRun *run, long status) {
+        for (size_t i = 0; i < run->n_expect; i++)
+                if (status >= (long) run->expect[i].lo && status <= (long) run->expect[i].hi)
+                        return true;
+        return false;
+}
+
+/* The counter an answer goes to. */
+static uint64_t *answer_counter(LoadCounts *c, CURLcode result, bool expected) {
+        switch (result) {
+        case CURLE_OK:
+                return expected ? &c->ok : &c->err_status;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return &c->err_connect;
+        case CURLE_OPERATION_TIMEDOUT:
+                return &c->err_timeout;
+        default:
+                return &c->err_other;
+        }
+}
+
+/* The first error's reason, kept for the run (under the lock). */
+static void note_reason(LoadRun *run, const Slot *slot, CURLcode result, long status) {
+        static const CurlBuffer no_body = { 0 };
+        const LoadReq *req = &run->reqs[slot->req];
+        char buf[CURL_GLUE_REASON_MAX];
+
+        if (run->reason)
+                return;
+        if (result == CURLE_OK)
+                snprintf(buf, sizeof(buf), "HTTP status %ld is not expected", status);
+        else
+                curl_glue_describe(slot->easy, result, &no_body, slot->errbuf, run->timeout_usec, "body", NULL,
+                                   buf, sizeof(buf));
+        run->reason = strjoin(req->name, ": ", buf, NULL);
+}
+
+void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now) {
+        bool expected = result == CURLE_OK && status_expected(run, status);
+        uint64_t latency = now - slot->intended_usec, service = now - slot->sent_usec;
+        LoadStats *per = &run->per[slot->req];
+
+        pthread_mutex_lock(&run->lock);
+        run->in_flight--;
+        run->connections += connects > 0 ? (uint64_t) connects : 0;
+        (*answer_counter(&run->total.counts, result, expected))++;
+        (*answer_counter(&per->counts, result, expected))++;
+        /* Every HTTP answer counts for latency, an unexpected status too: a
+         * fast 503 is part of what users saw.  Failed transfers do not. */
+        if (result == CURLE_OK) {
+                hist_record(run->total.latency, latency);
+                hist_record(run->total.service, service);
+                hist_record(per->latency, latency);
+                hist_record(per->service, service);
+        }
+        if (!expected)
+                note_reason(run, slot, result, status);
+        pthread_mutex_unlock(&run->lock);
+
+        (*answer_counter(&run->sec, result, expected))++;
+        if (result == CURLE_OK)
+                hist_record(run->sec_latency, latency);
+}
+
+void load_stats_fail(LoadRun *run, const char *what, int error) {
+        char buf[256];
+
+        snprintf(buf, sizeof(buf), "%s: %s", what, strerror(error < 0 ? -error : error));
+        pthread_mutex_lock(&run->lock);
+        if (!run->reason)
+                run->reason = strdup(buf);
+        pthread_mutex_unlock(&run->lock);
+}
+
+static uint64_t thread_cpu_usec(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* The schedule's mean rate over [from, to) (open model, microseconds). */
+static double target_rate(const LoadRun *run, uint64_t from, uint64_t to) {
+        if (run->model != LOAD_MODEL_OPEN || to <= from)
+                return 0;
+        if (to > run->duration_usec)
+                to = run->duration_usec;
+        if (from >= to)
+                return 0;
+        return (stages_expected(run->stages, to) - stages_expected(run->stages, from)) * USEC_PER_SEC /
+               (double) (to - from);
+}
+
+void load_stats_second(LoadRun *run, uint64_t length_usec) {
+        uint64_t from = (run->second - 1) * USEC_PER_SEC;
+        LoadSecond s = {
+                .second = run->second,
+                .at_usec = now_realtime_usec(),
+                .target_rps = target_rate(run, from, from + length_usec),
+                .achieved_rps = (double) run->sec.sent * USEC_PER_SEC / (double) length_usec,
+                .counts = run->sec,
+                .p50_usec = hist_percentile(run->sec_latency, 50),
+                .p95_usec = hist_percentile(run->sec_latency, 95),
+                .p99_usec = hist_percentile(run->sec_latency, 99),
+        };
+
+        pthread_mutex_lock(&run->lock);
+        s.in_flight = run->in_flight;
+        run->cpu_usec = thread_cpu_usec();
+        pthread_mutex_unlock(&run->lock);
+        if (run->cb.on_second)
+                run->cb.on_second(&s, run->cb.userdata);
+        run->sec = (LoadCounts) {};
+        hist_reset(run->sec_latency);
+}
+
+void load_stats_finish(LoadRun *run, LoadRunState state) {
+        pthread_mutex_lock(&run->lock);
+        run->state = state;
+        run->ended_usec = now_monotonic_usec();
+        run->cpu_usec = thread_cpu_usec();
+        pthread_mutex_unlock(&run->lock);
+}
+
+/* ---------------------------------------------------------------- scenario */
+
+static int check_scenario(const LoadScenario *s, char **ret_error) {
+        if (!s->base_url || !s->base_url[0])
+                return set_error(ret_error, -EINVAL, "base_url is empty");
+        if (s->timeout_usec == 0)
+                return set_error(ret_error, -EINVAL, "timeout must be above 0");
+        if (s->n_requests == 0 || !s->requests)
+                return set_error(ret_error, -EINVAL, "no request to send");
+        for (size_t i = 0; i < s->n_requests; i++) {
+                const LoadRequest *q = &s->requests[i];
+                if (!q->method || !q->method[0] || !q->path || !q->path[0])
+                        return set_error(ret_error, -EINVAL, "request %zu has no %s", i + 1,
+                                         !q->method || !q->method[0] ? "method" : "path");
+                if (q->weight == 0)
+                        return set_error(ret_error, -EINVAL, "request %zu has weight 0", i + 1);
+        }
+        for (size_t i = 0; i < s->n_expect; i++)
+                if (s->expect[i].lo < 100 || s->expect[i].hi > 599 || s->expect[i].lo > s->expect[i].hi)
+                        return set_error(ret_error, -EINVAL, "expected status %u-%u is not a range within 100-599",
+                                         s->expect[i].lo, s->expect[i].hi);
+        if (s->model == LOAD_MODEL_OPEN) {
+                if (!s->stages)
+                        return set_error(ret_error, -EINVAL, "an open-model run needs a rate or stages");
+                if (s->max_inflight == 0 || s->max_inflight > LOAD_MAX_SLOTS)
+                        return set_error(ret_error, -EINVAL, "max_inflight must be 1..%u", LOAD_MAX_SLOTS);
+                return 0;
+        }
+        if (s->users == 0 || s->users > LOAD_MAX_SLOTS)
+                return set_error(ret_error, -EINVAL, "users must be 1..%u", LOAD_MAX_SLOTS);
+        if (s->duration_usec == 0)
+                return set_error(ret_error, -EINVAL, "a closed-model run needs a duration");
+        if (s->ramp_up_usec > s->duration_usec)
+                return set_error(ret_error, -EINVAL, "ramp_up is longer than the duration");
+        if (s->think_min_usec > s->think_max_usec)
+                return set_error(ret_error, -EINVAL, "think time's lower bound is above its upper bound");
+        return 0;
+}
+
+/* base_url + path, without a doubled slash between them. */
+static char *join_url(const char *base, const char *path) {
+        size_t n = strlen(base);
+
+        if (n > 0 && base[n - 1] == '/' && path[0] == '/')
+                path++;
+        return strjoin(base, path, NULL);
+}
+
+static int copy_request(LoadReq *d, const LoadRequest *q, const char *base_url) {
+        d->weight = q->weight;
+        d->method = strdup(q->method);
+        d->url = join_url(base_url, q->path);
+        d->name = q->name ? strdup(q->name) : strjoin(q->method, " ", q->path, NULL);
+        d->body = q->body ? strdup(q->body) : NULL;
+        if (!d->method || !d->url || !d->name || (q->body && !d->body))
+                return -ENOMEM;
+        d->body_size = q->body ? strlen(q->body) : 0;
+        d->head = strcmp(q->method, "HEAD") == 0;
+        return 0;
+}
+
+static int stats_init(LoadStats *st, const char *name) {
+        st->name = name ? strdup(name) : NULL;
+        if ((name && !st->name) || hist_new(&st->latency) < 0 || hist_new(&st->service) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static void stats_done(LoadStats *st) {
+        free(st->name);
+        hist_free(st->latency);
+        hist_free(st->service);
+}
+
+static int copy_requests(LoadRun *run, const LoadScenario *s) {
+        run->reqs = calloc(s->n_requests, sizeof(*run->reqs));
+        run->per = calloc(s->n_requests, sizeof(*run->per));
+        if (!run->reqs || !run->per)
+                return -ENOMEM;
+        run->n_reqs = s->n_requests;
+        for (size_t i = 0; i < s->n_requests; i++) {
+                if (copy_request(&run->reqs[i], &s->requests[i], s->base_url) < 0 ||
+                    stats_init(&run->per[i], run->reqs[i].name) < 0)
+                        return -ENOMEM;
+                run->total_weight += s->requests[i].weight;
+        }
+        for (size_t i = 0; i < s->n_headers; i++) {
+                struct curl_slist *l = curl_slist_append(run->headers, s->headers[i]);
+                if (!l)
+                        return -ENOMEM;
+                run->headers = l;
+        }
+        return 0;
+}
+
+static int copy_expect(LoadRun *run, const LoadScenario *s) {
+        static const LoadStatusRange ok_range = { 200, 299 };
+        size_t n = s->n_expect ? s->n_expect : 1;
+
+        run->expect = malloc(n * sizeof(*run->expect));
+        if (!run->expect)
+                return -ENOMEM;
+        memcpy(run->expect, s->n_expect ? s->expect : &ok_range, n * sizeof(*run->expect));
+        run->n_expect = n;
+        return 0;
+}
+
+/* The open model's length: the schedule's, or shorter when duration cuts it;
+ * and how many requests are due within it. */
+static void open_limits(LoadRun *run, uint64_t duration_usec) {
+        uint64_t end = stages_duration(run->stages), cut;
+
+        if (duration_usec > 0 && duration_usec < end)
+                end = duration_usec;
+        run->duration_usec = end;
+        cut = (uint64_t) floor(stages_expected(run->stages, end) + 0.5);
+        run->count_k = cut < stages_count(run->stages) ? cut : stages_count(run->stages);
+}
+
+static int copy_scenario(LoadRun *run, const LoadScenario *s) {
+        run->model = s->model;
+        run->timeout_usec = s->timeout_usec;
+        run->max_inflight = s->max_inflight;
+        run->users = s->model == LOAD_MODEL_CLOSED ? s->users : 0;
+        run->think_min_usec = s->think_min_usec;
+        run->think_max_usec = s->think_max_usec;
+        run->ramp_up_usec = s->ramp_up_usec;
+        run->duration_usec = s->duration_usec;
+        if (copy_requests(run, s) < 0 || copy_expect(run, s) < 0 || stats_init(&run->total, s->name) < 0 ||
+            hist_new(&run->lateness) < 0 || hist_new(&run->sec_latency) < 0)
+                return -ENOMEM;
+        if (s->model == LOAD_MODEL_OPEN) {
+                if (stages_dup(s->stages, &run->stages) < 0)
+                        return -ENOMEM;
+                open_limits(run, s->duration_usec);
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static void *run_thread(void *userdata) {
+        LoadRun *run = userdata;
+        int r = load_engine_arm(run);
+
+        if (r < 0) {
+                load_stats_fail(run, "cannot arm the run's timers", r);
+                load_stats_finish(run, LOAD_RUN_FAILED);
+                if (run->cb.on_done)
+                        run->cb.on_done(run, run->cb.userdata);
+                return NULL;
+        }
+        r = sd_event_loop(run->event);
+        if (r < 0) {
+                load_stats_fail(run, "the run's event loop failed", r);
+                load_stats_finish(run, LOAD_RUN_FAILED);
+        }
+        return NULL;
+}
+
+/* Starts the run's thread with every signal blocked: signals are the
+ * daemon's loop's business (signalfd), never the run's. */
+static int thread_start(LoadRun *run) {
+        sigset_t all, old;
+        int r;
+
+        sigfillset(&all);
+        r = -pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (r < 0)
+                return r;
+        r = -pthread_create(&run->thread, NULL, run_thread, run);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+static void run_free_data(LoadRun *run) {
+        load_engine_teardown(run);
+        for (size_t i = 0; run->reqs && i < run->n_reqs; i++) {
+                free(run->reqs[i].name);
+                free(run->reqs[i].method);
+                free(run->reqs[i].url);
+                free(run->reqs[i].body);
+                if (run->per)
+                        stats_done(&run->per[i]);
+        }
+        free(run->reqs);
+        free(run->per);
+        stats_done(&run->total);
+        curl_slist_free_all(run->headers);
+        free(run->expect);
+        stages_free(run->stages);
+        hist_free(run->lateness);
+        hist_free(run->sec_latency);
+        free(run->reason);
+        pthread_mutex_destroy(&run->lock);
+        free(run);
+}
+
+int load_run_start(const LoadScenario *scenario, const LoadCallbacks *cb, LoadRun **ret, char **ret_error) {
+        LoadRun *run;
+        int r;
+
+        if (!scenario || !ret)
+                return -EINVAL;
+        r = check_scenario(scenario, ret_error);
+        if (r < 0)
+                return r;
+        run = calloc(1, sizeof(*run));
+        if (!run)
+                return -ENOMEM;
+        pthread_mutex_init(&run->lock, NULL);
+        run->cancel_fd = -1;
+        run->state = LOAD_RUN_RUNNING;
+        run->started_real_usec = now_realtime_usec();
+        /* Set before the thread starts, so other threads may read it. */
+        run->start_usec = now_monotonic_usec();
+        if (cb)
+                run->cb = *cb;
+        r = copy_scenario(run, scenario);
+        if (r < 0)
+                set_error(ret_error, r, "cannot copy the scenario: %s", strerror(-r));
+        else
+                r = load_engine_setup(run, ret_error);
+        if (r >= 0) {
+                r = thread_start(run);
+                if (r < 0)
+                        set_error(ret_error, r, "cannot start the run's thread: %s", strerror(-r));
+        }
+        if (r < 0) {
+                run_free_data(run);
+                return r;
+        }
+        run->thread_started = true;
+        *ret = run;
+        return 0;
+}
+
+static int stats_copy(LoadStats *dst, const LoadStats *src) {
+        if (stats_init(dst, src->name) < 0)
+                return -ENOMEM;
+        dst->counts = src->counts;
+        hist_merge(dst->latency, src->latency);
+        hist_merge(dst->service, src->service);
+        return 0;
+}
+
+/* Fills `res` from the run (under the lock). */
+static int snapshot_locked(LoadRun *run, LoadResult *res) {
+        uint64_t end = run->ended_usec ? run->ended_usec : now_monotonic_usec();
+
+        res->state = run->state;
+        res->started_usec = run->started_real_usec;
+        res->elapsed_usec = run->start_usec && end > run->start_usec ? end - run->start_usec : 0;
+        res->in_flight = run->in_flight;
+        res->connections = run->connections;
+        res->cpu_usec = run->cpu_usec;
+        res->scheduled = run->model == LOAD_MODEL_OPEN ? run->total.counts.sent + run->total.counts.dropped : 0;
+        res->target_rps = target_rate(run, 0, res->elapsed_usec);
+        res->achieved_rps = res->elapsed_usec ?
+                (double) run->total.counts.sent * USEC_PER_SEC / (double) res->elapsed_usec : 0;
+        if (run->reason && !(res->reason = strdup(run->reason)))
+                return -ENOMEM;
+        if (stats_copy(&res->total, &run->total) < 0 || hist_new(&res->lateness) < 0)
+                return -ENOMEM;
+        hist_merge(res->lateness, run->lateness);
+        res->per_request = calloc(run->n_reqs, sizeof(*res->per_request));
+        if (!res->per_request)
+                return -ENOMEM;
+        res->n_per_request = run->n_reqs;
+        for (size_t i = 0; i < run->n_reqs; i++)
+                if (stats_copy(&res->per_request[i], &run->per[i]) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+int load_run_snapshot(LoadRun *run, LoadResult **ret) {
+        LoadResult *res;
+        int r;
+
+        if (!run || !ret)
+                return -EINVAL;
+        res = calloc(1, sizeof(*res));
+        if (!res)
+                return -ENOMEM;
+        pthread_mutex_lock(&run->lock);
+        r = snapshot_locked(run, res);
+        pthread_mutex_unlock(&run->lock);
+        if (r < 0) {
+                load_result_free(res);
+                return r;
+        }
+        *ret = res;
+        return 0;
+}
+
+void load_run_cancel(LoadRun *run) {
+        if (run)
+                load_engine_cancel(run);
+}
+
+bool load_run_done(LoadRun *run) {
+        bool done;
+
+        if (!run)
+                return true;
+        pthread_mutex_lock(&run->lock);
+        done = run->state != LOAD_RUN_RUNNING;
+        pthread_mutex_unlock(&run->lock);
+        return done;
+}
+
+LoadRun *load_run_free(LoadRun *run) {
+        if (!run)
+                return NULL;
+        if (run->thread_started) {
+                load_engine_cancel(run);
+                pthread_join(run->thread, NULL);
+        }
+        run_free_data(run);
+        return NULL;
+}
+
+LoadResult *load_result_free(LoadResult *r) {
+        if (!r)
+                return NULL;
+        stats_done(&r->total);
+        for (size_t i = 0; r->per_request && i < r->n_per_request; i++)
+                stats_done(&r->per_request[i]);
+        free(r->per_request);
+        hist_free(r->lateness);
+        free(r->reason);
+        free(r);
+        return NULL;
+}
+
+const char *load_run_state_to_string(LoadRunState s) {
+        switch (s) {
+        case LOAD_RUN_RUNNING:
+                return "running";
+        case LOAD_RUN_COMPLETED:
+                return "completed";
+        case LOAD_RUN_CANCELLED:
+                return "cancelled";
+        case LOAD_RUN_FAILED:
+                return "failed";
+        }
+        return "unknown";
+}
