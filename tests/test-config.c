@@ -327,6 +327,9 @@ static void test_url_and_address_errors(void) {
                      "a URL without scheme");
         expect_error("[target go]\nmemory_url = http://exa mple/memory\n",
                      ":2: [target go] memory_url: \"http://exa mple/memory\" is not a valid URL", "a URL with a blank");
+        expect_error("[target go]\nmemory_url = ftp://alice:s3cret@127.0.0.1/memory\n",
+                     ":2: [target go] memory_url: \"ftp://***@127.0.0.1/memory\" is not an http:// or https:// URL",
+                     "a refused URL is quoted with its password redacted");
         expect_error("[target go]\nmemory_url = http://\n",
                      ":2: [target go] memory_url: \"http://\" has no host", "a URL without host");
         expect_error("\n\n\n\n\n\n\n\n[daemon]\nlisten = 1.2.3.4:99999\n",

@@ -153,7 +153,7 @@ static void test_round_trip(Store *w, Store *rd, const char *path) {
         is_int(store_pending(w), 0, "nothing is pending after the flush");
         is_int(count_of(rd, "a", 0, 10000), 3, "the reader sees all samples of a after the flush");
 
-        is_int(store_series_points(rd, "a", 0, 10000, 0, 100, collect, &p), 0, "raw points: all returned");
+        is_int(store_series_raw(rd, "a", 0, 10000, 100, NULL, collect, &p), 0, "raw points: all returned");
         ok(p.n == 3 && p.ts[0] == 1000 && p.ts[1] == 2000 && p.ts[2] == 3000,
            "raw points come in time order whatever the append order");
         ok(p.v[0] == 1.0 && p.v[1] == 3.0 && p.v[2] == 2.0, "raw points keep their values");
@@ -161,7 +161,7 @@ static void test_round_trip(Store *w, Store *rd, const char *path) {
         is_int(store_series_last(rd, "a", &ts, &v), 0, "last of a known series");
         ok(ts == 3000 && v == 2.0, "last is the newest sample, not the last appended");
 
-        is_int(store_list_series(rd, list_one, &l), 0, "list series");
+        is_int(store_list_series(rd, NULL, 100, list_one, &l), 0, "list series");
         ok(l.n == 2 && strcmp(l.names[0], "a") == 0 && strcmp(l.names[1], "b") == 0,
            "list gives every series by name");
         ok(l.ts[0] == 3000 && l.v[0] == 2.0 && l.ts[1] == 1500 && l.v[1] == 10.0,
@@ -183,7 +183,7 @@ static void test_flush_atomic(Store *w, Store *rd, const char *path) {
         ok(r < 0, "a flush with a refused sample fails (%d)", r);
         is_int(store_pending(w), 3, "the failed batch stays queued");
         is_int(count_of(rd, "c", 0, 10), 0, "no sample of the failed batch is visible");
-        is_int(store_series_points(rd, "c", 0, 10, 0, 10, collect, &(Points) {}), -ENOENT,
+        is_int(store_series_raw(rd, "c", 0, 10, 10, NULL, collect, &(Points) {}), -ENOENT,
                "the series created in the failed batch was rolled back");
 
         /* Takes the id the rolled-back series had: a stale cached id would
@@ -242,27 +242,95 @@ static void test_points(Store *w, Store *rd) {
                 store_append(w, "p", 1000 + 100 * i, i);
         store_flush(w);
 
-        is_int(store_series_points(rd, "p", 1000, 1900, 500, 100, collect, &p), 0, "stepped points");
+        is_int(store_series_step(rd, "p", 1000, 1900, 500, 100, collect, &p), 0, "stepped points");
         ok(p.n == 2 && p.ts[0] == 1000 && p.ts[1] == 1500, "one point per bucket, stamped with its start");
         ok(p.n == 2 && p.v[0] == 2.0 && p.v[1] == 7.0, "each bucket is the mean of its samples");
 
         p = (Points) {};
-        store_series_points(rd, "p", 1200, 1700, 500, 100, collect, &p);
+        store_series_step(rd, "p", 1200, 1700, 500, 100, collect, &p);
         ok(p.n == 2 && p.v[0] == 3.0 && p.v[1] == 6.0, "buckets average only samples inside the window");
 
         p = (Points) {};
-        is_int(store_series_points(rd, "p", 0, 5000, 0, 4, collect, &p), 1, "max_points cut returns 1");
-        ok(p.n == 4 && p.ts[0] == 1000 && p.ts[3] == 1300, "the cut keeps the first max_points points");
-        is_int(store_series_points(rd, "p", 0, 5000, 0, 10, collect, &q), 0,
+        is_int(store_series_raw(rd, "p", 0, 5000, 4, &ts, collect, &p), 1, "max_points cut returns 1");
+        ok(p.n == 4 && p.ts[0] == 1600 && p.ts[3] == 1900,
+           "the cut keeps the newest max_points points, oldest first");
+        is_int(ts, 1500, "the next page ends at the newest point left out");
+        p = (Points) {};
+        is_int(store_series_raw(rd, "p", 0, 1500, 4, &ts, collect, &p), 1, "the next page is cut too");
+        ok(p.n == 4 && p.ts[0] == 1200 && p.ts[3] == 1500, "the next page follows without a gap");
+        is_int(store_series_raw(rd, "p", 0, 5000, 10, NULL, collect, &q), 0,
                "exactly max_points points is not a cut");
         is_int(q.n, 10, "all ten points came");
-        is_int(store_series_points(rd, "p", 0, 5000, 0, 10, collect, &stop), 7,
+        is_int(store_series_raw(rd, "p", 0, 5000, 10, NULL, collect, &stop), 7,
                "a callback's non-zero return stops the walk and is returned");
         is_int(stop.n, 2, "no point after the callback stopped");
 
-        is_int(store_series_points(rd, "nope", 0, 5000, 0, 10, collect, &p), -ENOENT,
+        is_int(store_series_raw(rd, "nope", 0, 5000, 10, NULL, collect, &p), -ENOENT,
                "points of an unknown series: -ENOENT");
         is_int(store_series_last(rd, "nope", &ts, &v), -ENOENT, "last of an unknown series: -ENOENT");
+}
+
+/* Raw bounds are inclusive; pages walk back without a gap or a repeat, also
+ * across samples that share a millisecond; step reads are capped. */
+static void test_points_bounds(Store *w, Store *rd) {
+        Points p = {};
+        int64_t next = 0;
+
+        for (int i = 0; i < 5; i++)
+                store_append(w, "bound", 100 * (i + 1), i);
+        store_append(w, "dup", 10, 1);
+        store_append(w, "dup", 20, 2);
+        store_append(w, "dup", 20, 3);
+        store_append(w, "dup", 30, 4);
+        store_flush(w);
+
+        is_int(store_series_raw(rd, "bound", 200, 400, 10, NULL, collect, &p), 0, "raw [200,400]");
+        ok(p.n == 3 && p.ts[0] == 200 && p.ts[2] == 400,
+           "raw points exactly at from and at to are both returned");
+        p = (Points) {};
+        store_series_raw(rd, "bound", 300, 300, 10, NULL, collect, &p);
+        ok(p.n == 1 && p.ts[0] == 300, "from = to = a sample's time returns that sample");
+
+        p = (Points) {};
+        is_int(store_series_raw(rd, "dup", 0, 100, 2, &next, collect, &p), 1,
+               "a page that would split one millisecond is cut");
+        ok(p.n == 1 && p.ts[0] == 30 && next == 20,
+           "both samples of that millisecond go to the next page");
+        p = (Points) {};
+        is_int(store_series_raw(rd, "dup", 0, next, 2, &next, collect, &p), 1, "the next page");
+        ok(p.n == 2 && p.ts[0] == 20 && p.ts[1] == 20 && next == 10,
+           "it holds the two samples of that millisecond");
+        p = (Points) {};
+        store_series_raw(rd, "dup", 0, 19, 1, &next, collect, &p);
+        ok(p.n == 1 && p.ts[0] == 10, "the last page holds the oldest sample");
+
+        p = (Points) {};
+        is_int(store_series_step(rd, "bound", 0, 1000, 1000, 4, collect, &p), -E2BIG,
+               "a step read past max_read samples is -E2BIG");
+        p = (Points) {};
+        is_int(store_series_step(rd, "bound", 0, 1000, 1000, 5, collect, &p), 0,
+               "exactly max_read samples is allowed");
+        ok(p.n == 1 && p.v[0] == 2.0, "and averages them");
+        p = (Points) {};
+        store_series_step(rd, "bound", 200, 400, 1000, 5, collect, &p);
+        ok(p.n == 1 && p.v[0] == 2.0, "a step bucket includes samples exactly at from and to");
+}
+
+/* Listing by prefix, with a cap. */
+static void test_list_prefix(Store *rd) {
+        Listing l = {};
+
+        is_int(store_list_series(rd, "bo", 10, list_one, &l), 0, "list with a prefix");
+        ok(l.n == 1 && strcmp(l.names[0], "bound") == 0, "only the series starting with it come");
+        l = (Listing) {};
+        is_int(store_list_series(rd, "", 2, list_one, &l), 1, "more series than max: 1");
+        is_int(l.n, 2, "the first max series were listed");
+        l = (Listing) {};
+        is_int(store_list_series(rd, "zz", 2, list_one, &l), 0, "a prefix matching nothing");
+        is_int(l.n, 0, "lists nothing");
+        l = (Listing) {};
+        is_int(store_list_series(rd, "\xff", 2, list_one, &l), 0, "a prefix of 0xff bytes");
+        is_int(l.n, 0, "lists nothing either");
 }
 
 static void test_retention(const char *path) {
@@ -303,7 +371,7 @@ static void test_retention(const char *path) {
         is_int(count_of(s, "r1", 0, 1000), 5, "samples at or after the cutoff are kept");
         is_int(count_of(s, "r1", 100, 100), 1, "a sample exactly at the cutoff is kept");
 
-        store_list_series(s, list_one, &l);
+        store_list_series(s, NULL, 100, list_one, &l);
         ok(l.n == 4 && strcmp(l.names[3], "rgone") == 0 && l.ts[3] == 0,
            "a series whose samples all expired is listed with ts 0");
         store_free(s);
@@ -325,7 +393,7 @@ static void test_queue(Store *w) {
                 is_int(h.dropped, 5, "the health counts the 5 samples the full queue dropped");
         }
         is_int(count_of(w, "q", 0, QUEUE_MAX + 10), QUEUE_MAX, "the capped queue's samples are all stored");
-        store_series_points(w, "q", 0, QUEUE_MAX + 10, 0, 1, collect, &p);
+        store_series_step(w, "q", 0, QUEUE_MAX + 10, 1, QUEUE_MAX, collect, &p);
         is_int(p.ts[0], 5, "the oldest samples were the ones dropped");
 }
 
@@ -1000,6 +1068,8 @@ int main(void) {
                 test_flush_atomic(w, rd, path);
                 test_stat(w, rd);
                 test_points(w, rd);
+                test_points_bounds(w, rd);
+                test_list_prefix(rd);
                 test_pool(path);
                 test_queue(w);
                 test_profiles(w, rd, path);

@@ -15,15 +15,32 @@
 #include "criteria/criteria.h"
 #include "store/store.h"
 
+/* At most this many query parameters in one request. */
+#define API_MAX_ARGS 16
+
+/* A query parameter; both strings live in libmicrohttpd's memory for the
+ * connection, valid (and unchanged, even while the connection is
+ * suspended) until the request completes.  value is NULL for a bare key. */
+typedef struct QueryArg {
+        const char *key;
+        const char *value;
+} QueryArg;
+
 /* One request, kept in MHD's per-request pointer until it completes.  A
  * route answers by filling code/body/type through the api_reply_*()
- * helpers; api.c queues that answer. */
+ * helpers; api.c queues that answer.  A route that reads the store runs on
+ * a worker thread, which then owns the request until it sets `done` and
+ * resumes the connection: routes never call libmicrohttpd themselves. */
 typedef struct Request {
         Api *api;
         struct MHD_Connection *conn;
         uint64_t body_bytes;
         bool text;                   /* answer with a text table */
+        bool done;                   /* answered by a worker: queue it on resume */
+        unsigned retry_after;        /* seconds for a Retry-After header; 0: none */
         const char *arg;             /* the path after a prefix route */
+        QueryArg args[API_MAX_ARGS];
+        size_t n_args;
         unsigned code;
         char *body;                  /* malloc'd; MHD frees it once queued */
         size_t len;
@@ -55,8 +72,12 @@ void api_reply_store_unavailable(Request *r, int err);
  * failed.  Takes `list` (NULL: out of memory, then k must be < 0). */
 void api_reply_list(Request *r, const char *key, json_t *list, int k, RenderFn text);
 
-/* A query argument, or NULL; valid while the request lives. */
+/* A query argument, or NULL (also for a bare key); valid while the
+ * request lives. */
 const char *api_query(Request *r, const char *key);
+
+/* Whether the query has `key`, with a value or bare. */
+bool api_query_present(Request *r, const char *key);
 
 /* The "from" and "to" arguments, defaulting to the last `span` usec up to
  * now: 0, or -EINVAL after answering 400.  Does not check their order. */
@@ -81,6 +102,63 @@ json_t *api_criterion_json(const CriterionResult *c);
 /* The criteria's members of /v1/status: {"ok", "evaluated_at",
  * "criteria": [...]}.  A new reference, NULL when out of memory. */
 json_t *api_criteria_json(const CriteriaReport *r);
+/* ------------------------------------------------- api-work.c: workers */
+
+typedef struct ApiWork ApiWork;
+typedef void (*ApiWorkFn)(Request *r);
+
+/* Starts `n_threads` workers that run routes handed over by
+ * api_work_submit(), with room for `queue_max` waiting requests.  0,
+ * -EINVAL, -ENOMEM or the error of pthread_create(). */
+int api_work_new(unsigned n_threads, unsigned queue_max, ApiWork **ret);
+
+/* From libmicrohttpd's access handler: suspends r's connection and queues
+ * fn(r) for a worker, which answers through r, sets r->done and resumes the
+ * connection; r must then stay untouched by the caller.  -EAGAIN, with
+ * nothing done, when the queue is full or the workers are stopping. */
+int api_work_submit(ApiWork *w, Request *r, ApiWorkFn fn);
+
+/* Answers every queued request 503 (the one being run finishes), resumes
+ * them and joins the threads.  Call before MHD_stop_daemon(), which must
+ * find no connection suspended.  NULL is a no-op.  Returns NULL. */
+ApiWork *api_work_free(ApiWork *w);
+
+/* ------------------------------------------- api-guard.c: slow clients */
+
+typedef struct ApiGuard ApiGuard;
+
+/* Starts a thread that shuts down any connection whose request headers
+ * are not complete `deadline_usec` after its start or its previous answer.
+ * 0, -ENOMEM or the error of pthread_create(). */
+int api_guard_new(uint64_t deadline_usec, ApiGuard **ret);
+
+/* Stops the thread.  Call after MHD_stop_daemon(): libmicrohttpd reports
+ * each connection's end to api_guard_notify().  NULL is a no-op; returns
+ * NULL. */
+ApiGuard *api_guard_free(ApiGuard *g);
+
+/* MHD_OPTION_NOTIFY_CONNECTION's callback, with the guard as `cls`: follows
+ * connections from their start to their end. */
+void api_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
+
+/* A request's headers are complete (busy) or its answer is sent (idle
+ * again: the deadline restarts for the next request). */
+void api_guard_busy(ApiGuard *g, struct MHD_Connection *c, bool busy);
+
+/* The connection limit to give libmicrohttpd: `want`, after raising
+ * RLIMIT_NOFILE's soft limit towards the hard one if it is too low, or
+ * fewer (with a warning) when the descriptors cannot cover it. */
+unsigned api_guard_connection_limit(unsigned want);
+
+/* -------------------------------------------------- api-series.c: routes */
+
+/* GET /v1/metrics: the series names, by prefix (match=), with a cap. */
+void api_route_metrics(Request *r);
+
+/* GET /v1/series: one series' points, the newest page of raw ones or one
+ * per step, within the cost limits. */
+void api_route_series(Request *r);
 
 /* ------------------------------------------------ api-profiles.c: routes */
 
@@ -100,3 +178,4 @@ int api_render_metrics_text(const json_t *j, FILE *f);
 int api_render_series_text(const json_t *j, FILE *f);
 int api_render_profiles_text(const json_t *j, FILE *f);
 int api_render_top_text(const json_t *j, FILE *f);
+int api_render_index_text(const json_t *j, FILE *f);

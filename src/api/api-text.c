@@ -41,21 +41,18 @@ static const char *cell_text(const json_t *v, char *buf, size_t n) {
         return buf;
 }
 
-/* Byte counts read better in KiB, MiB or GiB; anything else is the number
- * and its unit. */
+/* Byte counts of 1 MiB and more are shown in MiB, as perfwatchd(8) says, so
+ * that a value and its threshold read in one unit; anything else is the
+ * number and its unit. */
 static void value_text(const json_t *v, const char *unit, char *buf, size_t n) {
-        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
         char num[CELL_MAX];
         double x = v ? json_number_value(v) : 0;
-        size_t u = 0;
 
         if (!v || json_is_null(v))
                 snprintf(buf, n, "-");
-        else if (unit && strcmp(unit, "bytes") == 0 && x >= 1024.0) {
-                for (x /= 1024.0; x >= 1024.0 && u + 1 < ELEMENTSOF(units); u++)
-                        x /= 1024.0;
-                snprintf(buf, n, "%.1f %s", x, units[u]);
-        } else
+        else if (unit && strcmp(unit, "bytes") == 0 && x >= 1048576.0)
+                snprintf(buf, n, "%.1f MiB", x / 1048576.0);
+        else
                 snprintf(buf, n, "%s%s%s", cell_text(v, num, sizeof num),
                          unit && *unit ? " " : "", unit ? unit : "");
 }
@@ -145,6 +142,22 @@ static void sample_type_fill(const json_t *t, Cells cells) {
         value_text(json_object_get(t, "total"), unit, cells[1], CELL_MAX);
 }
 
+static void route_fill(const json_t *route, Cells cells) {
+        const json_t *p;
+        size_t i, used = 0;
+
+        cell_text(json_object_get(route, "route"), cells[0], CELL_MAX);
+        cells[1][0] = '\0';
+        json_array_foreach(json_object_get(route, "params"), i, p) {
+                int k = snprintf(cells[1] + used, CELL_MAX - used, "%s%s", i ? "," : "",
+                                 json_string_value(p) ?: "?");
+                if (k < 0 || (size_t) k >= CELL_MAX - used)
+                        break;
+                used += (size_t) k;
+        }
+        cell_text(json_object_get(route, "about"), cells[2], CELL_MAX);
+}
+
 /* A row already formatted: an array of strings, one per column. */
 static void strings_fill(const json_t *row, Cells cells) {
         for (size_t i = 0; i < TABLE_MAX_COLS; i++)
@@ -164,6 +177,7 @@ static const TableSpec profiles_table = {
 };
 static const TableSpec sample_types_table = { { "TYPE", "TOTAL" }, sample_type_fill };
 static const TableSpec top_table = { { "FLAT", "FLAT%", "FUNCTION" }, strings_fill };
+static const TableSpec index_table = { { "ROUTE", "PARAMETERS", "ABOUT" }, route_fill };
 
 static size_t table_cols(const TableSpec *t) {
         size_t n = 0;
@@ -230,6 +244,8 @@ int api_render_series_text(const json_t *j, FILE *f) {
                 json_string_value(json_object_get(j, "to")),
                 json_string_value(json_object_get(j, "step")) ?: "raw",
                 json_is_true(json_object_get(j, "truncated")) ? " (truncated)" : "");
+        if (json_is_string(json_object_get(j, "next")))
+                fprintf(f, "older points: %s\n\n", json_string_value(json_object_get(j, "next")));
         return table_print(f, &points_table, json_object_get(j, "points"));
 }
 
@@ -293,3 +309,6 @@ int api_render_top_text(const json_t *j, FILE *f) {
         return k;
 }
 
+int api_render_index_text(const json_t *j, FILE *f) {
+        return table_print(f, &index_table, json_object_get(j, "routes"));
+}

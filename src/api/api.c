@@ -1,7 +1,9 @@
 /* The HTTP server: binding or adopting the socket, libmicrohttpd's setup,
- * each request's life (route, answer, queue), the published snapshots and
- * the routes that read them or the store's series.  The profile routes are
- * in api-profiles.c, the text tables in api-text.c. */
+ * each request's life (route, check its parameters, answer here or hand it
+ * to a worker, queue), the published snapshots and the routes that read
+ * them.  The series routes are in api-series.c, the profile routes in
+ * api-profiles.c, the workers in api-work.c, the slow-client guard in
+ * api-guard.c, the text tables in api-text.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,12 +30,19 @@
 #include "util/util.h"
 
 #define API_THREADS          2U
-#define API_TIMEOUT_SEC      30U
-#define API_MAX_CONNECTIONS  256U
+/* Idle connections close after this; a request's headers must be complete
+ * within API_HEADER_DEADLINE of the connection's start or previous answer,
+ * however slowly they trickle in. */
+#define API_TIMEOUT_SEC      10U
+#define API_HEADER_DEADLINE  (10 * USEC_PER_SEC)
+#define API_MAX_CONNECTIONS  4096U
 #define API_CONNECTION_MEM   ((size_t) 32 * 1024)
 #define API_MAX_BODY         ((uint64_t) 64 * 1024)
-#define API_MAX_POINTS       10000U
-#define API_DEFAULT_SPAN     USEC_PER_HOUR
+/* Routes that read the store run on API_WORKERS threads (as many as the
+ * store pool's connections), with at most API_QUEUE requests waiting. */
+#define API_WORKERS          2U
+#define API_QUEUE            16U
+#define API_RETRY_AFTER_SEC  1U
 
 #define TYPE_JSON "application/json"
 #define TYPE_TEXT "text/plain; charset=utf-8"
@@ -64,6 +73,8 @@ struct Api {
         bool store_failing;
         char store_reason[512];      /* the line /healthz gives while failing */
         char store_line[600];        /* the line text answers end with; "" before a publish */
+        ApiWork *work;
+        ApiGuard *guard;
 };
 
 typedef void (*RouteFn)(Request *r);
@@ -71,6 +82,10 @@ typedef void (*RouteFn)(Request *r);
 typedef struct Route {
         const char *path;
         bool prefix;                 /* the rest of the path goes to r->arg */
+        bool heavy;                  /* reads the store: runs on a worker */
+        /* The query parameters it takes besides format, NULL-terminated. */
+        const char *params[6];
+        const char *usage;           /* for GET / */
         RouteFn fn;
 } Route;
 
@@ -106,7 +121,8 @@ static int render_to_buffer(const json_t *j, RenderFn fn, char **ret, size_t *re
 json_t *api_json_number(double v) {
         if (!isfinite(v))
                 return json_null();
-        if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        /* Below 2^63 an integral double converts to an int64 exactly. */
+        if (v == floor(v) && fabs(v) < 9223372036854775808.0)
                 return json_integer((json_int_t) v);
         return json_real(v);
 }
@@ -269,18 +285,32 @@ static void snapshot_unref(Api *a, json_t *j) {
 
 /* ---------------------------------------------------------------- routes */
 
+static const QueryArg *query_arg(Request *r, const char *key) {
+        for (size_t i = 0; i < r->n_args; i++)
+                if (strcmp(r->args[i].key, key) == 0)
+                        return &r->args[i];
+        return NULL;
+}
+
 const char *api_query(Request *r, const char *key) {
-        return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+        const QueryArg *a = query_arg(r, key);
+
+        return a ? a->value : NULL;
+}
+
+bool api_query_present(Request *r, const char *key) {
+        return query_arg(r, key) != NULL;
 }
 
 static int query_bool(Request *r, const char *key, bool *ret) {
-        const char *v = NULL;
-        size_t len = 0;
+        const QueryArg *a = query_arg(r, key);
+        const char *v;
 
         /* A bare key ("?strict", no '=') has no value but is there: true. */
         *ret = false;
-        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &len) != MHD_YES)
+        if (!a)
                 return 0;
+        v = a->value;
         if (!v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || !*v)
                 *ret = true;
         else if (strcmp(v, "0") != 0 && strcmp(v, "false") != 0 && strcmp(v, "no") != 0) {
@@ -437,125 +467,70 @@ static void route_criterion(Request *r) {
         snapshot_unref(r->api, status);
 }
 
-static int metric_add(const char *name, int64_t ts_ms, double value, void *u) {
-        char iso[32];
-        json_t *m;
-
-        if (ts_ms <= 0)
-                m = json_pack("{s:s,s:n,s:n}", "name", name, "last", "at");
-        else
-                m = json_pack("{s:s,s:o,s:s}", "name", name, "last", api_json_number(value), "at",
-                              units_format_iso8601((uint64_t) ts_ms * USEC_PER_MSEC, iso,
-                                                   sizeof iso));
-        return json_array_append_new(u, m) < 0 ? -ENOMEM : 0;
-}
-
-static void route_metrics(Request *r) {
-        json_t *list;
-        Store *s;
-        int k;
-
-        s = api_borrow_store(r);
-        if (!s)
-                return;
-        list = json_array();
-        k = list ? store_list_series(s, metric_add, list) : -ENOMEM;
-        api_release_store(r, s);
-        api_reply_list(r, "metrics", list, k, api_render_metrics_text);
-}
-
-/* The query of /v1/series, checked. */
-typedef struct SeriesQuery {
-        const char *metric;
-        uint64_t from_usec, to_usec, step_usec;
-} SeriesQuery;
-
-static int series_query(Request *r, SeriesQuery *q) {
-        const char *step = api_query(r, "step");
-
-        q->metric = api_query(r, "metric");
-        if (!q->metric || !*q->metric) {
-                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                                "metric: required (a series name from /v1/metrics)");
-                return -EINVAL;
-        }
-        if (api_query_range(r, API_DEFAULT_SPAN, &q->from_usec, &q->to_usec) < 0)
-                return -EINVAL;
-        q->step_usec = 0;
-        if (step && (units_parse_duration(step, &q->step_usec) < 0 ||
-                     (q->step_usec > 0 && q->step_usec < USEC_PER_MSEC))) {
-                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                                "step: \"%s\" is not a duration of 1ms or more", step);
-                return -EINVAL;
-        }
-        if (q->from_usec > q->to_usec) {
-                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "from is later than to");
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static int point_add(int64_t ts_ms, double value, void *u) {
-        json_t *p = json_pack("[I,o]", (json_int_t) ts_ms, api_json_number(value));
-
-        return json_array_append_new(u, p) < 0 ? -ENOMEM : 0;
-}
-
-static json_t *series_json(const SeriesQuery *q, json_t *points, bool truncated) {
-        char from[32], to[32], step[32];
-
-        units_format_duration(q->step_usec, step, sizeof step);
-        return json_pack("{s:s,s:s,s:s,s:s?,s:o,s:b}", "metric", q->metric,
-                         "from", units_format_iso8601(q->from_usec, from, sizeof from),
-                         "to", units_format_iso8601(q->to_usec, to, sizeof to),
-                         "step", q->step_usec ? step : NULL, "points", points,
-                         "truncated", truncated);
-}
-
-static void route_series(Request *r) {
-        SeriesQuery q;
-        json_t *points, *j;
-        Store *s;
-        int k;
-
-        if (series_query(r, &q) < 0)
-                return;
-        s = api_borrow_store(r);
-        if (!s)
-                return;
-        points = json_array();
-        k = points ? store_series_points(s, q.metric, (int64_t) (q.from_usec / USEC_PER_MSEC),
-                                         (int64_t) (q.to_usec / USEC_PER_MSEC),
-                                         (int64_t) (q.step_usec / USEC_PER_MSEC),
-                                         API_MAX_POINTS, point_add, points)
-                   : -ENOMEM;
-        api_release_store(r, s);
-        if (k < 0) {
-                json_decref(points);
-                if (k == -ENOENT)
-                        api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-                                        "metric \"%s\" is not known", q.metric);
-                else
-                        api_reply_store_unavailable(r, k);
-                return;
-        }
-        j = series_json(&q, points, k > 0);
-        api_reply_render(r, MHD_HTTP_OK, j, api_render_series_text);
-        json_decref(j);
-}
+/* GET / and GET /v1: the routes, what they take and what they answer. */
+static void route_index(Request *r);
 
 /* ----------------------------------------------------------- route table */
 
+/* Cheap routes answer from the published snapshots on libmicrohttpd's
+ * threads; heavy ones read the store on a worker. */
 static const Route routes[] = {
-        { "/healthz",       false, route_healthz },
-        { "/v1/status",     false, route_status },
-        { "/v1/criteria/",  true,  route_criterion },
-        { "/v1/sources",    false, route_sources },
-        { "/v1/metrics",    false, route_metrics },
-        { "/v1/series",     false, route_series },
-        { "/v1/profiles",   false, api_route_profiles },
-        { "/v1/profiles/",  true,  api_route_profile },
+        { "/",              false, false, { NULL },
+          "GET /: this list", route_index },
+        { "/v1",            false, false, { NULL },
+          "GET /v1: this list", route_index },
+        { "/healthz",       false, false, { NULL },
+          "GET /healthz: liveness", route_healthz },
+        { "/v1/status",     false, false, { "strict", NULL },
+          "GET /v1/status: every criterion's verdict", route_status },
+        { "/v1/criteria/",  true,  false, { NULL },
+          "GET /v1/criteria/NAME: one criterion", route_criterion },
+        { "/v1/sources",    false, false, { NULL },
+          "GET /v1/sources: each polled source", route_sources },
+        { "/v1/metrics",    false, true,  { "match", NULL },
+          "GET /v1/metrics: series names with their last value", api_route_metrics },
+        { "/v1/series",     false, true,  { "metric", "from", "to", "step", NULL },
+          "GET /v1/series: the points of one series", api_route_series },
+        { "/v1/profiles",   false, true,  { "target", "kind", "from", "to", "limit", NULL },
+          "GET /v1/profiles: the stored pprof profiles", api_route_profiles },
+        { "/v1/profiles/",  true,  true,  { NULL },
+          "GET /v1/profiles/ID[/top]: one profile, raw or summed up", api_route_profile },
 };
+
+/* "a, b, format": the parameters a route takes, for the index and errors. */
+static void route_params(const Route *route, char *buf, size_t n) {
+        buf[0] = '\0';
+        for (size_t i = 0; route->params[i]; i++) {
+                strncat(buf, route->params[i], n - strlen(buf) - 1);
+                strncat(buf, ", ", n - strlen(buf) - 1);
+        }
+        strncat(buf, "format", n - strlen(buf) - 1);
+}
+
+static json_t *route_json(const Route *route) {
+        json_t *params = json_array();
+        const char *colon = strchr(route->usage, ':');
+
+        for (size_t i = 0; route->params[i]; i++)
+                json_array_append_new(params, json_string(route->params[i]));
+        json_array_append_new(params, json_string("format"));
+        return json_pack("{s:s%,s:o,s:s}", "route", route->usage, (size_t) (colon - route->usage),
+                         "params", params, "about", colon + 2);
+}
+
+static void route_index(Request *r) {
+        json_t *list = json_array(), *j;
+
+        for (size_t i = 0; list && i < ELEMENTSOF(routes); i++)
+                if (routes[i].fn != route_index &&
+                    json_array_append_new(list, route_json(&routes[i])) < 0) {
+                        json_decref(list);
+                        list = NULL;
+                }
+        j = list ? json_pack("{s:o}", "routes", list) : NULL;
+        api_reply_render(r, MHD_HTTP_OK, j, api_render_index_text);
+        json_decref(j);
+}
 
 static const Route *route_find(const char *url, const char **ret_arg) {
         for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
@@ -590,27 +565,81 @@ static int choose_format(Request *r) {
         return 0;
 }
 
-static void request_route(Request *r, const char *url, const char *method) {
+static enum MHD_Result arg_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+        Request *r = cls;
+
+        if (r->n_args == API_MAX_ARGS)
+                return MHD_NO;
+        r->args[r->n_args++] = (QueryArg) { key, value };
+        return MHD_YES;
+}
+
+static bool route_takes(const Route *route, const char *key) {
+        if (strcmp(key, "format") == 0)
+                return true;
+        for (size_t i = 0; route->params[i]; i++)
+                if (strcmp(key, route->params[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Copies the query's parameters into r and refuses one the route does not
+ * take (a typo such as frm= would otherwise answer with the defaults). */
+static int request_args(Request *r, const Route *route, const char *url) {
+        char takes[128];
+
+        if (MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, arg_collect, r) > API_MAX_ARGS) {
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                "more than %u query parameters", API_MAX_ARGS);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < r->n_args; i++)
+                if (!route_takes(route, r->args[i].key)) {
+                        route_params(route, takes, sizeof takes);
+                        api_reply_error(r, MHD_HTTP_BAD_REQUEST, "unknown_parameter",
+                                        "unknown query parameter \"%s\"; %s takes %s", r->args[i].key,
+                                        url, takes);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+/* Answers r (false), or hands it to a worker (true: the connection is
+ * suspended until the worker resumes it). */
+static bool request_route(Request *r, const char *url, const char *method) {
         const Route *route = route_find(url, &r->arg);
 
         if (!route) {
                 api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such path: %s", url);
-                return;
+                return false;
         }
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
                 r->allow = true;
                 api_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                 "%s %s: only GET and HEAD are allowed", method, url);
-                return;
+                return false;
         }
-        if (choose_format(r) < 0)
-                return;
-        route->fn(r);
+        if (request_args(r, route, url) < 0 || choose_format(r) < 0)
+                return false;
+        if (!route->heavy) {
+                route->fn(r);
+                return false;
+        }
+        if (api_work_submit(r->api->work, r, route->fn) == 0)
+                return true;
+        r->retry_after = API_RETRY_AFTER_SEC;
+        api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                        "%u requests that read the database are already waiting; retry shortly",
+                        API_QUEUE);
+        return false;
 }
 
 static enum MHD_Result request_queue(Request *r) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
+
+        char retry[16];
 
         resp = MHD_create_response_from_buffer(r->len, r->body,
                                                r->body ? MHD_RESPMEM_MUST_FREE
@@ -618,6 +647,11 @@ static enum MHD_Result request_queue(Request *r) {
         if (!resp)
                 return MHD_NO;
         r->body = NULL;
+        snprintf(retry, sizeof retry, "%u", r->retry_after);
+        if (r->retry_after && !MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry)) {
+                MHD_destroy_response(resp);
+                return MHD_NO;
+        }
         if (!MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ?: TYPE_JSON) ||
             !MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ||
             (r->allow && !MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD")) ||
@@ -667,8 +701,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         return MHD_NO;
                 *r = (Request) { .api = cls, .conn = c };
                 *con_cls = r;
+                api_guard_busy(r->api->guard, c, true);
                 return body_too_large(c) ? request_reject_body(r) : MHD_YES;
         }
+        if (r->done)
+                return request_queue(r);
         if (*upload_data_size > 0) {
                 r->body_bytes += *upload_data_size;
                 *upload_data_size = 0;
@@ -676,8 +713,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                  * body that outgrows the cap can only be cut off. */
                 return r->body_bytes > API_MAX_BODY ? MHD_NO : MHD_YES;
         }
-        request_route(r, url, method);
-        return request_queue(r);
+        return request_route(r, url, method) ? MHD_YES : request_queue(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -686,6 +722,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
         if (!r)
                 return;
+        api_guard_busy(r->api->guard, c, false);
         free(r->body);
         free(r->disposition);
         free(r);
@@ -703,7 +740,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
                 msg[--n] = '\0';
-        log_warning("API: libmicrohttpd: %s", msg);
+        /* A client hanging up, or a slow one the guard cut off, is the
+         * client's doing: one warning each would let any client flood the
+         * log. */
+        if (strstr(msg, "connection closure") || strstr(msg, "closed by"))
+                log_debug("API: libmicrohttpd: %s", msg);
+        else
+                log_warning("API: libmicrohttpd: %s", msg);
 }
 
 /* ------------------------------------------------------------- listening */
@@ -781,15 +824,17 @@ static int bind_listen(const char *where, int *ret_fd, char **ret_error) {
 
 static struct MHD_Daemon *start_daemon(Api *a, int fd) {
         return MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                        MHD_ALLOW_SUSPEND_RESUME,
                 0, NULL, NULL, on_request, a,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned) API_THREADS,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) API_TIMEOUT_SEC,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned) API_MAX_CONNECTIONS,
+                MHD_OPTION_CONNECTION_LIMIT, api_guard_connection_limit(API_MAX_CONNECTIONS),
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_CONNECTION_MEM,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, a->guard,
                 MHD_OPTION_END);
 }
 
@@ -835,7 +880,16 @@ int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char 
 }
 
 int api_start(Api *a, char **ret_error) {
+        int k;
+
         *ret_error = NULL;
+        k = api_work_new(API_WORKERS, API_QUEUE, &a->work);
+        if (k >= 0)
+                k = api_guard_new(API_HEADER_DEADLINE, &a->guard);
+        if (k < 0) {
+                set_error(ret_error, k, "cannot start the API's threads: %s", strerror(-k));
+                return -EIO;
+        }
         /* On failure MHD has already closed the socket and logged why. */
         a->daemon = start_daemon(a, a->fd);
         a->fd = -1;
@@ -851,10 +905,13 @@ int api_start(Api *a, char **ret_error) {
 Api *api_free(Api *a) {
         if (!a)
                 return NULL;
+        /* Workers first: libmicrohttpd must find no connection suspended. */
+        a->work = api_work_free(a->work);
         if (a->daemon)
                 MHD_stop_daemon(a->daemon);
         else if (a->fd >= 0 && !a->from_systemd)
                 close(a->fd);
+        a->guard = api_guard_free(a->guard);
         free(a->listen);
         snapshot_clear(&a->status);
         snapshot_clear(&a->sources);

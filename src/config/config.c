@@ -16,6 +16,7 @@
 #include "config/config-internal.h"
 #include "config/config-parser.h"
 #include "util/ini-lines.h"
+#include "util/redact.h"
 
 #define PROBLEM_MAX 256
 #define SUGGESTION_MAX 1024
@@ -284,9 +285,17 @@ static int parser_set(Parser *p, const Section *s, unsigned line, const ConfigKe
                 p->oom = true;
         if (r < 0 && (k->flags & KEY_SECRET))
                 config_parser_error(p, line, s, k->name, "the value %s", problem);
-        else if (r < 0)
-                config_parser_error(p, line, s, k->name, "\"%s\" %s%s", v, problem,
-                             line == 0 ? " (built-in default)" : "");
+        else if (r < 0) {
+                /* NB: the error goes to the log on a reload, so a URL's
+                 * password is not quoted back. */
+                char *shown = redact_url(v);
+
+                if (shown)
+                        redact_secrets(shown);
+                config_parser_error(p, line, s, k->name, "\"%s\" %s%s", shown ? shown : v, problem,
+                                    line == 0 ? " (built-in default)" : "");
+                free(shown);
+        }
         return r;
 }
 

@@ -28,7 +28,7 @@ enum {
         STMT_RETENTION,
         STMT_LAST,
         STMT_POINTS_RAW,
-        STMT_POINTS_STEP,
+        STMT_POINTS_NEWEST,
         STMT_LIST,
         STMT_PROFILE_INSERT,
         STMT_PROFILE_PRUNE_AGE,

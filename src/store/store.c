@@ -3,6 +3,7 @@
  * reads, and the read-only pool.  The profiles are in store-profiles.c. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -55,14 +56,16 @@ static const char *const series_sql[STMT_PROFILE_FIRST] = {
                       " ORDER BY ts DESC LIMIT 1",
         [STMT_POINTS_RAW] = "SELECT ts, value FROM samples "
                             "WHERE series_id = ?1 AND ts BETWEEN ?2 AND ?3 ORDER BY ts",
-        [STMT_POINTS_STEP] = "SELECT (ts / ?4) * ?4 AS bucket, avg(value) FROM samples "
-                             "WHERE series_id = ?1 AND ts BETWEEN ?2 AND ?3 "
-                             "GROUP BY bucket ORDER BY bucket",
+        /* The newest end of a range first, walking the index backwards. */
+        [STMT_POINTS_NEWEST] = "SELECT ts, value FROM samples "
+                               "WHERE series_id = ?1 AND ts BETWEEN ?2 AND ?3 "
+                               "ORDER BY ts DESC LIMIT ?4",
         /* One index probe per series for its newest sample. */
         [STMT_LIST] = "SELECT se.name, sa.ts, sa.value FROM series AS se "
                       "LEFT JOIN samples AS sa ON sa.rowid = "
                       "(SELECT rowid FROM samples WHERE series_id = se.id ORDER BY ts DESC LIMIT 1) "
-                      "ORDER BY se.name",
+                      "WHERE se.name >= ?1 AND (?2 IS NULL OR se.name < ?2) "
+                      "ORDER BY se.name LIMIT ?3",
 };
 
 struct StorePool {
@@ -835,55 +838,197 @@ int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *
         return r;
 }
 
-int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
-                        int64_t step_ms, size_t max_points,
-                        int (*fn)(int64_t ts_ms, double value, void *u), void *u) {
-        unsigned id = step_ms > 0 ? STMT_POINTS_STEP : STMT_POINTS_RAW;
-        sqlite3_stmt *st = NULL;
+/* Binds a series' id and a time range to statement `id`. */
+static int points_stmt(Store *s, const char *series, unsigned id, int64_t from_ms, int64_t to_ms,
+                       sqlite3_stmt **ret) {
         int64_t series_id = 0;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
-        if (!s || !series || !fn || step_ms < 0)
-                return -EINVAL;
         r = store_series_lookup(s, series, &series_id);
         if (r >= 0)
-                r = store_stmt_get(s, id, &st);
+                r = store_stmt_get(s, id, ret);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, series_id);
-        sqlite3_bind_int64(st, 2, from_ms);
-        sqlite3_bind_int64(st, 3, to_ms);
-        if (step_ms > 0)
-                sqlite3_bind_int64(st, 4, step_ms);
+        sqlite3_bind_int64(*ret, 1, series_id);
+        sqlite3_bind_int64(*ret, 2, from_ms);
+        sqlite3_bind_int64(*ret, 3, to_ms);
+        return 0;
+}
 
+typedef struct Point {
+        int64_t ts;
+        double value;
+} Point;
+
+/* Up to `max` rows of the newest-first statement into `buf`: their count,
+ * or a negative errno. */
+static int points_read_newest(Store *s, sqlite3_stmt *st, Point *buf, size_t max) {
+        size_t n = 0;
+        int rc = SQLITE_DONE;
+
+        while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                buf[n].ts = sqlite3_column_int64(st, 0);
+                buf[n].value = sqlite3_column_double(st, 1);
+                n++;
+        }
+        if (n < max && rc != SQLITE_DONE)
+                return store_sql_error(s, rc, STMT_POINTS_NEWEST);
+        return (int) n;
+}
+
+/* Where a page of `n` newest-first points (one more than fit was read)
+ * ends: the points at the time of the first left out go to the next page,
+ * so that `to` = that time pages on without a gap or a repeat.  Returns how
+ * many points this page keeps. */
+static size_t points_cut(const Point *buf, size_t n, int64_t *ret_next_to_ms) {
+        int64_t cut = buf[n - 1].ts;
+        size_t keep = n - 1;
+
+        while (keep > 0 && buf[keep - 1].ts == cut)
+                keep--;
+        if (keep == 0) {
+                /* Every point shares one millisecond: hand out what fits and
+                 * page on below that millisecond. */
+                keep = n - 1;
+                cut--;
+        }
+        *ret_next_to_ms = cut;
+        return keep;
+}
+
+int store_series_raw(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                     size_t max_points, int64_t *ret_next_to_ms,
+                     int (*fn)(int64_t ts_ms, double value, void *u), void *u) {
+        sqlite3_stmt *st = NULL;
+        int64_t next_to = 0;
+        Point *buf;
+        size_t keep;
+        int r, n;
+
+        if (!s || !series || !fn || max_points == 0 || max_points > INT_MAX - 1)
+                return -EINVAL;
+        buf = malloc((max_points + 1) * sizeof *buf);
+        if (!buf)
+                return -ENOMEM;
+        r = points_stmt(s, series, STMT_POINTS_NEWEST, from_ms, to_ms, &st);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        sqlite3_bind_int64(st, 4, (int64_t) max_points + 1);
+        n = points_read_newest(s, st, buf, max_points + 1);
+        store_stmt_done(st);
+        if (n < 0) {
+                free(buf);
+                return n;
+        }
+        keep = (size_t) n > max_points ? points_cut(buf, (size_t) n, &next_to) : (size_t) n;
+        r = 0;
+        for (size_t i = keep; i > 0 && r == 0; i--)
+                r = fn(buf[i - 1].ts, buf[i - 1].value, u);
+        free(buf);
+        if (r == 0 && (size_t) n > max_points) {
+                if (ret_next_to_ms)
+                        *ret_next_to_ms = next_to;
+                r = 1;
+        }
+        return r;
+}
+
+/* One bucket's running mean. */
+typedef struct Bucket {
+        int64_t start;
+        double sum;
+        uint64_t n;
+} Bucket;
+
+int store_series_step(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                      int64_t step_ms, uint64_t max_read,
+                      int (*fn)(int64_t ts_ms, double value, void *u), void *u) {
+        sqlite3_stmt *st = NULL;
+        Bucket b = {};
+        uint64_t read = 0;
+        int r, rc;
+
+        if (!s || !series || !fn || step_ms <= 0)
+                return -EINVAL;
+        r = points_stmt(s, series, STMT_POINTS_RAW, from_ms, to_ms, &st);
+        if (r < 0)
+                return r;
+        /* The samples come in time order, so each bucket is complete when
+         * the first sample of the next one arrives. */
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n == max_points) {
-                        r = 1;
+                int64_t ts = sqlite3_column_int64(st, 0), start = (ts / step_ms) * step_ms;
+
+                if (++read > max_read) {
+                        r = -E2BIG;
                         break;
                 }
-                n++;
-                r = fn(sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), u);
-                if (r != 0)
-                        break;
+                if (b.n > 0 && start != b.start) {
+                        r = fn(b.start, b.sum / (double) b.n, u);
+                        if (r != 0)
+                                break;
+                        b = (Bucket) {};
+                }
+                b.start = start;
+                b.sum += sqlite3_column_double(st, 1);
+                b.n++;
         }
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = store_sql_error(s, rc, id);
+                r = store_sql_error(s, rc, STMT_POINTS_RAW);
+        else if (r == 0 && b.n > 0)
+                r = fn(b.start, b.sum / (double) b.n, u);
         store_stmt_done(st);
         return r;
 }
 
-int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, double value, void *u),
-                      void *u) {
+/* *ret: the least string above every string that starts with `prefix`, or
+ * NULL when there is none (an empty prefix, or one of 0xff bytes only).
+ * 0 or -ENOMEM. */
+static int prefix_successor(const char *prefix, char **ret) {
+        size_t n = strlen(prefix);
+
+        *ret = NULL;
+        while (n > 0 && (unsigned char) prefix[n - 1] == 0xff)
+                n--;
+        if (n == 0)
+                return 0;
+        *ret = strndup(prefix, n);
+        if (!*ret)
+                return -ENOMEM;
+        (*ret)[n - 1] = (char) ((unsigned char) (*ret)[n - 1] + 1);
+        return 0;
+}
+
+int store_list_series(Store *s, const char *prefix, size_t max,
+                      int (*fn)(const char *name, int64_t ts_ms, double value, void *u), void *u) {
         sqlite3_stmt *st = NULL;
+        char *up;
+        size_t n = 0;
         int r, rc;
 
-        if (!s || !fn)
+        if (!s || !fn || max > INT64_MAX - 1)
                 return -EINVAL;
-        r = store_stmt_get(s, STMT_LIST, &st);
+        prefix = prefix ?: "";
+        r = prefix_successor(prefix, &up);
         if (r < 0)
                 return r;
+        r = store_stmt_get(s, STMT_LIST, &st);
+        if (r < 0) {
+                free(up);
+                return r;
+        }
+        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+        if (up)
+                sqlite3_bind_text(st, 2, up, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 2);
+        sqlite3_bind_int64(st, 3, (int64_t) max + 1);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n++ == max) {
+                        r = 1;
+                        break;
+                }
                 /* A series whose samples retention removed comes back with NULLs: ts 0. */
                 r = fn((const char *) sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
                        sqlite3_column_double(st, 2), u);
@@ -893,6 +1038,7 @@ int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, doubl
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                 r = store_sql_error(s, rc, STMT_LIST);
         store_stmt_done(st);
+        free(up);
         return r;
 }
 

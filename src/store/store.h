@@ -158,19 +158,34 @@ int store_series_nearest(Store *s, const char *name, char **ret_nearest);
 /* Newest sample of a series: 0 and the point, -ENOENT when none. */
 int store_series_last(Store *s, const char *series, int64_t *ret_ts_ms, double *ret_value);
 
-/* Calls fn for each point of `series` in [from_ms, to_ms] in time order.
- * step_ms == 0: raw points.  step_ms > 0: one point per step bucket, the
- * average of the bucket, stamped with the bucket's start.  Stops after
- * max_points points (then returns 1 instead of 0).  -ENOENT for an unknown
- * series.  fn returning non-zero stops the walk and is returned. */
-int store_series_points(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
-                        int64_t step_ms, size_t max_points,
-                        int (*fn)(int64_t ts_ms, double value, void *u), void *u);
+/* Raw samples of `series` with from_ms <= ts <= to_ms: the newest
+ * `max_points` of them, handed to fn oldest first.  0 when that was all of
+ * them; 1 when older ones were left out, and then *ret_next_to_ms (may be
+ * NULL) gets the to_ms of the next older page: this page holds only samples
+ * newer than it, so paging with it neither skips nor repeats one.  -ENOENT
+ * for an unknown series.  fn returning non-zero stops the walk and is
+ * returned.  Reads at most max_points + 1 samples. */
+int store_series_raw(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                     size_t max_points, int64_t *ret_next_to_ms,
+                     int (*fn)(int64_t ts_ms, double value, void *u), void *u);
 
-/* Calls fn for each known series, by name, with its newest sample (ts 0 when
- * it has none left).  fn returning non-zero stops the walk and is returned. */
-int store_list_series(Store *s, int (*fn)(const char *name, int64_t ts_ms, double value, void *u),
-                      void *u);
+/* One point per step bucket [k * step_ms, (k + 1) * step_ms) holding
+ * samples of `series` with from_ms <= ts <= to_ms: their mean, stamped with
+ * the bucket's start, oldest first.  Reads at most `max_read` samples:
+ * -E2BIG when the range holds more (fn may have seen earlier buckets).
+ * -ENOENT for an unknown series.  fn returning non-zero stops the walk and
+ * is returned. */
+int store_series_step(Store *s, const char *series, int64_t from_ms, int64_t to_ms,
+                      int64_t step_ms, uint64_t max_read,
+                      int (*fn)(int64_t ts_ms, double value, void *u), void *u);
+
+/* Calls fn for each known series whose name starts with `prefix` (NULL or
+ * "": every one), by name, with its newest sample (ts 0 when it has none
+ * left).  At most `max` series: 1 when more match (fn has seen the first
+ * `max`).  Reads at most max + 1 series.  fn returning non-zero stops the
+ * walk and is returned. */
+int store_list_series(Store *s, const char *prefix, size_t max,
+                      int (*fn)(const char *name, int64_t ts_ms, double value, void *u), void *u);
 
 /* ---------------------------------------------------------------- profiles
  * Raw pprof profiles, stored exactly as received, one row each, written

@@ -16,7 +16,7 @@ set -u
 MAN8=$TOP_SRCDIR/man/perfwatchd.8
 MAN5=$TOP_SRCDIR/man/perfwatchd.conf.5
 EXAMPLE=$TOP_SRCDIR/etc/perfwatchd.conf
-ROUTES="/healthz /v1/status /v1/criteria /v1/sources /v1/metrics /v1/series"
+ROUTES="/ /v1 /healthz /v1/status /v1/criteria /v1/sources /v1/metrics /v1/series"
 
 TMP=$(mktemp -d /tmp/perfwatch-man.XXXXXX)
 N=0
@@ -121,7 +121,7 @@ ok $? "perfwatchd(8) documents every long option of --help in OPTIONS"
 # Routes of the API: the fixed list, plus any route in api.c's table
 # (`{ "/path", ...`), so a route added there without a man page entry fails.
 api_routes=$(grep -oE '^[[:space:]]*\{ *"/[^"]*"' "$TOP_SRCDIR/src/api/api.c" 2>/dev/null |
-             grep -oE '/[^"]*' | sed 's|/$||')
+             grep -oE '/[^"]*' | sed 's|\(.\)/$|\1|')
 ROUTES=$(printf '%s\n' $ROUTES $api_routes | sort -u | tr '\n' ' ')
 ROUTES=${ROUTES% }
 missing=""
