@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -130,16 +131,21 @@ static bool op_holds(double value, CriterionOp op, double threshold) {
 
 /* The p95 judged, in ms: a request that timed out took at least the
  * timeout, so it counts as that rather than being left out, which would
- * let a service that times out pass.  -ENOMEM or 0. */
-static int judged_p95(const LoadResult *r, uint64_t timeout_usec, double *ret) {
+ * let a service that times out pass; *ret_beyond is set when the p95 falls
+ * among the timeouts, so that it is known only to be above the timeout.
+ * -ENOMEM or 0. */
+static int judged_p95(const LoadResult *r, uint64_t timeout_usec, double *ret, bool *ret_beyond) {
+        uint64_t answered = hist_count(r->total.latency), timeouts = r->total.counts.err_timeout;
         Histogram *h = NULL;
-        int r2 = hist_new(&h);
+        int k = hist_new(&h);
 
-        if (r2 < 0)
-                return r2;
+        if (k < 0)
+                return k;
         hist_merge(h, r->total.latency);
-        hist_record_n(h, timeout_usec, r->total.counts.err_timeout);
+        hist_record_n(h, timeout_usec, timeouts);
         *ret = load_report_ms(h, 95);
+        /* The rank of the p95, ceil(0.95 n), is past the answers. */
+        *ret_beyond = timeouts > 0 && answered * 100 < (answered + timeouts) * 95;
         hist_free(h);
         return 0;
 }
@@ -148,7 +154,7 @@ static int judged_p95(const LoadResult *r, uint64_t timeout_usec, double *ret) {
 static int terminal_verdict(const Config *c, const LoadResult *r, const ScenarioConfig *sc) {
         const CriterionConfig *cc = config_find_criterion(c, "latency_p95");
         double p95 = 0;
-        bool holds;
+        bool holds, beyond;
 
         if (r->state == LOAD_RUN_FAILED) {
                 fprintf(stderr, "perfwatchd: [scenario %s]: the run failed: %s\n", sc->name, r->reason ?: "unknown");
@@ -163,9 +169,15 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
                         r->reason ?: "nothing was sent");
                 return TERMINAL_RUN_ERROR;
         }
-        if (judged_p95(r, sc->timeout_usec, &p95) < 0) {
+        if (judged_p95(r, sc->timeout_usec, &p95, &beyond) < 0) {
                 fprintf(stderr, "perfwatchd: out of memory\n");
                 return TERMINAL_RUN_ERROR;
+        }
+        if (beyond) {
+                fprintf(stderr, "perfwatchd: latency_p95: not met: %" PRIu64 " of %" PRIu64 " requests timed out "
+                        "(more than 5%%), so the p95 is beyond the timeout\n", r->total.counts.err_timeout,
+                        hist_count(r->total.latency) + r->total.counts.err_timeout);
+                return TERMINAL_RUN_NOT_MET;
         }
         holds = op_holds(p95, cc->op, cc->threshold);
         fprintf(stderr, "perfwatchd: latency_p95: %.2f ms %s %g ms: %s\n", p95,

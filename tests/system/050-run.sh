@@ -8,7 +8,9 @@
 # run must report within 5%, while the service time's p50 stays small; (c)
 # a closed run of the same stalled target reports a far smaller p95, which
 # is why the open model is the default; (d) a base URL that refuses
-# connections ends quickly with its errors counted and no verdict; (e) an
+# connections ends quickly with its errors counted and no verdict; (c2) a
+# run where more than 5% of the requests time out fails whatever the
+# answered ones took; (e) an
 # unknown scenario is exit 2 with a clear message.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
@@ -30,6 +32,13 @@ base_url = $API
 users = 10
 think = 100ms
 duration = 5s
+request = GET /api/items
+
+[scenario timeouts]
+base_url = $API
+rate = 50/s
+duration = 4s
+timeout = 200ms
 request = GET /api/items
 
 [scenario refused]
@@ -96,6 +105,15 @@ cp95=$(field .latency_ms.p95)
 diag "closed model, 10 users, same stall: p95 $cp95 ms, requests $(field .requests)"
 awk -v c="$cp95" -v o="$p95" 'BEGIN { exit !(c * 3 < o) }'
 ok $? "(c) a closed run of the stalled target reports a far smaller p95 ($cp95 ms against $p95 ms)"
+# (c2) half the time stalled, a 200 ms timeout: the answers are fast, but
+# the p95 lies among the requests that timed out.
+curl -sf -X POST "$API/api/stall?d=1s&p=2s" >/dev/null
+run timeouts
+t=$(field .errors.timeout)
+diag "stall 1s/2s, timeout 200ms: $t timeouts of $(field .requests), answered p95 $(field .latency_ms.p95) ms"
+ok $(( RC != 1 )) "(c2) a run where more than 5% time out exits 1 however fast the answers (got $RC)"
+grep -q 'latency_p95: not met: .* timed out (more than 5%)' "$ERR"
+ok $? "(c2) and says the p95 is beyond the timeout"
 curl -sf -X POST "$API/api/stall?d=0" >/dev/null
 
 # (d) nothing listens.
@@ -112,7 +130,7 @@ ok $? "(d) the reason says so: $(grep 'no request' "$ERR")"
 # (e) an unknown scenario.
 run nope
 ok $(( RC != 2 )) "(e) an unknown scenario exits 2 (got $RC)"
-grep -q "has no \[scenario nope\] (scenarios: steady, closed, refused)" "$ERR"
+grep -q "has no \[scenario nope\] (scenarios: steady, closed, timeouts, refused)" "$ERR"
 ok $? "(e) and names the scenarios there are: $(cat "$ERR")"
 [ -z "$OUT" ]
 ok $? "(e) nothing on stdout"
