@@ -1106,6 +1106,15 @@ static void test_scenarios(void) {
            !strcmp(ls.requests[0].path, "/api/items"), "handed to the engine, shortened to 30s by the caller");
         free(reqs);
         ok(config_find_scenario(c, "nope") == NULL, "an unknown scenario is not found");
+        config_free(c);
+        c = NULL;
+        is_int(load("[scenario s]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\n"
+                    "request = POST /a {\"x\": 1}\nrequest = POST /a {\"x\": 2}\nrequest = GET /a\n", &c, NULL), 0,
+               "two request lines with the same METHOD PATH load");
+        sc = config_find_scenario(c, "s");
+        ok(sc && sc->n_requests == 3 && !strcmp(sc->requests[0].name, "POST /a") &&
+           !strcmp(sc->requests[1].name, "POST /a #2") && !strcmp(sc->requests[2].name, "GET /a"),
+           "and are named apart for their per-request figures: POST /a, POST /a #2");
         is_str(config_model_to_string(LOAD_MODEL_CLOSED), "closed", "model closed as text");
         config_free(c);
 }

@@ -259,6 +259,23 @@ static int request_parse_tail(ScenarioRequest *q, const char **s, char *problem,
         return compile("BODY", q->body, &q->body_template, problem, n);
 }
 
+/* "METHOD PATH", or "METHOD PATH #2" for the second line with those (say,
+ * with another body), so that per-request figures stay apart. */
+static int request_name(const ScenarioConfig *sc, ScenarioRequest *q) {
+        size_t same = 0;
+        int r;
+
+        for (size_t i = 0; i < sc->n_requests; i++)
+                same += streq(sc->requests[i].method, q->method) && streq(sc->requests[i].path, q->path);
+        if (same == 0)
+                r = asprintf(&q->name, "%s %s", q->method, q->path);
+        else
+                r = asprintf(&q->name, "%s %s #%zu", q->method, q->path, same + 1);
+        if (r < 0)
+                q->name = NULL;
+        return r < 0 ? -ENOMEM : 0;
+}
+
 int config_parse_request(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
         ScenarioConfig *sc = base;
         ScenarioRequest q = {}, *a;
@@ -269,10 +286,8 @@ int config_parse_request(const ConfigKey *k, const char *v, void *base, char *pr
         r = request_parse_head(&q, &s, problem, n);
         if (r >= 0)
                 r = request_parse_tail(&q, &s, problem, n);
-        if (r >= 0 && asprintf(&q.name, "%s %s", q.method, q.path) < 0) {
-                q.name = NULL;
+        if (r >= 0 && request_name(sc, &q) < 0)
                 r = oom(problem, n);
-        }
         if (r >= 0 && !(a = reallocarray(sc->requests, sc->n_requests + 1, sizeof *a)))
                 r = oom(problem, n);
         if (r < 0) {
