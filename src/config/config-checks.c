@@ -150,6 +150,79 @@ static void criterion_check(Parser *p, const Section *s) {
                      "after which samples are deleted", tw, tr);
 }
 
+/* Keys set in the section that belong to the other model than `model`. */
+static void scenario_check_other_keys(Parser *p, const Section *s, LoadModel model) {
+        unsigned only = model == LOAD_MODEL_OPEN ? KEY_OPEN : KEY_CLOSED;
+
+        for (size_t j = 0; j < config_n_keys; j++) {
+                const ConfigKey *k = &config_keys[j];
+
+                if (k->section != SECTION_SCENARIO || s->key_lines[j] == 0 ||
+                    !(k->flags & KEY_MODEL_MASK) || (k->flags & only))
+                        continue;
+                config_parser_error(p, s->key_lines[j], s, k->name, "only for model = %s",
+                                    config_model_to_string(model == LOAD_MODEL_OPEN ? LOAD_MODEL_CLOSED
+                                                                                    : LOAD_MODEL_OPEN));
+        }
+}
+
+/* `rate` runs for `duration`; `stages` for their total, or cut by `duration`. */
+static void scenario_check_open(Parser *p, const Section *s, ScenarioConfig *sc) {
+        unsigned rate_line = key_line(s, "rate"), stages_line = key_line(s, "stages");
+        bool rate = rate_line > 0, stages = stages_line > 0;
+        char *reason = NULL;
+        int r;
+
+        /* Reported at the later of the two lines. */
+        if (rate && stages) {
+                config_parser_error(p, rate_line > stages_line ? rate_line : stages_line, s,
+                                    rate_line > stages_line ? "rate" : "stages",
+                                    "rate and stages both set: give one of them");
+                return;
+        }
+        if (!rate && !stages) {
+                config_parser_error(p, s->line, s, NULL, "missing required key rate or stages (model = open)");
+                return;
+        }
+        if (stages || !key_valid(s, "rate"))
+                return;
+        if (key_line(s, "duration") == 0) {
+                config_parser_error(p, key_line(s, "rate"), s, "rate", "a constant rate needs a duration");
+                return;
+        }
+        if (!key_valid(s, "duration"))
+                return;
+        r = stages_new_constant(sc->rate_rps, sc->duration_usec, &sc->stages, &reason);
+        if (r == -ENOMEM)
+                p->oom = true;
+        else if (r < 0)
+                config_parser_error(p, key_line(s, "rate"), s, "rate", "%s", reason ? reason : "is not valid");
+        free(reason);
+}
+
+static void scenario_check_closed(Parser *p, const Section *s, const ScenarioConfig *sc) {
+        if (key_line(s, "users") == 0)
+                config_parser_error(p, s->line, s, NULL, "missing required key users (model = closed)");
+        if (key_line(s, "duration") == 0)
+                config_parser_error(p, s->line, s, NULL, "missing required key duration (model = closed)");
+        else if (sc->ramp_up_usec > sc->duration_usec && key_valid(s, "ramp_up") && key_valid(s, "duration"))
+                parser_error_pair(p, s, "ramp_up", sc->ramp_up_usec, "at most",
+                                  "duration", sc->duration_usec, "at least");
+}
+
+static void scenario_check(Parser *p, const Section *s) {
+        ScenarioConfig *sc = &p->config->scenarios[s->index];
+
+        section_check_required(p, s, 0);
+        if (key_line(s, "model") > 0 && !key_valid(s, "model"))
+                return;
+        scenario_check_other_keys(p, s, sc->model);
+        if (sc->model == LOAD_MODEL_OPEN)
+                scenario_check_open(p, s, sc);
+        else
+                scenario_check_closed(p, s, sc);
+}
+
 static void section_check(Parser *p, const Section *s) {
         switch (s->kind) {
         case SECTION_TARGET:
@@ -161,6 +234,9 @@ static void section_check(Parser *p, const Section *s) {
                 break;
         case SECTION_CRITERION:
                 criterion_check(p, s);
+                break;
+        case SECTION_SCENARIO:
+                scenario_check(p, s);
                 break;
         case SECTION_INVALID:
                 break;

@@ -23,6 +23,7 @@ typedef enum SectionKind {
         SECTION_POSTGRES,
         SECTION_CAPACITY,
         SECTION_CRITERION,
+        SECTION_SCENARIO,
         _SECTION_KIND_MAX,
 } SectionKind;
 
@@ -42,6 +43,13 @@ typedef enum ConfigType {
         CONFIG_STATISTIC,
         CONFIG_OP,
         CONFIG_THRESHOLD,
+        CONFIG_MODEL,                /* open, closed */
+        CONFIG_RATE,                 /* 100/s (stages.h), above 0 */
+        CONFIG_STAGES,               /* the stages grammar of stages.h */
+        CONFIG_DURATION_RANGE,       /* 1s..3s, or one duration */
+        CONFIG_REQUEST,              /* [WEIGHT] METHOD PATH [BODY]: appended to a list */
+        CONFIG_HEADER,               /* Name: value: appended to a list */
+        CONFIG_EXPECT,               /* 200-299, 404: HTTP status codes and ranges */
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
@@ -53,6 +61,10 @@ typedef enum KeyFlags {
         KEY_CLOUDWATCH = 1 << 4,     /* [capacity] keys of one source only; others may not set them */
         KEY_SQL = 1 << 5,
         KEY_ONLY_MASK = KEY_CLOUDWATCH | KEY_SQL,
+        KEY_OPEN = 1 << 6,           /* [scenario] keys of one model only; the other may not set them */
+        KEY_CLOSED = 1 << 7,
+        KEY_MODEL_MASK = KEY_OPEN | KEY_CLOSED,
+        KEY_REPEATED = 1 << 8,       /* may be given on several lines, each adding a value */
 } KeyFlags;
 
 /* One key of config.c's table. */
@@ -90,6 +102,23 @@ const BuiltinCriterion *config_builtin_lookup(const char *name);
  * what is wrong with the value into `problem`, to follow the quoted value:
  * "is not a duration". */
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+
+/* The [scenario] value types (config-scenario.c): parsers as
+ * config_parse_value(), and, for values that own memory, what frees it. */
+int config_parse_model(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_rate(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_stages(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_duration_range(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_request(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_header(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_expect(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+void config_release_stages(const ConfigKey *k, void *base);
+void config_release_requests(const ConfigKey *k, void *base);
+void config_release_headers(const ConfigKey *k, void *base);
+void config_release_expect(const ConfigKey *k, void *base);
+
+/* The longest body a request may read from an @FILE. */
+#define CONFIG_BODY_MAX (1024 * 1024)
 
 /* Frees what the value of key `k` owns in the struct at `base` (a string,
  * or a threshold's unit) and NULLs it; a value that owns nothing is left

@@ -510,6 +510,9 @@ static int parse_threshold(const ConfigKey *k, const char *v, void *base, char *
 /* The string a value of key `k` owns in the struct at `base`. */
 typedef char **(*OwnedFn)(const ConfigKey *k, void *base);
 
+/* Frees what a value that owns more than a string holds, and clears it. */
+typedef void (*ReleaseFn)(const ConfigKey *k, void *base);
+
 static char **owned_field(const ConfigKey *k, void *base) {
         return field(base, k);
 }
@@ -524,7 +527,8 @@ static char **owned_unit(const ConfigKey *k, void *base) {
  * memory is: config_free_value() frees by this table alone. */
 static const struct {
         ParseFn parse;
-        OwnedFn owned;               /* NULL: the value owns nothing */
+        OwnedFn owned;               /* NULL: the value owns no string */
+        ReleaseFn release;           /* NULL: nor anything else */
 } value_types[_CONFIG_TYPE_MAX] = {
         [CONFIG_STRING] = { parse_string, owned_field },
         [CONFIG_PATH] = { parse_path, owned_field },
@@ -541,6 +545,13 @@ static const struct {
         [CONFIG_STATISTIC] = { parse_statistic, NULL },
         [CONFIG_OP] = { parse_op, NULL },
         [CONFIG_THRESHOLD] = { parse_threshold, owned_unit },
+        [CONFIG_MODEL] = { config_parse_model, NULL },
+        [CONFIG_RATE] = { config_parse_rate, NULL },
+        [CONFIG_STAGES] = { config_parse_stages, NULL, config_release_stages },
+        [CONFIG_DURATION_RANGE] = { config_parse_duration_range, NULL },
+        [CONFIG_REQUEST] = { config_parse_request, NULL, config_release_requests },
+        [CONFIG_HEADER] = { config_parse_header, NULL, config_release_headers },
+        [CONFIG_EXPECT] = { config_parse_expect, NULL, config_release_expect },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
@@ -550,6 +561,8 @@ int config_parse_value(const ConfigKey *k, const char *v, void *base, char *prob
 void config_free_value(const ConfigKey *k, void *base) {
         char **p;
 
+        if (value_types[k->type].release)
+                value_types[k->type].release(k, base);
         if (!value_types[k->type].owned)
                 return;
         p = value_types[k->type].owned(k, base);

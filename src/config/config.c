@@ -27,6 +27,7 @@ static const char *const section_kind_names[_SECTION_KIND_MAX] = {
         [SECTION_POSTGRES] = "postgres",
         [SECTION_CAPACITY] = "capacity",
         [SECTION_CRITERION] = "criterion",
+        [SECTION_SCENARIO] = "scenario",
 };
 
 /* The whole configuration language; perfwatchd.conf(5) documents exactly
@@ -122,6 +123,35 @@ const ConfigKey config_keys[] = {
           "1s", "90d", offsetof(CriterionConfig, window_usec), 0 },
         { SECTION_CRITERION, "max_age", CONFIG_DURATION, "5m",
           "1s", "30d", offsetof(CriterionConfig, max_age_usec), 0 },
+
+        /* Which of rate, stages, users and duration a scenario needs depends
+         * on its model: checked once the whole section is read. */
+        { SECTION_SCENARIO, "model", CONFIG_MODEL, "open",
+          NULL, NULL, offsetof(ScenarioConfig, model), 0 },
+        { SECTION_SCENARIO, "base_url", CONFIG_BASE_URL, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, base_url), KEY_REQUIRED },
+        { SECTION_SCENARIO, "rate", CONFIG_RATE, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, rate_rps), KEY_OPEN },
+        { SECTION_SCENARIO, "stages", CONFIG_STAGES, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, stages), KEY_OPEN },
+        { SECTION_SCENARIO, "users", CONFIG_COUNT, NULL,
+          "1", "100000", offsetof(ScenarioConfig, users), KEY_CLOSED },
+        { SECTION_SCENARIO, "think", CONFIG_DURATION_RANGE, "0",
+          "0", "1h", offsetof(ScenarioConfig, think), KEY_CLOSED },
+        { SECTION_SCENARIO, "ramp_up", CONFIG_DURATION, "0",
+          "0", "1d", offsetof(ScenarioConfig, ramp_up_usec), KEY_CLOSED },
+        { SECTION_SCENARIO, "duration", CONFIG_DURATION, NULL,
+          "1s", "30d", offsetof(ScenarioConfig, duration_usec), 0 },
+        { SECTION_SCENARIO, "timeout", CONFIG_DURATION, "10s",
+          "10ms", "5m", offsetof(ScenarioConfig, timeout_usec), 0 },
+        { SECTION_SCENARIO, "max_inflight", CONFIG_COUNT, "1000",
+          "1", "100000", offsetof(ScenarioConfig, max_inflight), KEY_OPEN },
+        { SECTION_SCENARIO, "request", CONFIG_REQUEST, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, requests), KEY_REQUIRED | KEY_REPEATED },
+        { SECTION_SCENARIO, "header", CONFIG_HEADER, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, headers), KEY_REPEATED },
+        { SECTION_SCENARIO, "expect", CONFIG_EXPECT, "200-299",
+          NULL, NULL, offsetof(ScenarioConfig, expect), 0 },
 };
 
 const size_t config_n_keys = ELEMENTSOF(config_keys);
@@ -154,6 +184,8 @@ static const SectionLayout section_layouts[_SECTION_KIND_MAX] = {
                                sizeof(CapacityConfig), offsetof(CapacityConfig, name) },
         [SECTION_CRITERION] = { offsetof(Config, criteria), offsetof(Config, n_criteria),
                                 sizeof(CriterionConfig), offsetof(CriterionConfig, name) },
+        [SECTION_SCENARIO] = { offsetof(Config, scenarios), offsetof(Config, n_scenarios),
+                               sizeof(ScenarioConfig), offsetof(ScenarioConfig, name) },
 };
 
 const BuiltinCriterion *config_builtin_lookup(const char *name) {
@@ -358,7 +390,7 @@ static int section_add_criterion(Parser *p, Section *s) {
         return 0;
 }
 
-/* A target, postgres or capacity section. */
+/* A target, postgres, capacity or scenario section. */
 static int section_add_named(Parser *p, Section *s, SectionKind kind) {
         int r = section_add_item(p, s, kind);
 
@@ -368,6 +400,7 @@ static int section_add_named(Parser *p, Section *s, SectionKind kind) {
         case SECTION_TARGET: p->config->targets[s->index].line = s->line; break;
         case SECTION_POSTGRES: p->config->postgres[s->index].line = s->line; break;
         case SECTION_CAPACITY: p->config->capacity[s->index].line = s->line; break;
+        case SECTION_SCENARIO: p->config->scenarios[s->index].line = s->line; break;
         default: break;
         }
         parser_apply_defaults(p, s, kind);
@@ -630,6 +663,11 @@ static int parser_handle_key(void *userdata, const char *section, const char *na
                 return 1;
         }
         i = (size_t) (k - config_keys);
+        if (s->key_lines[i] > 0 && (k->flags & KEY_REPEATED)) {
+                if (parser_set(p, s, p->reader.line, k, value) < 0)
+                        s->key_bad[i] = true;
+                return 1;
+        }
         if (s->key_lines[i] > 0) {
                 config_parser_error(p, p->reader.line, s, name, "duplicate key, already set on line %u", s->key_lines[i]);
                 return 1;

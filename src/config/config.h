@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "load/load-engine.h"
+#include "load/stages.h"
+#include "load/template.h"
+
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/perfwatch/perfwatchd.conf"
 
 typedef struct DaemonConfig {
@@ -102,6 +106,45 @@ typedef struct CriterionConfig {
         uint64_t max_age_usec;
 } CriterionConfig;
 
+/* One `request = [WEIGHT] METHOD PATH [BODY]` line of a [scenario]. */
+typedef struct ScenarioRequest {
+        unsigned weight;             /* >= 1 */
+        char *method;                /* "GET", "POST"... */
+        char *path;                  /* the PATH as written: a template */
+        char *body;                  /* the BODY as written, or the content of an @FILE; NULL: none */
+        char *name;                  /* "METHOD PATH", for per-request figures */
+        Template *path_template;     /* compiled from path */
+        Template *body_template;     /* compiled from body; NULL without one */
+} ScenarioRequest;
+
+/* `think = MIN..MAX` (or one duration: MIN = MAX). */
+typedef struct DurationRange {
+        uint64_t min_usec, max_usec;
+} DurationRange;
+
+typedef struct ScenarioConfig {
+        char *name;                  /* [scenario NAME] */
+        unsigned line;
+        LoadModel model;
+        char *base_url;              /* without trailing slashes */
+        double rate_rps;             /* `rate`; 0: not set */
+        /* Open model: the arrival-rate schedule, from `stages`, or from
+         * `rate` over `duration` once the whole file is read. */
+        LoadStages *stages;
+        uint64_t users;              /* closed model */
+        DurationRange think;
+        uint64_t ramp_up_usec;
+        uint64_t duration_usec;      /* 0: not set (open: the stages' total) */
+        uint64_t timeout_usec;
+        uint64_t max_inflight;
+        ScenarioRequest *requests;
+        size_t n_requests;
+        char **headers;              /* "Name: value" */
+        size_t n_headers;
+        LoadStatusRange *expect;
+        size_t n_expect;
+} ScenarioConfig;
+
 typedef struct Config {
         char *path;
         DaemonConfig daemon;
@@ -111,6 +154,8 @@ typedef struct Config {
         size_t n_postgres;
         CapacityConfig *capacity;
         size_t n_capacity;
+        ScenarioConfig *scenarios;
+        size_t n_scenarios;
         /* Always holds the four built-in criteria first, in the order
          * latency_p95, memory, acu_scaling, zero_data_loss, then the
          * user's own in file order. */
@@ -130,6 +175,23 @@ Config *config_free(Config *c);
 /* Looks a [postgres NAME] section up by name; NULL when absent. */
 const PostgresConfig *config_find_postgres(const Config *c, const char *name);
 
+/* Looks a [scenario NAME] section up by name; NULL when absent. */
+const ScenarioConfig *config_find_scenario(const Config *c, const char *name);
+
+/* Fills *ret with what load_run_start() needs to run scenario `sc`:
+ * pointers into `sc` (which must outlive the call to load_run_start()) and
+ * into a new array of requests that the caller frees with free() once the
+ * run is started (*ret_requests).  `duration_usec`, when not 0, shortens
+ * the run to that (the open model's schedule is cut there).  NB: the engine
+ * takes plain text, so PATH and BODY go to it as written: a ${...}
+ * placeholder is sent literally until the engine expands the compiled
+ * templates.  0 or -ENOMEM. */
+int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, LoadScenario *ret,
+                            LoadRequest **ret_requests);
+
+/* "open", "closed". */
+const char *config_model_to_string(LoadModel m);
+
 /* Looks a criterion up by name; NULL when absent. */
 const CriterionConfig *config_find_criterion(const Config *c, const char *name);
 
@@ -139,7 +201,7 @@ const char *config_stat_to_string(CriterionStat s);
 
 /* Key documentation hook for the test that compares the table with the man
  * page: calls `fn` for every key of the table with its section kind
- * ("daemon", "target", "criterion", "postgres", "capacity"), name and default as text ("" = none). */
+ * ("daemon", "target", "criterion", "postgres", "capacity", "scenario"), name and default as text ("" = none). */
 void config_foreach_key(void (*fn)(const char *section, const char *key, const char *def, void *u), void *u);
 
 /* The same hook for the keys that have bounds: calls `fn` with each one's

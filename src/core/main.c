@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/manager.h"
+#include "core/terminal-run.h"
 #include "transport/curl-glue.h"
 #include "util/log.h"
-#include "core/manager.h"
+#include "util/units.h"
 
 enum {
         EXIT_USAGE = 2,
@@ -21,6 +23,10 @@ static void help(void) {
                "Watch a service under test and answer whether its acceptance criteria hold.\n\n"
                "  -c, --config PATH    configuration file (default %s)\n"
                "      --check-config   check the configuration file, print every problem, exit\n"
+               "      --run NAME       run [scenario NAME] in the foreground, print its summary, exit\n"
+               "                       0 when latency_p95 holds, 1 when not, 2 on error\n"
+               "      --duration D     with --run: stop the run after D (e.g. 30s)\n"
+               "      --json           with --run: print the run as JSON on stdout\n"
                "  -h, --help           show this help\n"
                "      --version        show the version\n\n"
                "See perfwatchd(8) and perfwatchd.conf(5).\n",
@@ -31,6 +37,9 @@ typedef struct Options {
         const char *config_path;
         bool config_given;           /* --config was used */
         bool check_config;
+        const char *run;             /* --run NAME */
+        uint64_t duration_usec;      /* --duration; 0: the scenario's */
+        bool json;
 } Options;
 
 /* getopt's own messages would start with argv[0], a path perhaps; these
@@ -52,10 +61,13 @@ static int usage_error(int c, char *argv[]) {
 
 /* 0 to go on, 1 to exit successfully (help, version), -EINVAL on bad usage. */
 static int parse_options(int argc, char *argv[], Options *o) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_RUN, ARG_DURATION, ARG_JSON };
         static const struct option options[] = {
                 { "config",       required_argument, NULL, 'c' },
                 { "check-config", no_argument,       NULL, ARG_CHECK_CONFIG },
+                { "run",          required_argument, NULL, ARG_RUN },
+                { "duration",     required_argument, NULL, ARG_DURATION },
+                { "json",         no_argument,       NULL, ARG_JSON },
                 { "help",         no_argument,       NULL, 'h' },
                 { "version",      no_argument,       NULL, ARG_VERSION },
                 {}
@@ -73,6 +85,18 @@ static int parse_options(int argc, char *argv[], Options *o) {
                 case ARG_CHECK_CONFIG:
                         o->check_config = true;
                         break;
+                case ARG_RUN:
+                        o->run = optarg;
+                        break;
+                case ARG_DURATION:
+                        if (units_parse_duration(optarg, &o->duration_usec) < 0 || o->duration_usec == 0) {
+                                fprintf(stderr, "perfwatchd: --duration: \"%s\" is not a duration above 0\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_JSON:
+                        o->json = true;
+                        break;
                 case 'h':
                         help();
                         return 1;
@@ -82,6 +106,10 @@ static int parse_options(int argc, char *argv[], Options *o) {
                 default:
                         return usage_error(c, argv);
                 }
+        }
+        if (!o->run && (o->duration_usec > 0 || o->json)) {
+                fprintf(stderr, "perfwatchd: --duration and --json go with --run NAME. Try 'perfwatchd --help'.\n");
+                return -EINVAL;
         }
         if (optind < argc) {
                 fprintf(stderr, "perfwatchd: unexpected argument '%s'. Try 'perfwatchd --help'.\n",
@@ -112,7 +140,7 @@ int main(int argc, char *argv[]) {
                 if (r == -ENOENT && !o.config_given)
                         fprintf(stderr, "perfwatchd: no configuration installed at %s; name one with --config FILE\n",
                                 o.config_path);
-                return EXIT_FAILURE;
+                return o.run ? TERMINAL_RUN_ERROR : EXIT_FAILURE;
         }
         if (o.check_config) {
                 printf("%s: ok\n", o.config_path);
@@ -124,7 +152,13 @@ int main(int argc, char *argv[]) {
         if (r < 0) {
                 log_error("cannot initialise libcurl");
                 config_free(config);
-                return EXIT_FAILURE;
+                return o.run ? TERMINAL_RUN_ERROR : EXIT_FAILURE;
+        }
+        if (o.run) {
+                r = terminal_run(config, o.run, o.duration_usec, o.json);
+                curl_glue_global_cleanup();
+                config_free(config);
+                return r;
         }
         r = manager_new(config, &m);
         if (r >= 0)

@@ -51,7 +51,7 @@ for want in \
         'all.conf:3: [daemon] listen: "999.1.1.1:1" has an invalid IPv4 address' \
         'all.conf:4: line is not valid UTF-8 (column 14)' \
         'all.conf:5: syntax error, expected "[section]" or "key = value"' \
-        'all.conf:6: [taget a]: unknown section kind "taget", did you mean "target"? (one of: daemon, target, postgres, capacity, criterion)' \
+        'all.conf:6: [taget a]: unknown section kind "taget", did you mean "target"? (one of: daemon, target, postgres, capacity, criterion, scenario)' \
         'all.conf:8: [target a] memory_url: "http:///memory" has no host' \
         'all.conf:9: [target a] memory_ulr: unknown key, did you mean "memory_url"?' \
         'all.conf:10: line contains a NUL byte (column 33)' \
@@ -63,6 +63,45 @@ for want in \
         check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
 done
 check "and nothing else (13 lines)" test "$(wc -l <<<"$out")" = 13
+
+# Scenarios: each bad key on its line, through the command line.
+{
+        printf '[scenario a]\n'                                # 1
+        printf 'base_url = http://127.0.0.1:1\n'               # 2
+        printf 'rate = 0/s\n'                                  # 3
+        printf 'duration = 1s\n'                               # 4
+        printf 'request = GET\n'                               # 5
+        printf '[scenario b]\n'                                # 6
+        printf 'model = half-open\n'                           # 7
+        printf 'base_url = http://127.0.0.1:1\n'               # 8
+        printf 'request = GET /\n'                             # 9
+        printf '[scenario c]\n'                                # 10
+        printf 'base_url = http://127.0.0.1:1\n'               # 11
+        printf 'stages = 10s:5/s\nrate = 5/s\n'                # 12-13
+        printf 'request = GET /\nexpect = 2xx\nheader = nocolon\n' # 14-16
+        printf '[scenario d]\n'                                # 17
+        printf 'model = closed\nbase_url = http://127.0.0.1:1\nrequest = GET /\n' # 18-20
+} >"$WORK/scen.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/scen.conf" 2>&1); rc=$?
+diag "$out"
+check "a file with bad scenarios exits 1" test "$rc" = 1
+for want in \
+        'scen.conf:3: [scenario a] rate: "0/s" must be above 0' \
+        'scen.conf:5: [scenario a] request: "GET" has no PATH: expected [WEIGHT] METHOD PATH [BODY]' \
+        'scen.conf:7: [scenario b] model: "half-open" is not a load model (open, closed)' \
+        'scen.conf:13: [scenario c] rate: rate and stages both set: give one of them' \
+        'scen.conf:15: [scenario c] expect: "2xx" has "2xx", which is not a status code 100-599 or a range LO-HI of them' \
+        'scen.conf:16: [scenario c] header: "nocolon" is not "Name: value" (a field name, then a colon)' \
+        'scen.conf:17: [scenario d]: missing required key users (model = closed)' \
+        'scen.conf:17: [scenario d]: missing required key duration (model = closed)'; do
+        check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
+done
+check "and nothing else (8 lines)" test "$(wc -l <<<"$out")" = 8
+"$PERFWATCHD" --config "$WORK/scen.conf" --duration 1s >/dev/null 2>"$WORK/usage.err"; rc=$?
+check "--duration without --run is a usage error (exit 2)" test "$rc" = 2
+check "and says so" grep -qF -- "--duration and --json go with --run NAME" "$WORK/usage.err"
+"$PERFWATCHD" --config "$WORK/scen.conf" --run a >/dev/null 2>&1; rc=$?
+check "--run with a broken configuration exits 2" test "$rc" = 2
 
 # AWS keys that others can read are refused before the daemon ever runs.
 creds=$WORK/aws-credentials

@@ -1,0 +1,261 @@
+/* Terminal mode: one scenario in the foreground.  The run's thread hands
+ * each second (and its end) to this thread through a pipe, so that its
+ * callbacks never block on a slow terminal; this thread waits on that pipe
+ * and on a signalfd for SIGINT and SIGTERM. */
+#include "core/terminal-run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "load/load-report.h"
+#include "util/units.h"
+#include "util/util.h"
+
+/* What the run's thread writes into the pipe: smaller than PIPE_BUF, so
+ * each write is whole or not at all. */
+typedef struct Message {
+        bool done;
+        LoadSecond second;
+} Message;
+
+typedef struct Terminal {
+        int pipe[2];
+        int signal_fd;
+        sigset_t old_mask;
+        bool cancelled;
+} Terminal;
+
+/* On the run's thread: a full pipe loses a progress line, never blocks. */
+static void on_second(const LoadSecond *second, void *userdata) {
+        Terminal *t = userdata;
+        Message m = { .second = *second };
+
+        (void) !write(t->pipe[1], &m, sizeof m);
+}
+
+static void on_done(LoadRun *run, void *userdata) {
+        Terminal *t = userdata;
+        Message m = { .done = true };
+
+        (void) run;
+        /* NB: the end must get through even when progress lines filled the
+         * pipe; bounded, should this thread's reader be gone. */
+        for (unsigned i = 0; i < 5000; i++)
+                if (write(t->pipe[1], &m, sizeof m) >= 0 || (errno != EAGAIN && errno != EINTR))
+                        break;
+                else
+                        usleep(1000);
+}
+
+static int terminal_open(Terminal *t) {
+        sigset_t mask;
+
+        *t = (Terminal) { .pipe = { -1, -1 }, .signal_fd = -1 };
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        if (pthread_sigmask(SIG_BLOCK, &mask, &t->old_mask) != 0)
+                return -EINVAL;
+        t->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (t->signal_fd < 0 || pipe2(t->pipe, O_CLOEXEC) < 0)
+                return -errno;
+        /* Only the writer is non-blocking: this thread waits on the reader. */
+        return fcntl(t->pipe[1], F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+static void terminal_close(Terminal *t) {
+        for (size_t i = 0; i < 2; i++)
+                if (t->pipe[i] >= 0)
+                        close(t->pipe[i]);
+        if (t->signal_fd >= 0)
+                close(t->signal_fd);
+        pthread_sigmask(SIG_SETMASK, &t->old_mask, NULL);
+}
+
+static void terminal_on_signal(Terminal *t, LoadRun *run, uint64_t timeout_usec) {
+        struct signalfd_siginfo si;
+        char tbuf[64];
+
+        if (read(t->signal_fd, &si, sizeof si) != (ssize_t) sizeof si || t->cancelled)
+                return;
+        t->cancelled = true;
+        fprintf(stderr, "perfwatchd: %s: cancelling the run; requests in flight get up to %s to end\n",
+                strsignal((int) si.ssi_signo), units_format_duration(timeout_usec, tbuf, sizeof tbuf));
+        load_run_cancel(run);
+}
+
+/* Prints each second's progress until the run is over. */
+static int terminal_wait(Terminal *t, LoadRun *run, uint64_t timeout_usec) {
+        char line[256];
+        Message m;
+
+        for (;;) {
+                struct pollfd p[2] = { { t->pipe[0], POLLIN, 0 }, { t->signal_fd, POLLIN, 0 } };
+
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (p[1].revents)
+                        terminal_on_signal(t, run, timeout_usec);
+                if (!p[0].revents)
+                        continue;
+                if (read(t->pipe[0], &m, sizeof m) != (ssize_t) sizeof m)
+                        return -EIO;
+                if (m.done)
+                        return 0;
+                load_report_second(&m.second, line, sizeof line);
+                fprintf(stderr, "%s\n", line);
+        }
+}
+
+static bool op_holds(double value, CriterionOp op, double threshold) {
+        switch (op) {
+        case CRITERION_LT: return value < threshold;
+        case CRITERION_LE: return value <= threshold;
+        case CRITERION_GT: return value > threshold;
+        case CRITERION_GE: return value >= threshold;
+        }
+        return false;
+}
+
+/* The p95 judged, in ms: a request that timed out took at least the
+ * timeout, so it counts as that rather than being left out, which would
+ * let a service that times out pass; *ret_beyond is set when the p95 falls
+ * among the timeouts, so that it is known only to be above the timeout.
+ * -ENOMEM or 0. */
+static int judged_p95(const LoadResult *r, uint64_t timeout_usec, double *ret, bool *ret_beyond) {
+        uint64_t answered = hist_count(r->total.latency), timeouts = r->total.counts.err_timeout;
+        Histogram *h = NULL;
+        int k = hist_new(&h);
+
+        if (k < 0)
+                return k;
+        hist_merge(h, r->total.latency);
+        hist_record_n(h, timeout_usec, timeouts);
+        *ret = load_report_ms(h, 95);
+        /* The rank of the p95, ceil(0.95 n), is past the answers. */
+        *ret_beyond = timeouts > 0 && answered * 100 < (answered + timeouts) * 95;
+        hist_free(h);
+        return 0;
+}
+
+/* The exit status of a run that is over, with the reason on stderr. */
+static int terminal_verdict(const Config *c, const LoadResult *r, const ScenarioConfig *sc) {
+        const CriterionConfig *cc = config_find_criterion(c, "latency_p95");
+        double p95 = 0;
+        bool holds, beyond;
+
+        if (r->state == LOAD_RUN_FAILED) {
+                fprintf(stderr, "perfwatchd: [scenario %s]: the run failed: %s\n", sc->name, r->reason ?: "unknown");
+                return TERMINAL_RUN_ERROR;
+        }
+        if (r->state == LOAD_RUN_CANCELLED) {
+                fprintf(stderr, "perfwatchd: [scenario %s]: cancelled: no verdict\n", sc->name);
+                return TERMINAL_RUN_ERROR;
+        }
+        if (hist_count(r->total.latency) + r->total.counts.err_timeout == 0) {
+                fprintf(stderr, "perfwatchd: [scenario %s]: no request was answered, no verdict: %s\n", sc->name,
+                        r->reason ?: "nothing was sent");
+                return TERMINAL_RUN_ERROR;
+        }
+        if (judged_p95(r, sc->timeout_usec, &p95, &beyond) < 0) {
+                fprintf(stderr, "perfwatchd: out of memory\n");
+                return TERMINAL_RUN_ERROR;
+        }
+        if (beyond) {
+                fprintf(stderr, "perfwatchd: latency_p95: not met: %" PRIu64 " of %" PRIu64 " requests timed out "
+                        "(more than 5%%), so the p95 is beyond the timeout\n", r->total.counts.err_timeout,
+                        hist_count(r->total.latency) + r->total.counts.err_timeout);
+                return TERMINAL_RUN_NOT_MET;
+        }
+        holds = op_holds(p95, cc->op, cc->threshold);
+        fprintf(stderr, "perfwatchd: latency_p95: %.2f ms %s %g ms: %s\n", p95,
+                holds ? config_op_to_string(cc->op) : "is not", cc->threshold, holds ? "met" : "not met");
+        return holds ? TERMINAL_RUN_MET : TERMINAL_RUN_NOT_MET;
+}
+
+/* Writes the summary, and the JSON run object with `json`. */
+static int terminal_report(const LoadResult *r, const ScenarioConfig *sc, bool json) {
+        LoadReportInfo info = { .id = -1, .scenario = sc->name, .model = sc->model };
+        json_t *j;
+
+        (void) load_report_text(r, &info, json ? stderr : stdout);
+        if (!json)
+                return 0;
+        j = load_report_json(r, &info);
+        if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) < 0) {
+                json_decref(j);
+                fprintf(stderr, "perfwatchd: cannot write the run as JSON\n");
+                return -EIO;
+        }
+        json_decref(j);
+        fputc('\n', stdout);
+        return 0;
+}
+
+/* Every scenario name of the file, for the "unknown scenario" error. */
+static void print_unknown(const Config *c, const char *name) {
+        fprintf(stderr, "perfwatchd: %s has no [scenario %s]", c->path, name);
+        for (size_t i = 0; i < c->n_scenarios; i++)
+                fprintf(stderr, "%s%s", i == 0 ? " (scenarios: " : ", ", c->scenarios[i].name);
+        fprintf(stderr, "%s\n", c->n_scenarios > 0 ? ")" : "; it defines none");
+}
+
+static int terminal_start(const ScenarioConfig *sc, uint64_t duration_usec, Terminal *t, LoadRun **ret) {
+        LoadCallbacks cb = { .on_second = on_second, .on_done = on_done, .userdata = t };
+        LoadRequest *reqs = NULL;
+        LoadScenario s;
+        char *error = NULL;
+        int r;
+
+        r = config_scenario_to_load(sc, duration_usec, &s, &reqs);
+        if (r >= 0)
+                r = load_run_start(&s, &cb, ret, &error);
+        free(reqs);
+        if (r < 0)
+                fprintf(stderr, "perfwatchd: [scenario %s]: cannot start the run: %s\n", sc->name,
+                        error ?: strerror(-r));
+        free(error);
+        return r;
+}
+
+int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool json) {
+        const ScenarioConfig *sc = config_find_scenario(c, name);
+        LoadResult *result = NULL;
+        LoadRun *run = NULL;
+        Terminal t;
+        int r, status = TERMINAL_RUN_ERROR;
+
+        if (!sc) {
+                print_unknown(c, name);
+                return TERMINAL_RUN_ERROR;
+        }
+        r = terminal_open(&t);
+        if (r < 0)
+                fprintf(stderr, "perfwatchd: cannot watch for signals: %s\n", strerror(-r));
+        if (r >= 0)
+                r = terminal_start(sc, duration_usec, &t, &run);
+        if (r >= 0)
+                r = terminal_wait(&t, run, sc->timeout_usec);
+        if (r >= 0)
+                r = load_run_snapshot(run, &result);
+        if (r >= 0 && terminal_report(result, sc, json) >= 0)
+                status = terminal_verdict(c, result, sc);
+        else if (r < 0 && run)
+                fprintf(stderr, "perfwatchd: [scenario %s]: %s\n", name, strerror(-r));
+        load_result_free(result);
+        load_run_free(run);
+        terminal_close(&t);
+        return status;
+}

@@ -1,0 +1,163 @@
+/* Rendering of a run's figures: JSON, text summary, progress line. */
+#include "load/load-report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+
+#include "util/units.h"
+#include "util/util.h"
+
+/* The percentiles of every summary, as JSON keys and text headings. */
+static const struct {
+        const char *key, *heading;
+        double p;
+} percentiles[] = {
+        { "p50", "p50", 50 }, { "p90", "p90", 90 }, { "p95", "p95", 95 },
+        { "p99", "p99", 99 }, { "p999", "p99.9", 99.9 },
+};
+
+double load_report_ms(const Histogram *h, double p) {
+        if (!h || hist_count(h) == 0)
+                return 0;
+        return (double) hist_percentile(h, p) / (double) USEC_PER_MSEC;
+}
+
+/* A figure to the microsecond (or the thousandth), not to float noise. */
+static json_t *real3(double v) {
+        return json_real(round(v * 1000.0) / 1000.0);
+}
+
+static uint64_t count_errors(const LoadCounts *c) {
+        return c->err_connect + c->err_timeout + c->err_status + c->err_other;
+}
+
+/* {p50, p90, p95, p99, p999, max, mean} in milliseconds. */
+static json_t *latency_json(const Histogram *h) {
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(percentiles); i++)
+                if (json_object_set_new(o, percentiles[i].key, real3(load_report_ms(h, percentiles[i].p))) < 0)
+                        return json_decref(o), NULL;
+        if (json_object_set_new(o, "max", real3(load_report_ms(h, 100))) < 0 ||
+            json_object_set_new(o, "mean", real3(h && hist_count(h) ? hist_mean(h) / USEC_PER_MSEC : 0)) < 0)
+                return json_decref(o), NULL;
+        return o;
+}
+
+static json_t *errors_json(const LoadCounts *c) {
+        return json_pack("{s:I, s:I, s:I, s:I}", "connect", (json_int_t) c->err_connect,
+                         "timeout", (json_int_t) c->err_timeout, "status", (json_int_t) c->err_status,
+                         "other", (json_int_t) c->err_other);
+}
+
+static json_t *stats_json(const LoadStats *s) {
+        return json_pack("{s:I, s:I, s:o*, s:o*, s:o*}", "requests", (json_int_t) s->counts.sent,
+                         "ok", (json_int_t) s->counts.ok, "errors", errors_json(&s->counts),
+                         "latency_ms", latency_json(s->latency), "service_ms", latency_json(s->service));
+}
+
+static json_t *per_request_json(const LoadResult *r) {
+        json_t *o = json_object();
+
+        for (size_t i = 0; o && i < r->n_per_request; i++)
+                if (json_object_set_new(o, r->per_request[i].name ?: "?", stats_json(&r->per_request[i])) < 0)
+                        return json_decref(o), NULL;
+        return o;
+}
+
+static json_t *time_json(uint64_t usec) {
+        char buf[64];
+
+        return json_string(units_format_iso8601(usec, buf, sizeof buf));
+}
+
+json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info) {
+        bool over = r->state != LOAD_RUN_RUNNING;
+        json_t *o;
+
+        o = json_pack("{s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o*, s:I, s:I, s:i}",
+                      "id", info->id >= 0 ? json_integer(info->id) : json_null(),
+                      "scenario", info->scenario ?: "",
+                      "model", info->model == LOAD_MODEL_OPEN ? "open" : "closed",
+                      "state", info->state ?: load_run_state_to_string(r->state),
+                      "started_at", time_json(r->started_usec),
+                      "ended_at", over ? time_json(r->started_usec + r->elapsed_usec) : json_null(),
+                      "duration_s", real3((double) r->elapsed_usec / USEC_PER_SEC),
+                      "requests", (json_int_t) r->total.counts.sent,
+                      "ok", (json_int_t) r->total.counts.ok,
+                      "errors", errors_json(&r->total.counts),
+                      "dropped", (json_int_t) r->total.counts.dropped,
+                      "aborted", (json_int_t) r->total.counts.aborted,
+                      "in_flight", (int) r->in_flight);
+        if (!o)
+                return NULL;
+        if (json_object_set_new(o, "target_rps", info->model == LOAD_MODEL_OPEN ? real3(r->target_rps)
+                                                                                 : json_null()) < 0 ||
+            json_object_set_new(o, "achieved_rps", real3(r->achieved_rps)) < 0 ||
+            json_object_set_new(o, "latency_ms", latency_json(r->total.latency)) < 0 ||
+            json_object_set_new(o, "service_ms", latency_json(r->total.service)) < 0 ||
+            json_object_set_new(o, "per_request", per_request_json(r)) < 0 ||
+            json_object_set_new(o, "connections", json_integer((json_int_t) r->connections)) < 0 ||
+            json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null()) < 0)
+                return json_decref(o), NULL;
+        return o;
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void text_latency(FILE *f, const char *what, const Histogram *h) {
+        fprintf(f, "  %-26s", what);
+        for (size_t i = 0; i < ELEMENTSOF(percentiles); i++)
+                fprintf(f, " %9.2f", load_report_ms(h, percentiles[i].p));
+        fprintf(f, " %9.2f %9.2f\n", load_report_ms(h, 100), h && hist_count(h) ? hist_mean(h) / USEC_PER_MSEC : 0);
+}
+
+static void text_counts(FILE *f, const LoadCounts *c) {
+        fprintf(f, "%" PRIu64 " requests, %" PRIu64 " ok, %" PRIu64 " errors (connect %" PRIu64 ", timeout %" PRIu64
+                ", status %" PRIu64 ", other %" PRIu64 ")", c->sent, c->ok, count_errors(c), c->err_connect,
+                c->err_timeout, c->err_status, c->err_other);
+}
+
+static void text_per_request(FILE *f, const LoadResult *r) {
+        fprintf(f, "Per request:\n");
+        for (size_t i = 0; i < r->n_per_request; i++) {
+                const LoadStats *s = &r->per_request[i];
+
+                fprintf(f, "  %s: ", s->name ?: "?");
+                text_counts(f, &s->counts);
+                fprintf(f, "; p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", load_report_ms(s->latency, 50),
+                        load_report_ms(s->latency, 95), load_report_ms(s->latency, 99));
+        }
+}
+
+int load_report_text(const LoadResult *r, const LoadReportInfo *info, FILE *f) {
+        fprintf(f, "Scenario %s (%s model): %s after %.1fs\n", info->scenario ?: "?",
+                info->model == LOAD_MODEL_OPEN ? "open" : "closed",
+                info->state ?: load_run_state_to_string(r->state), (double) r->elapsed_usec / USEC_PER_SEC);
+        fprintf(f, "  ");
+        text_counts(f, &r->total.counts);
+        fprintf(f, "\n  %" PRIu64 " dropped (max_inflight reached), %" PRIu64 " aborted, %" PRIu64
+                " connections opened\n", r->total.counts.dropped, r->total.counts.aborted, r->connections);
+        if (info->model == LOAD_MODEL_OPEN)
+                fprintf(f, "  rate: %.1f/s achieved, %.1f/s intended\n", r->achieved_rps, r->target_rps);
+        else
+                fprintf(f, "  rate: %.1f/s achieved\n", r->achieved_rps);
+        fprintf(f, "  %-26s %9s %9s %9s %9s %9s %9s %9s\n", "latency (ms)", "p50", "p90", "p95", "p99", "p99.9",
+                "max", "mean");
+        text_latency(f, "from the intended start", r->total.latency);
+        text_latency(f, "service time", r->total.service);
+        text_per_request(f, r);
+        if (r->reason)
+                fprintf(f, "First error: %s\n", r->reason);
+        return ferror(f) ? -EIO : 0;
+}
+
+void load_report_second(const LoadSecond *s, char *buf, size_t size) {
+        snprintf(buf, size, "%5" PRIu64 "s  rate %.1f/s  p95 %.2fms  p99 %.2fms  errors %" PRIu64
+                 "  in flight %u  dropped %" PRIu64,
+                 s->second, s->achieved_rps, (double) s->p95_usec / USEC_PER_MSEC,
+                 (double) s->p99_usec / USEC_PER_MSEC, count_errors(&s->counts), s->in_flight, s->counts.dropped);
+}
