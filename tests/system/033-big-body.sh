@@ -70,8 +70,15 @@ gaps=$(sqlite3 "$WORK/perfwatch.db" "SELECT s.ts FROM samples s JOIN series n ON
         WHERE n.name = 'go.app.memory.up' AND s.ts BETWEEN $start_ms AND $end_ms ORDER BY s.ts" |
        awk 'NR > 1 { printf "%d ", $1 - p } { p = $1 }')
 diag "gaps between the fast target's polls (ms): $gaps"
-bad=0; n=0
-for g in $gaps; do n=$((n + 1)); [ "$g" -ge 200 ] && [ "$g" -le 300 ] || bad=1; done
-[ "$n" -ge 25 ] || bad=1
-ok $bad "while the big body is parsed every second, every gap of the 250 ms target is within +-20% ($n gaps)"
+# NB: at most one gap in ten may miss +-20% (a busy CPU, make -j2 running
+# another test beside this one), and none may exceed 2x: parsing the whole
+# body at once held the loop 1 s and more.
+bad=0; n=0; off=0
+for g in $gaps; do
+        n=$((n + 1))
+        [ "$g" -ge 200 ] && [ "$g" -le 300 ] || off=$((off + 1))
+        [ "$g" -le 500 ] || bad=1
+done
+[ "$n" -ge 25 ] && [ $((off * 10)) -le "$n" ] || bad=1
+ok $bad "while the big body is parsed every second, the 250 ms target's gaps stay within +-20% ($((n - off)) of $n) and under 500 ms"
 done_testing

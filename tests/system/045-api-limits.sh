@@ -41,15 +41,18 @@ HEAVY="$PW/v1/series?metric=heavy.a&step=5m&from=now-11d"
 
 # --- cheap routes beside heavy ones
 check "a stepped read of 11 days of heavy.a is allowed" test "$(code "$HEAVY")" = 200
-# fast URL: prints 0 when every one of 5 tries of URL took under 50 ms.
+# fast URL: succeeds when the median of 5 tries of URL took under 50 ms and
+# the slowest under 250 ms (one try may meet a busy CPU; an API queued
+# behind heavy reads is slow on every try: 0.8 to 4 s were seen).
 fast() {
-        local i t slow=0
+        local i t times=""
         for i in 1 2 3 4 5; do
                 t=$(curl -s -o /dev/null --max-time 5 -w '%{time_total}' "$1")
                 diag "$1 took $t s"
-                awk -v t="$t" 'BEGIN { exit !(t < 0.050) }' || slow=1
+                times="$times ${t:-9}"
         done
-        return $slow
+        echo $times | tr ' ' '\n' | sort -g |
+                awk '{ v[NR] = $1 } END { exit !(NR == 5 && v[3] < 0.050 && v[5] < 0.250) }'
 }
 # beside_heavy ROUTE: starts four heavy reads (two run, two wait for a
 # worker), then times ROUTE while they run.  The old API ran them on its
@@ -62,7 +65,7 @@ beside_heavy() {
         done
         PIDS="$PIDS $h"
         sleep 0.2
-        check "$1 answers in under 50 ms while heavy reads run" fast "$PW$1"
+        check "$1 answers in under 50 ms (median of 5) while heavy reads run" fast "$PW$1"
         check "... the heavy reads were still running while $1 was timed" kill -0 $h
         wait $h
         diag "heavy reads: $(cat "$WORK"/h[1-4].code | tr '\n' ' ')"
