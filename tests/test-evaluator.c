@@ -1,7 +1,7 @@
 /* The evaluation worker: reports come back on the loop, a request never
  * blocks the loop even while a slow evaluation runs, requests coalesce,
- * the startup wait gets the first report, and freeing mid-evaluation
- * returns.  Run under the sanitizer build too (threads). */
+ * the startup wait gets the first report, freeing mid-evaluation returns,
+ * and the worker keeps to its time limit.  Run under the sanitizer build too (threads). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -142,6 +142,29 @@ static void test_round_trip(sd_event *e, const char *path) {
            (unsigned long long) (took / USEC_PER_MSEC));
 }
 
+/* The worker applies the limit it was given: the slow criterion, which
+ * takes tens of ms, comes back unknown for the time limit within 1 ms. */
+static void test_time_limit(sd_event *e, const char *path) {
+        CriterionConfig slow = rule("slow", USEC_PER_MIN);
+        CriteriaReport *rep = NULL;
+        Evaluator *ev = NULL;
+        char *err = NULL;
+
+        is_int(evaluator_new(e, path, USEC_PER_MSEC, on_done, NULL, &ev, &err), 0,
+               "evaluator_new with a 1 ms limit succeeds");
+        free(err);
+        if (!ev)
+                return;
+        is_int(evaluator_request(ev, &slow, 1), 0, "a request for the slow criterion succeeds");
+        evaluator_wait(ev, &rep);
+        ok(rep && rep->n_results == 1 && rep->results[0].state == CRITERION_STATE_UNKNOWN &&
+           rep->results[0].cause == CRITERION_CAUSE_TIME_LIMIT,
+           "past the worker's limit: unknown, for the time limit (%s)",
+           rep && rep->n_results ? criteria_state_to_string(rep->results[0].state) : "no report");
+        criteria_report_free(rep);
+        evaluator_free(ev);
+}
+
 int main(void) {
         char dir[] = "/tmp/test-evaluator.XXXXXX", path[256];
         sd_event *e = NULL;
@@ -158,6 +181,7 @@ int main(void) {
 
         fill(path, (int64_t) (now_realtime_usec() / USEC_PER_MSEC));
         test_round_trip(e, path);
+        test_time_limit(e, path);
         ok(evaluator_free(NULL) == NULL, "evaluator_free(NULL) is a no-op");
 
         sd_event_unref(e);

@@ -110,6 +110,14 @@ static void test_long_names(void) {
         is_int(stream(doc, 3, "go.app", &b, error, sizeof(error)), flatten(doc, "go.app", &a),
                "names too long are skipped as json_flatten skips them");
         ok(same(&a, &b), "and the siblings of a too-long key keep their names");
+
+        /* "go.app." and a key: exactly JSON_FLATTEN_NAME_MAX bytes, then one more. */
+        key[JSON_FLATTEN_NAME_MAX - strlen("go.app.")] = '\0';
+        snprintf(doc, sizeof(doc), "{\"%s\": 5, \"%sk\": 6}", key, key);
+        is_int(stream(doc, 1 << 20, "go.app", &b, error, sizeof(error)), 1,
+               "a name of exactly JSON_FLATTEN_NAME_MAX bytes is kept, one byte more is not");
+        ok(b.n == 1 && strlen(b.names[0]) == JSON_FLATTEN_NAME_MAX && b.values[0] == 5,
+           "the kept one is the name of JSON_FLATTEN_NAME_MAX bytes");
 }
 
 static void expect_bad(const char *text, const char *want, const char *what) {

@@ -3,7 +3,8 @@
  * at odd places, both bounds inclusive) equals the same statistic computed
  * in C over the raw samples, exactly.  Values are whole numbers, so every
  * sum is exact whatever the order of the additions.  Also the backfill of a
- * database migrated from schema 2, and retention of the rollups. */
+ * database migrated from schema 2, retention of the rollups, and minutes
+ * before the epoch. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -316,6 +317,42 @@ static void test_retention(const char *path) {
         store_free(w);
 }
 
+/* Times before the epoch round down to their minute too (a sample 1.5
+ * minutes before 0 is in the minute [-120 s, -60 s)): windows over them
+ * agree with brute force, counting no sample twice. */
+static void test_before_epoch(const char *path) {
+        const Raw raw[] = { { -150000, 4 }, { -90000, 5 }, { -60000, 3 }, { -30000, 1 }, { -1, 2 } };
+        const int64_t froms[] = { -200000, -180000, -150000, -120001, -90000, -60000 };
+        const int64_t tos[] = { -60001, -60000, -1, 0 };
+        unsigned bad = 0;
+        Store *w = NULL;
+        char *err = NULL;
+
+        is_int(store_open(path, &w, &err), 0, "(setup) open a new database");
+        free(err);
+        if (!w)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(raw); i++)
+                store_append(w, "old", raw[i].ts, raw[i].v);
+        store_flush(w);
+        for (size_t f = 0; f < ELEMENTSOF(froms); f++)
+                for (size_t t = 0; t < ELEMENTSOF(tos); t++) {
+                        StoreStatResult got = {}, want = brute(raw, ELEMENTSOF(raw), froms[f], tos[t], STORE_STAT_MAX);
+
+                        if (store_series_stat(w, "old", froms[f], tos[t], STORE_STAT_MAX, &got) < 0 ||
+                            got.count != want.count || got.value != want.value) {
+                                if (bad++ == 0)
+                                        printf("# [%lld, %lld]: got n=%llu max %g, want n=%llu max %g\n",
+                                               (long long) froms[f], (long long) tos[t],
+                                               (unsigned long long) got.count, got.value,
+                                               (unsigned long long) want.count, want.value);
+                        }
+                }
+        ok(bad == 0, "windows before the epoch equal brute force (%u of %zu differ)", bad,
+           ELEMENTSOF(froms) * ELEMENTSOF(tos));
+        store_free(w);
+}
+
 int main(void) {
         char path[256];
 
@@ -330,6 +367,8 @@ int main(void) {
         test_backfill(path);
         snprintf(path, sizeof path, "%s/retention.db", tmpdir);
         test_retention(path);
+        snprintf(path, sizeof path, "%s/epoch.db", tmpdir);
+        test_before_epoch(path);
 
         snprintf(path, sizeof path, "rm -rf '%s'", tmpdir);
         if (system(path) != 0)
