@@ -136,14 +136,14 @@ static uint64_t column_u64(sqlite3_stmt *st, int i) {
 }
 
 /* Runs statement `id`, bound by the caller, which returns no rows; -ENOENT
- * when it changed none.  A CHECK failure (extra not a JSON object) and a
- * malformed JSON argument are the caller's: -EINVAL. */
+ * when it changed none.  The CHECK on extra (not a JSON object) and json()
+ * of set_extra's argument (not JSON) fail on the caller's input: -EINVAL. */
 static int run_exec_changes(Store *s, sqlite3_stmt *st, unsigned id) {
         int rc = sqlite3_step(st), r;
 
         if (rc == SQLITE_DONE)
                 r = sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
-        else if (rc == SQLITE_CONSTRAINT_CHECK || rc == SQLITE_ERROR) {
+        else if (rc == SQLITE_CONSTRAINT_CHECK || (rc == SQLITE_ERROR && id == STMT_RUN_EXTRA)) {
                 (void) store_sql_error(s, rc, id);
                 r = -EINVAL;
         } else

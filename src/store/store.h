@@ -15,8 +15,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "load/histogram.h"
-
 /* At most this many distinct series names per source prefix (the name up to
  * its second dot: "go.app.", "pg.main."; a name with one dot counts under
  * its first part, one without under ""): store_append() of a new one past
@@ -29,6 +27,9 @@
 
 typedef struct Store Store;
 typedef struct StorePool StorePool;
+/* load/histogram.h's histogram: the runs' histograms are stored in its
+ * encoding (hist_encode); the store depends on that module alone of src/load. */
+typedef struct Histogram Histogram;
 
 typedef enum StoreStat {
         STORE_STAT_MAX,
