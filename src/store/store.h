@@ -264,6 +264,7 @@ const char *store_run_state_to_string(StoreRunState state);
 int store_run_state_from_string(const char *name, StoreRunState *ret);
 /* "latency", "service", "lateness"; NULL for a value out of range. */
 const char *store_run_hist_kind_to_string(StoreRunHistKind kind);
+/* The kind named `name`: 0, or -EINVAL for a name that is none. */
 int store_run_hist_kind_from_string(const char *name, StoreRunHistKind *ret);
 
 /* A run's summary.  The strings are borrowed: as an argument, during the
@@ -331,7 +332,7 @@ int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json)
 int store_run_abort_interrupted(Store *s, unsigned *ret_n);
 
 /* Which runs store_run_list() walks: NULL scenario and state < 0 mean any;
- * from_ms <= started_at <= to_ms. */
+ * from_ms <= started_at <= to_ms (INT64_MIN and INT64_MAX for no bound). */
 typedef struct StoreRunFilter {
         const char *scenario;
         int state;                   /* a StoreRunState, or -1 for any */
