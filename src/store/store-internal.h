@@ -175,9 +175,11 @@ int store_rollup_add(Store *s, int64_t series_id, int64_t ts_ms, double value);
 int store_rollup_retention(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);
 /* ------------------------------------------------ store-runs.c: runs */
 
-/* Deletes at most `max_rows` histograms of runs (not running) started
- * before `cutoff_ms`, then at most `max_rows` such runs left without any,
- * inside the caller's open transaction; *ret_deleted gets the larger count. */
+/* Deletes at most max_rows / 16 (at least 1) histograms of runs (not
+ * running) started before `cutoff_ms`, then at most `max_rows` such runs
+ * left without any, inside the caller's open transaction.  *ret_deleted
+ * gets max_rows when the histograms filled their share (more may be left),
+ * else the runs deleted. */
 int store_run_retention(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);
 
 /* ------------------------------------------------ store-health.c */

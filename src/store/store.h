@@ -124,12 +124,13 @@ static inline bool store_health_failing(const StoreHealth *h) {
 char *store_health_reason(const StoreHealth *h, char *buf, size_t size);
 
 /* Deletes at most `max_rows` raw samples older than `cutoff_ms`, at most
- * `max_rows` per-minute rollups of minutes wholly older than it, and at most
- * `max_rows` histograms and `max_rows` runs of runs started before it (a
- * running run is never deleted; a run goes once its histograms are gone), in
- * one short transaction, so a large backlog never stalls the caller.
- * *ret_deleted gets the largest of the counts (less than max_rows means
- * done).  NB: the
+ * `max_rows` per-minute rollups of minutes wholly older than it, and of the
+ * runs started before it at most max_rows / 16 histograms (blobs of a few
+ * KiB) and `max_rows` runs (a running run is never deleted; a run goes once
+ * its histograms are gone), in one short transaction, so a large backlog
+ * never stalls the caller.  *ret_deleted gets the largest of the counts,
+ * max_rows when the histograms filled their share (less than max_rows
+ * means done).  NB: the
  * rollup of the minute that holds the cutoff stays until that whole minute
  * is past it, so a statistic over a window reaching back beyond the cutoff
  * may still count that minute's deleted samples. */
