@@ -24,6 +24,7 @@ CREATE TABLE runs (
         err_status INTEGER NOT NULL DEFAULT 0,
         err_other INTEGER NOT NULL DEFAULT 0,
         dropped INTEGER NOT NULL DEFAULT 0,
+        aborted INTEGER NOT NULL DEFAULT 0,
         target_rps REAL NOT NULL DEFAULT 0,
         achieved_rps REAL NOT NULL DEFAULT 0,
         reason TEXT NOT NULL DEFAULT '',

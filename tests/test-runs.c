@@ -161,13 +161,13 @@ static void test_running(Store *w, Store *rd, int64_t *ret_id) {
 
         run = (StoreRun) { .duration_ms = 5000, .requests = 500, .ok = 490, .err_connect = 1,
                            .err_timeout = 2, .err_status = 3, .err_other = 4, .dropped = 7,
-                           .target_rps = 100, .achieved_rps = 99.5 };
+                           .aborted = 5, .target_rps = 100, .achieved_rps = 99.5 };
         is_int(store_run_update(w, id, &run), 0, "update its figures so far");
         is_int(store_run_get(rd, id, &rec, NULL), 0, "get it while it runs");
         ok(rec && rec->run.state == STORE_RUN_RUNNING && rec->run.duration_ms == 5000 &&
            rec->run.requests == 500 && rec->run.ok == 490 && rec->run.err_connect == 1 &&
            rec->run.err_timeout == 2 && rec->run.err_status == 3 && rec->run.err_other == 4 &&
-           rec->run.dropped == 7 && rec->run.achieved_rps == 99.5,
+           rec->run.dropped == 7 && rec->run.aborted == 5 && rec->run.achieved_rps == 99.5,
            "the reader sees the updated figures, exactly");
         ok(rec && rec->n_hists == 0, "and no histogram yet");
         rec = store_run_record_free(rec);
@@ -207,7 +207,7 @@ static void test_finished(Store *w, Store *rd, int64_t id) {
         };
         StoreRun run = { .state = STORE_RUN_COMPLETED, .ended_at_ms = 1700000060000, .duration_ms = 60000,
                          .requests = 5000, .ok = 4990, .err_connect = 2, .err_timeout = 3, .err_status = 4,
-                         .err_other = 1, .dropped = 11, .target_rps = 100, .achieved_rps = 83.25,
+                         .err_other = 1, .dropped = 11, .aborted = 6, .target_rps = 100, .achieved_rps = 83.25,
                          .reason = "" };
         StoreRunRecord *rec = NULL;
         bool same = true;
@@ -226,7 +226,7 @@ static void test_finished(Store *w, Store *rd, int64_t id) {
            rec->run.duration_ms == 60000, "start, end and duration exactly");
         ok(rec->run.requests == 5000 && rec->run.ok == 4990 && rec->run.err_connect == 2 &&
            rec->run.err_timeout == 3 && rec->run.err_status == 4 && rec->run.err_other == 1 &&
-           rec->run.dropped == 11, "every count exactly");
+           rec->run.dropped == 11 && rec->run.aborted == 6, "every count exactly");
         ok(rec->run.target_rps == 100 && rec->run.achieved_rps == 83.25, "the rates exactly");
         is_int(rec->n_hists, 5, "5 histograms come back");
         for (size_t i = 0; i < 5; i++)

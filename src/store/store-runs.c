@@ -20,16 +20,17 @@
 
 #define RUN_COLUMNS                                                                        \
         "id, scenario, model, state, started_at, ended_at, duration_ms, requests, ok, "   \
-        "err_connect, err_timeout, err_status, err_other, dropped, target_rps, "          \
+        "err_connect, err_timeout, err_status, err_other, dropped, aborted, target_rps, "  \
         "achieved_rps, reason, extra"
 /* One statement per filter combination, so the planner can use an index. */
 #define RUN_LIST_SQL(where)                                                                \
         "SELECT " RUN_COLUMNS " FROM runs WHERE " where "started_at BETWEEN ?3 AND ?4 "   \
         "ORDER BY started_at DESC, id DESC LIMIT ?5"
-/* ?2..?11: the figures a running run updates. */
+/* ?2..?12: the figures a running run updates. */
 #define RUN_FIGURES_SET                                                                    \
         "duration_ms = ?2, requests = ?3, ok = ?4, err_connect = ?5, err_timeout = ?6, "  \
-        "err_status = ?7, err_other = ?8, dropped = ?9, target_rps = ?10, achieved_rps = ?11"
+        "err_status = ?7, err_other = ?8, dropped = ?9, aborted = ?10, target_rps = ?11, " \
+        "achieved_rps = ?12"
 #define RUN_OLD "r.started_at < ?1 AND r.state <> 'running'"
 
 const char *const store_run_sql[_STMT_MAX - STMT_RUN_FIRST] = {
@@ -39,7 +40,7 @@ const char *const store_run_sql[_STMT_MAX - STMT_RUN_FIRST] = {
         [STMT_RUN_UPDATE - STMT_RUN_FIRST] =
                 "UPDATE runs SET " RUN_FIGURES_SET " WHERE id = ?1 AND state = 'running'",
         [STMT_RUN_FINISH - STMT_RUN_FIRST] =
-                "UPDATE runs SET " RUN_FIGURES_SET ", state = ?12, ended_at = ?13, reason = ?14 "
+                "UPDATE runs SET " RUN_FIGURES_SET ", state = ?13, ended_at = ?14, reason = ?15 "
                 "WHERE id = ?1 AND state = 'running'",
         [STMT_RUN_HIST_INSERT - STMT_RUN_FIRST] =
                 "INSERT INTO run_histograms (run_id, request, kind, data) VALUES (?1, ?2, ?3, ?4)",
@@ -178,7 +179,7 @@ int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_id) {
         return r;
 }
 
-/* Binds ?1 (the id) and the figures ?2..?11 of `run`. */
+/* Binds ?1 (the id) and the figures ?2..?12 of `run`. */
 static void bind_figures(sqlite3_stmt *st, int64_t id, const StoreRun *run) {
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, run->duration_ms);
@@ -189,8 +190,9 @@ static void bind_figures(sqlite3_stmt *st, int64_t id, const StoreRun *run) {
         sqlite3_bind_int64(st, 7, clamp64(run->err_status));
         sqlite3_bind_int64(st, 8, clamp64(run->err_other));
         sqlite3_bind_int64(st, 9, clamp64(run->dropped));
-        sqlite3_bind_double(st, 10, run->target_rps);
-        sqlite3_bind_double(st, 11, run->achieved_rps);
+        sqlite3_bind_int64(st, 10, clamp64(run->aborted));
+        sqlite3_bind_double(st, 11, run->target_rps);
+        sqlite3_bind_double(st, 12, run->achieved_rps);
 }
 
 int store_run_update(Store *s, int64_t id, const StoreRun *run) {
@@ -268,9 +270,9 @@ int store_run_finish(Store *s, int64_t id, const StoreRun *run,
         if (r < 0)
                 return r;
         bind_figures(st, id, run);
-        sqlite3_bind_text(st, 12, state_names[run->state], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 13, run->ended_at_ms);
-        sqlite3_bind_text(st, 14, run->reason ?: "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 13, state_names[run->state], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 14, run->ended_at_ms);
+        sqlite3_bind_text(st, 15, run->reason ?: "", -1, SQLITE_STATIC);
         r = run_exec_changes(s, st, STMT_RUN_FINISH);
         for (size_t i = 0; i < n && r >= 0; i++)
                 r = hist_insert(s, id, &hists[i], &buf, &size);
@@ -395,10 +397,11 @@ static StoreRun run_from_row(sqlite3_stmt *st) {
                 .err_status = column_u64(st, 11),
                 .err_other = column_u64(st, 12),
                 .dropped = column_u64(st, 13),
-                .target_rps = sqlite3_column_double(st, 14),
-                .achieved_rps = sqlite3_column_double(st, 15),
-                .reason = (const char *) sqlite3_column_text(st, 16) ?: "",
-                .extra = (const char *) sqlite3_column_text(st, 17) ?: "{}",
+                .aborted = column_u64(st, 14),
+                .target_rps = sqlite3_column_double(st, 15),
+                .achieved_rps = sqlite3_column_double(st, 16),
+                .reason = (const char *) sqlite3_column_text(st, 17) ?: "",
+                .extra = (const char *) sqlite3_column_text(st, 18) ?: "{}",
         };
 }
 

@@ -239,7 +239,10 @@ int store_profile_get(Store *s, int64_t id,
  * write: the engine's on_done runs on the run's own thread, so its caller
  * hands the result to the loop first (an sd_event source, or a queue and an
  * eventfd as store-inbox.c does for samples) and calls store_run_finish()
- * there.  Each write is one statement or one short transaction of its own.
+ * there (the engine's snapshot is thread-safe: on_done can merely wake the
+ * loop, through an eventfd it watches, and the loop then takes
+ * load_run_snapshot() and finishes the run).  Each write is one statement or
+ * one short transaction of its own.
  * The reads (list, get, hist, latest) work on any Store, read-only ones
  * included (API threads, the criteria evaluator). */
 
@@ -279,10 +282,11 @@ typedef struct StoreRun {
         int64_t started_at_ms;
         int64_t ended_at_ms;         /* 0 while running */
         int64_t duration_ms;         /* elapsed so far while running, then in all */
-        uint64_t requests;           /* sent */
+        uint64_t requests;           /* sent: ok + every error class + aborted + in flight */
         uint64_t ok;
         uint64_t err_connect, err_timeout, err_status, err_other;
         uint64_t dropped;            /* scheduled but never sent (max_inflight) */
+        uint64_t aborted;            /* in flight when a stopping run gave up on them */
         double target_rps, achieved_rps;
         const char *reason;          /* why it ended so, in words; "" (or NULL as an argument): none */
         const char *extra;           /* a JSON object; "{}" when nothing hangs on the run */
