@@ -432,12 +432,30 @@ static int listen_fd(void) {
         return n == 1 ? SD_LISTEN_FDS_START : -1;
 }
 
+/* Any run still `running` when the daemon starts was interrupted (kill -9,
+ * a crash): it is marked aborted before a run of ours could begin.  Not
+ * fatal: the rows stay `running` and the next start tries again. */
+static void abort_interrupted_runs(Manager *m) {
+        unsigned n = 0;
+        int r;
+
+        r = store_run_abort_interrupted(m->store, &n);
+        if (r < 0)
+                log_warning("store %s: cannot mark the interrupted runs aborted: %s",
+                            m->config->daemon.database, strerror(-r));
+        else if (n > 0)
+                log_notice("store %s: %u run%s interrupted by the last stop marked aborted",
+                           m->config->daemon.database, n, n == 1 ? "" : "s");
+}
+
 static int open_store_and_api(Manager *m) {
         const DaemonConfig *d = &m->config->daemon;
         char *error = NULL;
         int r, fd;
 
         r = store_open(d->database, &m->store, &error);
+        if (r >= 0)
+                abort_interrupted_runs(m);
         if (r >= 0)
                 r = store_pool_new(d->database, API_READERS, &m->pool, &error);
         if (r >= 0)

@@ -16,7 +16,8 @@
 /* One slot per statement in Store.stmt, prepared when first used.  The SQL
  * of the series statements is in store.c, that of the profile statements
  * (from STMT_PROFILE_FIRST on) in store-profiles.c and that of the rollup
- * statements (from STMT_ROLLUP_FIRST on) in store-rollups.c, next to their
+ * statements (from STMT_ROLLUP_FIRST on) in store-rollups.c and that of the
+ * run statements (from STMT_RUN_FIRST on) in store-runs.c, next to their
  * users. */
 enum {
         STMT_BEGIN,
@@ -43,16 +44,36 @@ enum {
         STMT_ROLLUP_RAW,
         STMT_ROLLUP_RETENTION,
         STMT_SERIES_NAMES,
+        STMT_RUN_INSERT,
+        STMT_RUN_UPDATE,
+        STMT_RUN_FINISH,
+        STMT_RUN_HIST_INSERT,
+        STMT_RUN_EXTRA,
+        STMT_RUN_ABORT,
+        STMT_RUN_LIST_ANY,           /* the four LIST variants: bit 0 scenario, bit 1 state */
+        STMT_RUN_LIST_SCENARIO,
+        STMT_RUN_LIST_STATE,
+        STMT_RUN_LIST_BOTH,
+        STMT_RUN_GET,
+        STMT_RUN_HISTS,
+        STMT_RUN_HIST_ONE,
+        STMT_RUN_LATEST,
+        STMT_RUN_RETENTION_HISTS,
+        STMT_RUN_RETENTION,
         _STMT_MAX,
         STMT_PROFILE_FIRST = STMT_PROFILE_INSERT,
         STMT_ROLLUP_FIRST = STMT_ROLLUP_UPSERT,
+        STMT_RUN_FIRST = STMT_RUN_INSERT,
 };
 
 /* The profile statements' SQL, indexed by id - STMT_PROFILE_FIRST. */
 extern const char *const store_profile_sql[STMT_ROLLUP_FIRST - STMT_PROFILE_FIRST];
 
 /* The rollup statements' SQL, indexed by id - STMT_ROLLUP_FIRST. */
-extern const char *const store_rollup_sql[_STMT_MAX - STMT_ROLLUP_FIRST];
+extern const char *const store_rollup_sql[STMT_RUN_FIRST - STMT_ROLLUP_FIRST];
+
+/* The run statements' SQL, indexed by id - STMT_RUN_FIRST. */
+extern const char *const store_run_sql[_STMT_MAX - STMT_RUN_FIRST];
 
 typedef struct Series {
         char *name;
@@ -152,6 +173,15 @@ int store_rollup_add(Store *s, int64_t series_id, int64_t ts_ms, double value);
  * `cutoff_ms`, inside the caller's open transaction; *ret_deleted gets the
  * count. */
 int store_rollup_retention(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);
+/* ------------------------------------------------ store-runs.c: runs */
+
+/* Deletes at most max_rows / 16 (at least 1) histograms of runs (not
+ * running) started before `cutoff_ms`, then at most `max_rows` such runs
+ * left without any, inside the caller's open transaction.  *ret_deleted
+ * gets max_rows when the histograms filled their share (more may be left),
+ * else the runs deleted. */
+int store_run_retention(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted);
+
 /* ------------------------------------------------ store-health.c */
 
 /* Remembers the path's device and inode as the file opened.  0 or -errno. */

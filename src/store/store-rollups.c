@@ -18,7 +18,7 @@
  * microseconds of work. */
 #define DEADLINE_CHECK_STEPS 256
 
-const char *const store_rollup_sql[_STMT_MAX - STMT_ROLLUP_FIRST] = {
+const char *const store_rollup_sql[STMT_RUN_FIRST - STMT_ROLLUP_FIRST] = {
         /* In an UPDATE every column on the right names the old row's value,
          * so the order of the assignments does not matter.  Among equal
          * extremes the newest wins, among equal times the sample stored last

@@ -114,7 +114,9 @@ static const char *stmt_sql(unsigned id) {
                 return series_sql[id];
         if (id < STMT_ROLLUP_FIRST)
                 return store_profile_sql[id - STMT_PROFILE_FIRST];
-        return store_rollup_sql[id - STMT_ROLLUP_FIRST];
+        if (id < STMT_RUN_FIRST)
+                return store_rollup_sql[id - STMT_ROLLUP_FIRST];
+        return store_run_sql[id - STMT_RUN_FIRST];
 }
 
 /* A query error goes back as an errno for the caller to log; SQLite's own
@@ -479,11 +481,14 @@ static int store_check_version(Store *s, char **ret_error) {
 }
 
 /* Counts the tables of a database whose application_id is 0: `ours` those
- * every perfwatch schema has, `others` any that no perfwatch schema made. */
+ * every perfwatch schema has, `others` any that no perfwatch schema made.
+ * NB: every table a migration creates belongs in the second list: a file
+ * migrated but not yet stamped (killed between the two) must still open. */
 static int count_tables(Store *s, int *ret_ours, int *ret_others) {
         static const char sql[] =
                 "SELECT coalesce(sum(name IN ('series', 'samples')), 0), "
-                "coalesce(sum(name NOT IN ('series', 'samples', 'profiles')), 0) "
+                "coalesce(sum(name NOT IN ('series', 'samples', 'profiles', 'rollups', 'runs', "
+                "'run_histograms')), 0) "
                 "FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite!_%' ESCAPE '!'";
         sqlite3_stmt *st = NULL;
         int rc;
@@ -781,7 +786,7 @@ size_t store_pending(const Store *s) {
 
 int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigned *ret_deleted) {
         sqlite3_stmt *st = NULL;
-        unsigned n = 0, n_rollups = 0;
+        unsigned n = 0, n_rollups = 0, n_runs = 0;
         int r, rc;
 
         if (!s || !ret_deleted)
@@ -807,12 +812,16 @@ int store_retention_step(Store *s, int64_t cutoff_ms, unsigned max_rows, unsigne
         if (r >= 0)
                 r = store_rollup_retention(s, cutoff_ms, max_rows, &n_rollups);
         if (r >= 0)
+                r = store_run_retention(s, cutoff_ms, max_rows, &n_runs);
+        if (r >= 0)
                 r = store_stmt_exec(s, STMT_COMMIT);
         if (r < 0) {
                 store_txn_rollback(s);
                 return r;
         }
         *ret_deleted = n > n_rollups ? n : n_rollups;
+        if (n_runs > *ret_deleted)
+                *ret_deleted = n_runs;
         return 0;
 }
 

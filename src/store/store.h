@@ -27,6 +27,9 @@
 
 typedef struct Store Store;
 typedef struct StorePool StorePool;
+/* load/histogram.h's histogram: the runs' histograms are stored in its
+ * encoding (hist_encode); the store depends on that module alone of src/load. */
+typedef struct Histogram Histogram;
 
 typedef enum StoreStat {
         STORE_STAT_MAX,
@@ -120,10 +123,14 @@ static inline bool store_health_failing(const StoreHealth *h) {
  * terminated).  Returns buf. */
 char *store_health_reason(const StoreHealth *h, char *buf, size_t size);
 
-/* Deletes at most `max_rows` raw samples older than `cutoff_ms`, and at most
- * `max_rows` per-minute rollups of minutes wholly older than it, in one short
- * transaction, so a large backlog never stalls the caller.  *ret_deleted gets
- * the larger of the two counts (less than max_rows means done).  NB: the
+/* Deletes at most `max_rows` raw samples older than `cutoff_ms`, at most
+ * `max_rows` per-minute rollups of minutes wholly older than it, and of the
+ * runs started before it at most max_rows / 16 histograms (blobs of a few
+ * KiB) and `max_rows` runs (a running run is never deleted; a run goes once
+ * its histograms are gone), in one short transaction, so a large backlog
+ * never stalls the caller.  *ret_deleted gets the largest of the counts,
+ * max_rows when the histograms filled their share (less than max_rows
+ * means done).  NB: the
  * rollup of the minute that holds the cutoff stays until that whole minute
  * is past it, so a statistic over a window reaching back beyond the cutoff
  * may still count that minute's deleted samples. */
@@ -224,6 +231,172 @@ int store_profile_list(Store *s, const char *target, const char *kind, int64_t f
 int store_profile_get(Store *s, int64_t id,
                       int (*fn)(const StoreProfile *p, const void *data, size_t size, void *u),
                       void *u);
+
+/* ---------------------------------------------------------------- runs
+ * Load scenario runs (sql/004-runs.sql): a summary row per run and its
+ * full histograms.  The writes (begin, update, finish, set_extra, abort,
+ * retention) are for the read-write Store's loop thread like every other
+ * write: the engine's on_done runs on the run's own thread, so its caller
+ * hands the result to the loop first (an sd_event source, or a queue and an
+ * eventfd as store-inbox.c does for samples) and calls store_run_finish()
+ * there (the engine's snapshot is thread-safe: on_done can merely wake the
+ * loop, through an eventfd it watches, and the loop then takes
+ * load_run_snapshot() and finishes the run).  Each write is one statement or
+ * one short transaction of its own.
+ * The reads (list, get, hist, latest) work on any Store, read-only ones
+ * included (API threads, the criteria evaluator). */
+
+typedef enum StoreRunState {
+        STORE_RUN_RUNNING,
+        STORE_RUN_COMPLETED,
+        STORE_RUN_ABORTED,           /* stopped by SIGTERM, or interrupted (kill -9) */
+        STORE_RUN_CANCELLED,
+        STORE_RUN_FAILED,
+        _STORE_RUN_STATE_MAX,
+} StoreRunState;
+
+typedef enum StoreRunHistKind {
+        STORE_RUN_HIST_LATENCY,      /* from each request's intended start */
+        STORE_RUN_HIST_SERVICE,      /* from the moment it was sent */
+        STORE_RUN_HIST_LATENESS,     /* how late it was sent against its intended start */
+        _STORE_RUN_HIST_KIND_MAX,
+} StoreRunHistKind;
+
+/* "running", "completed", ...; NULL for a value out of range. */
+const char *store_run_state_to_string(StoreRunState state);
+/* The state named `name`: 0, or -EINVAL for a name that is none. */
+int store_run_state_from_string(const char *name, StoreRunState *ret);
+/* "latency", "service", "lateness"; NULL for a value out of range. */
+const char *store_run_hist_kind_to_string(StoreRunHistKind kind);
+/* The kind named `name`: 0, or -EINVAL for a name that is none. */
+int store_run_hist_kind_from_string(const char *name, StoreRunHistKind *ret);
+
+/* A run's summary.  The strings are borrowed: as an argument, during the
+ * call; handed to a callback, during that call; in a StoreRunRecord, as
+ * long as the record.  Counts above INT64_MAX are stored as INT64_MAX. */
+typedef struct StoreRun {
+        int64_t id;
+        const char *scenario;
+        const char *model;           /* "open", "closed", ... */
+        StoreRunState state;
+        int64_t started_at_ms;
+        int64_t ended_at_ms;         /* 0 while running */
+        int64_t duration_ms;         /* elapsed so far while running, then in all */
+        uint64_t requests;           /* sent: ok + every error class + aborted + in flight */
+        uint64_t ok;
+        uint64_t err_connect, err_timeout, err_status, err_other;
+        uint64_t dropped;            /* scheduled but never sent (max_inflight) */
+        uint64_t aborted;            /* in flight when a stopping run gave up on them */
+        double target_rps, achieved_rps;
+        const char *reason;          /* why it ended so, in words; "" (or NULL as an argument): none */
+        const char *extra;           /* a JSON object; "{}" when nothing hangs on the run */
+} StoreRun;
+
+/* One histogram of a run, as handed to store_run_finish() (borrowed) or
+ * read back in a StoreRunRecord (owned by the record). */
+typedef struct StoreRunHistogram {
+        const char *request;         /* the request's name; "" for the run as a whole */
+        StoreRunHistKind kind;
+        Histogram *hist;
+} StoreRunHistogram;
+
+/* Records a new run in state running, started at started_at_ms, with the
+ * scenario, model, target_rps and extra (NULL: "{}") of `run` (its other
+ * fields are ignored); *ret_id gets its id.  0, -EINVAL (no scenario or
+ * model, extra not JSON), -EROFS, or another negative errno. */
+int store_run_begin(Store *s, const StoreRun *run, int64_t *ret_id);
+
+/* Stores the figures so far of running run `id`: duration_ms, the counts,
+ * target_rps and achieved_rps of `run` (the rest is ignored).  One UPDATE,
+ * cheap enough for every few seconds.  -ENOENT when no run `id` is
+ * running. */
+int store_run_update(Store *s, int64_t id, const StoreRun *run);
+
+/* Ends running run `id` in one transaction: its final state (not running),
+ * ended_at_ms, duration, counts, rates and reason from `run`, and the n
+ * histograms (encoded with hist_encode(); none may repeat a (request, kind)
+ * pair).  -EINVAL for state running, a NULL histogram or a repeated pair,
+ * -ENOENT when no run `id` is running; on any error nothing is written. */
+int store_run_finish(Store *s, int64_t id, const StoreRun *run,
+                     const StoreRunHistogram *hists, size_t n);
+
+/* Sets key `key` ([a-z0-9_]+) of run `id`'s extra object to the JSON text
+ * `json` (any JSON value), whatever the run's state: for what later issues
+ * hang on a run.  -EINVAL for a bad key or `json` that is not JSON,
+ * -ENOENT for no run `id`. */
+int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json);
+
+/* NB: an explicit call, not part of store_open(): perfwatchd calls it once
+ * at startup, before it could begin a run of its own, because any run still
+ * `running` then was interrupted (kill -9, a crash, a power cut).  Another
+ * process opening the file read-write (perfwatchd --run, a tool) must not
+ * abort the daemon's live run, so store_open() leaves them alone.  Marks
+ * every running run aborted, with ended_at = started_at + the duration of
+ * its last update and a reason saying so; its figures stay those of that
+ * update and it has no histograms.  *ret_n (may be NULL) gets how many. */
+int store_run_abort_interrupted(Store *s, unsigned *ret_n);
+
+/* Which runs store_run_list() walks: NULL scenario and state < 0 mean any;
+ * from_ms <= started_at <= to_ms (INT64_MIN and INT64_MAX for no bound). */
+typedef struct StoreRunFilter {
+        const char *scenario;
+        int state;                   /* a StoreRunState, or -1 for any */
+        int64_t from_ms, to_ms;
+} StoreRunFilter;
+
+/* Calls fn for each run matching `f`, newest first (by start, then id), at
+ * most `max`: 1 when more match (fn has seen the first `max`), else 0.
+ * Reads at most max + 1 rows, no histogram.  The StoreRun lives during the
+ * call only.  fn returning non-zero stops the walk and is returned. */
+int store_run_list(Store *s, const StoreRunFilter *f, size_t max,
+                   int (*fn)(const StoreRun *run, void *u), void *u);
+
+/* A run read back whole: the summary (its strings owned by the record) and
+ * every histogram stored for it, decoded, sorted by request then kind. */
+typedef struct StoreRunRecord {
+        StoreRun run;
+        StoreRunHistogram *hists;
+        size_t n_hists;
+} StoreRunRecord;
+
+/* Run `id` with its histograms in *ret (the caller frees it with
+ * store_run_record_free()).  -ENOENT when there is none; -EBADMSG when a
+ * stored histogram is not a valid encoding, and then *ret_error (may be
+ * NULL; the caller frees it) names the run, the request and the kind. */
+int store_run_get(Store *s, int64_t id, StoreRunRecord **ret, char **ret_error);
+
+/* NULL is a no-op.  Returns NULL. */
+StoreRunRecord *store_run_record_free(StoreRunRecord *r);
+
+/* The record's histogram of (request, kind), borrowed; NULL when none was
+ * stored. */
+const Histogram *store_run_record_hist(const StoreRunRecord *r, const char *request,
+                                       StoreRunHistKind kind);
+
+/* Decodes run `id`'s histogram of (request, kind) into the caller's `into`
+ * (replacing what it held), without reading the run's others: for a list
+ * that shows each run's p95.  -ENOENT when it was not stored, -EBADMSG when
+ * it is not a valid encoding (`into` is then unchanged). */
+int store_run_hist(Store *s, int64_t id, const char *request, StoreRunHistKind kind,
+                   Histogram *into);
+
+/* What the latency criterion judges: the latest completed run of a
+ * scenario (by ended_at, then id) and its whole-run percentiles. */
+typedef struct StoreRunLatest {
+        int64_t id;
+        int64_t ended_at_ms;
+        uint64_t requests;
+        uint64_t latency_count;      /* values in its latency histogram; 0 when none stored */
+        uint64_t latency_p95_usec;   /* intended-start p95; 0 when latency_count is 0 */
+        uint64_t service_p95_usec;   /* service-time p95; 0 when none stored */
+} StoreRunLatest;
+
+/* The latest completed run of `scenario` in *ret; running, aborted,
+ * cancelled and failed runs do not count.  -ENOENT when there is none;
+ * -EBADMSG with *ret_error (may be NULL, the caller frees it) when its
+ * histogram is not a valid encoding. */
+int store_run_latest_completed(Store *s, const char *scenario, StoreRunLatest *ret,
+                               char **ret_error);
 
 /* The schema version (PRAGMA user_version) of an open store. */
 int store_schema_version(Store *s);

@@ -33,7 +33,8 @@ INSERT INTO samples (series_id, ts, value)
 SELECT (SELECT id FROM series WHERE name = 'go.app.Sys'), $start_ms + i * 250, 100000000 + i % 1000 FROM n;
 EOF
 if [ "$(sqlite3 "$DB" 'PRAGMA user_version')" -ge 3 ]; then
-        sqlite3 "$DB" 'DROP TABLE rollups; PRAGMA user_version = 2' || bail "cannot make $DB schema 2"
+        sqlite3 "$DB" 'DROP TABLE rollups; DROP TABLE IF EXISTS run_histograms; DROP TABLE IF EXISTS runs;
+                          PRAGMA user_version = 2' || bail "cannot make $DB schema 2"
 fi
 diag "pre-filled $N samples in $(echo "$(date +%s.%N) - $t0" | bc) s"
 
