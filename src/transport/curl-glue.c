@@ -46,7 +46,6 @@ struct CurlGlue {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
-        sd_event_source *defer;         /* curl's zero timeout */
         int epoll_fd;
         sd_event_source *epoll_io;
         Transfer *transfers;
@@ -135,11 +134,6 @@ static int glue_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int glue_on_defer(sd_event_source *s, void *userdata) {
-        glue_action(userdata, CURL_SOCKET_TIMEOUT, 0);
-        return 0;
-}
-
 /* Transfers removed while the owner tears down after the loop ended make
  * curl ask for sockets and timers a finished loop can no longer give. */
 static bool glue_loop_finished(CurlGlue *g) {
@@ -224,28 +218,8 @@ static int glue_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
         return 0;
 }
 
-/* curl's zero timeout: a defer source runs the action on the loop's next
- * iteration instead of recursing into curl.  NB: not a timer armed in the
- * past, which costs two timerfd re-arms per transfer, and those are costly
- * in a VM: at thousands of transfers a second they were the larger part of
- * a load run's CPU time. */
-static int glue_defer(CurlGlue *g) {
-        int r;
-
-        if (g->timer && sd_event_source_set_enabled(g->timer, SD_EVENT_OFF) < 0)
-                return -1;
-        if (g->defer)
-                return sd_event_source_set_enabled(g->defer, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
-        r = sd_event_add_defer(g->event, &g->defer, glue_on_defer, g);
-        if (r < 0) {
-                log_error("curl: cannot add a deferred action: %s", strerror(-r));
-                return -1;
-        }
-        (void) sd_event_source_set_description(g->defer, "curl-now");
-        return 0;
-}
-
-/* curl's single timeout. */
+/* curl's single timeout.  A zero timeout arms the timer in the past, so the
+ * action runs on the loop's next iteration instead of recursing into curl. */
 static int glue_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         CurlGlue *g = userp;
         uint64_t when;
@@ -253,17 +227,13 @@ static int glue_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 
         if (glue_loop_finished(g))
                 return 0;
-        if (timeout_ms == 0)
-                return glue_defer(g);
-        if (g->defer && sd_event_source_set_enabled(g->defer, SD_EVENT_OFF) < 0)
-                return -1;
         if (timeout_ms < 0) {
                 if (g->timer && sd_event_source_set_enabled(g->timer, SD_EVENT_OFF) < 0)
                         return -1;
                 return 0;
         }
 
-        when = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+        when = timeout_ms == 0 ? 1 : now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
 
         if (!g->timer) {
                 r = sd_event_add_time(g->event, &g->timer, CLOCK_MONOTONIC, when, 1000,
@@ -348,7 +318,6 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
         if (g->epoll_fd >= 0)
                 close(g->epoll_fd);
         sd_event_source_disable_unref(g->timer);
-        sd_event_source_disable_unref(g->defer);
         sd_event_unref(g->event);
         free(g);
         return NULL;
