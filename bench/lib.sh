@@ -51,6 +51,10 @@ cleanup() {
         [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 
+# load_average: the machine's 1, 5 and 15 minute load averages, to print
+# beside timings (the load scripts' figures move with what else runs).
+load_average() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"; }
+
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_usec() { echo "${EPOCHREALTIME/./}"; }
 usec_to_s() { echo "$(($1 / 1000000)).$(printf %06d $(($1 % 1000000)))"; }

@@ -89,6 +89,7 @@ run_locust() {
         CPU=$(cpu_of "$out.time")
 }
 
+load_average
 say "demo target's API on CPU $SERVER_CPU (GOMAXPROCS=1), clients on CPU $CLIENT_CPU," \
         "$USERS connections, GET $REQ_PATH, ${SECS} s each, $RUNS runs"
 : >"$WORK/ratios"
@@ -134,3 +135,4 @@ END {
         printf "\nbar: >= %.1fx wrk: median %.2fx, %s\n", bw, mw, (mw >= bw ? "meets the bar" : "MISSES the bar")
         printf "bar: >= %.0fx Locust FastHttpUser: median %.2fx, %s\n", bl, ml, (ml >= bl ? "meets the bar" : "MISSES the bar")
 }' "$WORK/ratios"
+echo "after the run: $(load_average)"

@@ -32,6 +32,7 @@ start_demo_target
 BASE=http://127.0.0.1:$API_PORT
 curl -sf -o /dev/null "$BASE$REQ_PATH" || bail "GET $BASE$REQ_PATH does not answer 2xx"
 
+load_average
 say "load-bench $BASE $REQ_PATH $RATE $SECS on CPU $CLIENT_CPU; RSS every second (warm-up ${WARMUP} s)"
 taskset -c "$CLIENT_CPU" "$LOAD_BENCH" "$BASE" "$REQ_PATH" "$RATE" "$SECS" >"$WORK/load-bench.txt" 2>&1 &
 LB_PID=$!
@@ -73,3 +74,4 @@ say "histogram record cost: bench/histogram.sh $N 100000"
 "$TOP/bench/histogram.sh" "$N" 100000 >"$WORK/histogram.txt" 2>&1 ||
         { echo "bench/histogram.sh failed:" >&2; cat "$WORK/histogram.txt" >&2; exit 1; }
 grep -E '^(values recorded|record):' "$WORK/histogram.txt"
+echo "after the run: $(load_average)"
