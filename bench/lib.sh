@@ -51,6 +51,10 @@ cleanup() {
         [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 
+# load_average: the machine's 1, 5 and 15 minute load averages, to print
+# beside timings (the load scripts' figures move with what else runs).
+load_average() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"; }
+
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_usec() { echo "${EPOCHREALTIME/./}"; }
 usec_to_s() { echo "$(($1 / 1000000)).$(printf %06d $(($1 % 1000000)))"; }
@@ -61,13 +65,33 @@ wait_for() {    # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s
 }
 jget() { curl -s --max-time 5 "$1" | jq -r "$2"; }
 
+# bench_load_binaries: DEMO_TARGET and LOAD_BENCH (tests/load-bench, the
+# load engine's hand-run driver), both prebuilt when both are set, else
+# built under build/ without sanitizers.
+bench_load_binaries() {
+        [ -n "${LOAD_BENCH:-}" ] && [ -n "${DEMO_TARGET:-}" ] && return 0
+        say "building the demo target and tests/load-bench (build/, no sanitizers)"
+        build build || exit 1
+        make -C "$TOP/build" tests/target/demo-target tests/load-bench >/dev/null || exit 1
+        LOAD_BENCH=$TOP/build/tests/load-bench
+        DEMO_TARGET=$TOP/build/tests/target/demo-target
+}
+
+# The load scripts pin the server and the client to one core each:
+# SERVER_CPU and CLIENT_CPU (default 0 and 1) for taskset.
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
 # start_demo_target [ARGS...]: the demo target on three free loopback ports
 # (MEM_PORT, API_PORT, PPROF_PORT; MEM_URL is its /memory), with ARGS;
-# sets TARGET_PID and returns once /memory answers.
+# sets TARGET_PID and returns once /memory answers.  TARGET_WRAP, when set,
+# is a command prefix that execs it (e.g. "env GOMAXPROCS=1 taskset -c 0"),
+# so that TARGET_PID is still the target's own PID.
 start_demo_target() {
         MEM_PORT=$(free_port) API_PORT=$(free_port) PPROF_PORT=$(free_port)
         MEM_URL=http://127.0.0.1:$MEM_PORT/memory
-        "$DEMO_TARGET" -memory "127.0.0.1:$MEM_PORT" -api "127.0.0.1:$API_PORT" \
+        # shellcheck disable=SC2086 # TARGET_WRAP is split into words on purpose
+        ${TARGET_WRAP:-} "$DEMO_TARGET" -memory "127.0.0.1:$MEM_PORT" -api "127.0.0.1:$API_PORT" \
                 -pprof "127.0.0.1:$PPROF_PORT" "$@" >"$WORK/target.log" 2>&1 &
         TARGET_PID=$!
         PIDS="$PIDS $TARGET_PID"
