@@ -174,7 +174,7 @@ static void test_full_file_criteria(const Config *c) {
         is_double(cc ? cc->threshold : 0, -25, 1e-9, "a plain threshold may be negative and in e-notation");
         is_str(cc ? cc->unit : NULL, "", "and has no unit");
         cc = config_find_criterion(c, "latency_p95");
-        ok(cc && cc->kind == CRITERION_NO_SOURCE && cc->line == 28, "latency_p95 stays NO_SOURCE when configured");
+        ok(cc && cc->kind == CRITERION_RUN_LATENCY && cc->line == 28, "latency_p95 stays a run criterion when configured");
         is_double(cc ? cc->threshold : 0, 250, 1e-9, "its threshold is overridden");
         is_str(cc ? cc->unit : NULL, "ms", "a plain number keeps the built-in's unit ms");
         is_int(cc ? cc->max_age_usec : 0, USEC_PER_HOUR, "its max_age is overridden");
@@ -206,7 +206,7 @@ static void test_defaults(void) {
                 double threshold;
                 const char *unit;
         } builtins[] = {
-                { "latency_p95", CRITERION_NO_SOURCE, CRITERION_LT, 300, "ms" },
+                { "latency_p95", CRITERION_RUN_LATENCY, CRITERION_LT, 300, "ms" },
                 { "memory", CRITERION_SERIES, CRITERION_LT, 536870912, "bytes" },
                 { "acu_scaling", CRITERION_NO_SOURCE, CRITERION_LT, NAN, NULL },
                 { "zero_data_loss", CRITERION_NO_SOURCE, CRITERION_LE, 0, "writes" },
@@ -505,7 +505,7 @@ static void test_suggestions(void) {
                      "a key in the wrong case is suggested");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nwindw = 1h\n",
                      ":5: [criterion c] windw: unknown key, did you mean \"window\"? (one of: series, statistic, op, "
-                     "threshold, window, max_age)", "a missing letter is suggested");
+                     "threshold, window, max_age, scenario, min_requests)", "a missing letter is suggested");
         expect_error("[critrion c]\n",
                      ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
                      "target, postgres, capacity, criterion, scenario)", "a misspelt section kind is suggested");
@@ -567,7 +567,39 @@ static void test_criterion_errors(void) {
                      "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
                      ":5: [criterion c] colour: unknown key (one of: series, statistic, op, threshold, window, "
-                     "max_age)", "an unknown criterion key");
+                     "max_age, scenario, min_requests)", "an unknown criterion key");
+        expect_error("[criterion memory]\nscenario = peak\n",
+                     ":2: [criterion memory] scenario: not supported for this criterion yet",
+                     "scenario on a series criterion");
+        expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nmin_requests = 5\n",
+                     ":5: [criterion c] min_requests: not supported for this criterion yet",
+                     "min_requests on a user criterion");
+        expect_error("[criterion latency_p95]\nwindow = 1h\n",
+                     ":2: [criterion latency_p95] window: not supported for this criterion yet",
+                     "latency_p95 judges a run, not a window");
+}
+
+static void test_latency_keys(void) {
+        const CriterionConfig *cc;
+        Config *c = NULL;
+        char *errors = NULL;
+
+        ok(load("[criterion latency_p95]\nscenario = nightly\nmin_requests = 50\nop = <=\nthreshold = 2s\n",
+                &c, &errors) == 0, "latency_p95 takes scenario, min_requests, op and threshold");
+        cc = c ? config_find_criterion(c, "latency_p95") : NULL;
+        is_str(cc ? cc->scenario : NULL, "nightly", "scenario is read");
+        is_int(cc ? cc->min_requests : 0, 50, "min_requests is read");
+        ok(cc && cc->op == CRITERION_LE && cc->threshold == 2000, "op <= and a threshold of 2s in ms");
+        config_free(c);
+        free(errors);
+        c = NULL;
+        errors = NULL;
+        ok(load("", &c, &errors) == 0, "an empty file loads");
+        cc = c ? config_find_criterion(c, "latency_p95") : NULL;
+        is_str(cc ? cc->scenario : NULL, "peak", "scenario defaults to peak");
+        is_int(cc ? cc->min_requests : 0, 1000, "min_requests defaults to 1000");
+        config_free(c);
+        free(errors);
 }
 
 static void test_many_errors(void) {
@@ -1347,11 +1379,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 53, "config_foreach_key visits every key of the table");
+        is_int(k.n, 55, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 6 && k.per_section[5] == 13,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 6 criterion and 13 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 8 && k.per_section[5] == 13,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 8 criterion and 13 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1384,7 +1416,8 @@ static const struct {
                       "[capacity acu]\nsource = sql\npostgres = main\nquery = SELECT 2\n" },
         { "criterion", "[criterion memory]\nseries = go.go.HeapInuse\nstatistic = avg\nop = <=\n"
                        "threshold = 1GiB\nwindow = 2h\nmax_age = 2m\n"
-                       "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n" },
+                       "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n"
+                       "[criterion latency_p95]\nscenario = nightly\nmin_requests = 10\n" },
         { "scenario", "[scenario open]\nmodel = open\nbase_url = http://127.0.0.1:4\nrate = 5/s\nduration = 2s\n"
                       "timeout = 2s\nmax_inflight = 20\nrequest = 2 POST /a/${seq} {\"id\": \"${uuid}\"}\n"
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
@@ -1514,6 +1547,7 @@ int main(void) {
         test_url_and_address_errors();
         test_section_errors();
         test_criterion_errors();
+        test_latency_keys();
         test_many_errors();
         test_inline_comments_and_syntax();
         test_every_syntax_error();

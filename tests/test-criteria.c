@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "criteria/criteria.h"
+#include "load/histogram.h"
 #include "store/store.h"
 #include "tap.h"
 #include "util/units.h"
@@ -205,7 +206,7 @@ static void test_no_source_and_report(Store *s, uint64_t now) {
         const CriterionResult *o;
         CriteriaReport *rep = NULL;
 
-        list[1].name = (char *) "latency_p95";
+        list[1].name = (char *) "acu_scaling";
         list[1].kind = CRITERION_NO_SOURCE;
         is_str(state_of(&list[1], s, now, &o), "unknown", "a criterion without a data source is unknown");
         is_str(o->reason, "no data source yet", "and says why");
@@ -236,6 +237,151 @@ static void test_no_source_and_report(Store *s, uint64_t now) {
         is_int(o->cause, CRITERION_CAUSE_NO_SERIES_SET, "with the cause no series set");
 }
 
+static CriterionConfig latency_rule(void) {
+        return (CriterionConfig) {
+                .name = (char *) "latency_p95",
+                .kind = CRITERION_RUN_LATENCY,
+                .op = CRITERION_LT,
+                .threshold = 300,
+                .unit = (char *) "ms",
+                .max_age_usec = 5 * USEC_PER_MIN,
+                .scenario = (char *) "peak",
+                .min_requests = 1000,
+        };
+}
+
+/* Adds a run of `scenario` that ended `ago_usec` before now in `state`,
+ * with `requests` answered requests whose intended-start latency is
+ * `lat_usec` (its service time a tenth of it), `slow` more answered in
+ * twice that, and `timeouts` more that timed out.  Its id, or -1. */
+static int64_t run_add_full(Store *s, const char *scenario, uint64_t now, uint64_t ago_usec,
+                            StoreRunState state, uint64_t requests, uint64_t lat_usec, uint64_t slow,
+                            uint64_t timeouts) {
+        int64_t ended = (int64_t) ((now - ago_usec) / USEC_PER_MSEC), id = -1;
+        StoreRun run = { .scenario = scenario, .model = "open", .started_at_ms = ended - 10000,
+                         .target_rps = 100 };
+        Histogram *lat = NULL, *svc = NULL;
+        StoreRunHistogram hists[2];
+
+        if (hist_new(&lat) < 0 || hist_new(&svc) < 0 || store_run_begin(s, &run, &id) < 0)
+                goto out;
+        hist_record_n(lat, lat_usec, requests);
+        hist_record_n(lat, 2 * lat_usec, slow);
+        hist_record_n(svc, lat_usec / 10, requests);
+        hists[0] = (StoreRunHistogram) { .request = "", .kind = STORE_RUN_HIST_LATENCY, .hist = lat };
+        hists[1] = (StoreRunHistogram) { .request = "", .kind = STORE_RUN_HIST_SERVICE, .hist = svc };
+        run.state = state;
+        run.ended_at_ms = ended;
+        run.duration_ms = 10000;
+        run.ok = requests + slow;
+        run.err_timeout = timeouts;
+        run.requests = run.ok + timeouts;
+        if (state != STORE_RUN_RUNNING && store_run_finish(s, id, &run, hists, 2) < 0)
+                id = -1;
+out:
+        hist_free(lat);
+        hist_free(svc);
+        return id;
+}
+
+static int64_t run_add(Store *s, const char *scenario, uint64_t now, uint64_t ago_usec, StoreRunState state,
+                       uint64_t requests, uint64_t lat_usec) {
+        return run_add_full(s, scenario, now, ago_usec, state, requests, lat_usec, 0, 0);
+}
+
+/* Timeouts rank above every answer, as perfwatchd --run judges them. */
+static void test_latency_timeouts(Store *s, uint64_t now) {
+        CriterionConfig cc = latency_rule();
+        const CriterionResult *o;
+
+        cc.scenario = (char *) "timeouts";
+        (void) run_add_full(s, "timeouts", now, 0, STORE_RUN_COMPLETED, 950, 100 * USEC_PER_MSEC, 50, 0);
+        is_str(state_of(&cc, s, now, &o), "met", "950 answers in 100 ms and 50 in 200 ms: met");
+        ok(o->value > 99 && o->value < 101, "p95 about 100 ms (%.3f)", o->value);
+        (void) run_add_full(s, "timeouts", now, 0, STORE_RUN_COMPLETED, 950, 100 * USEC_PER_MSEC, 50, 20);
+        is_str(state_of(&cc, s, now, &o), "met", "the same with 20 timeouts: still met under 300 ms");
+        ok(o->value > 199 && o->value < 201, "but its p95 rises to the 200 ms answers (%.3f)", o->value);
+        is_int(o->timeouts, 20, "evidence: 20 timeouts");
+        (void) run_add_full(s, "timeouts", now, 0, STORE_RUN_COMPLETED, 950, 100 * USEC_PER_MSEC, 50, 60);
+        cc.threshold = 1e9;
+        is_str(state_of(&cc, s, now, &o), "not_met", "more than 5%% timed out: not_met whatever the threshold");
+}
+
+/* Judged on its own store: the latest completed run of the scenario. */
+static void test_latency_verdict(uint64_t now) {
+        char dir[] = "/tmp/test-criteria-runs.XXXXXX", path[256], *err = NULL;
+        CriterionConfig cc = latency_rule();
+        const CriterionResult *o;
+        Store *s = NULL;
+        int64_t old, id;
+        double v;
+
+        if (!mkdtemp(dir))
+                return;
+        snprintf(path, sizeof path, "%s/db", dir);
+        if (store_open(path, &s, &err) < 0) {
+                printf("Bail out! cannot open store: %s\n", err ? err : "?");
+                exit(99);
+        }
+        is_str(state_of(&cc, s, now, &o), "unknown", "latency_p95 with no run at all: unknown");
+        is_str(o->reason, "no completed run of scenario peak", "saying no completed run of scenario peak");
+        is_int(o->cause, CRITERION_CAUSE_NO_RUN, "with the cause no run");
+        ok(o->has_rule && o->threshold == 300 && o->op == CRITERION_LT, "its rule is kept when unknown");
+
+        old = run_add(s, "peak", now, 20 * USEC_PER_MIN, STORE_RUN_COMPLETED, 5000, 100 * USEC_PER_MSEC);
+        is_str(state_of(&cc, s, now, &o), "unknown", "a completed run older than max_age: unknown");
+        ok(reason_has(o, "(run 1) ended 20m ago (max_age 5m)"), "saying how old it is (%s)", o->reason);
+        is_int(o->cause, CRITERION_CAUSE_STALE, "with the cause stale");
+
+        cc.max_age_usec = USEC_PER_HOUR;
+        is_str(state_of(&cc, s, now, &o), "met", "within a longer max_age: met");
+        is_int(o->run_id, old, "judging that run");
+        v = o->value;
+        ok(v > 99 && v < 101, "its intended-start p95 in ms (%.3f)", v);
+        is_int(o->requests, 5000, "evidence: its requests");
+        ok(o->service_p95_ms > 9.9 && o->service_p95_ms < 10.1, "evidence: its service p95 (%.3f ms)",
+           o->service_p95_ms);
+        is_str(o->scenario, "peak", "evidence: its scenario");
+        is_int(o->at_ms, (int64_t) ((now - 20 * USEC_PER_MIN) / USEC_PER_MSEC), "evidence: when it ended");
+
+        cc.threshold = v;
+        is_str(state_of(&cc, s, now, &o), "not_met", "p95 exactly at the threshold: not_met (< is strict)");
+        cc.threshold = v + 0.001;
+        is_str(state_of(&cc, s, now, &o), "met", "p95 a microsecond below the threshold: met");
+        cc.op = CRITERION_LE;
+        cc.threshold = v;
+        is_str(state_of(&cc, s, now, &o), "met", "p95 at the threshold with <=: met");
+        cc = latency_rule();
+
+        id = run_add(s, "peak", now, USEC_PER_MIN, STORE_RUN_COMPLETED, 2000, 400 * USEC_PER_MSEC);
+        (void) run_add(s, "peak", now, 0, STORE_RUN_CANCELLED, 5000, 10 * USEC_PER_MSEC);
+        (void) run_add(s, "peak", now, 0, STORE_RUN_RUNNING, 5000, 10 * USEC_PER_MSEC);
+        (void) run_add(s, "offpeak", now, 0, STORE_RUN_COMPLETED, 5000, 10 * USEC_PER_MSEC);
+        is_str(state_of(&cc, s, now, &o), "not_met", "the latest completed run is judged: not_met");
+        is_int(o->run_id, id, "that run, not the older completed one, nor the newer cancelled or running "
+               "ones, nor another scenario's");
+        ok(o->value > 399 && o->value < 401, "its p95 (%.3f ms)", o->value);
+
+        cc.scenario = (char *) "offpeak";
+        is_str(state_of(&cc, s, now, &o), "met", "scenario = offpeak judges that scenario's run");
+
+        cc = latency_rule();
+        id = run_add(s, "peak", now, 0, STORE_RUN_COMPLETED, 999, 10 * USEC_PER_MSEC);
+        is_str(state_of(&cc, s, now, &o), "unknown", "a run with fewer than min_requests: unknown");
+        ok(reason_has(o, "(run 6) has 999 requests (min_requests 1000)"), "saying so (%s)", o->reason);
+        is_int(o->cause, CRITERION_CAUSE_TOO_FEW, "with the cause too few");
+        cc.min_requests = 999;
+        is_str(state_of(&cc, s, now, &o), "met", "with min_requests = 999: met");
+        is_int(o->run_id, id, "judging that run");
+
+        test_latency_timeouts(s, now);
+        reset();
+        store_free(s);
+        snprintf(path, sizeof path, "rm -rf '%s'", dir);
+        if (system(path) != 0)
+                printf("# could not remove %s\n", dir);
+}
+
 int main(void) {
         char dir[] = "/tmp/test-criteria.XXXXXX", path[256];
         uint64_t now = now_realtime_usec();
@@ -256,6 +402,7 @@ int main(void) {
         test_unknown_series(s, now);
         test_time_limit(s, now);
         test_no_source_and_report(s, now);
+        test_latency_verdict(now);
         reset();
         store_free(s);
 

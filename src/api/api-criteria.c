@@ -15,6 +15,15 @@ static json_t *iso_time(int64_t ms) {
 static json_t *evidence_json(const CriterionResult *c) {
         char window[32];
 
+        if (c->run_id > 0)
+                return json_pack("{s:I, s:s, s:I, s:I, s:o, s:o}",
+                                 "run", (json_int_t) c->run_id,
+                                 "scenario", c->scenario,
+                                 "requests", (json_int_t) c->requests,
+                                 "timeouts", (json_int_t) c->timeouts,
+                                 "service_p95_ms", api_json_number(c->service_p95_ms),
+                                 "ended_at", iso_time(c->at_ms));
+
         return json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}",
                          "series", c->series,
                          "statistic", config_stat_to_string(c->statistic),

@@ -123,6 +123,11 @@ const ConfigKey config_keys[] = {
           "1s", "90d", offsetof(CriterionConfig, window_usec), 0 },
         { SECTION_CRITERION, "max_age", CONFIG_DURATION, "5m",
           "1s", "30d", offsetof(CriterionConfig, max_age_usec), 0 },
+        /* latency_p95 only: which scenario's runs it judges. */
+        { SECTION_CRITERION, "scenario", CONFIG_STRING, "peak",
+          NULL, NULL, offsetof(CriterionConfig, scenario), 0 },
+        { SECTION_CRITERION, "min_requests", CONFIG_COUNT, "1000",
+          "1", "1000000000", offsetof(CriterionConfig, min_requests), 0 },
 
         /* Which of rate, stages, users and duration a scenario needs depends
          * on its model: checked once the whole section is read. */
@@ -158,7 +163,7 @@ const size_t config_n_keys = ELEMENTSOF(config_keys);
 
 /* The built-in criteria, in the order Config.criteria always starts with. */
 static const BuiltinCriterion builtin_criteria[] = {
-        { "latency_p95",    CRITERION_NO_SOURCE, "ms",     "<",  "300" },
+        { "latency_p95",    CRITERION_RUN_LATENCY, "ms",   "<",  "300" },
         { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB" },
         /* A range check ([2, 16] ACU), not a threshold: no op, no threshold. */
         { "acu_scaling",    CRITERION_NO_SOURCE, "",       NULL, NULL },
@@ -622,11 +627,17 @@ static void parser_on_line(void *userdata, const char *text, IniLineProblem prob
 }
 
 static bool criterion_supports(const Parser *p, const Section *s, const ConfigKey *k) {
+        bool run_key = streq(k->name, "scenario") || streq(k->name, "min_requests");
         const BuiltinCriterion *b;
 
         if (s->kind != SECTION_CRITERION)
                 return true;
         b = config_builtin_lookup(p->config->criteria[s->index].name);
+        if (b && b->kind == CRITERION_RUN_LATENCY)
+                return run_key || streq(k->name, "max_age") || streq(k->name, "op") ||
+                       streq(k->name, "threshold");
+        if (run_key)
+                return false;
         return !b || b->kind == CRITERION_SERIES || streq(k->name, "max_age") ||
                (streq(k->name, "threshold") && b->threshold);
 }

@@ -91,6 +91,7 @@ typedef enum CriterionStat {
 typedef enum CriterionKind {
         CRITERION_SERIES,            /* statistic of one series over a window */
         CRITERION_NO_SOURCE,         /* built-in whose data source is not built yet */
+        CRITERION_RUN_LATENCY,       /* intended-start p95 of a scenario's latest completed run */
 } CriterionKind;
 
 typedef struct CriterionConfig {
@@ -104,6 +105,8 @@ typedef struct CriterionConfig {
         char *unit;                  /* "bytes", "ms" or "" */
         uint64_t window_usec;
         uint64_t max_age_usec;
+        char *scenario;              /* CRITERION_RUN_LATENCY: the scenario judged */
+        uint64_t min_requests;       /* CRITERION_RUN_LATENCY: fewer in the run is unknown */
 } CriterionConfig;
 
 /* One `request = [WEIGHT] METHOD PATH [BODY]` line of a [scenario]. */

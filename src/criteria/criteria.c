@@ -3,6 +3,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "criteria/criteria.h"
+#include "load/histogram.h"
 #include "util/units.h"
 #include "util/util.h"
 
@@ -122,6 +124,93 @@ static int evaluate_series(CriterionResult *res, const CriterionConfig *cc, Stor
         return res->series ? 0 : -ENOMEM;
 }
 
+/* The p95 from the intended start of run `l`, in ms, judged as
+ * perfwatchd --run judges it: a request that timed out took at least the
+ * timeout, so the timeouts rank above every answer, and the p95 is the
+ * answers' percentile 95 (answers + timeouts) / answers; *ret_beyond when
+ * that rank falls among the timeouts.  0 or a negative errno. */
+static int run_p95(Store *store, const StoreRunLatest *l, double *ret_ms, bool *ret_beyond) {
+        double n = (double) l->latency_count, p = 95.0 * (n + (double) l->err_timeout) / n;
+        Histogram *h = NULL;
+        int r;
+
+        *ret_beyond = p > 100.0;
+        if (l->err_timeout == 0) {
+                *ret_ms = (double) l->latency_p95_usec / USEC_PER_MSEC;
+                return 0;
+        }
+        r = hist_new(&h);
+        if (r >= 0)
+                r = store_run_hist(store, l->id, "", STORE_RUN_HIST_LATENCY, h);
+        if (r >= 0)
+                *ret_ms = (double) hist_percentile(h, *ret_beyond ? 100.0 : p) / USEC_PER_MSEC;
+        hist_free(h);
+        return r;
+}
+
+/* A run that cannot be judged: none, too old or too small. */
+static int run_unusable(CriterionResult *res, const CriterionConfig *cc, const StoreRunLatest *l,
+                        uint64_t now_usec) {
+        int64_t now_ms = (int64_t) (now_usec / USEC_PER_MSEC);
+        char age[32], max_age[32];
+        uint64_t age_usec;
+
+        age_usec = now_ms > l->ended_at_ms ? (uint64_t) (now_ms - l->ended_at_ms) * USEC_PER_MSEC : 0;
+        if (age_usec > cc->max_age_usec)
+                return unknown(res, CRITERION_CAUSE_STALE, "latest completed run of scenario %s (run %" PRId64
+                               ") ended %s ago (max_age %s)", cc->scenario, l->id,
+                               units_format_duration(age_usec / USEC_PER_SEC * USEC_PER_SEC, age, sizeof age),
+                               units_format_duration(cc->max_age_usec, max_age, sizeof max_age));
+        if (l->requests < cc->min_requests)
+                return unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
+                               ") has %" PRIu64 " requests (min_requests %" PRIu64 ")", cc->scenario, l->id,
+                               l->requests, cc->min_requests);
+        if (l->latency_count == 0)
+                return unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
+                               ") has no answered request", cc->scenario, l->id);
+        return 1;
+}
+
+/* The latest completed run of the scenario, if recent and big enough:
+ * its p95 from each request's intended start, in ms. */
+static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *store,
+                        uint64_t now_usec, uint64_t limit_usec) {
+        StoreRunLatest l = {};
+        char limit[32], *error = NULL;
+        bool beyond = false;
+        int k;
+
+        k = store_run_latest_completed(store, cc->scenario, &l, &error);
+        if (k == -ENOENT)
+                return unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
+        if (k >= 0) {
+                k = run_unusable(res, cc, &l, now_usec);
+                if (k <= 0)
+                        return k;
+                k = run_p95(store, &l, &res->value, &beyond);
+        }
+        if (k == -ETIMEDOUT)
+                return unknown(res, CRITERION_CAUSE_TIME_LIMIT, "reading the runs of scenario %s took longer "
+                               "than the %s limit", cc->scenario,
+                               units_format_duration(limit_usec, limit, sizeof limit));
+        if (k < 0) {
+                k = unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read the runs of scenario %s: %s",
+                            cc->scenario, error ?: strerror(-k));
+                free(error);
+                return k;
+        }
+        res->state = !beyond && compare(res->value, cc->op, cc->threshold) ? CRITERION_STATE_MET
+                                                                          : CRITERION_STATE_NOT_MET;
+        res->cause = CRITERION_CAUSE_NONE;
+        res->run_id = l.id;
+        res->requests = l.requests;
+        res->timeouts = l.err_timeout;
+        res->service_p95_ms = (double) l.service_p95_usec / USEC_PER_MSEC;
+        res->at_ms = l.ended_at_ms;
+        res->scenario = strdup(cc->scenario);
+        return res->scenario ? 0 : -ENOMEM;
+}
+
 /* The rule itself: what is compared with what, kept whatever the state, so
  * a reader of an `unknown` answer still sees what would be checked. */
 static int copy_rule(CriterionResult *res, const CriterionConfig *cc) {
@@ -151,7 +240,10 @@ static int criterion_evaluate(CriterionResult *res, const CriterionConfig *cc, S
         /* NB: the deadline covers this criterion's reads only, so one slow
          * series cannot make the others unknown too. */
         store_set_deadline(store, limit_usec ? now_monotonic_usec() + limit_usec : 0);
-        r = evaluate_series(res, cc, store, now_usec, limit_usec);
+        if (cc->kind == CRITERION_RUN_LATENCY)
+                r = evaluate_run(res, cc, store, now_usec, limit_usec);
+        else
+                r = evaluate_series(res, cc, store, now_usec, limit_usec);
         store_set_deadline(store, 0);
         return r;
 }
@@ -197,6 +289,7 @@ CriteriaReport *criteria_report_free(CriteriaReport *r) {
                 free(r->results[i].reason);
                 free(r->results[i].unit);
                 free(r->results[i].series);
+                free(r->results[i].scenario);
         }
         free(r->results);
         free(r);

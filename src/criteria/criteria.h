@@ -32,6 +32,8 @@ typedef enum CriterionCause {
         CRITERION_CAUSE_STALE,           /* the newest is older than max_age */
         CRITERION_CAUSE_STORE_ERROR,     /* the store could not be read */
         CRITERION_CAUSE_TIME_LIMIT,      /* the reads took longer than the limit */
+        CRITERION_CAUSE_NO_RUN,          /* no completed run of the scenario */
+        CRITERION_CAUSE_TOO_FEW,         /* the run sent fewer than min_requests */
 } CriterionCause;
 
 /* One criterion's verdict.  Every string is owned by the result. */
@@ -56,6 +58,17 @@ typedef struct CriterionResult {
         int64_t at_ms;               /* time of the value (the newest for avg and last) */
         uint64_t samples;            /* samples in the window */
         int64_t newest_ms;           /* newest sample in the window */
+
+        /* Instead of the series' evidence when run_id > 0 (latency_p95):
+         * the run judged, its scenario (owned), requests, those that timed
+         * out and its service-time p95; at_ms is then when it ended.  When
+         * more than 5% timed out, the p95 is beyond the timeout: not_met,
+         * with the slowest answer as value. */
+        int64_t run_id;
+        char *scenario;
+        uint64_t requests;
+        uint64_t timeouts;
+        double service_p95_ms;
 } CriterionResult;
 
 /* One evaluation of every criterion, in configuration order. */
