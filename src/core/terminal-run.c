@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "core/run-record.h"
 #include "load/load-report.h"
 #include "util/units.h"
 #include "util/util.h"
@@ -185,12 +186,16 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
         return holds ? TERMINAL_RUN_MET : TERMINAL_RUN_NOT_MET;
 }
 
-/* Writes the summary, and the JSON run object with `json`. */
-static int terminal_report(const LoadResult *r, const ScenarioConfig *sc, bool json) {
-        LoadReportInfo info = { .id = -1, .scenario = sc->name, .model = sc->model };
+/* Writes the summary, and the JSON run object with `json`; `id` is the
+ * run's in `database`, or < 0 when it was not recorded. */
+static int terminal_report(const LoadResult *r, const ScenarioConfig *sc, int64_t id, const char *database,
+                           bool json) {
+        LoadReportInfo info = { .id = id, .scenario = sc->name, .model = sc->model };
         json_t *j;
 
         (void) load_report_text(r, &info, json ? stderr : stdout);
+        if (id >= 0)
+                fprintf(json ? stderr : stdout, "  recorded as run %" PRId64 " in %s\n", id, database);
         if (!json)
                 return 0;
         j = load_report_json(r, &info);
@@ -230,10 +235,46 @@ static int terminal_start(const ScenarioConfig *sc, uint64_t duration_usec, Term
         return r;
 }
 
+/* Records the run's start in the database; NULL, with one line on stderr,
+ * when it cannot: the run goes on unrecorded. */
+static RunRecord *terminal_record_begin(const Config *c, const ScenarioConfig *sc) {
+        RunRecord *rec = NULL;
+        char *error = NULL;
+
+        if (run_record_begin(c->daemon.database, sc, &rec, &error) < 0)
+                fprintf(stderr, "perfwatchd: run not recorded: %s\n", error ?: c->daemon.database);
+        free(error);
+        return rec;
+}
+
+/* Records the run's end: `result`, or, with none, a run that never started.
+ * Returns the run's id, or -1 (with one line on stderr) when it was not
+ * recorded. */
+static int64_t terminal_record_finish(RunRecord *rec, const LoadResult *result, int r) {
+        LoadResult failed = { .state = LOAD_RUN_FAILED, .started_usec = now_realtime_usec() };
+        char *error = NULL, reason[256];
+
+        if (!rec)
+                return -1;
+        if (!result) {
+                snprintf(reason, sizeof reason, "the run could not be started or followed: %s", strerror(-r));
+                failed.reason = reason;
+                result = &failed;
+        }
+        if (run_record_finish(rec, result, &error) < 0) {
+                fprintf(stderr, "perfwatchd: run not recorded: %s\n", error ?: "?");
+                free(error);
+                return -1;
+        }
+        return run_record_id(rec);
+}
+
 int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool json) {
         const ScenarioConfig *sc = config_find_scenario(c, name);
         LoadResult *result = NULL;
+        RunRecord *rec = NULL;
         LoadRun *run = NULL;
+        int64_t id;
         Terminal t;
         int r, status = TERMINAL_RUN_ERROR;
 
@@ -245,17 +286,21 @@ int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool
         if (r < 0)
                 fprintf(stderr, "perfwatchd: cannot watch for signals: %s\n", strerror(-r));
         if (r >= 0)
+                rec = terminal_record_begin(c, sc);
+        if (r >= 0)
                 r = terminal_start(sc, duration_usec, &t, &run);
         if (r >= 0)
                 r = terminal_wait(&t, run, sc->timeout_usec);
         if (r >= 0)
                 r = load_run_snapshot(run, &result);
-        if (r >= 0 && terminal_report(result, sc, json) >= 0)
+        id = terminal_record_finish(rec, r >= 0 ? result : NULL, r);
+        if (r >= 0 && terminal_report(result, sc, id, c->daemon.database, json) >= 0)
                 status = terminal_verdict(c, result, sc);
         else if (r < 0 && run)
                 fprintf(stderr, "perfwatchd: [scenario %s]: %s\n", name, strerror(-r));
         load_result_free(result);
         load_run_free(run);
+        run_record_free(rec);
         terminal_close(&t);
         return status;
 }

@@ -1,7 +1,8 @@
 /* Terminal mode (perfwatchd --run NAME): one scenario of the config run in
- * the foreground, without the API, the store or the pollers; a progress
- * line per second on stderr, the summary at the end, and the run judged by
- * the latency_p95 criterion. */
+ * the foreground, without the API or the pollers; a progress line per
+ * second on stderr, the summary at the end, the run recorded in the
+ * [daemon] database (core/run-record.h) and judged by the latency_p95
+ * criterion. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,7 +19,9 @@ enum {
 
 /* Runs [scenario `name`] of `c` (borrowed), shortened to `duration_usec`
  * when that is not 0, and writes the summary to stdout, or, with `json`,
- * the run object to stdout and the summary to stderr.  SIGINT and SIGTERM
+ * the run object to stdout and the summary to stderr.  The run is recorded in
+ * [daemon] database; when it cannot be, one line on stderr says why and
+ * the run goes on.  SIGINT and SIGTERM
  * cancel the run (the partial summary is still written); they are blocked
  * in the calling thread while it runs.  libcurl must be initialised
  * (curl_glue_global_init()).  Returns one of the TERMINAL_RUN_* exit

@@ -18,7 +18,12 @@ start_target
 API=http://127.0.0.1:$API_PORT
 REFUSED=$(free_port)
 
+# The database's directory is missing: the runs are not recorded (see
+# 051-latency-verdict.sh for runs that are).
 cat >"$WORK/run.conf" <<EOF
+[daemon]
+database = $WORK/missing/perfwatch.db
+
 [scenario steady]
 base_url = $API
 rate = 100/s
@@ -73,7 +78,9 @@ ok $(( $(field .ok) != n )) "(a) every request is answered ok ($(field .ok))"
 p95=$(field .latency_ms.p95)
 below "$p95" 50; ok $? "(a) p95 from the intended start is small ($p95 ms)"
 [ "$(field '.id, .scenario, .model, .state')" = "$(printf 'null\nsteady\nopen\ncompleted')" ]
-ok $? "(a) the run object: id null, scenario, model, state completed"
+ok $? "(a) the run object: id null (not recorded), scenario, model, state completed"
+[ "$(grep -c "^perfwatchd: run not recorded: $WORK/missing/perfwatch.db: " "$ERR")" = 1 ]
+ok $? "(a) one line on stderr says the run was not recorded, and why"
 [ "$(field '.per_request | keys | join(",")')" = "GET /api/items,GET /healthz" ]
 ok $? "(a) figures per request name"
 [ "$(field '[.errors.connect, .errors.timeout, .errors.status, .dropped] | join(",")')" = "0,0,0,0" ]

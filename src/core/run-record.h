@@ -1,0 +1,39 @@
+/* Terminal mode's record of its run in the database of [daemon] database:
+ * begun (state running) before the run starts, finished with its figures
+ * and histograms when it ends, so that the daemon's latency_p95 criterion
+ * can judge it.  The daemon may hold the write lock for a moment: every
+ * write is retried while the database is busy, for RUN_RECORD_BUSY_USEC at
+ * most.  For one thread. */
+#pragma once
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "load/load-engine.h"
+#include "util/util.h"
+
+#define RUN_RECORD_BUSY_USEC (10 * USEC_PER_SEC)
+
+typedef struct RunRecord RunRecord;
+
+/* Opens (creating if needed) the database at `path` and records a new run
+ * of `sc` (borrowed during the call) in state running, started now.
+ * 0 with *ret (the caller frees it with run_record_free()), or a negative
+ * errno with *ret_error (the caller frees it) saying "PATH: why" in one
+ * line. */
+int run_record_begin(const char *path, const ScenarioConfig *sc, RunRecord **ret, char **ret_error);
+
+/* Ends the recorded run with the final figures of `result` (borrowed): its
+ * state (completed, cancelled or failed), counts, rates, reason, and the
+ * histograms: latency, service and lateness of the whole run under request
+ * "", latency and service of each request name (those of requests sharing
+ * a name merged).  0, or a negative errno with *ret_error as above. */
+int run_record_finish(RunRecord *rec, const LoadResult *result, char **ret_error);
+
+/* The run's id in the database. */
+int64_t run_record_id(const RunRecord *rec);
+
+/* Closes the database; a run begun and not finished stays running (the
+ * daemon marks it aborted when it next starts).  NULL is a no-op.
+ * Returns NULL. */
+RunRecord *run_record_free(RunRecord *rec);
