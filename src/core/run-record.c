@@ -51,9 +51,10 @@ static int open_store(RunRecord *rec, char **ret_error) {
         }
 }
 
-int run_record_begin(const char *path, const ScenarioConfig *sc, RunRecord **ret, char **ret_error) {
+int run_record_begin(const char *path, const ScenarioConfig *sc, uint64_t started_usec, RunRecord **ret,
+                     char **ret_error) {
         StoreRun run = { .scenario = sc->name, .model = sc->model == LOAD_MODEL_OPEN ? "open" : "closed",
-                         .started_at_ms = (int64_t) (now_realtime_usec() / USEC_PER_MSEC),
+                         .started_at_ms = (int64_t) (started_usec / USEC_PER_MSEC),
                          .target_rps = sc->model == LOAD_MODEL_OPEN ? sc->rate_rps : 0 };
         uint64_t start = now_monotonic_usec();
         RunRecord *rec;
@@ -68,8 +69,10 @@ int run_record_begin(const char *path, const ScenarioConfig *sc, RunRecord **ret
         rec->scenario = run.scenario;
         rec->model = run.model;
         r = open_store(rec, ret_error);
-        while (r >= 0 && (r = store_run_begin(rec->store, &run, &rec->id)) == -EBUSY && busy_wait(start))
-                ;
+        if (r >= 0)
+                do
+                        r = store_run_begin(rec->store, &run, &rec->id);
+                while (r == -EBUSY && busy_wait(start));
         if (r < 0) {
                 if (!*ret_error)
                         set_error(ret_error, r, "%s: cannot record the run: %s", path, strerror(-r));
@@ -175,9 +178,10 @@ int run_record_finish(RunRecord *rec, const LoadResult *result, char **ret_error
 
         *ret_error = NULL;
         r = hists_collect(&h, result);
-        while (r >= 0 && (r = store_run_finish(rec->store, rec->id, &run, h.list, h.n)) == -EBUSY &&
-               busy_wait(start))
-                ;
+        if (r >= 0)
+                do
+                        r = store_run_finish(rec->store, rec->id, &run, h.list, h.n);
+                while (r == -EBUSY && busy_wait(start));
         hists_done(&h);
         if (r == -ENOENT)
                 return set_error(ret_error, r, "%s: run %" PRId64 " is no longer running there (a perfwatchd "

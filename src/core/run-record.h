@@ -17,13 +17,16 @@
 typedef struct RunRecord RunRecord;
 
 /* Opens (creating if needed) the database at `path` and records a new run
- * of `sc` (borrowed during the call) in state running, started now.
+ * of `sc` (borrowed: it must outlive the record) in state running, started
+ * at `started_usec` (CLOCK_REALTIME, the LoadResult's started_usec).
  * 0 with *ret (the caller frees it with run_record_free()), or a negative
  * errno with *ret_error (the caller frees it) saying "PATH: why" in one
  * line. */
-int run_record_begin(const char *path, const ScenarioConfig *sc, RunRecord **ret, char **ret_error);
+int run_record_begin(const char *path, const ScenarioConfig *sc, uint64_t started_usec, RunRecord **ret,
+                     char **ret_error);
 
-/* Ends the recorded run with the final figures of `result` (borrowed): its
+/* Ends the recorded run with the final figures of `result` (borrowed;
+ * its started_usec is the one given to run_record_begin()): its
  * state (completed, cancelled or failed), counts, rates, reason, and the
  * histograms: latency, service and lateness of the whole run under request
  * "", latency and service of each request name (those of requests sharing

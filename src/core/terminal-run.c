@@ -235,21 +235,28 @@ static int terminal_start(const ScenarioConfig *sc, uint64_t duration_usec, Term
         return r;
 }
 
-/* Records the run's start in the database; NULL, with one line on stderr,
- * when it cannot: the run goes on unrecorded. */
-static RunRecord *terminal_record_begin(const Config *c, const ScenarioConfig *sc) {
+/* Records the start of `run`, just started, in the database; NULL, with
+ * one line on stderr, when it cannot: the run goes on unrecorded. */
+static RunRecord *terminal_record_begin(const Config *c, const ScenarioConfig *sc, LoadRun *run) {
+        LoadResult *now = NULL;
         RunRecord *rec = NULL;
         char *error = NULL;
+        int r;
 
-        if (run_record_begin(c->daemon.database, sc, &rec, &error) < 0)
-                fprintf(stderr, "perfwatchd: run not recorded: %s\n", error ?: c->daemon.database);
+        r = load_run_snapshot(run, &now);
+        if (r >= 0)
+                r = run_record_begin(c->daemon.database, sc, now->started_usec, &rec, &error);
+        if (r < 0)
+                fprintf(stderr, "perfwatchd: run not recorded: %s\n",
+                        error ?: strerror(-r));
         free(error);
+        load_result_free(now);
         return rec;
 }
 
-/* Records the run's end: `result`, or, with none, a run that never started.
- * Returns the run's id, or -1 (with one line on stderr) when it was not
- * recorded. */
+/* Records the run's end: `result`, or, with none, a run that could not be
+ * followed to its end.  Returns the run's id, or -1 (with one line on
+ * stderr) when it was not recorded. */
 static int64_t terminal_record_finish(RunRecord *rec, const LoadResult *result, int r) {
         LoadResult failed = { .state = LOAD_RUN_FAILED, .started_usec = now_realtime_usec() };
         char *error = NULL, reason[256];
@@ -257,7 +264,7 @@ static int64_t terminal_record_finish(RunRecord *rec, const LoadResult *result, 
         if (!rec)
                 return -1;
         if (!result) {
-                snprintf(reason, sizeof reason, "the run could not be started or followed: %s", strerror(-r));
+                snprintf(reason, sizeof reason, "the run could not be followed: %s", strerror(-r));
                 failed.reason = reason;
                 result = &failed;
         }
@@ -286,9 +293,9 @@ int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool
         if (r < 0)
                 fprintf(stderr, "perfwatchd: cannot watch for signals: %s\n", strerror(-r));
         if (r >= 0)
-                rec = terminal_record_begin(c, sc);
-        if (r >= 0)
                 r = terminal_start(sc, duration_usec, &t, &run);
+        if (r >= 0)
+                rec = terminal_record_begin(c, sc, run);
         if (r >= 0)
                 r = terminal_wait(&t, run, sc->timeout_usec);
         if (r >= 0)
