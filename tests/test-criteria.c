@@ -305,6 +305,12 @@ static void test_latency_timeouts(Store *s, uint64_t now) {
         (void) run_add_full(s, "timeouts", now, 0, STORE_RUN_COMPLETED, 950, 100 * USEC_PER_MSEC, 50, 60);
         cc.threshold = 1e9;
         is_str(state_of(&cc, s, now, &o), "not_met", "more than 5%% timed out: not_met whatever the threshold");
+        (void) run_add_full(s, "timeouts", now, 0, STORE_RUN_COMPLETED, 0, 100 * USEC_PER_MSEC, 0, 1000);
+        is_str(state_of(&cc, s, now, &o), "not_met", "every request timed out: not_met");
+        (void) run_add_full(s, "timeouts", now, 0, STORE_RUN_COMPLETED, 0, 100 * USEC_PER_MSEC, 0, 0);
+        cc.min_requests = 0;
+        is_str(state_of(&cc, s, now, &o), "unknown", "none answered nor timed out: unknown");
+        ok(reason_has(o, "has no answered or timed-out request"), "saying so (%s)", o->reason);
 }
 
 /* Judged on its own store: the latest completed run of the scenario. */

@@ -130,7 +130,7 @@ static int evaluate_series(CriterionResult *res, const CriterionConfig *cc, Stor
  * answers' percentile 95 (answers + timeouts) / answers; *ret_beyond when
  * that rank falls among the timeouts.  0 or a negative errno. */
 static int run_p95(Store *store, const StoreRunLatest *l, double *ret_ms, bool *ret_beyond) {
-        double n = (double) l->latency_count, p = 95.0 * (n + (double) l->err_timeout) / n;
+        double n = (double) l->latency_count, p = n > 0 ? 95.0 * (n + (double) l->err_timeout) / n : INFINITY;
         Histogram *h = NULL;
         int r;
 
@@ -165,9 +165,9 @@ static int run_unusable(CriterionResult *res, const CriterionConfig *cc, const S
                 return unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
                                ") has %" PRIu64 " requests (min_requests %" PRIu64 ")", cc->scenario, l->id,
                                l->requests, cc->min_requests);
-        if (l->latency_count == 0)
+        if (l->latency_count == 0 && l->err_timeout == 0)
                 return unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
-                               ") has no answered request", cc->scenario, l->id);
+                               ") has no answered or timed-out request", cc->scenario, l->id);
         return 1;
 }
 
