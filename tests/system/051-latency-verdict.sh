@@ -19,7 +19,7 @@ write_config "$WORK/pw.conf" \
 
 # run [ARGS...]: perfwatchd --run peak --json; sets RC, OUT (the JSON), ERR.
 run() {
-        ERR=$WORK/run.$RANDOM.log
+        ERR=$WORK/daemon.run-peak.$RANDOM.log  # daemon.*: checked by sanitizer_clean
         OUT=$(timeout 60 "$PERFWATCHD" --config "${CONF:-$WORK/pw.conf}" --run peak --json "$@" 2>"$ERR")
         RC=$?
 }
