@@ -181,8 +181,8 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
                 return TERMINAL_RUN_NOT_MET;
         }
         holds = op_holds(p95, cc->op, cc->threshold);
-        fprintf(stderr, "perfwatchd: latency_p95: %.2f ms %s %g ms: %s\n", p95,
-                holds ? config_op_to_string(cc->op) : "is not", cc->threshold, holds ? "met" : "not met");
+        fprintf(stderr, "perfwatchd: latency_p95: %.2f ms %s%s %g ms: %s\n", p95, holds ? "" : "is not ",
+                config_op_to_string(cc->op), cc->threshold, holds ? "met" : "not met");
         return holds ? TERMINAL_RUN_MET : TERMINAL_RUN_NOT_MET;
 }
 
