@@ -16,39 +16,13 @@
 
 #include "load/histogram.h"
 #include "store/store.h"
+#include "sql-helpers.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/test-runs.XXXXXX";
 
 static void path_in(char *buf, size_t size, const char *name) {
         snprintf(buf, size, "%s/%s", tmpdir, name);
-}
-
-/* Changes the file behind the store's back, as another tool would. */
-static int raw_exec(const char *path, const char *sql) {
-        sqlite3 *db = NULL;
-        int rc;
-
-        rc = sqlite3_open(path, &db);
-        if (rc == SQLITE_OK) {
-                sqlite3_busy_timeout(db, 5000);
-                rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-        }
-        sqlite3_close(db);
-        return rc;
-}
-
-static int64_t sql_int(const char *path, const char *sql) {
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        int64_t v = -1;
-
-        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-            sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-                v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return v;
 }
 
 static Store *open_rw(const char *path) {
