@@ -38,3 +38,37 @@ void api_publish_sources(Api *a, json_t *sources);
  * it needs; `path` names the database in the answers. */
 void api_publish_store(Api *a, const char *path, const StoreHealth *h);
 
+
+/* ------------------------------------------------------------------ runs
+ * The routes of issue 7.  GET /v1/scenarios answers the published list;
+ * GET /v1/runs and GET /v1/runs/{id} read the store on a worker, except the
+ * active run, answered from its published object.  The routes that act
+ * (POST /v1/scenarios/{name}/run, POST /v1/runs/{id}/cancel) check the
+ * bearer token, suspend the connection and wait for the loop thread, which
+ * calls the ApiControl there (api_control_dispatch()) and resumes it. */
+
+typedef struct ApiControl {
+        /* As runner_start(): 0 with *ret_id, -ENOENT, -EBUSY with the
+         * active run's id in *ret_id, or another errno with *ret_error. */
+        int (*run_start)(const char *scenario, int64_t *ret_id, char **ret_error, void *userdata);
+        /* As runner_cancel(): 0 or -ENOENT. */
+        int (*run_cancel)(int64_t id, void *userdata);
+        void *userdata;
+} ApiControl;
+
+/* Loop thread, before api_start(): `control` (copied) is what the acting
+ * routes call; without it they answer 503. */
+void api_set_control(Api *a, const ApiControl *control);
+
+/* An eventfd owned by the Api, readable while an acting request waits for
+ * the loop: the loop watches it (EPOLLIN) and calls api_control_dispatch(). */
+int api_control_fd(const Api *a);
+
+/* Loop thread: makes each waiting acting request's control call and
+ * resumes its connection with the answer. */
+void api_control_dispatch(Api *a);
+
+/* Loop thread: replaces the runs snapshot with `scenarios` (GET
+ * /v1/scenarios' list, taken) and `active` (the active run's object as
+ * runner_active_json() makes it, taken; NULL: no run is active). */
+void api_publish_runs(Api *a, json_t *scenarios, json_t *active);
