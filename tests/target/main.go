@@ -3,6 +3,26 @@
 // (items to list, create, get and update: what load scenarios exercise),
 // net/http/pprof on its own port, and controls that make it leak memory or
 // make /memory misbehave, so every failure path of the poller can be shown.
+//
+// The API port (-api) serves:
+//
+//	GET  /healthz                     {"status":"ok"}
+//	GET  /api/items, POST /api/items  list, create (201, {"id":N})
+//	GET  /api/items/ID, PUT ...       read, replace (404 when unknown)
+//	GET  /api/stall, POST /api/stall?d=D&p=P
+//	                                  stall every request for D each period P
+//	POST /docs/DOC {"token":"T"}      add T to the shared set DOC (201)
+//	GET  /docs/DOC[?replica=N]        {"doc","replica","elements":[...],
+//	                                  "conflicts","converged"} (404 when unknown)
+//	GET  /docs/stats[?dropped=1]      writes, applied, conflicts, merges, dropped,
+//	                                  stalled, invented, rejected, faults (and the
+//	                                  dropped_writes, invented_writes lists)
+//	GET  /docs/faults, POST /docs/faults?drop=F&stall=D&stall_fraction=F&
+//	                                  seed=S&invent=N&reset=1
+//
+// The documents are an add-wins set (OR-set) kept by -doc-replicas replicas
+// that merge every -doc-merge-interval, with switches that lose, delay or
+// invent writes: docs.go says how, and what a conflict is.
 package main
 
 import (
@@ -563,7 +583,7 @@ func listen(name, addr string, h http.Handler, base context.Context) (*listener,
 
 func main() {
 	memAddr := flag.String("memory", "127.0.0.1:9091", "`ADDR` for GET /memory and POST /control/{leak,mode,free}")
-	apiAddr := flag.String("api", "127.0.0.1:8080", "`ADDR` for the demo HTTP API (GET/POST /api/items, GET/PUT /api/items/ID, /healthz, GET/POST /api/stall)")
+	apiAddr := flag.String("api", "127.0.0.1:8080", "`ADDR` for the demo HTTP API (GET/POST /api/items, GET/PUT /api/items/ID, /healthz, GET/POST /api/stall, GET/POST /docs/DOC, GET /docs/stats, GET/POST /docs/faults)")
 	pprofAddr := flag.String("pprof", "127.0.0.1:6060", "`ADDR` for net/http/pprof (/debug/pprof/)")
 	leakRate := &sizeFlag{}
 	leakLimit := &sizeFlag{v: 2 << 30}
@@ -572,6 +592,14 @@ func main() {
 	memMode := flag.String("memory-mode", "ok", "initial /memory behaviour `MODE`: ok, garbage, huge, hang, 500, many")
 	stall := flag.Duration("stall", 0, "stall the API for `D` every -stall-period (0 = off)")
 	stallPeriod := flag.Duration("stall-period", 5*time.Second, "the stall's period `P`, aligned to the wall clock")
+	replicas := flag.Int("doc-replicas", 3, "`N` replicas keep the /docs documents")
+	mergeEvery := flag.Duration("doc-merge-interval", 50*time.Millisecond, "the replicas merge every `D`")
+	var df docFaults
+	flag.Float64Var(&df.drop, "doc-drop", 0, "acknowledge and then drop a fraction `F` of /docs writes")
+	flag.DurationVar(&df.stall, "doc-stall", 0, "answer -doc-stall-fraction of /docs writes only after `D` (applied at once)")
+	flag.Float64Var(&df.stallFraction, "doc-stall-fraction", 0, "the fraction `F` of /docs writes -doc-stall holds")
+	flag.Uint64Var(&df.seed, "doc-seed", 1, "`SEED` of the choice of dropped and stalled writes")
+	flag.IntVar(&df.invent, "doc-invent", 0, "the first `N` /docs writes each add a token nobody sent")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "demo-target: unexpected argument %q\n", flag.Arg(0))
@@ -586,10 +614,27 @@ func main() {
 		fmt.Fprintf(os.Stderr, "demo-target: -stall: %v\n", err)
 		os.Exit(2)
 	}
-	os.Exit(run(*memAddr, *apiAddr, *pprofAddr, *memMode, leakRate.v, leakLimit.v, st))
+	docs, err := newDocStore(*replicas, *mergeEvery, df)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo-target: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(run(*memAddr, *apiAddr, *pprofAddr, *memMode, leakRate.v, leakLimit.v, st, docs))
 }
 
-func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64, st *staller) int {
+// apiHandler is the API port: the items and the documents behind the
+// stall switch, and the documents' fault switches, which are never stalled.
+func apiHandler(items *itemStore, st *staller, docs *docStore) http.Handler {
+	inner := http.NewServeMux()
+	inner.Handle("/", items.handler())
+	inner.Handle("/docs/", docs.handler())
+	top := http.NewServeMux()
+	top.HandleFunc("/docs/faults", docs.serveFaults)
+	top.Handle("/", st.handler(inner))
+	return top
+}
+
+func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64, st *staller, docs *docStore) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	base, cancelBase := context.WithCancel(context.Background())
@@ -606,7 +651,7 @@ func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64, st *stall
 		h          http.Handler
 	}{
 		{"memory", memAddr, mem.handler()},
-		{"api", apiAddr, st.handler(items.handler())},
+		{"api", apiAddr, apiHandler(items, st, docs)},
 		{"pprof", pprofAddr, pprofHandler()},
 	} {
 		l, err := listen(spec.name, spec.addr, spec.h, base)
@@ -619,10 +664,10 @@ func run(memAddr, apiAddr, pprofAddr, mode string, rate, limit uint64, st *stall
 		}
 		ls = append(ls, l)
 	}
-	return serve(ctx, ls, leak, cancelBase)
+	return serve(ctx, ls, leak, docs, cancelBase)
 }
 
-func serve(ctx context.Context, ls []*listener, leak *leaker, cancelBase context.CancelFunc) int {
+func serve(ctx context.Context, ls []*listener, leak *leaker, docs *docStore, cancelBase context.CancelFunc) int {
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
 		go func(l *listener) {
@@ -634,6 +679,7 @@ func serve(ctx context.Context, ls []*listener, leak *leaker, cancelBase context
 	leakCtx, stopLeak := context.WithCancel(ctx)
 	defer stopLeak()
 	go leak.run(leakCtx)
+	go docs.run(leakCtx)
 
 	fmt.Printf("demo-target: memory http://%s/memory, api http://%s, pprof http://%s/debug/pprof\n",
 		ls[0].ln.Addr(), ls[1].ln.Addr(), ls[2].ln.Addr())
