@@ -162,6 +162,28 @@ static void test_invented_and_duplicates(void) {
         write_book_free(b);
 }
 
+static void test_observe_json(void) {
+        WriteBook *b = book(0x0000beef);
+        WriteBookReport r;
+        json_t *a;
+
+        write1(b, 0, 0, WRITE_ACKNOWLEDGED);
+        write1(b, 0, 0, WRITE_ACKNOWLEDGED);
+        write1(b, 1, 0, WRITE_ACKNOWLEDGED);
+        a = json_pack("[s, i, {s:i}, n]", "0000beef00000001", 42, "a", 1);
+        is_int(write_book_observe_json(b, 0, a), 0, "a JSON array is observed");
+        is_int(write_book_observe_json(b, 1, json_object_get(a, "x")), 0, "NULL observes an empty document");
+        is_int(write_book_observe_json(b, 3, a), -EINVAL, "a document out of range is refused");
+        write_book_report(b, &r);
+        is_int(r.ok, 1, "its string token is ok");
+        is_int(r.lost, 2, "the other write to document 0 and the one to the empty document 1 are lost");
+        is_int(r.unexpected, 3, "a number, an object and a null are unexpected");
+        is_str(r.unexpected_sample[1], "{\"a\":1}", "in the sample as compact JSON");
+        is_str(r.unexpected_sample[2], "null", "null too");
+        json_decref(a);
+        write_book_free(b);
+}
+
 static void test_missing_document(void) {
         WriteBook *b = book(1);
         WriteBookReport r;
@@ -337,6 +359,7 @@ int main(void) {
         test_tokens();
         test_classes();
         test_invented_and_duplicates();
+        test_observe_json();
         test_missing_document();
         test_conflicts();
         test_bad_input();

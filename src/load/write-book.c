@@ -239,6 +239,30 @@ int write_book_observe(WriteBook *b, uint32_t document, const char *const *eleme
         return 0;
 }
 
+int write_book_observe_json(WriteBook *b, uint32_t document, const json_t *elements) {
+        size_t i;
+        json_t *v;
+
+        if (document >= b->n_documents)
+                return -EINVAL;
+        b->read[document] = true;
+        if (!json_is_array(elements))
+                return 0;
+        json_array_foreach(elements, i, v) {
+                char *s;
+
+                if (json_is_string(v)) {
+                        observe_one(b, document, json_string_value(v));
+                        continue;
+                }
+                b->unexpected++;
+                s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+                add_sample(b->sample, &b->n_sample, s ?: "?");
+                free(s);
+        }
+        return 0;
+}
+
 static void note_lost(const WriteBook *b, uint64_t i, uint16_t m, WriteBookReport *r) {
         WriteBookLost *l;
 

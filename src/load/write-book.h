@@ -121,6 +121,13 @@ int write_book_result(WriteBook *b, WriteToken token, WriteOutcome outcome);
  * up (a paged read).  0, or -EINVAL for a document out of range. */
 int write_book_observe(WriteBook *b, uint32_t document, const char *const *elements, size_t n);
 
+/* write_book_observe() for a read answer's element array (e.g. what the
+ * scenario's `elements` JSON pointer finds): its strings are observed; any
+ * other value (a number, an object) counts as unexpected, in the sample as
+ * compact JSON.  NULL or a value that is not an array observes an empty
+ * document.  `elements` is borrowed.  0, or -EINVAL as above. */
+int write_book_observe_json(WriteBook *b, uint32_t document, const json_t *elements);
+
 /* Classifies every write (O(writes)); `r` is the caller's. */
 void write_book_report(const WriteBook *b, WriteBookReport *r);
 
