@@ -239,6 +239,7 @@ static void test_defaults(void) {
                        builtins[i].unit ? builtins[i].unit : "(none)");
                 ok(cc->statistic == CRITERION_MAX && cc->window_usec == USEC_PER_HOUR &&
                    cc->max_age_usec == 5 * USEC_PER_MIN, "%s: max over 1h, max_age 5m", cc->name);
+                ok(!cc->disabled, "%s: enabled by default", cc->name);
         }
         ok(c->n_criteria > 1 && !c->criteria[1].series, "without a target the memory criterion has no series");
         config_free(c);
@@ -505,7 +506,7 @@ static void test_suggestions(void) {
                      "a key in the wrong case is suggested");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nwindw = 1h\n",
                      ":5: [criterion c] windw: unknown key, did you mean \"window\"? (one of: series, statistic, op, "
-                     "threshold, window, max_age, scenario, min_requests)", "a missing letter is suggested");
+                     "threshold, window, max_age, scenario, min_requests, enabled)", "a missing letter is suggested");
         expect_error("[critrion c]\n",
                      ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
                      "target, postgres, capacity, criterion, scenario)", "a misspelt section kind is suggested");
@@ -567,7 +568,7 @@ static void test_criterion_errors(void) {
                      "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
                      ":5: [criterion c] colour: unknown key (one of: series, statistic, op, threshold, window, "
-                     "max_age, scenario, min_requests)", "an unknown criterion key");
+                     "max_age, scenario, min_requests, enabled)", "an unknown criterion key");
         expect_error("[criterion memory]\nscenario = peak\n",
                      ":2: [criterion memory] scenario: not supported for this criterion yet",
                      "scenario on a series criterion");
@@ -579,15 +580,75 @@ static void test_criterion_errors(void) {
                      "latency_p95 judges a run, not a window");
 }
 
+/* A scenario written out must exist; a typo gets a suggestion. */
+static void test_latency_scenario_errors(void) {
+        static const char scenarios[] =
+                "[scenario peak]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                "[scenario spike]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n";
+        char text[1024];
+
+        snprintf(text, sizeof text, "%s[criterion latency_p95]\nscenario = peek\n", scenarios);
+        expect_error(text, ":12: [criterion latency_p95] scenario: no [scenario peek] section, did you mean \"peak\"? "
+                     "(one of: peak, spike)", "a misspelt scenario, with a suggestion");
+        snprintf(text, sizeof text, "[criterion latency_p95]\nscenario = nightly\n%s", scenarios);
+        expect_error(text, ":2: [criterion latency_p95] scenario: no [scenario nightly] section (one of: peak, spike)",
+                     "a scenario like none, scenarios defined after the criterion");
+        expect_error("[criterion latency_p95]\nscenario = peak\n",
+                     ":2: [criterion latency_p95] scenario: no [scenario peak] section (the file has no [scenario] "
+                     "section)", "peak written out in a file without scenarios");
+        expect_error("[criterion latency_p95]\nenabled = no\nscenario = peek\n",
+                     ":3: [criterion latency_p95] scenario: no [scenario peek] section (the file has no [scenario] "
+                     "section)", "a typo is an error even with the criterion turned off");
+}
+
+static void test_enabled(void) {
+        const CriterionConfig *cc;
+        Config *c = NULL;
+        char *errors = NULL;
+
+        ok(load("[criterion acu_scaling]\nenabled = no\n[criterion zero_data_loss]\nenabled = no\n"
+                "[criterion latency_p95]\nenabled = yes\n"
+                "[criterion mine]\nseries = s\nop = <\nthreshold = 1\nenabled = no\n"
+                "[criterion yours]\nseries = s\nop = <\nthreshold = 1\n", &c, &errors) == 0,
+           "enabled is taken by every built-in and by criteria of one's own");
+        if (errors)
+                printf("# %s", errors);
+        for (size_t i = 0; c && i < c->n_criteria; i++) {
+                const char *name = c->criteria[i].name;
+                bool want = !strcmp(name, "acu_scaling") || !strcmp(name, "zero_data_loss") || !strcmp(name, "mine");
+
+                ok(c->criteria[i].disabled == want, "%s is %s", c->criteria[i].name, want ? "turned off" : "on");
+        }
+        is_int(c ? c->n_criteria : 0, 6, "six criteria in all");
+        config_free(c);
+        free(errors);
+        c = NULL;
+        ok(load("[criterion memory]\nenabled = no\n", &c, NULL) == 0, "memory can be turned off");
+        cc = c ? config_find_criterion(c, "memory") : NULL;
+        ok(cc && cc->disabled, "and is");
+        config_free(c);
+
+        expect_error("[criterion memory]\nenabled = maybe\n",
+                     ":2: [criterion memory] enabled: \"maybe\" is not yes or no", "enabled = maybe");
+        expect_error("\n[criterion c]\nseries = s\nop = <\nthreshold = 1\nenabled = true\n",
+                     ":6: [criterion c] enabled: \"true\" is not yes or no", "enabled = true: only yes or no");
+        expect_error("[criterion acu_scaling]\nenabled = No\n",
+                     ":2: [criterion acu_scaling] enabled: \"No\" is not yes or no", "enabled is case-sensitive");
+        expect_error("[criterion acu_scaling]\nenabled = no\nenabled = yes\n",
+                     ":3: [criterion acu_scaling] enabled: duplicate key, already set on line 2", "enabled twice");
+}
+
 static void test_latency_keys(void) {
         const CriterionConfig *cc;
         Config *c = NULL;
         char *errors = NULL;
 
-        ok(load("[criterion latency_p95]\nscenario = nightly\nmin_requests = 50\nop = <=\nthreshold = 2s\n",
+        ok(load("[criterion latency_p95]\nscenario = nightly\nmin_requests = 50\nop = <=\nthreshold = 2s\n"
+                "[scenario nightly]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n",
                 &c, &errors) == 0, "latency_p95 takes scenario, min_requests, op and threshold");
         cc = c ? config_find_criterion(c, "latency_p95") : NULL;
         is_str(cc ? cc->scenario : NULL, "nightly", "scenario is read");
+        ok(cc && !cc->no_scenario, "and names the [scenario nightly] of the file");
         is_int(cc ? cc->min_requests : 0, 50, "min_requests is read");
         ok(cc && cc->op == CRITERION_LE && cc->threshold == 2000, "op <= and a threshold of 2s in ms");
         config_free(c);
@@ -597,9 +658,19 @@ static void test_latency_keys(void) {
         ok(load("", &c, &errors) == 0, "an empty file loads");
         cc = c ? config_find_criterion(c, "latency_p95") : NULL;
         is_str(cc ? cc->scenario : NULL, "peak", "scenario defaults to peak");
+        ok(cc && cc->no_scenario, "which the empty file lacks: not an error, the criterion will say so");
         is_int(cc ? cc->min_requests : 0, 1000, "min_requests defaults to 1000");
         config_free(c);
         free(errors);
+        c = NULL;
+        errors = NULL;
+        ok(load("[scenario peak]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n",
+                &c, &errors) == 0, "a file with [scenario peak] loads");
+        cc = c ? config_find_criterion(c, "latency_p95") : NULL;
+        ok(cc && !cc->no_scenario, "and the default scenario peak is found");
+        config_free(c);
+        free(errors);
+        test_latency_scenario_errors();
 }
 
 static void test_many_errors(void) {
@@ -1151,6 +1222,44 @@ static void test_scenarios(void) {
         config_free(c);
 }
 
+/* Every value a scenario key can get wrong, each on its own line. */
+static void test_scenario_value_errors(const char *head) {
+        static const struct {
+                const char *lines, *want;
+        } open_cases[] = {
+                { "timeout = soon\n", ":6: [scenario s] timeout: \"soon\" is not a duration" },
+                { "timeout = 1ms\n", ":6: [scenario s] timeout: \"1ms\" is below the minimum 10ms" },
+                { "timeout = 6m\n", ":6: [scenario s] timeout: \"6m\" is above the maximum 5m" },
+                { "max_inflight = 0\n", ":6: [scenario s] max_inflight: \"0\" is below the minimum 1" },
+                { "max_inflight = -3\n", ":6: [scenario s] max_inflight: \"-3\" is not a whole number" },
+                { "header = NoColon\n", ":6: [scenario s] header: \"NoColon\" is not \"Name: value\" "
+                  "(a field name, then a colon)" },
+                { "expect = 200-\n", ":6: [scenario s] expect: \"200-\" has \"200-\", which is not a status "
+                  "code 100-599 or a range LO-HI of them" },
+        }, closed_cases[] = {
+                { "users = 0\nduration = 1m\n", ":5: [scenario s] users: \"0\" is below the minimum 1" },
+                { "users = many\nduration = 1m\n", ":5: [scenario s] users: \"many\" is not a whole number" },
+                { "users = 2\nduration = 0\n", ":6: [scenario s] duration: \"0\" is below the minimum 1s" },
+                { "users = 2\nduration = 1m\nthink = 1s..\n",
+                  ":7: [scenario s] think: \"1s..\" is not a duration or MIN..MAX (1s..3s)" },
+                { "users = 2\nduration = 1m\nthink = 2h\n", ":7: [scenario s] think: \"2h\" is above the maximum 1h" },
+                { "users = 2\nduration = 1m\nramp_up = slowly\n",
+                  ":7: [scenario s] ramp_up: \"slowly\" is not a duration" },
+                { "users = 2\nduration = 1m\nramp_up = 2m\n",
+                  ":7: [scenario s] ramp_up: 2m must be at most duration 1m" },
+        };
+        char text[1024];
+
+        for (size_t i = 0; i < ELEMENTSOF(open_cases); i++) {
+                snprintf(text, sizeof text, "%srate = 5/s\nduration = 1m\n%s", head, open_cases[i].lines);
+                expect_error(text, open_cases[i].want, open_cases[i].want + 4);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(closed_cases); i++) {
+                snprintf(text, sizeof text, "%smodel = closed\n%s", head, closed_cases[i].lines);
+                expect_error(text, closed_cases[i].want, closed_cases[i].want + 4);
+        }
+}
+
 static void test_scenario_errors(void) {
         static const char head[] = "[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET /\n";
         char text[1024], want[1024];
@@ -1196,6 +1305,7 @@ static void test_scenario_errors(void) {
                      "bad header");
         snprintf(text, sizeof text, "%smodel = closed\nusers = 2\nthink = 3s..1s\nduration = 1m\n", head);
         expect_error(text, ":6: [scenario s] think: \"3s..1s\" has its minimum above its maximum", "think reversed");
+        test_scenario_value_errors(head);
         expect_error("[scenario s]\nrate = 1/s\nduration = 1s\nrequest = GET /\n",
                      ":1: [scenario s]: missing required key base_url",
                      "base_url is required");
@@ -1379,11 +1489,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 55, "config_foreach_key visits every key of the table");
+        is_int(k.n, 56, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 8 && k.per_section[5] == 13,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 8 criterion and 13 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 9 && k.per_section[5] == 13,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 9 criterion and 13 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1417,7 +1527,7 @@ static const struct {
         { "criterion", "[criterion memory]\nseries = go.go.HeapInuse\nstatistic = avg\nop = <=\n"
                        "threshold = 1GiB\nwindow = 2h\nmax_age = 2m\n"
                        "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n"
-                       "[criterion latency_p95]\nscenario = nightly\nmin_requests = 10\n" },
+                       "[criterion latency_p95]\nscenario = ramp\nmin_requests = 10\nenabled = no\n" },
         { "scenario", "[scenario open]\nmodel = open\nbase_url = http://127.0.0.1:4\nrate = 5/s\nduration = 2s\n"
                       "timeout = 2s\nmax_inflight = 20\nrequest = 2 POST /a/${seq} {\"id\": \"${uuid}\"}\n"
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
@@ -1548,6 +1658,7 @@ int main(void) {
         test_section_errors();
         test_criterion_errors();
         test_latency_keys();
+        test_enabled();
         test_many_errors();
         test_inline_comments_and_syntax();
         test_every_syntax_error();

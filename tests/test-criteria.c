@@ -237,6 +237,53 @@ static void test_no_source_and_report(Store *s, uint64_t now) {
         is_int(o->cause, CRITERION_CAUSE_NO_SERIES_SET, "with the cause no series set");
 }
 
+/* enabled = no: disabled, not evaluated, and not counted by all_met. */
+static void test_disabled(Store *s, uint64_t now) {
+        CriterionConfig list[4] = { memory_rule(), memory_rule(), memory_rule(), memory_rule() };
+        const CriterionResult *o;
+        CriteriaReport *rep = NULL;
+
+        /* memory_rule() over 15 min is met (test_no_source_and_report). */
+        list[0].window_usec = 15 * USEC_PER_MIN;
+        list[1].name = (char *) "acu_scaling";
+        list[1].kind = CRITERION_NO_SOURCE;
+        list[2].name = (char *) "zero_data_loss";
+        list[2].kind = CRITERION_NO_SOURCE;
+        list[3].name = (char *) "mine";
+        list[3].op = CRITERION_GE;
+        list[3].window_usec = 15 * USEC_PER_MIN;
+        ok(criteria_evaluate(list, 4, s, now, 0, &rep) == 0 && rep && !criteria_report_all_met(rep),
+           "memory met, acu_scaling and zero_data_loss unknown, mine not_met: not all met");
+        rep = criteria_report_free(rep);
+        list[1].disabled = list[2].disabled = true;
+        ok(criteria_evaluate(list, 4, s, now, 0, &rep) == 0 && rep && !criteria_report_all_met(rep),
+           "with the two source-less ones disabled, mine not_met still counts");
+        is_str(rep ? criteria_state_to_string(rep->results[1].state) : "", "disabled", "acu_scaling is disabled");
+        is_str(rep ? criteria_state_to_string(rep->results[2].state) : "", "disabled", "zero_data_loss is disabled");
+        is_str(rep ? criteria_state_to_string(rep->results[3].state) : "", "not_met", "mine is not_met");
+        rep = criteria_report_free(rep);
+        list[3].disabled = true;
+        ok(criteria_evaluate(list, 4, s, now, 0, &rep) == 0 && rep && criteria_report_all_met(rep),
+           "memory met and the other three disabled: all met, as ?strict=1 needs");
+        rep = criteria_report_free(rep);
+        list[1].disabled = false;
+        ok(criteria_evaluate(list, 4, s, now, 0, &rep) == 0 && rep && !criteria_report_all_met(rep),
+           "acu_scaling turned on again: unknown, not all met");
+        rep = criteria_report_free(rep);
+        list[0].disabled = list[1].disabled = true;
+        ok(criteria_evaluate(list, 4, s, now, 0, &rep) == 0 && rep && criteria_report_all_met(rep),
+           "every criterion disabled: all met, as with none at all");
+        criteria_report_free(rep);
+
+        is_str(state_of(&list[3], s, now, &o), "disabled", "a criterion that would be not_met, disabled");
+        is_str(o->reason, "turned off: enabled = no", "says why");
+        is_int(o->cause, CRITERION_CAUSE_NONE, "with no cause of unknown");
+        ok(o->has_rule && o->op == CRITERION_GE && o->threshold == 512 * MIB, "and keeps its rule");
+        ok(!o->series && o->samples == 0 && o->value == 0, "but has no value nor evidence: it was not evaluated");
+        list[3].series = (char *) "go.none.Sys";
+        is_str(state_of(&list[3], s, now, &o), "disabled", "disabled over a series that does not exist");
+}
+
 static CriterionConfig latency_rule(void) {
         return (CriterionConfig) {
                 .name = (char *) "latency_p95",
@@ -380,6 +427,19 @@ static void test_latency_verdict(uint64_t now) {
         is_str(state_of(&cc, s, now, &o), "met", "with min_requests = 999: met");
         is_int(o->run_id, id, "judging that run");
 
+        cc = latency_rule();
+        cc.no_scenario = true;
+        is_str(state_of(&cc, s, now, &o), "unknown", "no [scenario peak] configured: unknown, runs or not");
+        is_str(o->reason, "no [scenario peak] is configured: add one, name another with scenario =, or turn "
+               "latency_p95 off with enabled = no", "saying so and how to turn it off");
+        is_int(o->cause, CRITERION_CAUSE_NO_SCENARIO, "with the cause no scenario");
+        cc.disabled = true;
+        is_str(state_of(&cc, s, now, &o), "disabled", "and disabled when turned off");
+        cc = latency_rule();
+        cc.disabled = true;
+        is_str(state_of(&cc, s, now, &o), "disabled", "latency_p95 turned off with a run to judge: disabled");
+        ok(o->run_id == 0 && !o->scenario, "judging no run");
+
         test_latency_timeouts(s, now);
         reset();
         store_free(s);
@@ -408,6 +468,7 @@ int main(void) {
         test_unknown_series(s, now);
         test_time_limit(s, now);
         test_no_source_and_report(s, now);
+        test_disabled(s, now);
         test_latency_verdict(now);
         reset();
         store_free(s);

@@ -46,7 +46,7 @@ json_t *api_criterion_json(const CriterionResult *c) {
                         k |= json_object_set_new(o, "unit", json_string(c->unit));
         }
         k |= json_object_set_new(o, "state", json_string(criteria_state_to_string(c->state)));
-        if (c->state == CRITERION_STATE_UNKNOWN)
+        if (c->state == CRITERION_STATE_UNKNOWN || c->state == CRITERION_STATE_DISABLED)
                 k |= json_object_set_new(o, "reason", json_string(c->reason ? c->reason : "?"));
         else {
                 k |= json_object_set_new(o, "value", api_json_number(c->value));

@@ -95,8 +95,8 @@ json_t *api_json_number(double v);
 /* ------------------------------------- api-criteria.c: criteria as JSON */
 
 /* One criterion: name, the rule (op, threshold, unit) when it has one,
- * state, and a reason when unknown or value and evidence when known.  A new
- * reference, NULL when out of memory. */
+ * state, and a reason when unknown or disabled, or value and evidence when
+ * known.  A new reference, NULL when out of memory. */
 json_t *api_criterion_json(const CriterionResult *c);
 
 /* The criteria's members of /v1/status: {"ok", "evaluated_at",

@@ -14,6 +14,7 @@
 #include "util/units.h"
 
 #define PROBLEM_MAX 256
+#define SUGGESTION_MAX 1024
 
 static size_t key_index(SectionKind kind, const char *name) {
         return (size_t) (config_key_lookup(kind, name) - config_keys);
@@ -278,8 +279,43 @@ static int parser_memory_series(Parser *p) {
         return 0;
 }
 
+/* `scenario = NAME` written out must name a [scenario] section: a typo
+ * would otherwise leave latency_p95 unknown for ever.  The default, peak,
+ * may be missing, so that a file without scenarios still loads: the
+ * criterion then answers unknown and says why. */
+static int parser_latency_scenario(Parser *p) {
+        CriterionConfig *cc = (CriterionConfig *) config_find_criterion(p->config, "latency_p95");
+        const Section *s = config_section_find(p, SECTION_CRITERION, "latency_p95");
+        char hint[SUGGESTION_MAX] = "";
+        const char **names;
+
+        if (!cc || !cc->scenario || config_section_find(p, SECTION_SCENARIO, cc->scenario))
+                return 0;
+        if (!s || key_line(s, "scenario") == 0) {
+                cc->no_scenario = true;
+                return 0;
+        }
+        if (!key_valid(s, "scenario"))
+                return 0;
+        names = calloc(p->config->n_scenarios + 1, sizeof *names);
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->config->n_scenarios; i++)
+                names[i] = p->config->scenarios[i].name;
+        (void) config_suggestion(cc->scenario, names, p->config->n_scenarios, hint, sizeof hint);
+        free(names);
+        config_parser_error(p, key_line(s, "scenario"), s, "scenario", "no [scenario %s] section%s", cc->scenario,
+                            p->config->n_scenarios > 0 ? hint : " (the file has no [scenario] section)");
+        return 0;
+}
+
 int config_parser_check(Parser *p) {
+        int r;
+
         for (size_t i = 0; i < p->n_sections; i++)
                 section_check(p, p->sections[i]);
+        r = parser_latency_scenario(p);
+        if (r < 0)
+                return r;
         return parser_memory_series(p);
 }

@@ -50,6 +50,7 @@ typedef enum ConfigType {
         CONFIG_REQUEST,              /* [WEIGHT] METHOD PATH [BODY]: appended to a list */
         CONFIG_HEADER,               /* Name: value: appended to a list */
         CONFIG_EXPECT,               /* 200-299, 404: HTTP status codes and ranges */
+        CONFIG_BOOLEAN,              /* yes, no: into a bool */
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
@@ -65,6 +66,7 @@ typedef enum KeyFlags {
         KEY_CLOSED = 1 << 7,
         KEY_MODEL_MASK = KEY_OPEN | KEY_CLOSED,
         KEY_REPEATED = 1 << 8,       /* may be given on several lines, each adding a value */
+        KEY_NEGATED = 1 << 9,        /* CONFIG_BOOLEAN: the field holds the opposite (enabled -> disabled) */
 } KeyFlags;
 
 /* One key of config.c's table. */

@@ -507,6 +507,24 @@ static int parse_threshold(const ConfigKey *k, const char *v, void *base, char *
         return 0;
 }
 
+/* Only the two words perfwatchd.conf(5) gives, so that a typo is an
+ * error rather than a guess.  A KEY_NEGATED key stores the opposite, so
+ * that a zeroed struct means the default "yes" (`enabled` into `disabled`). */
+static int parse_boolean(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        bool yes;
+
+        if (streq(v, "yes"))
+                yes = true;
+        else if (streq(v, "no"))
+                yes = false;
+        else {
+                snprintf(problem, n, "is not yes or no");
+                return -EINVAL;
+        }
+        *(bool *) field(base, k) = (k->flags & KEY_NEGATED) ? !yes : yes;
+        return 0;
+}
+
 /* The string a value of key `k` owns in the struct at `base`. */
 typedef char **(*OwnedFn)(const ConfigKey *k, void *base);
 
@@ -552,6 +570,7 @@ static const struct {
         [CONFIG_REQUEST] = { config_parse_request, NULL, config_release_requests },
         [CONFIG_HEADER] = { config_parse_header, NULL, config_release_headers },
         [CONFIG_EXPECT] = { config_parse_expect, NULL, config_release_expect },
+        [CONFIG_BOOLEAN] = { parse_boolean, NULL },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {

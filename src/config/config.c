@@ -128,6 +128,8 @@ const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(CriterionConfig, scenario), 0 },
         { SECTION_CRITERION, "min_requests", CONFIG_COUNT, "1000",
           "1", "1000000000", offsetof(CriterionConfig, min_requests), 0 },
+        { SECTION_CRITERION, "enabled", CONFIG_BOOLEAN, "yes",
+          NULL, NULL, offsetof(CriterionConfig, disabled), KEY_NEGATED },
 
         /* Which of rate, stages, users and duration a scenario needs depends
          * on its model: checked once the whole section is read. */
@@ -630,7 +632,7 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
         bool run_key = streq(k->name, "scenario") || streq(k->name, "min_requests");
         const BuiltinCriterion *b;
 
-        if (s->kind != SECTION_CRITERION)
+        if (s->kind != SECTION_CRITERION || streq(k->name, "enabled"))
                 return true;
         b = config_builtin_lookup(p->config->criteria[s->index].name);
         if (b && b->kind == CRITERION_RUN_LATENCY)

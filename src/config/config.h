@@ -107,6 +107,13 @@ typedef struct CriterionConfig {
         uint64_t max_age_usec;
         char *scenario;              /* CRITERION_RUN_LATENCY: the scenario judged */
         uint64_t min_requests;       /* CRITERION_RUN_LATENCY: fewer in the run is unknown */
+        /* CRITERION_RUN_LATENCY: the file has no [scenario] of that name
+         * (only when `scenario` was left at its default: a name written
+         * out that matches no section is a configuration error). */
+        bool no_scenario;
+        /* `enabled = no`: listed as disabled, never evaluated, and not
+         * counted by ?strict=1.  Negated so that a zeroed struct is on. */
+        bool disabled;
 } CriterionConfig;
 
 /* One `request = [WEIGHT] METHOD PATH [BODY]` line of a [scenario]. */

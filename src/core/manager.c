@@ -205,8 +205,9 @@ static void notify_status(Manager *m, const CriteriaReport *report) {
         for (size_t i = 0; i < report->n_results; i++) {
                 const CriterionResult *c = &report->results[i];
 
-                /* Criteria without a data source yet would only add noise here. */
-                if (c->cause == CRITERION_CAUSE_NO_SOURCE)
+                /* Criteria turned off or without a data source yet would
+                 * only add noise here. */
+                if (c->cause == CRITERION_CAUSE_NO_SOURCE || c->state == CRITERION_STATE_DISABLED)
                         continue;
                 off += snprintf(line + off, sizeof line - off, "%s%s %s", off ? ", " : "", c->name,
                                 c->state == CRITERION_STATE_NOT_MET ? "NOT met"

@@ -170,6 +170,12 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
                         r->reason ?: "nothing was sent");
                 return TERMINAL_RUN_ERROR;
         }
+        /* NB: as in ?strict=1, a criterion turned off does not count: the
+         * run is shown, but there is nothing for it to fail. */
+        if (cc->disabled) {
+                fprintf(stderr, "perfwatchd: latency_p95: not judged: turned off (enabled = no); exit 0\n");
+                return TERMINAL_RUN_MET;
+        }
         if (judged_p95(r, sc->timeout_usec, &p95, &beyond) < 0) {
                 fprintf(stderr, "perfwatchd: out of memory\n");
                 return TERMINAL_RUN_ERROR;

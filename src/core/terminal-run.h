@@ -11,7 +11,8 @@
 #include "config/config.h"
 
 enum {
-        TERMINAL_RUN_MET = 0,        /* the run completed and its p95 holds */
+        TERMINAL_RUN_MET = 0,        /* the run completed and its p95 holds, or latency_p95
+                                      * is turned off (enabled = no): nothing to fail */
         TERMINAL_RUN_NOT_MET = 1,    /* the run completed and its p95 does not hold */
         TERMINAL_RUN_ERROR = 2,      /* no verdict: unknown scenario, engine failure,
                                       * no answer at all, or cancelled by a signal */

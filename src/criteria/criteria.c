@@ -180,6 +180,10 @@ static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *
         bool beyond = false;
         int k;
 
+        if (cc->no_scenario)
+                return unknown(res, CRITERION_CAUSE_NO_SCENARIO, "no [scenario %s] is configured: add one, "
+                               "name another with scenario =, or turn %s off with enabled = no", cc->scenario,
+                               cc->name);
         k = store_run_latest_completed(store, cc->scenario, &l, &error);
         if (k == -ENOENT)
                 return unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
@@ -234,6 +238,12 @@ static int criterion_evaluate(CriterionResult *res, const CriterionConfig *cc, S
         r = copy_rule(res, cc);
         if (r < 0)
                 return r;
+        if (cc->disabled) {
+                res->state = CRITERION_STATE_DISABLED;
+                res->cause = CRITERION_CAUSE_NONE;
+                res->reason = strdup("turned off: enabled = no");
+                return res->reason ? 0 : -ENOMEM;
+        }
         if (cc->kind == CRITERION_NO_SOURCE)
                 return unknown(res, CRITERION_CAUSE_NO_SOURCE, "no data source yet");
 
@@ -276,7 +286,8 @@ int criteria_evaluate(const CriterionConfig *list, size_t n, Store *store, uint6
 
 bool criteria_report_all_met(const CriteriaReport *r) {
         for (size_t i = 0; r && i < r->n_results; i++)
-                if (r->results[i].state != CRITERION_STATE_MET)
+                if (r->results[i].state != CRITERION_STATE_MET &&
+                    r->results[i].state != CRITERION_STATE_DISABLED)
                         return false;
         return true;
 }
@@ -300,6 +311,7 @@ const char *criteria_state_to_string(CriterionState s) {
         switch (s) {
         case CRITERION_STATE_MET: return "met";
         case CRITERION_STATE_NOT_MET: return "not_met";
+        case CRITERION_STATE_DISABLED: return "disabled";
         case CRITERION_STATE_UNKNOWN: break;
         }
         return "unknown";

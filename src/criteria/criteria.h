@@ -19,6 +19,7 @@ typedef enum CriterionState {
         CRITERION_STATE_UNKNOWN,
         CRITERION_STATE_MET,
         CRITERION_STATE_NOT_MET,
+        CRITERION_STATE_DISABLED,    /* enabled = no: not evaluated, and not counted */
 } CriterionState;
 
 /* Why a criterion is unknown, so that callers decide without reading the
@@ -34,6 +35,7 @@ typedef enum CriterionCause {
         CRITERION_CAUSE_TIME_LIMIT,      /* the reads took longer than the limit */
         CRITERION_CAUSE_NO_RUN,          /* no completed run of the scenario */
         CRITERION_CAUSE_TOO_FEW,         /* the run sent fewer than min_requests */
+        CRITERION_CAUSE_NO_SCENARIO,     /* the file has no [scenario] of the name judged */
 } CriterionCause;
 
 /* One criterion's verdict.  Every string is owned by the result. */
@@ -41,7 +43,7 @@ typedef struct CriterionResult {
         char *name;
         CriterionState state;
         CriterionCause cause;
-        char *reason;                /* one line; set exactly when state is unknown */
+        char *reason;                /* one line; set exactly when state is unknown or disabled */
 
         /* The rule, shown whatever the state; has_rule is false when the
          * criterion has no threshold. */
@@ -87,11 +89,12 @@ typedef struct CriteriaReport {
 int criteria_evaluate(const CriterionConfig *list, size_t n, Store *store, uint64_t now_usec,
                       uint64_t limit_usec, CriteriaReport **ret);
 
-/* True when every criterion of the report is met (and for none at all). */
+/* True when every criterion of the report is met or disabled (and for
+ * none at all): what ?strict=1 answers 200 for. */
 bool criteria_report_all_met(const CriteriaReport *r);
 
 /* Frees a report; NULL is a no-op.  Returns NULL. */
 CriteriaReport *criteria_report_free(CriteriaReport *r);
 
-/* "met", "not_met" or "unknown": the state's name in the API. */
+/* "met", "not_met", "unknown" or "disabled": the state's name in the API. */
 const char *criteria_state_to_string(CriterionState s);

@@ -43,6 +43,7 @@ static Job *job_free(Job *j) {
                 free(j->list[i].name);
                 free(j->list[i].series);
                 free(j->list[i].unit);
+                free(j->list[i].scenario);
         }
         free(j->list);
         free(j);
@@ -58,11 +59,12 @@ static Job *job_copy(const CriterionConfig *list, size_t n) {
                 CriterionConfig *c = &j->list[i];
 
                 *c = list[i];
-                c->name = c->series = c->unit = NULL;
+                c->name = c->series = c->unit = c->scenario = NULL;
                 j->n++;
                 if (!(c->name = strdup(list[i].name)) ||
                     (list[i].series && !(c->series = strdup(list[i].series))) ||
-                    (list[i].unit && !(c->unit = strdup(list[i].unit))))
+                    (list[i].unit && !(c->unit = strdup(list[i].unit))) ||
+                    (list[i].scenario && !(c->scenario = strdup(list[i].scenario))))
                         return job_free(j);
         }
         return j;

@@ -11,8 +11,9 @@ start_daemon "$WORK/pw.conf"
 check "memory turns met once samples arrive" wait_until 15 state_is memory met
 check "status lists the four built-in criteria in order" \
         test "$(jget "$PW/v1/status" '[.criteria[].name] | join(",")')" = "latency_p95,memory,acu_scaling,zero_data_loss"
-check "latency_p95 is unknown with the reason 'no completed run of scenario peak'" \
-        test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="latency_p95") | .state + "/" + .reason')" = "unknown/no completed run of scenario peak"
+check "latency_p95 is unknown without a [scenario peak], saying how to turn it off" \
+        test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="latency_p95") | .state + "/" + .reason')" = \
+        "unknown/no [scenario peak] is configured: add one, name another with scenario =, or turn latency_p95 off with enabled = no"
 for c in acu_scaling zero_data_loss; do
         check "$c is unknown with the reason 'no data source yet'" \
                 test "$(jget "$PW/v1/status" ".criteria[] | select(.name==\"$c\") | .state + \"/\" + .reason")" = "unknown/no data source yet"

@@ -81,6 +81,12 @@ check "and nothing else (13 lines)" test "$(wc -l <<<"$out")" = 13
         printf 'request = GET /\nexpect = 2xx\nheader = nocolon\n' # 14-16
         printf '[scenario d]\n'                                # 17
         printf 'model = closed\nbase_url = http://127.0.0.1:1\nrequest = GET /\n' # 18-20
+        printf '[scenario e]\nbase_url = http://127.0.0.1:1\nrate = 5/s\n' # 21-23
+        printf 'duration = 0\ntimeout = 1ms\nmax_inflight = 0\nrequest = GET /\n' # 24-27
+        printf '[scenario f]\nmodel = closed\nbase_url = http://127.0.0.1:1\n' # 28-30
+        printf 'users = 0\nduration = 1m\nthink = 1s..x\nramp_up = forever\nrequest = GET /\n' # 31-35
+        printf '[criterion latency_p95]\nscenario = ee\n'     # 36-37
+        printf '[criterion memory]\nenabled = maybe\n'        # 38-39
 } >"$WORK/scen.conf"
 out=$("$PERFWATCHD" --check-config --config "$WORK/scen.conf" 2>&1); rc=$?
 diag "$out"
@@ -93,10 +99,18 @@ for want in \
         'scen.conf:15: [scenario c] expect: "2xx" has "2xx", which is not a status code 100-599 or a range LO-HI of them' \
         'scen.conf:16: [scenario c] header: "nocolon" is not "Name: value" (a field name, then a colon)' \
         'scen.conf:17: [scenario d]: missing required key users (model = closed)' \
-        'scen.conf:17: [scenario d]: missing required key duration (model = closed)'; do
+        'scen.conf:17: [scenario d]: missing required key duration (model = closed)' \
+        'scen.conf:24: [scenario e] duration: "0" is below the minimum 1s' \
+        'scen.conf:25: [scenario e] timeout: "1ms" is below the minimum 10ms' \
+        'scen.conf:26: [scenario e] max_inflight: "0" is below the minimum 1' \
+        'scen.conf:31: [scenario f] users: "0" is below the minimum 1' \
+        'scen.conf:33: [scenario f] think: "1s..x" is not a duration or MIN..MAX (1s..3s)' \
+        'scen.conf:34: [scenario f] ramp_up: "forever" is not a duration' \
+        'scen.conf:37: [criterion latency_p95] scenario: no [scenario ee] section, did you mean "e"? (one of: a, b, c, d, e, f)' \
+        'scen.conf:39: [criterion memory] enabled: "maybe" is not yes or no'; do
         check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
 done
-check "and nothing else (8 lines)" test "$(wc -l <<<"$out")" = 8
+check "and nothing else (16 lines)" test "$(wc -l <<<"$out")" = 16
 "$PERFWATCHD" --config "$WORK/scen.conf" --duration 1s >/dev/null 2>"$WORK/usage.err"; rc=$?
 check "--duration without --run is a usage error (exit 2)" test "$rc" = 2
 check "and says so" grep -qF -- "--duration and --json go with --run NAME" "$WORK/usage.err"
