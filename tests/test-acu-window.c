@@ -73,7 +73,7 @@ static void test_ramp_met(void) {
         is_str(acu_window_state_to_string(r.state), "met", "ramp 2 -> 16 by 14:04: met");
         is_str(acu_window_cause_to_string(r.cause), "none", "cause none");
         is_str(r.reason, "reached 16 ACU 3m30s after the run's start (at 14:04:00) and stayed within [2, 16] ACU "
-               "until 14:15:30", "its reason");
+               "until 14:15:30; start 2 ACU at 14:00:00 (before the run)", "its reason names the start ACU and where from");
         ok(r.start_before_run, "the start point is before the run");
         is_int(r.start_at_ms, AT(0, 0), "start point at 14:00:00 (30 s before the start)");
         is_double(r.start_acu, 2, 0, "start ACU 2");
@@ -140,7 +140,7 @@ static void test_stuck(void) {
         is_str(acu_window_state_to_string(r.state), "not_met", "stuck at 2: not_met");
         is_str(acu_window_cause_to_string(r.cause), "too_slow", "cause too_slow");
         is_str(r.reason, "did not reach 16 ACU within 5m of the run's start: the peak was 2 ACU at 14:00:00 "
-               "(0s after the start)", "the reason names the peak 2 and when");
+               "(0s after the start); start 2 ACU at 14:00:00 (before the run)", "the reason names the peak 2 and when");
         ok(!r.reached, "not reached");
         is_int(r.time_to_peak_ms, 0, "the peak before the start counts as 0 s");
 
@@ -213,7 +213,7 @@ static void test_too_late(void) {
         r = judge_at(LATE);
         is_str(acu_window_state_to_string(r.state), "not_met", "16 only at 14:07: not_met");
         is_str(r.reason, "did not reach 16 ACU within 5m of the run's start: it reached it only at 14:07:00 "
-               "(6m30s after the start)", "the reason says when it was reached");
+               "(6m30s after the start); start 2 ACU at 14:00:00 (before the run)", "the reason says when it was reached");
         is_int(r.time_to_scale_to_ms, 390000, "time to scale_to 6m30s");
 }
 
@@ -309,6 +309,8 @@ static void test_gaps(void) {
         is_int(r.start_at_ms, AT(1, 0), "the first point inside the run (14:01) is");
         is_double(r.start_acu, 2, 0, "its value");
         is_str(acu_window_state_to_string(r.state), "met", "the stale 30 ACU is not judged: met");
+        ok(strstr(r.reason, "; start 2 ACU at 14:01:00 (inside the run)") != NULL, "the reason says inside: %s",
+           r.reason);
         is_int(r.time_to_scale_to_ms, 270000, "16 at 14:05: time to scale_to 4m30s");
 
         /* Not reached and a gap before the deadline: not judged. */
@@ -349,7 +351,7 @@ static void test_boundaries(void) {
         acu_window_judge(&p, pts, n_pts, LATE, &r);
         is_str(acu_window_cause_to_string(r.cause), "too_slow", "the deadline 1 ms earlier: too_slow");
         is_str(r.reason, "did not reach 16 ACU within 3m59s999ms of the run's start: it reached it only at 14:04:00 "
-               "(4m after the start)", "its reason");
+               "(4m after the start); start 2 ACU at 14:00:00 (before the run)", "its reason");
 
         /* Exactly at max_acu and min_acu is within bounds. */
         static const double edge[] = { 2, 16 };

@@ -301,19 +301,28 @@ static void not_covered(const AcuWindowParams *p, const AcuPoint *pts, size_t n,
                     hms(r->data_end_ms, a), hms(end, e), dur(p->lag_ms, m));
 }
 
+/* "start 2 ACU at 14:00:00 (before the run)" */
+static const char *start_text(const AcuWindowResult *r, char buf[static 64]) {
+        char a[16];
+
+        snprintf(buf, 64, "start %g ACU at %s (%s the run)", r->start_acu, hms(r->start_at_ms, a),
+                 r->start_before_run ? "before" : "inside");
+        return buf;
+}
+
 static void too_slow(const AcuWindowParams *p, AcuWindowResult *r) {
-        char w[32], a[16], d[32];
+        char w[32], a[16], d[32], st[64];
 
         if (r->reached)
                 say(r, ACU_WINDOW_NOT_MET, ACU_WINDOW_CAUSE_TOO_SLOW,
-                    "did not reach %g ACU within %s of the run's start: it reached it only at %s (%s after the start)",
+                    "did not reach %g ACU within %s of the run's start: it reached it only at %s (%s after the start); %s",
                     p->scale_to, dur(p->scale_up_within_ms, w), hms(r->reached_at_ms, a),
-                    dur(r->time_to_scale_to_ms, d));
+                    dur(r->time_to_scale_to_ms, d), start_text(r, st));
         else
                 say(r, ACU_WINDOW_NOT_MET, ACU_WINDOW_CAUSE_TOO_SLOW,
-                    "did not reach %g ACU within %s of the run's start: the peak was %g ACU at %s (%s after the start)",
+                    "did not reach %g ACU within %s of the run's start: the peak was %g ACU at %s (%s after the start); %s",
                     p->scale_to, dur(p->scale_up_within_ms, w), r->peak_acu, hms(r->peak_at_ms, a),
-                    dur(r->time_to_peak_ms, d));
+                    dur(r->time_to_peak_ms, d), start_text(r, st));
 }
 
 static void violation(const AcuWindowParams *p, AcuWindowResult *r) {
@@ -361,12 +370,12 @@ int acu_window_judge(const AcuWindowParams *p, const AcuPoint *pts, size_t n, in
         } else if (coverage(pts, n, r->window_start_ms, r->window_end_ms, p->max_gap_ms, &ga, &gb) != COVERED)
                 not_covered(p, pts, n, now_ms, r);
         else {
-                char d[32], a[16], e[16];
+                char d[32], a[16], e[16], st[64];
 
                 say(r, ACU_WINDOW_MET, ACU_WINDOW_CAUSE_NONE,
-                    "reached %g ACU %s after the run's start (at %s) and stayed within [%g, %g] ACU until %s",
+                    "reached %g ACU %s after the run's start (at %s) and stayed within [%g, %g] ACU until %s; %s",
                     p->scale_to, dur(r->time_to_scale_to_ms, d), hms(r->reached_at_ms, a), p->min_acu,
-                    p->max_acu, hms(r->window_end_ms, e));
+                    p->max_acu, hms(r->window_end_ms, e), start_text(r, st));
         }
         return 0;
 }

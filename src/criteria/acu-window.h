@@ -47,8 +47,11 @@
  *     (CloudWatch's datapoints arrive a minute or more late: "capacity data
  *     reach 14:03:00 only; the window ends 14:10:00 (data may still arrive
  *     until 14:15:00)"), DATA_END after that.  When rule 4 waits for
- *     coverage of [S, D], the reason is that of [S, D]'s coverage.
+ *     coverage of [S, D], the reason is the same: the first part of [S, E]
+ *     missing, which then lies before D.
  *  6. Otherwise met.
+ * The reasons of met and too_slow end with the start ACU and where it comes
+ * from: "; start 2 ACU at 14:00:00 (before the run)" (or "inside").
  * Times: the start ACU may be before S; time_to_peak and time_to_scale_to
  * are from S and never negative (a point before S counts as 0).  The peak
  * is the largest judged value, at its first time. */
