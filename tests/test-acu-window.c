@@ -468,6 +468,23 @@ static void test_json_cap(void) {
         ok(acu_window_to_json(&r, pts, 10) == NULL, "json with fewer points than judged: NULL");
 }
 
+static void test_points_collect(void) {
+        AcuPoints a = {};
+        int k = 0;
+
+        for (int i = 0; i < 1000 && k == 0; i++)
+                k = acu_points_add(T14 + i * 1000LL, i % 17, &a);
+        is_int(k, 0, "1000 points collected");
+        is_int(a.n, 1000, "n 1000");
+        ok(a.points[999].ts_ms == T14 + 999000 && a.points[999].value == 999 % 17, "the last one is as given");
+        a.n = ACU_POINTS_MAX;   /* pretend it is full: nothing is written */
+        is_int(acu_points_add(T14, 1, &a), -E2BIG, "past ACU_POINTS_MAX: -E2BIG");
+        a.n = 1000;
+        acu_points_clear(&a);
+        ok(a.points == NULL && a.n == 0 && a.cap == 0, "cleared");
+        acu_points_clear(NULL);
+}
+
 int main(void) {
         test_ramp_met();
         test_ramp_json();
@@ -482,5 +499,6 @@ int main(void) {
         test_bad_points();
         test_bad_params();
         test_json_cap();
+        test_points_collect();
         return tap_done();
 }

@@ -2,6 +2,7 @@
  * rule and why each case is decided as it is. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -498,4 +499,34 @@ char *acu_window_evidence(const AcuWindowResult *r, int64_t run_id, char *buf, s
                  r->peak_acu, hms(r->peak_at_ms, b), dur(r->time_to_peak_ms, d), reached, r->lowest,
                  r->highest, r->n_used, hms(r->last_at_ms, c));
         return buf;
+}
+
+/* ------------------------------------------------------------ collecting */
+
+int acu_points_add(int64_t ts_ms, double value, void *u) {
+        AcuPoints *a = u;
+
+        if (a->n >= ACU_POINTS_MAX)
+                return -E2BIG;
+        if (a->n == a->cap) {
+                size_t cap = a->cap ? 2 * a->cap : 64;
+                AcuPoint *p;
+
+                if (cap > ACU_POINTS_MAX)
+                        cap = ACU_POINTS_MAX;
+                p = realloc(a->points, cap * sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                a->points = p;
+                a->cap = cap;
+        }
+        a->points[a->n++] = (AcuPoint) { ts_ms, value };
+        return 0;
+}
+
+void acu_points_clear(AcuPoints *a) {
+        if (!a)
+                return;
+        free(a->points);
+        *a = (AcuPoints) {};
 }

@@ -180,6 +180,22 @@ json_t *acu_window_to_json(const AcuWindowResult *r, const AcuPoint *points, siz
  * reason. */
 char *acu_window_evidence(const AcuWindowResult *r, int64_t run_id, char *buf, size_t size);
 
+/* A growing array of points for the caller to fill from the store, e.g.
+ * store_series_raw(s, series, from, to, ACU_POINTS_MAX, NULL, acu_points_add,
+ * &points).  Start from AcuPoints points = {}; free with acu_points_clear(). */
+#define ACU_POINTS_MAX (1u << 20)   /* a day of one sample a second, and more */
+typedef struct AcuPoints {
+        AcuPoint *points;
+        size_t n, cap;
+} AcuPoints;
+
+/* store_series_raw()'s callback: appends (ts_ms, value) to the AcuPoints
+ * `u`.  0; -ENOMEM (the array is unchanged); -E2BIG past ACU_POINTS_MAX. */
+int acu_points_add(int64_t ts_ms, double value, void *u);
+
+/* Frees the array and empties it; NULL is a no-op. */
+void acu_points_clear(AcuPoints *a);
+
 /* "unknown", "met", "not_met"; NULL out of range. */
 const char *acu_window_state_to_string(AcuWindowState s);
 /* "none", "above_max", "below_min", "too_slow", "no_points", "gap",
