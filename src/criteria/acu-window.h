@@ -7,12 +7,12 @@
  * the capacity points (e.g. the store's "aurora.<name>.acu" series, read
  * over acu_window_read_range()) and the time now, so the evaluator calls it
  * from its own thread and the tests pin it exactly.  Nothing is allocated
- * but the JSON of acu_window_to_json().
+ * but the JSON of acu_window_to_json() and the AcuPoints collector.
  *
  * Terms.  S = the run's start, D = S + scale_up_within (the deadline), E =
- * the run's end + settle, or D when that is later (the window is [S, E]).  A point is an instant: (time,
- * ACU).  Times in reasons are UTC "HH:MM:SS"; durations are
- * units_format_duration()'s ("4m30s").
+ * the run's end + settle, or D when that is later (the window is [S, E]).
+ * A point is an instant: (time, ACU).  Times in reasons are UTC "HH:MM:SS";
+ * durations are units_format_duration()'s ("4m30s").
  *
  * Points judged: the start point and every point with S <= time <= E.  The
  * start point is the last point at or before S when it is at most max_gap
@@ -182,7 +182,9 @@ char *acu_window_evidence(const AcuWindowResult *r, int64_t run_id, char *buf, s
 
 /* A growing array of points for the caller to fill from the store, e.g.
  * store_series_raw(s, series, from, to, ACU_POINTS_MAX, NULL, acu_points_add,
- * &points).  Start from AcuPoints points = {}; free with acu_points_clear(). */
+ * &points), where a return of 1 (older points left out) means the window
+ * holds too many to judge.  Start from AcuPoints points = {}; free with
+ * acu_points_clear(). */
 #define ACU_POINTS_MAX (1u << 20)   /* a day of one sample a second, and more */
 typedef struct AcuPoints {
         AcuPoint *points;
