@@ -16,7 +16,37 @@ Control (for tests): POST /_control?mode=ok|500|malformed|hang|forbidden|echo
 [&delay=SECONDS][&session_token=T] changes how later requests are answered
 (echo: a 400 whose message quotes the request's Authorization header and
 session token);
-GET /_stats gives counters and the last verification result as JSON.  Every
+GET /_stats gives counters, the last verification result and the capacity
+shape as JSON.
+
+Capacity shapes (for the ACU criterion's tests), also through POST /_control;
+each applies to later requests and replaces the previous shape; a bad value
+is a 400 naming it, and nothing changes:
+  capacity=ramp            the default ramp above (max= and ramp_step= kept)
+  max=N                    the default ramp rises to N ACU instead of 16
+                           (e.g. 20, beyond a max_acu of 16), reaching it
+                           now: 2 ACU until N ramp steps ago
+  ramp_step=SECONDS        the ramp's step (as --ramp-step), likewise
+  stuck=V                  V ACU at every time
+  capacity=V1,V2,...[@STEP][&start=EPOCH][&before=V|none][&after=V|none]
+                           one value per STEP seconds (default 60) from
+                           `start` (epoch seconds, default now): V1 over
+                           [start, start + STEP), V2 over the next step, ...;
+                           before `start` the value `before` (default V1),
+                           after the last step `after` (default the last
+                           value); "none" means no datapoint there
+  body {"points": [[EPOCH, V], ...]}
+                           exactly these datapoints (any timestamps, not
+                           aligned to the period), nothing else
+  gap=FROM-TO              no datapoint with FROM <= timestamp < TO (epoch
+                           seconds), whatever the shape; gap= clears it
+  lag=SECONDS              no datapoint newer than now - SECONDS, as
+                           CloudWatch publishes a minute's datapoint 1-3
+                           minutes late (default 0)
+e.g. curl -X POST '.../_control?capacity=2,4,8,16@60&start=1796133600&after=none'
+     curl -X POST -d '{"points": [[1796133600, 2], [1796133660, 16]]}' .../_control
+The datapoints are stamped at multiples of the query's Period (but for
+"points"); ACUUtilization follows the shape as a percentage of 16.  Every
 request is logged on stderr, one line each ("verified ..." / "rejected ...").
 """
 
@@ -123,9 +153,138 @@ def verify_signature(state, method, path, headers, body):
     return signed
 
 
-def ramp_value(state, t):
-    steps = math.floor((t - state.ramp_start) / state.ramp_step)
-    return float(min(16, max(2, 2 + steps)))
+class ControlError(Exception):
+    pass
+
+
+def number(name, text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise ControlError(f"{name}: {text!r} is not a number")
+    if not math.isfinite(v):
+        raise ControlError(f"{name}: {text!r} is not a finite number")
+    return v
+
+
+class Shape:
+    """ServerlessDatabaseCapacity over time: value(t) is the ACU at epoch
+    second t, or None for no datapoint; points, when set, are the only
+    datapoints."""
+
+    def __init__(self, kind="ramp", values=None, start=0.0, step=60.0, before=None, after=None,
+                 points=None, text="ramp"):
+        self.kind, self.values, self.start, self.step = kind, values, start, step
+        self.before, self.after, self.points, self.text = before, after, points, text
+
+    def value(self, state, t):
+        if self.kind == "ramp":
+            steps = math.floor((t - state.ramp_start) / state.ramp_step)
+            return float(min(state.ramp_max, max(2, 2 + steps)))
+        if self.kind == "points":
+            return self.points.get(t)
+        if t < self.start:
+            return self.before
+        i = math.floor((t - self.start) / self.step)
+        return self.values[i] if i < len(self.values) else self.after
+
+
+def optional_value(name, text):
+    return None if text == "none" else number(name, text)
+
+
+def parse_script(q, now):
+    """capacity=V1,V2,...[@STEP] with start=, before=, after= -> Shape."""
+    spec = q["capacity"]
+    values_text, _, step_text = spec.partition("@")
+    step = number("capacity step", step_text) if step_text else 60.0
+    if step <= 0:
+        raise ControlError(f"capacity step: {step_text!r} is not positive")
+    values = [number("capacity", v) for v in values_text.split(",")]
+    start = number("start", q["start"]) if "start" in q else now
+    before = optional_value("before", q["before"]) if "before" in q else values[0]
+    after = optional_value("after", q["after"]) if "after" in q else values[-1]
+    return Shape("script", values, start, step, before, after, text=f"script {spec} from {start:.0f}")
+
+
+def parse_points(body):
+    try:
+        points = json.loads(body)["points"]
+        table = {int(ts): number("points", str(v)) for ts, v in points}
+    except (ValueError, KeyError, TypeError) as e:
+        raise ControlError(f"points: the body must be {{\"points\": [[EPOCH, ACU], ...]}} ({e})")
+    return Shape("points", points=table, text=f"{len(table)} points")
+
+
+def parse_gap(text):
+    if text == "":
+        return None
+    lo, sep, hi = text.partition("-")
+    if not sep:
+        raise ControlError(f"gap: {text!r} is not FROM-TO")
+    lo, hi = number("gap", lo), number("gap", hi)
+    if hi <= lo:
+        raise ControlError(f"gap: {text!r} is empty")
+    return (lo, hi)
+
+
+def apply_shape(state, q, body):
+    """Validates every capacity control before changing anything."""
+    shape = gap = lag = ramp_max = ramp_step = None
+    now = time.time()
+    if "max" in q:
+        ramp_max = number("max", q["max"])
+        if ramp_max < 2:
+            raise ControlError(f"max: {q['max']!r} is below the ramp's 2 ACU")
+    if "ramp_step" in q:
+        ramp_step = number("ramp_step", q["ramp_step"])
+        if ramp_step <= 0:
+            raise ControlError(f"ramp_step: {q['ramp_step']!r} is not positive")
+    if "stuck" in q:
+        v = number("stuck", q["stuck"])
+        shape = Shape("script", [v], now, 60.0, v, v, text=f"stuck at {v:g}")
+    if q.get("capacity") == "ramp" or (ramp_max is not None and shape is None and "capacity" not in q):
+        shape = Shape()
+    elif "capacity" in q:
+        shape = parse_script(q, now)
+    if body.strip():
+        shape = parse_points(body)
+    if "gap" in q:
+        gap = parse_gap(q["gap"])
+    if "lag" in q:
+        lag = number("lag", q["lag"])
+        if lag < 0:
+            raise ControlError(f"lag: {q['lag']!r} is negative")
+    with state.lock:
+        if ramp_max is not None or ramp_step is not None:
+            # As at startup: the ramp has just reached its top.
+            state.ramp_max = ramp_max if ramp_max is not None else state.ramp_max
+            state.ramp_step = ramp_step if ramp_step is not None else state.ramp_step
+            state.ramp_start = now - state.ramp_max * state.ramp_step
+        if shape is not None:
+            state.shape = shape
+        if "gap" in q:
+            state.gap = gap
+        if lag is not None:
+            state.lag = lag
+
+
+def capacity_text(state):
+    text = state.shape.text if state.shape.kind != "ramp" else f"ramp 2..{state.ramp_max:g} every {state.ramp_step:g}s"
+    if state.gap:
+        text += f", gap {state.gap[0]:.0f}-{state.gap[1]:.0f}"
+    if state.lag:
+        text += f", lag {state.lag:g}s"
+    return text
+
+
+def stamps_of(state, shape, start, end, period):
+    if shape.kind == "points":
+        return sorted(t for t in shape.points if start <= t < end)
+    t = start - start % period
+    if t < start:
+        t += period
+    return list(range(t, math.ceil(end), period)) if t < end else []
 
 
 def series(state, query, start, end):
@@ -137,15 +296,17 @@ def series(state, query, start, end):
     dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
     if "DBClusterIdentifier" not in dims or period < 1:
         return [], []
-    t = start - start % period
-    if t < start:
-        t += period
+    with state.lock:
+        shape, gap, lag = state.shape, state.gap, state.lag
+    if lag:
+        end = min(end, time.time() - lag)
     stamps, values = [], []
-    while t < end:
-        acu = ramp_value(state, t)
+    for t in stamps_of(state, shape, start, end, period):
+        acu = shape.value(state, t)
+        if acu is None or (gap and gap[0] <= t < gap[1]):
+            continue
         stamps.append(t)
         values.append(acu if metric["MetricName"] == "ServerlessDatabaseCapacity" else acu / 16 * 100)
-        t += period
     return stamps, values
 
 
@@ -178,6 +339,10 @@ class State:
         self.page_size = args.page_size
         self.ramp_step = args.ramp_step
         self.ramp_start = time.time() - 16 * args.ramp_step
+        self.ramp_max = 16.0
+        self.shape = Shape()
+        self.gap = None
+        self.lag = 0.0
         self.mode = "ok"
         self.delay = 0.0
         self.lock = threading.Lock()
@@ -212,27 +377,36 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if urlsplit(self.path).path == "/_stats":
             with state.lock:
-                self.send_json(200, dict(state.stats, mode=state.mode))
+                self.send_json(200, dict(state.stats, mode=state.mode, capacity=capacity_text(state)))
             return
         self.send_error_json(404, "UnknownOperationException", "not found")
 
-    def control(self, query):
+    def control(self, query, body):
         state = self.server.state
         q = {k: v[-1] for k, v in parse_qs(query).items()}
+        try:
+            apply_shape(state, {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()},
+                        body.decode("utf-8", "replace"))
+        except ControlError as e:
+            self.note(f"control refused: {e}")
+            self.send_error_json(400, "InvalidParameterValueException", str(e))
+            return
         with state.lock:
             state.mode = q.get("mode", state.mode)
             state.delay = float(q.get("delay", state.delay))
             if "session_token" in q:
                 state.session_token = q["session_token"] or None
         self.note(f"control {q}")
-        self.send_json(200, {"mode": state.mode})
+        with state.lock:
+            answer = {"mode": state.mode, "capacity": capacity_text(state)}
+        self.send_json(200, answer)
 
     def do_POST(self):
         state = self.server.state
         url = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if url.path == "/_control":
-            self.control(url.query)
+            self.control(url.query, body)
             return
         with state.lock:
             state.stats["requests"] += 1
