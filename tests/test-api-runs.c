@@ -569,6 +569,7 @@ static void test_run(void) {
         is_int(r.code, 200, "the active run: 200");
         is_int(int_at(r.json, "requests", NULL), 123, "answered from the published object");
         ok(json_is_object(json_object_get(r.json, "extra")), "with an extra object");
+        is_str(json_string_value(json_object_get(r.json, "url")), "/v1/runs/99", "and its url");
         reply_clear(&r);
         r = get("/v1/runs/99?format=text");
         ok(r.body && strstr(r.body, "Run 99 peak (open model): running for 3.0s\n") &&
@@ -617,6 +618,9 @@ static void test_runs(void) {
         ok(json_is_null(json_object_get(json_array_get(json_object_get(r.json, "runs"), 0), "latency_ms")),
            "a run without histograms: latency_ms null");
         ok(json_is_false(json_object_get(r.json, "more")), "more: false");
+        ok(json_is_null(json_object_get(json_array_get(json_object_get(r.json, "runs"), 1), "reason")) == false &&
+           json_is_string(json_object_get(json_array_get(json_object_get(r.json, "runs"), 1), "url")),
+           "a summary has its reason and url");
         reply_clear(&r);
 
         r = get("/v1/runs?scenario=peak");

@@ -191,6 +191,7 @@ void api_control_dispatch(Api *a) {
         ApiCtl *c = api_ctl(a);
         CtlJob jobs[CTL_QUEUE];
         ApiControl ctl;
+        bool has_control;
         uint64_t v;
         unsigned n;
 
@@ -201,9 +202,13 @@ void api_control_dispatch(Api *a) {
                 jobs[i] = c->queue[(c->head + i) % CTL_QUEUE];
         c->n_queued = 0;
         ctl = c->control;
+        has_control = c->has_control;
         pthread_mutex_unlock(&c->lock);
         for (unsigned i = 0; i < n; i++) {
-                if (jobs[i].scenario)
+                if (!has_control)
+                        api_reply_error(jobs[i].r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                        "runs cannot be started or cancelled: the run control was detached");
+                else if (jobs[i].scenario)
                         answer_start(&jobs[i], &ctl);
                 else
                         answer_cancel(&jobs[i], &ctl);

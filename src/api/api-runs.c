@@ -73,9 +73,13 @@ void api_publish_runs(Api *a, json_t *scenarios, json_t *active) {
                 return;
         }
         /* Issue 8 hangs its reports on a run's extra object: the active one
-         * has the member too, empty until the run is stored. */
+         * has the member too, empty until the run is stored; and its URL,
+         * as a stored one. */
         if (active && !json_object_get(active, "extra"))
                 (void) json_object_set_new(active, "extra", json_object());
+        if (active && json_is_integer(id) && !json_object_get(active, "url"))
+                (void) json_object_set_new(active, "url",
+                                           json_sprintf("/v1/runs/%" JSON_INTEGER_FORMAT, json_integer_value(id)));
         pthread_mutex_lock(&x->lock);
         old_list = x->scenarios;
         old_active = x->active;
