@@ -45,7 +45,15 @@ void api_publish_store(Api *a, const char *path, const StoreHealth *h);
  * active run, answered from its published object.  The routes that act
  * (POST /v1/scenarios/{name}/run, POST /v1/runs/{id}/cancel) check the
  * bearer token, suspend the connection and wait for the loop thread, which
- * calls the ApiControl there (api_control_dispatch()) and resumes it. */
+ * calls the ApiControl there (api_control_dispatch()) and resumes it.
+ *
+ * The daemon wires it so, all on the loop thread: after api_new(),
+ * api_set_token() (from api_token_read() of [daemon] api_token_file, again
+ * on each reload), api_set_control(), an sd_event IO source on
+ * api_control_fd() whose handler calls api_control_dispatch(), and a first
+ * api_publish_runs(); then api_start(); api_publish_runs() again whenever
+ * the runner says its figures changed; at the end the IO source goes before
+ * api_free(). */
 
 typedef struct ApiControl {
         /* As runner_start(): 0 with *ret_id, -ENOENT, -EBUSY with the
