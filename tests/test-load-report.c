@@ -92,6 +92,33 @@ static void test_text(const LoadResult *r) {
         free(buf);
 }
 
+/* A run read back from the store: what it did not keep reads null (JSON)
+ * or is left out (text), never a made-up 0. */
+static void test_stored(const LoadResult *r) {
+        LoadReportInfo info = { .id = 7, .scenario = "peak", .model = LOAD_MODEL_OPEN, .stored = true };
+        json_t *j = load_report_json(r, &info), *per;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        per = json_object_get(json_object_get(j, "per_request"), "GET /api/items");
+        ok(j && json_is_null(json_object_get(j, "connections")), "stored: connections null");
+        ok(per && json_is_null(json_object_get(per, "requests")) && json_is_null(json_object_get(per, "ok")) &&
+           json_is_null(json_object_get(per, "errors")), "stored: per-request counts null");
+        ok(per && json_object_get(json_object_get(per, "latency_ms"), "p99"), "stored: per-request latency kept");
+        ok(j && num(j, "requests", NULL) == 1003, "stored: the run's counts kept");
+        json_decref(j);
+        f = open_memstream(&buf, &size);
+        ok(f && load_report_text(r, &info, f) == 0, "stored: the summary is written");
+        if (f)
+                fclose(f);
+        ok(buf && !strstr(buf, "connections opened") && strstr(buf, "7 dropped (max_inflight reached), 0 aborted\n"),
+           "stored: no connections count in the text");
+        ok(buf && strstr(buf, "  GET /api/items: p50 ") && !strstr(buf, "GET /api/items: 1003"),
+           "stored: the per-request line has no counts");
+        free(buf);
+}
+
 static void test_second(void) {
         LoadSecond s = { .second = 7, .achieved_rps = 100, .in_flight = 3, .p95_usec = 750000, .p99_usec = 950000,
                          .counts = { .err_timeout = 1, .err_status = 2, .dropped = 4 } };
@@ -109,6 +136,7 @@ int main(void) {
         fill(&r, &per);
         test_json(&r);
         test_text(&r);
+        test_stored(&r);
         test_second();
         hist_free(r.total.latency);
         hist_free(r.total.service);

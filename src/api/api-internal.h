@@ -46,7 +46,9 @@ typedef struct Request {
         size_t len;
         const char *type;
         char *disposition;           /* malloc'd Content-Disposition, or NULL */
-        bool allow;                  /* add "Allow: GET, HEAD" */
+        char *location;              /* malloc'd Location, or NULL */
+        const char *allow;           /* an Allow header ("GET, HEAD"), or NULL */
+        bool bearer_challenge;       /* add "WWW-Authenticate: Bearer" (a 401) */
 } Request;
 
 /* Writes `j` to `f` in one format: 0, or -ENOMEM when the stream failed. */
@@ -76,6 +78,9 @@ void api_reply_list(Request *r, const char *key, json_t *list, int k, RenderFn t
  * request lives. */
 const char *api_query(Request *r, const char *key);
 
+/* A request header's value, or NULL; valid while the request lives. */
+const char *api_header(Request *r, const char *name);
+
 /* Whether the query has `key`, with a value or bare. */
 bool api_query_present(Request *r, const char *key);
 
@@ -91,6 +96,21 @@ void api_release_store(Request *r, Store *s);
 /* A JSON number for a stored value: integral values (byte counts, mostly)
  * become integers, non-finite ones null.  A new reference. */
 json_t *api_json_number(double v);
+
+/* The "limit" argument: `def` when absent, else 1..max: 0, or -EINVAL
+ * after answering 400. */
+int api_query_limit(Request *r, size_t def, size_t max, size_t *ret);
+
+/* The "from" and "to" arguments in milliseconds, each INT64_MIN or
+ * INT64_MAX when absent: 0, or -EINVAL after answering 400 (also when from
+ * is later than to). */
+int api_query_span_ms(Request *r, int64_t *ret_from, int64_t *ret_to);
+
+/* The Api's runs state (api-runs.c) and acting requests (api-control.c). */
+typedef struct ApiRuns ApiRuns;
+typedef struct ApiCtl ApiCtl;
+ApiRuns *api_runs(Api *a);
+ApiCtl *api_ctl(Api *a);
 
 /* ------------------------------------- api-criteria.c: criteria as JSON */
 
@@ -168,6 +188,73 @@ void api_route_profiles(Request *r);
 /* GET /v1/profiles/ID (raw bytes) and /v1/profiles/ID/top (the summary). */
 void api_route_profile(Request *r);
 
+/* ---------------------------------------------------- api-runs.c: runs */
+
+/* 0 with a new ApiRuns (nothing published), or -ENOMEM. */
+int api_runs_new(ApiRuns **ret);
+/* NULL is a no-op.  Returns NULL. */
+ApiRuns *api_runs_free(ApiRuns *x);
+
+/* The published active run's id, or -1 when none. */
+int64_t api_runs_active_id(ApiRuns *x);
+
+/* GET /v1/scenarios: the published list. */
+void api_route_scenarios(Request *r);
+
+/* GET /v1/runs: the stored runs, filtered by scenario, state, from, to,
+ * limit, newest first. */
+void api_route_runs(Request *r);
+
+/* GET /v1/runs/ID: one run, the active one's published object or a stored
+ * one's. */
+void api_route_run(Request *r);
+
+/* ------------------------------------- api-control.c: routes that act
+ * These run on libmicrohttpd's thread: each checks the token, then either
+ * answers (false) or queues the request for the loop thread, which makes
+ * the control call in api_control_dispatch() and resumes the connection
+ * (true: r must then stay untouched by the caller). */
+
+/* 0 with a new ApiCtl (no control, no token, its eventfd open), or a
+ * negative errno. */
+int api_ctl_new(ApiCtl **ret);
+
+/* Answers every queued request 503 and resumes it; later ones are refused.
+ * Call before MHD_stop_daemon().  NULL is a no-op. */
+void api_ctl_stop(ApiCtl *c);
+
+/* Closes the eventfd and frees.  NULL is a no-op.  Returns NULL. */
+ApiCtl *api_ctl_free(ApiCtl *c);
+
+/* POST /v1/scenarios/NAME/run. */
+bool api_act_scenario(Request *r);
+
+/* POST /v1/runs/ID/cancel. */
+bool api_act_run(Request *r);
+
+/* ------------------------------------------------ api-auth.c: the token */
+
+/* The longest token api_token_read() accepts. */
+#define API_TOKEN_MAX 512U
+
+/* A token kept for comparison; `set` false: none configured. */
+typedef struct ApiToken {
+        char buf[API_TOKEN_MAX];
+        size_t len;
+        bool set;
+} ApiToken;
+
+/* Copies `token` into t (NULL, "" or one too long: none). */
+void api_token_set(ApiToken *t, const char *token);
+
+/* Whether `presented` equals t's token, in a time that depends on neither
+ * token.  Always false when t holds none. */
+bool api_token_equal(const ApiToken *t, const char *presented);
+
+/* The token of an Authorization header's value "Bearer TOKEN", or NULL
+ * for a missing header or another scheme. */
+const char *api_token_from_header(const char *authorization);
+
 /* ------------------------------------------ api-text.c: text renderers
  * Each takes the JSON answer of its route and writes it as a table. */
 
@@ -179,3 +266,5 @@ int api_render_series_text(const json_t *j, FILE *f);
 int api_render_profiles_text(const json_t *j, FILE *f);
 int api_render_top_text(const json_t *j, FILE *f);
 int api_render_index_text(const json_t *j, FILE *f);
+int api_render_scenarios_text(const json_t *j, FILE *f);
+int api_render_runs_text(const json_t *j, FILE *f);

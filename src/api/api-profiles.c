@@ -37,26 +37,6 @@ static bool profile_kind_known(const char *kind) {
                strcmp(kind, "cpu") == 0;
 }
 
-static int parse_limit_arg(Request *r, size_t *ret) {
-        const char *v = api_query(r, "limit");
-        unsigned long n = 0;
-        char *end = NULL;
-
-        *ret = API_PROFILE_LIMIT;
-        if (!v)
-                return 0;
-        errno = 0;
-        if (*v >= '0' && *v <= '9')
-                n = strtoul(v, &end, 10);
-        if (end && *end == '\0' && errno == 0 && n >= 1 && n <= API_PROFILE_LIMIT_MAX) {
-                *ret = n;
-                return 0;
-        }
-        api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                        "limit: \"%s\" is not a number from 1 to %lu", v, API_PROFILE_LIMIT_MAX);
-        return -EINVAL;
-}
-
 /* An argument that may be absent or empty, both meaning "any". */
 static const char *query_filter(Request *r, const char *key) {
         const char *v = api_query(r, key);
@@ -78,7 +58,7 @@ static int profile_query(Request *r, ProfileQuery *q) {
                 api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "from is later than to");
                 return -EINVAL;
         }
-        return parse_limit_arg(r, &q->limit);
+        return api_query_limit(r, API_PROFILE_LIMIT, API_PROFILE_LIMIT_MAX, &q->limit);
 }
 
 /* {"inuse_space": 123, ...} from a stored summary's sample_types; empty when

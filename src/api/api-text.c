@@ -164,6 +164,32 @@ static void strings_fill(const json_t *row, Cells cells) {
                 cell_text(json_array_get(row, i), cells[i], CELL_MAX);
 }
 
+static void scenario_fill(const json_t *sc, Cells cells) {
+        static const char *const keys[] = { "name", "model", "enabled", "schedule", "next_run_at" };
+        const json_t *last = json_object_get(sc, "last_run");
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                cell_text(json_object_get(sc, keys[i]), cells[i], CELL_MAX);
+        if (json_is_object(last))
+                snprintf(cells[5], CELL_MAX, "%" JSON_INTEGER_FORMAT " %s",
+                         json_integer_value(json_object_get(last, "id")),
+                         json_string_value(json_object_get(last, "state")) ?: "?");
+        else
+                snprintf(cells[5], CELL_MAX, "-");
+        cell_text(json_object_get(json_object_get(last, "latency_ms"), "p95"), cells[6], CELL_MAX);
+        cell_text(json_object_get(sc, "active_run"), cells[7], CELL_MAX);
+}
+
+static void run_fill(const json_t *run, Cells cells) {
+        static const char *const keys[] = {
+                "id", "scenario", "state", "started_at", "duration_s", "requests", "ok",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                cell_text(json_object_get(run, keys[i]), cells[i], CELL_MAX);
+        cell_text(json_object_get(json_object_get(run, "latency_ms"), "p95"), cells[7], CELL_MAX);
+}
+
 static const TableSpec criteria_table = {
         { "NAME", "STATE", "VALUE", "THRESHOLD", "DETAIL" }, criterion_fill,
 };
@@ -177,6 +203,12 @@ static const TableSpec profiles_table = {
 };
 static const TableSpec sample_types_table = { { "TYPE", "TOTAL" }, sample_type_fill };
 static const TableSpec top_table = { { "FLAT", "FLAT%", "FUNCTION" }, strings_fill };
+static const TableSpec scenarios_table = {
+        { "NAME", "MODEL", "ENABLED", "SCHEDULE", "NEXT RUN", "LAST RUN", "P95 MS", "ACTIVE" }, scenario_fill,
+};
+static const TableSpec runs_table = {
+        { "ID", "SCENARIO", "STATE", "STARTED", "SECONDS", "REQUESTS", "OK", "P95 MS" }, run_fill,
+};
 static const TableSpec index_table = { { "ROUTE", "PARAMETERS", "ABOUT" }, route_fill };
 
 static size_t table_cols(const TableSpec *t) {
@@ -247,6 +279,18 @@ int api_render_series_text(const json_t *j, FILE *f) {
         if (json_is_string(json_object_get(j, "next")))
                 fprintf(f, "older points: %s\n\n", json_string_value(json_object_get(j, "next")));
         return table_print(f, &points_table, json_object_get(j, "points"));
+}
+
+int api_render_scenarios_text(const json_t *j, FILE *f) {
+        return table_print(f, &scenarios_table, json_object_get(j, "scenarios"));
+}
+
+int api_render_runs_text(const json_t *j, FILE *f) {
+        int k = table_print(f, &runs_table, json_object_get(j, "runs"));
+
+        if (k >= 0 && json_is_true(json_object_get(j, "more")))
+                fprintf(f, "(more runs match: raise limit or narrow from/to)\n");
+        return k < 0 ? k : ferror(f) ? -ENOMEM : 0;
 }
 
 int api_render_profiles_text(const json_t *j, FILE *f) {

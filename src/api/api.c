@@ -38,6 +38,9 @@
 #define API_MAX_CONNECTIONS  4096U
 #define API_CONNECTION_MEM   ((size_t) 32 * 1024)
 #define API_MAX_BODY         ((uint64_t) 64 * 1024)
+/* The routes that act take no body: a few KiB at most are read and
+ * ignored. */
+#define API_MAX_POST_BODY    ((uint64_t) 4 * 1024)
 /* Routes that read the store run on API_WORKERS threads (as many as the
  * store pool's connections), with at most API_QUEUE requests waiting. */
 #define API_WORKERS          2U
@@ -75,9 +78,13 @@ struct Api {
         char store_line[600];        /* the line text answers end with; "" before a publish */
         ApiWork *work;
         ApiGuard *guard;
+        ApiRuns *runs;               /* the runs snapshot (api-runs.c) */
+        ApiCtl *ctl;                 /* acting requests and the token (api-control.c) */
 };
 
 typedef void (*RouteFn)(Request *r);
+/* A POST route: true when it queued r for the loop (suspended). */
+typedef bool (*ActFn)(Request *r);
 
 typedef struct Route {
         const char *path;
@@ -85,8 +92,10 @@ typedef struct Route {
         bool heavy;                  /* reads the store: runs on a worker */
         /* The query parameters it takes besides format, NULL-terminated. */
         const char *params[6];
-        const char *usage;           /* for GET / */
+        const char *usage;           /* for GET /; NULL: no GET */
         RouteFn fn;
+        const char *act_usage;       /* for GET /: its POST */
+        ActFn act;                   /* NULL: no POST */
 } Route;
 
 /* ------------------------------------------------------------- rendering */
@@ -193,6 +202,14 @@ void api_reply_list(Request *r, const char *key, json_t *list, int k, RenderFn t
         j = json_pack("{s:o}", key, list);
         api_reply_render(r, MHD_HTTP_OK, j, text);
         json_decref(j);
+}
+
+ApiRuns *api_runs(Api *a) {
+        return a->runs;
+}
+
+ApiCtl *api_ctl(Api *a) {
+        return a->ctl;
 }
 
 /* ------------------------------------------------------------- snapshots */
@@ -302,6 +319,30 @@ bool api_query_present(Request *r, const char *key) {
         return query_arg(r, key) != NULL;
 }
 
+const char *api_header(Request *r, const char *name) {
+        return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int api_query_limit(Request *r, size_t def, size_t max, size_t *ret) {
+        const char *v = api_query(r, "limit");
+        unsigned long n = 0;
+        char *end = NULL;
+
+        *ret = def;
+        if (!v)
+                return 0;
+        errno = 0;
+        if (*v >= '0' && *v <= '9')
+                n = strtoul(v, &end, 10);
+        if (end && *end == '\0' && errno == 0 && n >= 1 && n <= max) {
+                *ret = n;
+                return 0;
+        }
+        api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "limit: \"%s\" is not a number from 1 to %zu",
+                        v, max);
+        return -EINVAL;
+}
+
 static int query_bool(Request *r, const char *key, bool *ret) {
         const QueryArg *a = query_arg(r, key);
         const char *v;
@@ -340,6 +381,20 @@ int api_query_range(Request *r, uint64_t span, uint64_t *ret_from, uint64_t *ret
         if (query_time(r, "from", now, now - span, ret_from) < 0 ||
             query_time(r, "to", now, now, ret_to) < 0)
                 return -EINVAL;
+        return 0;
+}
+
+int api_query_span_ms(Request *r, int64_t *ret_from, int64_t *ret_to) {
+        uint64_t now = now_realtime_usec(), from, to;
+
+        if (query_time(r, "from", now, 0, &from) < 0 || query_time(r, "to", now, 0, &to) < 0)
+                return -EINVAL;
+        *ret_from = api_query(r, "from") ? (int64_t) (from / USEC_PER_MSEC) : INT64_MIN;
+        *ret_to = api_query(r, "to") ? (int64_t) (to / USEC_PER_MSEC) : INT64_MAX;
+        if (*ret_from > *ret_to) {
+                api_reply_error(r, MHD_HTTP_BAD_REQUEST, "bad_request", "from is later than to");
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -476,25 +531,34 @@ static void route_index(Request *r);
  * threads; heavy ones read the store on a worker. */
 static const Route routes[] = {
         { "/",              false, false, { NULL },
-          "GET /: this list", route_index },
+          "GET /: this list", route_index, NULL, NULL },
         { "/v1",            false, false, { NULL },
-          "GET /v1: this list", route_index },
+          "GET /v1: this list", route_index, NULL, NULL },
         { "/healthz",       false, false, { NULL },
-          "GET /healthz: liveness", route_healthz },
+          "GET /healthz: liveness", route_healthz, NULL, NULL },
         { "/v1/status",     false, false, { "strict", NULL },
-          "GET /v1/status: every criterion's verdict", route_status },
+          "GET /v1/status: every criterion's verdict", route_status, NULL, NULL },
         { "/v1/criteria/",  true,  false, { NULL },
-          "GET /v1/criteria/NAME: one criterion", route_criterion },
+          "GET /v1/criteria/NAME: one criterion", route_criterion, NULL, NULL },
         { "/v1/sources",    false, false, { NULL },
-          "GET /v1/sources: each polled source", route_sources },
+          "GET /v1/sources: each polled source", route_sources, NULL, NULL },
         { "/v1/metrics",    false, true,  { "match", NULL },
-          "GET /v1/metrics: series names with their last value", api_route_metrics },
+          "GET /v1/metrics: series names with their last value", api_route_metrics, NULL, NULL },
         { "/v1/series",     false, true,  { "metric", "from", "to", "step", NULL },
-          "GET /v1/series: the points of one series", api_route_series },
+          "GET /v1/series: the points of one series", api_route_series, NULL, NULL },
         { "/v1/profiles",   false, true,  { "target", "kind", "from", "to", "limit", NULL },
-          "GET /v1/profiles: the stored pprof profiles", api_route_profiles },
+          "GET /v1/profiles: the stored pprof profiles", api_route_profiles, NULL, NULL },
         { "/v1/profiles/",  true,  true,  { NULL },
-          "GET /v1/profiles/ID[/top]: one profile, raw or summed up", api_route_profile },
+          "GET /v1/profiles/ID[/top]: one profile, raw or summed up", api_route_profile, NULL, NULL },
+        { "/v1/scenarios",  false, false, { NULL },
+          "GET /v1/scenarios: each load scenario, its schedule and last run", api_route_scenarios, NULL, NULL },
+        { "/v1/scenarios/", true,  false, { NULL }, NULL, NULL,
+          "POST /v1/scenarios/NAME/run: start a run now (bearer token)", api_act_scenario },
+        { "/v1/runs",       false, true,  { "scenario", "state", "from", "to", "limit", NULL },
+          "GET /v1/runs: the runs, newest first", api_route_runs, NULL, NULL },
+        { "/v1/runs/",      true,  true,  { NULL },
+          "GET /v1/runs/ID: one run's figures", api_route_run,
+          "POST /v1/runs/ID/cancel: cancel the active run (bearer token)", api_act_run },
 };
 
 /* "a, b, format": the parameters a route takes, for the index and errors. */
@@ -507,15 +571,19 @@ static void route_params(const Route *route, char *buf, size_t n) {
         strncat(buf, "format", n - strlen(buf) - 1);
 }
 
-static json_t *route_json(const Route *route) {
+static json_t *route_json(const Route *route, const char *usage) {
         json_t *params = json_array();
-        const char *colon = strchr(route->usage, ':');
+        const char *colon = strchr(usage, ':');
 
         for (size_t i = 0; route->params[i]; i++)
                 json_array_append_new(params, json_string(route->params[i]));
         json_array_append_new(params, json_string("format"));
-        return json_pack("{s:s%,s:o,s:s}", "route", route->usage, (size_t) (colon - route->usage),
+        return json_pack("{s:s%,s:o,s:s}", "route", usage, (size_t) (colon - usage),
                          "params", params, "about", colon + 2);
+}
+
+static int index_add(json_t *list, const Route *route, const char *usage) {
+        return !usage ? 0 : json_array_append_new(list, route_json(route, usage));
 }
 
 static void route_index(Request *r) {
@@ -523,7 +591,8 @@ static void route_index(Request *r) {
 
         for (size_t i = 0; list && i < ELEMENTSOF(routes); i++)
                 if (routes[i].fn != route_index &&
-                    json_array_append_new(list, route_json(&routes[i])) < 0) {
+                    (index_add(list, &routes[i], routes[i].usage) < 0 ||
+                     index_add(list, &routes[i], routes[i].act_usage) < 0)) {
                         json_decref(list);
                         list = NULL;
                 }
@@ -614,10 +683,17 @@ static bool request_route(Request *r, const char *url, const char *method) {
                 api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such path: %s", url);
                 return false;
         }
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-                r->allow = true;
-                api_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                "%s %s: only GET and HEAD are allowed", method, url);
+        if (route->act && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+                if (request_args(r, route, url) < 0 || choose_format(r) < 0)
+                        return false;
+                return route->act(r);
+        }
+        if (!route->fn ||
+            (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)) {
+                r->allow = !route->fn ? "POST" : route->act ? "GET, HEAD, POST" : "GET, HEAD";
+                api_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "%s %s: only %s", method,
+                                url, !route->fn ? "POST is allowed" : route->act ? "GET, HEAD and POST are allowed"
+                                                                                : "GET and HEAD are allowed");
                 return false;
         }
         if (request_args(r, route, url) < 0 || choose_format(r) < 0)
@@ -654,7 +730,10 @@ static enum MHD_Result request_queue(Request *r) {
         }
         if (!MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ?: TYPE_JSON) ||
             !MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ||
-            (r->allow && !MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD")) ||
+            (r->allow && !MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow)) ||
+            (r->location && !MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location)) ||
+            (r->bearer_challenge &&
+             !MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer")) ||
             (r->disposition && !MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
                                                         r->disposition))) {
                 MHD_destroy_response(resp);
@@ -665,7 +744,12 @@ static enum MHD_Result request_queue(Request *r) {
         return ret;
 }
 
-static bool body_too_large(struct MHD_Connection *c) {
+/* POST requests (the routes that act) take a smaller body than others. */
+static uint64_t body_cap(const char *method) {
+        return strcmp(method, MHD_HTTP_METHOD_POST) == 0 ? API_MAX_POST_BODY : API_MAX_BODY;
+}
+
+static bool body_too_large(struct MHD_Connection *c, uint64_t cap) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         char *end;
@@ -675,13 +759,12 @@ static bool body_too_large(struct MHD_Connection *c) {
                 return false;
         errno = 0;
         n = strtoull(cl, &end, 10);
-        return errno != 0 || *end != '\0' || n > API_MAX_BODY;
+        return errno != 0 || *end != '\0' || n > cap;
 }
 
-static enum MHD_Result request_reject_body(Request *r) {
+static enum MHD_Result request_reject_body(Request *r, uint64_t cap) {
         api_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
-                        "request bodies are limited to %llu bytes",
-                        (unsigned long long) API_MAX_BODY);
+                        "request bodies are limited to %llu bytes", (unsigned long long) cap);
         return request_queue(r);
 }
 
@@ -702,7 +785,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *r = (Request) { .api = cls, .conn = c };
                 *con_cls = r;
                 api_guard_busy(r->api->guard, c, true);
-                return body_too_large(c) ? request_reject_body(r) : MHD_YES;
+                return body_too_large(c, body_cap(method)) ? request_reject_body(r, body_cap(method))
+                                                           : MHD_YES;
         }
         if (r->done)
                 return request_queue(r);
@@ -711,7 +795,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *upload_data_size = 0;
                 /* 0.9.75 refuses a response queued mid-upload, so a chunked
                  * body that outgrows the cap can only be cut off. */
-                return r->body_bytes > API_MAX_BODY ? MHD_NO : MHD_YES;
+                return r->body_bytes > body_cap(method) ? MHD_NO : MHD_YES;
         }
         return request_route(r, url, method) ? MHD_YES : request_queue(r);
 }
@@ -725,6 +809,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         api_guard_busy(r->api->guard, c, false);
         free(r->body);
         free(r->disposition);
+        free(r->location);
         free(r);
         *con_cls = NULL;
 }
@@ -870,6 +955,13 @@ int api_new(const char *listen, int listen_fd, StorePool *pool, Api **ret, char 
                         close(fd);
                 return -ENOMEM;
         }
+        if (api_runs_new(&a->runs) < 0 || api_ctl_new(&a->ctl) < 0) {
+                api_runs_free(a->runs);
+                free(a);
+                if (listen_fd < 0)
+                        close(fd);
+                return -ENOMEM;
+        }
         a->pool = pool;
         a->fd = fd;
         a->from_systemd = listen_fd >= 0;
@@ -905,8 +997,10 @@ int api_start(Api *a, char **ret_error) {
 Api *api_free(Api *a) {
         if (!a)
                 return NULL;
-        /* Workers first: libmicrohttpd must find no connection suspended. */
+        /* Workers and waiting run requests first: libmicrohttpd must find
+         * no connection suspended. */
         a->work = api_work_free(a->work);
+        api_ctl_stop(a->ctl);
         if (a->daemon)
                 MHD_stop_daemon(a->daemon);
         else if (a->fd >= 0 && !a->from_systemd)
@@ -916,6 +1010,8 @@ Api *api_free(Api *a) {
         snapshot_clear(&a->status);
         snapshot_clear(&a->sources);
         criteria_report_free(a->criteria);
+        a->ctl = api_ctl_free(a->ctl);
+        a->runs = api_runs_free(a->runs);
         free(a->store_dump);
         pthread_mutex_destroy(&a->lock);
         free(a);

@@ -45,7 +45,15 @@ void api_publish_store(Api *a, const char *path, const StoreHealth *h);
  * active run, answered from its published object.  The routes that act
  * (POST /v1/scenarios/{name}/run, POST /v1/runs/{id}/cancel) check the
  * bearer token, suspend the connection and wait for the loop thread, which
- * calls the ApiControl there (api_control_dispatch()) and resumes it. */
+ * calls the ApiControl there (api_control_dispatch()) and resumes it.
+ *
+ * The daemon wires it so, all on the loop thread: after api_new(),
+ * api_set_token() (from api_token_read() of [daemon] api_token_file, again
+ * on each reload), api_set_control(), an sd_event IO source on
+ * api_control_fd() whose handler calls api_control_dispatch(), and a first
+ * api_publish_runs(); then api_start(); api_publish_runs() again whenever
+ * the runner says its figures changed; at the end the IO source goes before
+ * api_free(). */
 
 typedef struct ApiControl {
         /* As runner_start(): 0 with *ret_id, -ENOENT, -EBUSY with the
@@ -60,8 +68,10 @@ typedef struct ApiControl {
  * routes call; without it they answer 503. */
 void api_set_control(Api *a, const ApiControl *control);
 
-/* An eventfd owned by the Api, readable while an acting request waits for
- * the loop: the loop watches it (EPOLLIN) and calls api_control_dispatch(). */
+/* An eventfd owned by the Api (valid from api_new() to api_free(), which
+ * closes it: drop the loop's source on it before), readable while an
+ * acting request waits for the loop: the loop watches it (EPOLLIN) and
+ * calls api_control_dispatch(). */
 int api_control_fd(const Api *a);
 
 /* Loop thread: makes each waiting acting request's control call and
@@ -72,3 +82,16 @@ void api_control_dispatch(Api *a);
  * /v1/scenarios' list, taken) and `active` (the active run's object as
  * runner_active_json() makes it, taken; NULL: no run is active). */
 void api_publish_runs(Api *a, json_t *scenarios, json_t *active);
+
+/* Sets the bearer token the acting routes require (copied; any thread);
+ * NULL turns them off (403, saying to set api_token_file).  0, or -EINVAL
+ * for an empty token or one longer than the API keeps. */
+int api_set_token(Api *a, const char *token);
+
+/* Reads the token in `path` ([daemon] api_token_file): the file must be a
+ * regular file that neither group nor others may read (unless it lies
+ * under $CREDENTIALS_DIRECTORY, systemd's private copies), and hold one
+ * token, its trailing newline stripped.  0 with *ret (the caller frees
+ * it), or a negative errno with *ret_error (the caller frees it) saying
+ * "api_token_file PATH: why" in one line, never the token. */
+int api_token_read(const char *path, char **ret, char **ret_error);

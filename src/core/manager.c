@@ -351,6 +351,28 @@ static int reload_done(Manager *m) {
         return manager_evaluate(m);
 }
 
+/* [daemon] api_token_file into the API, read at start and on each reload:
+ * a file that cannot be used stops the start, while a reload keeps the
+ * token in force.  Neither message holds the token. */
+static int load_api_token(Manager *m, const DaemonConfig *d, bool reload) {
+        char *token = NULL, *error = NULL;
+        int r;
+
+        if (!d->api_token_file)
+                return api_set_token(m->api, NULL);
+        r = api_token_read(d->api_token_file, &token, &error);
+        if (r >= 0)
+                r = api_set_token(m->api, token);
+        if (r < 0)
+                log_error("%s%s", error ? error : strerror(-r),
+                          reload ? "; keeping the previous token" : "");
+        if (token)
+                explicit_bzero(token, strlen(token));
+        free(token);
+        free(error);
+        return r;
+}
+
 static int manager_reload(Manager *m) {
         Probes fresh = {};
         Config *next = NULL;
@@ -381,6 +403,7 @@ static int manager_reload(Manager *m) {
         m->probes = fresh;
         config_free(m->config);
         m->config = next;
+        (void) load_api_token(m, &next->daemon, true);
         log_set_max_level(next->daemon.log_level);
         log_info("%s: configuration reloaded (%zu targets, %zu postgres, %zu capacity, %zu criteria)",
                  next->path, next->n_targets, next->n_postgres, next->n_capacity, next->n_criteria);
@@ -470,7 +493,7 @@ static int open_store_and_api(Manager *m) {
         r = api_new(d->listen, fd, m->pool, &m->api, &error);
         if (r < 0)
                 goto fail;
-        return 0;
+        return load_api_token(m, d, false);
 fail:
         log_error("%s", error ? error : strerror(-r));
         free(error);

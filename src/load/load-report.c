@@ -53,17 +53,20 @@ static json_t *errors_json(const LoadCounts *c) {
                          "other", (json_int_t) c->err_other);
 }
 
-static json_t *stats_json(const LoadStats *s) {
-        return json_pack("{s:I, s:I, s:o*, s:o*, s:o*}", "requests", (json_int_t) s->counts.sent,
-                         "ok", (json_int_t) s->counts.ok, "errors", errors_json(&s->counts),
+static json_t *stats_json(const LoadStats *s, bool stored) {
+        return json_pack("{s:o, s:o, s:o*, s:o*, s:o*}",
+                         "requests", stored ? json_null() : json_integer((json_int_t) s->counts.sent),
+                         "ok", stored ? json_null() : json_integer((json_int_t) s->counts.ok),
+                         "errors", stored ? json_null() : errors_json(&s->counts),
                          "latency_ms", latency_json(s->latency), "service_ms", latency_json(s->service));
 }
 
-static json_t *per_request_json(const LoadResult *r) {
+static json_t *per_request_json(const LoadResult *r, bool stored) {
         json_t *o = json_object();
 
         for (size_t i = 0; o && i < r->n_per_request; i++)
-                if (json_object_set_new(o, r->per_request[i].name ?: "?", stats_json(&r->per_request[i])) < 0)
+                if (json_object_set_new(o, r->per_request[i].name ?: "?",
+                                        stats_json(&r->per_request[i], stored)) < 0)
                         return json_decref(o), NULL;
         return o;
 }
@@ -99,8 +102,9 @@ json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info) {
             json_object_set_new(o, "achieved_rps", real3(r->achieved_rps)) < 0 ||
             json_object_set_new(o, "latency_ms", latency_json(r->total.latency)) < 0 ||
             json_object_set_new(o, "service_ms", latency_json(r->total.service)) < 0 ||
-            json_object_set_new(o, "per_request", per_request_json(r)) < 0 ||
-            json_object_set_new(o, "connections", json_integer((json_int_t) r->connections)) < 0 ||
+            json_object_set_new(o, "per_request", per_request_json(r, info->stored)) < 0 ||
+            json_object_set_new(o, "connections", info->stored ? json_null()
+                                                               : json_integer((json_int_t) r->connections)) < 0 ||
             json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null()) < 0)
                 return json_decref(o), NULL;
         return o;
@@ -121,14 +125,17 @@ static void text_counts(FILE *f, const LoadCounts *c) {
                 c->err_timeout, c->err_status, c->err_other);
 }
 
-static void text_per_request(FILE *f, const LoadResult *r) {
+static void text_per_request(FILE *f, const LoadResult *r, bool stored) {
         fprintf(f, "Per request:\n");
         for (size_t i = 0; i < r->n_per_request; i++) {
                 const LoadStats *s = &r->per_request[i];
 
                 fprintf(f, "  %s: ", s->name ?: "?");
-                text_counts(f, &s->counts);
-                fprintf(f, "; p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", load_report_ms(s->latency, 50),
+                if (!stored) {
+                        text_counts(f, &s->counts);
+                        fprintf(f, "; ");
+                }
+                fprintf(f, "p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n", load_report_ms(s->latency, 50),
                         load_report_ms(s->latency, 95), load_report_ms(s->latency, 99));
         }
 }
@@ -139,8 +146,11 @@ int load_report_text(const LoadResult *r, const LoadReportInfo *info, FILE *f) {
                 info->state ?: load_run_state_to_string(r->state), (double) r->elapsed_usec / USEC_PER_SEC);
         fprintf(f, "  ");
         text_counts(f, &r->total.counts);
-        fprintf(f, "\n  %" PRIu64 " dropped (max_inflight reached), %" PRIu64 " aborted, %" PRIu64
-                " connections opened\n", r->total.counts.dropped, r->total.counts.aborted, r->connections);
+        fprintf(f, "\n  %" PRIu64 " dropped (max_inflight reached), %" PRIu64 " aborted", r->total.counts.dropped,
+                r->total.counts.aborted);
+        if (!info->stored)
+                fprintf(f, ", %" PRIu64 " connections opened", r->connections);
+        fputc('\n', f);
         if (info->model == LOAD_MODEL_OPEN)
                 fprintf(f, "  rate: %.1f/s achieved, %.1f/s intended\n", r->achieved_rps, r->target_rps);
         else
@@ -149,7 +159,7 @@ int load_report_text(const LoadResult *r, const LoadReportInfo *info, FILE *f) {
                 "max", "mean");
         text_latency(f, "from the intended start", r->total.latency);
         text_latency(f, "service time", r->total.service);
-        text_per_request(f, r);
+        text_per_request(f, r, info->stored);
         if (r->reason)
                 fprintf(f, "First error: %s\n", r->reason);
         return ferror(f) ? -EIO : 0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,11 @@ typedef struct LoadReportInfo {
         const char *scenario;        /* its name */
         LoadModel model;
         const char *state;           /* NULL: load_run_state_to_string() of the result's */
+        /* The figures were read back from the store, which keeps per
+         * request only the histograms: the per-request counts and the
+         * connections opened are not known (JSON null, left out of the
+         * text). */
+        bool stored;
 } LoadReportInfo;
 
 /* The run object: id, scenario, model, state, started_at, ended_at (null

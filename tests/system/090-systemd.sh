@@ -145,6 +145,11 @@ write_conf_inside() {   # write_conf_inside < CONTENT
 
 test_start() {
         mark_journal
+        # NB: the unit's LoadCredential= source is absent: its SetCredential=
+        # stand-in must keep the start from failing.  (This container's
+        # systemd hands units an empty credentials directory whatever they
+        # load, so the token's way through a credential is not tested here.)
+        check "the token file of LoadCredential= is absent" boot_sd test ! -e /etc/perfwatch/api-token
         check "systemctl start perfwatchd succeeds" boot_sd systemctl start perfwatchd
         check "perfwatchd.service is active" unit_state_is perfwatchd.service active
         check "GET /v1/status answers 200 with criteria" status_ok "$SERVICE_PORT"
