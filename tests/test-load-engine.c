@@ -356,24 +356,34 @@ static void test_cancel(void) {
         stages_free(st);
 }
 
-/* GET of the target's item list, blocking: how many items it holds. */
-static long count_items(void) {
-        char url[256], errbuf[CURL_ERROR_SIZE];
+/* GET of `path` on the target, blocking: its body (the caller frees it),
+ * NULL on failure. */
+static char *get_body(const char *path) {
+        char url[256], errbuf[CURL_ERROR_SIZE], *ret = NULL;
         CurlBuffer body = { 0 };
         CURL *e;
-        long n = -1;
 
-        snprintf(url, sizeof(url), "%s/api/items", api);
+        snprintf(url, sizeof(url), "%s%s", api, path);
         if (curl_glue_easy_new(url, 5 * SEC, 5 * SEC, errbuf, &e) < 0)
-                return -1;
-        curl_buffer_attach(&body, e, 1 << 20);
-        if (curl_easy_perform(e) == CURLE_OK && body.data) {
-                n = 0;
-                for (const char *p = body.data; (p = strstr(p, "\"id\"")); p++)
-                        n++;
-        }
+                return NULL;
+        curl_buffer_attach(&body, e, 16 << 20);
+        if (curl_easy_perform(e) == CURLE_OK && body.data)
+                ret = strdup(body.data);
         curl_easy_cleanup(e);
         curl_buffer_done(&body);
+        return ret;
+}
+
+/* How many items the target holds. */
+static long count_items(void) {
+        char *body = get_body("/api/items");
+        long n = 0;
+
+        if (!body)
+                return -1;
+        for (const char *p = body; (p = strstr(p, "\"id\"")); p++)
+                n++;
+        free(body);
         return n;
 }
 
@@ -436,6 +446,98 @@ static void test_timeouts(void) {
         stages_free(st);
 }
 
+#define TEMPLATE_N 100
+#define UUID_LEN 36
+
+/* What the items POSTed by test_templates() hold: each field of
+ * {"tseq":N,"uuid":"U","user":N,"env":"E"}, checked as it is scanned. */
+typedef struct Seen {
+        unsigned seq[TEMPLATE_N + 2];   /* [0]: out of 1..N */
+        char uuids[TEMPLATE_N][UUID_LEN + 1];
+        size_t n_items, n_uuids, bad_user, bad_env, same_uuid;
+} Seen;
+
+static void scan_item(Seen *seen, const char *p) {
+        unsigned long seq = strtoul(p + strlen("\"tseq\":"), NULL, 10), user;
+        const char *u = strstr(p, "\"uuid\":\""), *us = strstr(p, "\"user\":"), *env = strstr(p, "\"env\":\"");
+
+        seen->n_items++;
+        seen->seq[seq >= 1 && seq <= TEMPLATE_N ? seq : 0]++;
+        if (u && seen->n_uuids < TEMPLATE_N) {
+                u += strlen("\"uuid\":\"");
+                for (size_t i = 0; i < seen->n_uuids; i++)
+                        seen->same_uuid += strncmp(seen->uuids[i], u, UUID_LEN) == 0;
+                snprintf(seen->uuids[seen->n_uuids++], UUID_LEN + 1, "%s", u);
+        }
+        user = us ? strtoul(us + strlen("\"user\":"), NULL, 10) : 0;
+        seen->bad_user += user < 1 || user > 10;
+        seen->bad_env += !env || strncmp(env + strlen("\"env\":\""), "from-env\"", 9) != 0;
+}
+
+/* Body and path templates are expanded per send: ${seq} numbers the
+ * requests sent 1..N, each once; ${uuid} differs per request; ${user} is
+ * the slot (open model) or the user (closed model); ${env:NAME} is read at
+ * start. */
+static void test_templates(void) {
+        static const LoadRequest post[] = { { .weight = 1, .name = "create", .method = "POST", .path = "/api/items",
+                .body = "{\"tseq\":${seq},\"uuid\":\"${uuid}\",\"user\":${user},\"env\":\"${env:PW_TEST_ENV}\"}" } };
+        static const LoadRequest get[] = { { .weight = 1, .name = "get", .method = "GET",
+                                             .path = "/api/items/${seq}" } };
+        static const LoadRequest put[] = { { .weight = 1, .name = "put", .method = "PUT",
+                                             .path = "/api/items/${user}", .body = "{\"tuser\":${user}}" } };
+        LoadStages *st = constant(TEMPLATE_N, 1 * SEC);
+        LoadScenario sc = open_scenario(st, 10);
+        Seen *seen = calloc(1, sizeof(*seen));
+        LoadResult *res;
+        Seconds secs;
+        char *body;
+        size_t bad = 0;
+
+        setenv("PW_TEST_ENV", "from-env", 1);
+        sc.requests = post;
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        unsetenv("PW_TEST_ENV");
+        ok(res && res->total.counts.ok == TEMPLATE_N, "%d POSTs with a templated body answered ok", TEMPLATE_N);
+        body = get_body("/api/items");
+        for (const char *p = body; p && (p = strstr(p, "\"tseq\":")); p++)
+                scan_item(seen, p);
+        is_int(seen->n_items, TEMPLATE_N, "as many items carry a ${seq}");
+        for (size_t i = 1; i <= TEMPLATE_N; i++)
+                bad += seen->seq[i] != 1;
+        is_int(bad + seen->seq[0], 0, "each ${seq} 1..%d appeared exactly once", TEMPLATE_N);
+        is_int(seen->same_uuid, 0, "every ${uuid} differs");
+        is_int(seen->bad_user, 0, "${user} is a slot number 1..max_inflight in the open model");
+        is_int(seen->bad_env, 0, "${env:NAME} was read at start");
+        free(body);
+        free(seen);
+        load_result_free(res);
+
+        /* Items 1..TEMPLATE_N exist now: a path left unexpanded would be a 404. */
+        sc.requests = get;
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        ok(res && res->total.counts.ok == TEMPLATE_N, "GET /api/items/${seq}: each of 1..%d found", TEMPLATE_N);
+        load_result_free(res);
+
+        sc = (LoadScenario) { .name = "users", .model = LOAD_MODEL_CLOSED, .base_url = api, .users = 3,
+                              .think_min_usec = 5 * MS, .think_max_usec = 5 * MS, .duration_usec = 500 * MS,
+                              .timeout_usec = 5 * SEC, .requests = put, .n_requests = 1 };
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        ok(res && res->total.counts.ok == res->total.counts.sent && res->total.counts.sent >= 6,
+           "closed model: PUT /api/items/${user} by 3 users answered ok: %" PRIu64, res ? res->total.counts.sent : 0);
+        for (int i = 1; i <= 4; i++) {
+                char path[64], want[64];
+
+                snprintf(path, sizeof(path), "/api/items/%d", i);
+                snprintf(want, sizeof(want), "{\"tuser\":%d}", i);
+                body = get_body(path);
+                is_int(body && strstr(body, want) != NULL, i <= 3, "item %d %s by user %d", i,
+                       i <= 3 ? "was written" : "was not written", i);
+                free(body);
+        }
+        load_result_free(res);
+        stages_free(st);
+}
+
 static void on_second_block(const LoadSecond *s, void *userdata) {
         if (s->second == 1)
                 usleep(300 * 1000);
@@ -485,6 +587,11 @@ static void expect_refused(LoadScenario sc, const char *want) {
 static void test_bad_scenarios(void) {
         static const LoadRequest no_path[] = { { .weight = 1, .method = "GET", .path = "" } };
         static const LoadRequest no_weight[] = { { .weight = 0, .method = "GET", .path = "/" } };
+        static const LoadRequest bad_path[] = { { .weight = 1, .method = "GET", .path = "/x/${sq}" } };
+        static const LoadRequest bad_body[] = {
+                { .weight = 1, .method = "GET", .path = "/" },
+                { .weight = 1, .method = "POST", .path = "/", .body = "{\"n\":${rand:0}}" },
+        };
         static const LoadStatusRange bad_range[] = { { 300, 200 } };
         LoadStages *st = constant(10, SEC);
         LoadScenario sc = open_scenario(st, 10);
@@ -496,6 +603,12 @@ static void test_bad_scenarios(void) {
         expect_refused(sc, "request 1 has no path");
         sc.requests = no_weight;
         expect_refused(sc, "request 1 has weight 0");
+        sc.requests = bad_path;
+        expect_refused(sc, "request 1 has a bad PATH template: unknown placeholder ${sq}");
+        sc.requests = bad_body;
+        sc.n_requests = 2;
+        expect_refused(sc, "request 2 has a bad BODY template: ");
+        sc.n_requests = 1;
         sc.requests = list_items;
         sc.expect = bad_range;
         sc.n_expect = 1;
@@ -530,6 +643,7 @@ int main(void) {
         test_refused();
         test_cancel();
         test_methods_and_status();
+        test_templates();
         test_timeouts();
         test_late_loop();
         test_duration_cut();
