@@ -326,6 +326,7 @@ static void test_refused(void) {
                 return;
         ok(wall < 3 * SEC, "and ended in %.0f ms, no hang", ms(wall));
         is_int(res->total.counts.err_connect, 50, "every request counted as a connect error");
+        is_int(hist_count(res->total.latency), 0, "a connect error has no latency (the service was never reached)");
         is_int(res->total.counts.ok, 0, "none ok");
         ok(res->reason && strstr(res->reason, "list: connect failed: Connection refused"), "reason: %s",
            res->reason ? res->reason : "(none)");
@@ -439,7 +440,11 @@ static void test_timeouts(void) {
         ok(res->total.counts.err_timeout >= 20 && res->total.counts.err_timeout <= 28,
            "those waiting over 300 ms counted as timeouts: %" PRIu64 " of 40", res->total.counts.err_timeout);
         is_int(res->total.counts.ok + res->total.counts.err_timeout, 40, "the others ok");
-        is_int(hist_count(res->total.latency), res->total.counts.ok, "timeouts have no latency");
+        is_int(hist_count(res->total.latency), res->total.counts.ok + res->total.counts.err_timeout,
+               "timeouts have a latency too");
+        ok(hist_percentile(res->total.latency, 95) >= 297 * MS,
+           "so the p95 %.1f ms is at least the 300 ms timeout (less the histogram's 1%%)",
+           ms(hist_percentile(res->total.latency, 95)));
         ok(res->reason && strcmp(res->reason, "list: timed out after 300 ms") == 0, "reason: %s",
            res->reason ? res->reason : "(none)");
         load_result_free(res);
@@ -534,6 +539,40 @@ static void test_templates(void) {
                        i <= 3 ? "was written" : "was not written", i);
                 free(body);
         }
+        load_result_free(res);
+        stages_free(st);
+}
+
+/* A few more than 5% time out: the p95 falls among them, so it is at least
+ * the timeout, where leaving them out would show the fast answers' p95. */
+static void test_timeouts_in_p95(void) {
+        LoadStages *st = constant(40, 4 * SEC);
+        LoadScenario sc = open_scenario(st, 50);
+        Seconds secs;
+        LoadResult *res;
+        uint64_t n, t;
+
+        sc.timeout_usec = 200 * MS;
+        ok(set_stall("400ms", "2s") == 0, "the target stalls 400ms every 2 s");
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        (void) set_stall("0", "2s");
+        ok(res != NULL, "a run with a 200 ms timeout ran");
+        if (!res)
+                return;
+        n = res->total.counts.sent;
+        t = res->total.counts.err_timeout;
+        /* Those arriving in the first 200 ms of each stall time out: 5% of
+         * the run per stall, two or three stalls in 4 s. */
+        ok(t * 20 > n && t * 5 < n, "more than 5%% but less than 20%% timed out: %" PRIu64 " of %" PRIu64, t, n);
+        is_int(hist_count(res->total.latency), n, "each has a latency");
+        ok(hist_min(res->total.latency) < 50 * MS, "the answers outside the stalls are fast: min %.1f ms",
+           ms(hist_min(res->total.latency)));
+        /* Each timed-out request took at least 200 ms; the histogram gives
+         * its percentiles within 1%. */
+        ok(hist_percentile(res->total.latency, 95) >= 198 * MS, "the p95 %.1f ms is at least the 200 ms timeout",
+           ms(hist_percentile(res->total.latency, 95)));
+        ok(hist_percentile(res->total.service, 95) >= 198 * MS, "and so is the service time's: %.1f ms",
+           ms(hist_percentile(res->total.service, 95)));
         load_result_free(res);
         stages_free(st);
 }
@@ -645,6 +684,7 @@ int main(void) {
         test_methods_and_status();
         test_templates();
         test_timeouts();
+        test_timeouts_in_p95();
         test_late_loop();
         test_duration_cut();
         test_ramp_up();

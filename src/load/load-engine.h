@@ -96,14 +96,17 @@ typedef struct LoadSecond {
                                          * (the run's last second may be partial) */
         LoadCounts counts;              /* what happened in it */
         unsigned in_flight;             /* at its end */
-        uint64_t p50_usec, p95_usec, p99_usec;  /* latency of the answers in it */
+        uint64_t p50_usec, p95_usec, p99_usec;  /* latency of those ended in it (as LoadStats) */
 } LoadSecond;
 
 /* Figures for one request kind, or for the whole run. */
 typedef struct LoadStats {
         char *name;
         LoadCounts counts;
-        Histogram *latency;             /* from the intended start; every HTTP answer */
+        /* Every request that reached the server: each HTTP answer, each
+         * timeout (at the time it was given up: at least the timeout) and
+         * each failure after connecting; not connect errors. */
+        Histogram *latency;             /* from the intended start */
         Histogram *service;             /* from the hand-over to curl */
 } LoadStats;
 

@@ -94,8 +94,27 @@ static void note_reason(LoadRun *run, const Slot *slot, CURLcode result, long st
         run->reason = strjoin(req->name, ": ", buf, NULL);
 }
 
+/* Whether a transfer that ended with `result` has a latency.  Every one
+ * that reached the server does: an HTTP answer (an unexpected status too:
+ * a fast 503 is what users saw), a timeout (given up after waiting at
+ * least the timeout: leaving it out would let a service whose slow
+ * requests time out look fast) and a failure after connecting.  A connect
+ * error does not: the service was never reached, and a refused connection
+ * fails in microseconds, so counting it would make a down service look
+ * fast; it is counted in err_connect, and its reason kept. */
+static bool has_latency(CURLcode result) {
+        switch (result) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return false;
+        default:
+                return true;
+        }
+}
+
 void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now) {
-        bool expected = result == CURLE_OK && status_expected(run, status);
+        bool expected = result == CURLE_OK && status_expected(run, status), timed = has_latency(result);
         uint64_t latency = now - slot->intended_usec, service = now - slot->sent_usec;
         LoadStats *per = &run->per[slot->req];
 
@@ -104,9 +123,7 @@ void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long sta
         run->connections += connects > 0 ? (uint64_t) connects : 0;
         (*answer_counter(&run->total.counts, result, expected))++;
         (*answer_counter(&per->counts, result, expected))++;
-        /* Every HTTP answer counts for latency, an unexpected status too: a
-         * fast 503 is part of what users saw.  Failed transfers do not. */
-        if (result == CURLE_OK) {
+        if (timed) {
                 hist_record(run->total.latency, latency);
                 hist_record(run->total.service, service);
                 hist_record(per->latency, latency);
@@ -117,7 +134,7 @@ void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long sta
         pthread_mutex_unlock(&run->lock);
 
         (*answer_counter(&run->sec, result, expected))++;
-        if (result == CURLE_OK)
+        if (timed)
                 hist_record(run->sec_latency, latency);
 }
 
