@@ -577,6 +577,29 @@ static void test_timeouts_in_p95(void) {
         stages_free(st);
 }
 
+/* Without think time each user sends its next request straight from the
+ * answer; the run still ends on time and never has more than one request
+ * per user in flight. */
+static void test_closed_no_think(void) {
+        LoadScenario sc = { .name = "busy", .model = LOAD_MODEL_CLOSED, .base_url = api, .users = 4,
+                            .duration_usec = 1 * SEC, .timeout_usec = 5 * SEC, .requests = list_items,
+                            .n_requests = 1 };
+        Seconds secs;
+        LoadResult *res;
+        uint64_t wall;
+
+        res = run(&sc, &secs, 0, 10 * SEC, &wall);
+        ok(res && res->state == LOAD_RUN_COMPLETED, "closed model, 4 users without think time, 1 s, completed");
+        if (!res)
+                return;
+        ok(wall < 3 * SEC, "on time: %.0f ms", ms(wall));
+        ok(res->total.counts.sent >= 100, "back to back: %" PRIu64 " requests", res->total.counts.sent);
+        is_int(res->total.counts.ok, res->total.counts.sent, "each answered ok");
+        ok(secs.max_in_flight <= 4, "never more than one per user in flight: %u", secs.max_in_flight);
+        is_int(res->connections, 4, "over one kept-alive connection per user");
+        load_result_free(res);
+}
+
 static void on_second_block(const LoadSecond *s, void *userdata) {
         if (s->second == 1)
                 usleep(300 * 1000);
@@ -692,6 +715,7 @@ int main(void) {
         test_coordinated_omission(1.0, 5.0, 100, 10);
         test_coordinated_omission(0.5, 2.0, 200, 8);
         test_closed_model();
+        test_closed_no_think();
         test_max_inflight();
         stop_target();
         curl_glue_global_cleanup();

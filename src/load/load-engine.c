@@ -51,18 +51,39 @@ static const char *slot_url(Slot *slot, const LoadReq *req, const TemplateVars *
         return slot->url_buf;
 }
 
-/* Sets up the slot's reusable easy handle for request `req`, its templates
- * expanded with this send's ${seq} and ${user}.  NB: CURLOPT_POSTFIELDS
- * does not copy: the body stays in the request or the slot until the
- * transfer ends. */
-static void slot_prepare(Slot *slot, const LoadReq *req, uint64_t seq, uint64_t user) {
-        TemplateVars v = { .seq = seq, .user = user, .rng = &slot->run->rng };
-        CURL *e = slot->easy;
+/* Sets the slot's method options for `req`. */
+static void slot_set_method(CURL *e, const LoadReq *req) {
         bool custom;
 
-        (void) curl_easy_setopt(e, CURLOPT_URL, slot_url(slot, req, &v));
         (void) curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-        if (req->body) {
+        if (req->body)
+                custom = strcmp(req->method, "POST") != 0;
+        else {
+                (void) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+                if (req->head)
+                        (void) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+                custom = !req->head && strcmp(req->method, "GET") != 0;
+        }
+        (void) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? req->method : NULL);
+}
+
+/* Sets up the slot's reusable easy handle for request number `i`, its
+ * templates expanded with this send's ${seq} and ${user}.  An easy handle
+ * keeps its options from one transfer to the next, so what is the same as
+ * for the slot's previous request (the method, a constant URL or body) is
+ * not set again.  NB: CURLOPT_POSTFIELDS does not copy: the body stays in
+ * the request or the slot until the transfer ends. */
+static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user) {
+        const LoadReq *req = &slot->run->reqs[i];
+        TemplateVars v = { .seq = seq, .user = user, .rng = &slot->run->rng };
+        bool same = slot->prepared == i + 1;
+        CURL *e = slot->easy;
+
+        if (!same || !req->url)
+                (void) curl_easy_setopt(e, CURLOPT_URL, slot_url(slot, req, &v));
+        if (!same)
+                slot_set_method(e, req);
+        if (req->body && (!same || !req->body_text)) {
                 const char *body = req->body_text;
                 size_t size = req->body_size;
 
@@ -72,14 +93,8 @@ static void slot_prepare(Slot *slot, const LoadReq *req, uint64_t seq, uint64_t 
                 }
                 (void) curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
                 (void) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-                custom = strcmp(req->method, "POST") != 0;
-        } else {
-                (void) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-                if (req->head)
-                        (void) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-                custom = !req->head && strcmp(req->method, "GET") != 0;
         }
-        (void) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? req->method : NULL);
+        slot->prepared = i + 1;
 }
 
 static void slot_release(LoadRun *run, Slot *slot) {
@@ -110,7 +125,7 @@ static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
         /* ${user}: the closed model's user (1..users); in the open model the
          * slot's number (1..max_inflight).  Either way no two requests in
          * flight at once share one. */
-        slot_prepare(slot, &run->reqs[slot->req], ++run->seq, user ? user->id + 1 : slot->number);
+        slot_prepare(slot, slot->req, ++run->seq, user ? user->id + 1 : slot->number);
         now = now_monotonic_usec();
         slot->intended_usec = intended ? intended : now;
         slot->sent_usec = now;
@@ -133,6 +148,10 @@ static bool counts_empty(const LoadCounts *c) {
 }
 
 static void run_finish(LoadRun *run) {
+        /* Once: a transfer's end can both stop the run and find it empty. */
+        if (run->finished)
+                return;
+        run->finished = true;
         (void) sd_event_source_set_enabled(run->send_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(run->drain_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(run->second_timer, SD_EVENT_OFF);
@@ -234,12 +253,18 @@ static int on_user_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The user's next request after its think time; without one, at once,
+ * not through a timer that would cost a wake-up and two re-arms. */
 static void user_think(LoadRun *run, User *user) {
         uint64_t span = run->think_max_usec - run->think_min_usec;
         uint64_t think = run->think_min_usec + (span ? template_rng_below(&run->rng, span + 1) : 0);
 
         if (run->stopping)
                 return;
+        if (think == 0) {
+                run_dispatch(run, 0, user);
+                return;
+        }
         if (arm_timer(user->timer, now_monotonic_usec() + think) < 0) {
                 load_stats_fail(run, "cannot arm a user's timer", -EIO);
                 run_stop(run, LOAD_RUN_FAILED);
@@ -336,6 +361,10 @@ static int slots_new(LoadRun *run, char **ret_error) {
                 (void) curl_easy_setopt(slot->easy, CURLOPT_WRITEFUNCTION, discard_body);
                 (void) curl_easy_setopt(slot->easy, CURLOPT_HTTPHEADER, run->headers);
                 (void) curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+                /* A load run goes straight to its target: no proxy, which
+                 * also spares libcurl reading five proxy variables from the
+                 * environment on every transfer. */
+                (void) curl_easy_setopt(slot->easy, CURLOPT_NOPROXY, "*");
                 slot->run = run;
                 slot->number = (unsigned) i + 1;
                 slot->next_free = run->free_slots;

@@ -37,6 +37,7 @@ typedef struct Slot {
         char errbuf[CURL_ERROR_SIZE];
         char *url_buf, *body_buf;       /* run->url_max + 1, run->body_max + 1 bytes (or NULL) */
         unsigned number;                /* 1..n_slots */
+        size_t prepared;                /* 1 + the request its handle is set up for; 0: none */
         bool busy;
         size_t req;
         User *user;                     /* closed model: whose request */
@@ -82,7 +83,7 @@ struct LoadRun {
         uint64_t next_k, second;
         uint64_t seq;                   /* requests sent so far: ${seq} of the last */
         TemplateRng rng;                /* picks, think times, ${uuid}, ${rand:N} */
-        bool stopping;
+        bool stopping, finished;
         LoadRunState stop_state;
         LoadCounts sec;
         Histogram *sec_latency;
