@@ -300,7 +300,9 @@ static CriterionConfig latency_rule(void) {
 /* Adds a run of `scenario` that ended `ago_usec` before now in `state`,
  * with `requests` answered requests whose intended-start latency is
  * `lat_usec` (its service time a tenth of it), `slow` more answered in
- * twice that, and `timeouts` more that timed out.  Its id, or -1. */
+ * twice that, and `timeouts` more that timed out (in the latency histogram
+ * at 10 s, the time they were given up, as the engine records them).  Its
+ * id, or -1. */
 static int64_t run_add_full(Store *s, const char *scenario, uint64_t now, uint64_t ago_usec,
                             StoreRunState state, uint64_t requests, uint64_t lat_usec, uint64_t slow,
                             uint64_t timeouts) {
@@ -314,6 +316,7 @@ static int64_t run_add_full(Store *s, const char *scenario, uint64_t now, uint64
                 goto out;
         hist_record_n(lat, lat_usec, requests);
         hist_record_n(lat, 2 * lat_usec, slow);
+        hist_record_n(lat, 10 * USEC_PER_SEC, timeouts);
         hist_record_n(svc, lat_usec / 10, requests);
         hists[0] = (StoreRunHistogram) { .request = "", .kind = STORE_RUN_HIST_LATENCY, .hist = lat };
         hists[1] = (StoreRunHistogram) { .request = "", .kind = STORE_RUN_HIST_SERVICE, .hist = svc };

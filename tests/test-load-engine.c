@@ -326,6 +326,7 @@ static void test_refused(void) {
                 return;
         ok(wall < 3 * SEC, "and ended in %.0f ms, no hang", ms(wall));
         is_int(res->total.counts.err_connect, 50, "every request counted as a connect error");
+        is_int(hist_count(res->total.latency), 0, "a connect error has no latency (the service was never reached)");
         is_int(res->total.counts.ok, 0, "none ok");
         ok(res->reason && strstr(res->reason, "list: connect failed: Connection refused"), "reason: %s",
            res->reason ? res->reason : "(none)");
@@ -356,24 +357,34 @@ static void test_cancel(void) {
         stages_free(st);
 }
 
-/* GET of the target's item list, blocking: how many items it holds. */
-static long count_items(void) {
-        char url[256], errbuf[CURL_ERROR_SIZE];
+/* GET of `path` on the target, blocking: its body (the caller frees it),
+ * NULL on failure. */
+static char *get_body(const char *path) {
+        char url[256], errbuf[CURL_ERROR_SIZE], *ret = NULL;
         CurlBuffer body = { 0 };
         CURL *e;
-        long n = -1;
 
-        snprintf(url, sizeof(url), "%s/api/items", api);
+        snprintf(url, sizeof(url), "%s%s", api, path);
         if (curl_glue_easy_new(url, 5 * SEC, 5 * SEC, errbuf, &e) < 0)
-                return -1;
-        curl_buffer_attach(&body, e, 1 << 20);
-        if (curl_easy_perform(e) == CURLE_OK && body.data) {
-                n = 0;
-                for (const char *p = body.data; (p = strstr(p, "\"id\"")); p++)
-                        n++;
-        }
+                return NULL;
+        curl_buffer_attach(&body, e, 16 << 20);
+        if (curl_easy_perform(e) == CURLE_OK && body.data)
+                ret = strdup(body.data);
         curl_easy_cleanup(e);
         curl_buffer_done(&body);
+        return ret;
+}
+
+/* How many items the target holds. */
+static long count_items(void) {
+        char *body = get_body("/api/items");
+        long n = 0;
+
+        if (!body)
+                return -1;
+        for (const char *p = body; (p = strstr(p, "\"id\"")); p++)
+                n++;
+        free(body);
         return n;
 }
 
@@ -429,11 +440,164 @@ static void test_timeouts(void) {
         ok(res->total.counts.err_timeout >= 20 && res->total.counts.err_timeout <= 28,
            "those waiting over 300 ms counted as timeouts: %" PRIu64 " of 40", res->total.counts.err_timeout);
         is_int(res->total.counts.ok + res->total.counts.err_timeout, 40, "the others ok");
-        is_int(hist_count(res->total.latency), res->total.counts.ok, "timeouts have no latency");
+        is_int(hist_count(res->total.latency), res->total.counts.ok + res->total.counts.err_timeout,
+               "timeouts have a latency too");
+        ok(hist_percentile(res->total.latency, 95) >= 297 * MS,
+           "so the p95 %.1f ms is at least the 300 ms timeout (less the histogram's 1%%)",
+           ms(hist_percentile(res->total.latency, 95)));
         ok(res->reason && strcmp(res->reason, "list: timed out after 300 ms") == 0, "reason: %s",
            res->reason ? res->reason : "(none)");
         load_result_free(res);
         stages_free(st);
+}
+
+#define TEMPLATE_N 100
+#define UUID_LEN 36
+
+/* What the items POSTed by test_templates() hold: each field of
+ * {"tseq":N,"uuid":"U","user":N,"env":"E"}, checked as it is scanned. */
+typedef struct Seen {
+        unsigned seq[TEMPLATE_N + 2];   /* [0]: out of 1..N */
+        char uuids[TEMPLATE_N][UUID_LEN + 1];
+        size_t n_items, n_uuids, bad_user, bad_env, same_uuid;
+} Seen;
+
+static void scan_item(Seen *seen, const char *p) {
+        unsigned long seq = strtoul(p + strlen("\"tseq\":"), NULL, 10), user;
+        const char *u = strstr(p, "\"uuid\":\""), *us = strstr(p, "\"user\":"), *env = strstr(p, "\"env\":\"");
+
+        seen->n_items++;
+        seen->seq[seq >= 1 && seq <= TEMPLATE_N ? seq : 0]++;
+        if (u && seen->n_uuids < TEMPLATE_N) {
+                u += strlen("\"uuid\":\"");
+                for (size_t i = 0; i < seen->n_uuids; i++)
+                        seen->same_uuid += strncmp(seen->uuids[i], u, UUID_LEN) == 0;
+                snprintf(seen->uuids[seen->n_uuids++], UUID_LEN + 1, "%s", u);
+        }
+        user = us ? strtoul(us + strlen("\"user\":"), NULL, 10) : 0;
+        seen->bad_user += user < 1 || user > 10;
+        seen->bad_env += !env || strncmp(env + strlen("\"env\":\""), "from-env\"", 9) != 0;
+}
+
+/* Body and path templates are expanded per send: ${seq} numbers the
+ * requests sent 1..N, each once; ${uuid} differs per request; ${user} is
+ * the slot (open model) or the user (closed model); ${env:NAME} is read at
+ * start. */
+static void test_templates(void) {
+        static const LoadRequest post[] = { { .weight = 1, .name = "create", .method = "POST", .path = "/api/items",
+                .body = "{\"tseq\":${seq},\"uuid\":\"${uuid}\",\"user\":${user},\"env\":\"${env:PW_TEST_ENV}\"}" } };
+        static const LoadRequest get[] = { { .weight = 1, .name = "get", .method = "GET",
+                                             .path = "/api/items/${seq}" } };
+        static const LoadRequest put[] = { { .weight = 1, .name = "put", .method = "PUT",
+                                             .path = "/api/items/${user}", .body = "{\"tuser\":${user}}" } };
+        LoadStages *st = constant(TEMPLATE_N, 1 * SEC);
+        LoadScenario sc = open_scenario(st, 10);
+        Seen *seen = calloc(1, sizeof(*seen));
+        LoadResult *res;
+        Seconds secs;
+        char *body;
+        size_t bad = 0;
+
+        setenv("PW_TEST_ENV", "from-env", 1);
+        sc.requests = post;
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        unsetenv("PW_TEST_ENV");
+        ok(res && res->total.counts.ok == TEMPLATE_N, "%d POSTs with a templated body answered ok", TEMPLATE_N);
+        body = get_body("/api/items");
+        for (const char *p = body; p && (p = strstr(p, "\"tseq\":")); p++)
+                scan_item(seen, p);
+        is_int(seen->n_items, TEMPLATE_N, "as many items carry a ${seq}");
+        for (size_t i = 1; i <= TEMPLATE_N; i++)
+                bad += seen->seq[i] != 1;
+        is_int(bad + seen->seq[0], 0, "each ${seq} 1..%d appeared exactly once", TEMPLATE_N);
+        is_int(seen->same_uuid, 0, "every ${uuid} differs");
+        is_int(seen->bad_user, 0, "${user} is a slot number 1..max_inflight in the open model");
+        is_int(seen->bad_env, 0, "${env:NAME} was read at start");
+        free(body);
+        free(seen);
+        load_result_free(res);
+
+        /* Items 1..TEMPLATE_N exist now: a path left unexpanded would be a 404. */
+        sc.requests = get;
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        ok(res && res->total.counts.ok == TEMPLATE_N, "GET /api/items/${seq}: each of 1..%d found", TEMPLATE_N);
+        load_result_free(res);
+
+        sc = (LoadScenario) { .name = "users", .model = LOAD_MODEL_CLOSED, .base_url = api, .users = 3,
+                              .think_min_usec = 5 * MS, .think_max_usec = 5 * MS, .duration_usec = 500 * MS,
+                              .timeout_usec = 5 * SEC, .requests = put, .n_requests = 1 };
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        ok(res && res->total.counts.ok == res->total.counts.sent && res->total.counts.sent >= 6,
+           "closed model: PUT /api/items/${user} by 3 users answered ok: %" PRIu64, res ? res->total.counts.sent : 0);
+        for (int i = 1; i <= 4; i++) {
+                char path[64], want[64];
+
+                snprintf(path, sizeof(path), "/api/items/%d", i);
+                snprintf(want, sizeof(want), "{\"tuser\":%d}", i);
+                body = get_body(path);
+                is_int(body && strstr(body, want) != NULL, i <= 3, "item %d %s by user %d", i,
+                       i <= 3 ? "was written" : "was not written", i);
+                free(body);
+        }
+        load_result_free(res);
+        stages_free(st);
+}
+
+/* A few more than 5% time out: the p95 falls among them, so it is at least
+ * the timeout, where leaving them out would show the fast answers' p95. */
+static void test_timeouts_in_p95(void) {
+        LoadStages *st = constant(40, 4 * SEC);
+        LoadScenario sc = open_scenario(st, 50);
+        Seconds secs;
+        LoadResult *res;
+        uint64_t n, t;
+
+        sc.timeout_usec = 200 * MS;
+        ok(set_stall("400ms", "2s") == 0, "the target stalls 400ms every 2 s");
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        (void) set_stall("0", "2s");
+        ok(res != NULL, "a run with a 200 ms timeout ran");
+        if (!res)
+                return;
+        n = res->total.counts.sent;
+        t = res->total.counts.err_timeout;
+        /* Those arriving in the first 200 ms of each stall time out: 5% of
+         * the run per stall, two or three stalls in 4 s. */
+        ok(t * 20 > n && t * 5 < n, "more than 5%% but less than 20%% timed out: %" PRIu64 " of %" PRIu64, t, n);
+        is_int(hist_count(res->total.latency), n, "each has a latency");
+        ok(hist_min(res->total.latency) < 50 * MS, "the answers outside the stalls are fast: min %.1f ms",
+           ms(hist_min(res->total.latency)));
+        /* Each timed-out request took at least 200 ms; the histogram gives
+         * its percentiles within 1%. */
+        ok(hist_percentile(res->total.latency, 95) >= 198 * MS, "the p95 %.1f ms is at least the 200 ms timeout",
+           ms(hist_percentile(res->total.latency, 95)));
+        ok(hist_percentile(res->total.service, 95) >= 198 * MS, "and so is the service time's: %.1f ms",
+           ms(hist_percentile(res->total.service, 95)));
+        load_result_free(res);
+        stages_free(st);
+}
+
+/* Without think time each user sends its next request straight from the
+ * answer; the run still ends on time and never has more than one request
+ * per user in flight. */
+static void test_closed_no_think(void) {
+        LoadScenario sc = { .name = "busy", .model = LOAD_MODEL_CLOSED, .base_url = api, .users = 4,
+                            .duration_usec = 1 * SEC, .timeout_usec = 5 * SEC, .requests = list_items,
+                            .n_requests = 1 };
+        Seconds secs;
+        LoadResult *res;
+        uint64_t wall;
+
+        res = run(&sc, &secs, 0, 10 * SEC, &wall);
+        ok(res && res->state == LOAD_RUN_COMPLETED, "closed model, 4 users without think time, 1 s, completed");
+        if (!res)
+                return;
+        ok(wall < 3 * SEC, "on time: %.0f ms", ms(wall));
+        ok(res->total.counts.sent >= 100, "back to back: %" PRIu64 " requests", res->total.counts.sent);
+        is_int(res->total.counts.ok, res->total.counts.sent, "each answered ok");
+        ok(secs.max_in_flight <= 4, "never more than one per user in flight: %u", secs.max_in_flight);
+        is_int(res->connections, 4, "over one kept-alive connection per user");
+        load_result_free(res);
 }
 
 static void on_second_block(const LoadSecond *s, void *userdata) {
@@ -485,6 +649,11 @@ static void expect_refused(LoadScenario sc, const char *want) {
 static void test_bad_scenarios(void) {
         static const LoadRequest no_path[] = { { .weight = 1, .method = "GET", .path = "" } };
         static const LoadRequest no_weight[] = { { .weight = 0, .method = "GET", .path = "/" } };
+        static const LoadRequest bad_path[] = { { .weight = 1, .method = "GET", .path = "/x/${sq}" } };
+        static const LoadRequest bad_body[] = {
+                { .weight = 1, .method = "GET", .path = "/" },
+                { .weight = 1, .method = "POST", .path = "/", .body = "{\"n\":${rand:0}}" },
+        };
         static const LoadStatusRange bad_range[] = { { 300, 200 } };
         LoadStages *st = constant(10, SEC);
         LoadScenario sc = open_scenario(st, 10);
@@ -496,6 +665,12 @@ static void test_bad_scenarios(void) {
         expect_refused(sc, "request 1 has no path");
         sc.requests = no_weight;
         expect_refused(sc, "request 1 has weight 0");
+        sc.requests = bad_path;
+        expect_refused(sc, "request 1 has a bad PATH template: unknown placeholder ${sq}");
+        sc.requests = bad_body;
+        sc.n_requests = 2;
+        expect_refused(sc, "request 2 has a bad BODY template: ");
+        sc.n_requests = 1;
         sc.requests = list_items;
         sc.expect = bad_range;
         sc.n_expect = 1;
@@ -530,7 +705,9 @@ int main(void) {
         test_refused();
         test_cancel();
         test_methods_and_status();
+        test_templates();
         test_timeouts();
+        test_timeouts_in_p95();
         test_late_loop();
         test_duration_cut();
         test_ramp_up();
@@ -538,6 +715,7 @@ int main(void) {
         test_coordinated_omission(1.0, 5.0, 100, 10);
         test_coordinated_omission(0.5, 2.0, 200, 8);
         test_closed_model();
+        test_closed_no_think();
         test_max_inflight();
         stop_target();
         curl_glue_global_cleanup();

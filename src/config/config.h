@@ -192,10 +192,11 @@ const ScenarioConfig *config_find_scenario(const Config *c, const char *name);
  * pointers into `sc` (which must outlive the call to load_run_start()) and
  * into a new array of requests that the caller frees with free() once the
  * run is started (*ret_requests).  `duration_usec`, when not 0, shortens
- * the run to that (the open model's schedule is cut there).  NB: the engine
- * takes plain text, so PATH and BODY go to it as written: a ${...}
- * placeholder is sent literally until the engine expands the compiled
- * templates.  0 or -ENOMEM. */
+ * the run to that (the open model's schedule is cut there).  PATH and BODY
+ * go to it as written, template text: load_run_start() compiles its own
+ * copy (path_template and body_template stay the config's, for checking
+ * it), so a reload that frees `sc` cannot pull them from under a run.
+ * 0 or -ENOMEM. */
 int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, LoadScenario *ret,
                             LoadRequest **ret_requests);
 

@@ -125,27 +125,15 @@ static int evaluate_series(CriterionResult *res, const CriterionConfig *cc, Stor
 }
 
 /* The p95 from the intended start of run `l`, in ms, judged as
- * perfwatchd --run judges it: a request that timed out took at least the
- * timeout, so the timeouts rank above every answer, and the p95 is the
- * answers' percentile 95 (answers + timeouts) / answers; *ret_beyond when
- * that rank falls among the timeouts.  0 or a negative errno. */
-static int run_p95(Store *store, const StoreRunLatest *l, double *ret_ms, bool *ret_beyond) {
-        double n = (double) l->latency_count, p = n > 0 ? 95.0 * (n + (double) l->err_timeout) / n : INFINITY;
-        Histogram *h = NULL;
-        int r;
+ * perfwatchd --run judges it: a request that timed out is in the latency
+ * histogram at the time it was given up (at least the timeout), so the
+ * stored p95 counts it; *ret_beyond when the p95's rank falls among the
+ * timeouts, so that it is known only to be above the timeout. */
+static void run_p95(const StoreRunLatest *l, double *ret_ms, bool *ret_beyond) {
+        uint64_t n = l->latency_count, t = l->err_timeout;
 
-        *ret_beyond = p > 100.0;
-        if (l->err_timeout == 0) {
-                *ret_ms = (double) l->latency_p95_usec / USEC_PER_MSEC;
-                return 0;
-        }
-        r = hist_new(&h);
-        if (r >= 0)
-                r = store_run_hist(store, l->id, "", STORE_RUN_HIST_LATENCY, h);
-        if (r >= 0)
-                *ret_ms = (double) hist_percentile(h, *ret_beyond ? 100.0 : p) / USEC_PER_MSEC;
-        hist_free(h);
-        return r;
+        *ret_beyond = t > 0 && (t >= n || (n - t) * 100 < n * 95);
+        *ret_ms = (double) l->latency_p95_usec / USEC_PER_MSEC;
 }
 
 /* A run that cannot be judged: none, too old or too small. */
@@ -191,7 +179,7 @@ static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *
                 k = run_unusable(res, cc, &l, now_usec);
                 if (k <= 0)
                         return k;
-                k = run_p95(store, &l, &res->value, &beyond);
+                run_p95(&l, &res->value, &beyond);
         }
         if (k == -ETIMEDOUT)
                 return unknown(res, CRITERION_CAUSE_TIME_LIMIT, "reading the runs of scenario %s took longer "

@@ -23,16 +23,8 @@
  * measured against microseconds, not sd-event's default 250 ms. */
 #define LOAD_TIMER_ACCURACY_USEC 1
 
-static uint64_t rng_next(LoadRun *run) {
-        /* xorshift64*: fast, and good enough to pick requests and think times. */
-        run->rng ^= run->rng >> 12;
-        run->rng ^= run->rng << 25;
-        run->rng ^= run->rng >> 27;
-        return run->rng * 0x2545F4914F6CDD1DULL;
-}
-
 static size_t pick_request(LoadRun *run) {
-        uint64_t w = rng_next(run) % run->total_weight;
+        uint64_t w = template_rng_below(&run->rng, run->total_weight);
 
         for (size_t i = 0; i < run->n_reqs; i++) {
                 if (w < run->reqs[i].weight)
@@ -46,26 +38,63 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
         return size * nmemb;
 }
 
-/* Sets up the slot's reusable easy handle for request `req`.  NB: this is
- * the seam where path and body templates (${seq}, ${uuid}, ...) will be
- * expanded per send; today both are plain strings copied at start. */
-static void slot_prepare(Slot *slot, const LoadReq *req) {
-        CURL *e = slot->easy;
+/* The URL of the slot's request: the constant one, or its path template
+ * expanded after base_url in the slot's buffer (sized at start for the
+ * longest expansion: no allocation per send). */
+static const char *slot_url(Slot *slot, const LoadReq *req, const TemplateVars *v) {
+        LoadRun *run = slot->run;
+
+        if (req->url)
+                return req->url;
+        memcpy(slot->url_buf, run->base_url, req->prefix_len);
+        (void) template_expand(req->path, v, slot->url_buf + req->prefix_len, run->url_max + 1 - req->prefix_len);
+        return slot->url_buf;
+}
+
+/* Sets the slot's method options for `req`. */
+static void slot_set_method(CURL *e, const LoadReq *req) {
         bool custom;
 
-        (void) curl_easy_setopt(e, CURLOPT_URL, req->url);
         (void) curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-        if (req->body) {
-                (void) curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_size);
-                (void) curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+        if (req->body)
                 custom = strcmp(req->method, "POST") != 0;
-        } else {
+        else {
                 (void) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
                 if (req->head)
                         (void) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
                 custom = !req->head && strcmp(req->method, "GET") != 0;
         }
         (void) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? req->method : NULL);
+}
+
+/* Sets up the slot's reusable easy handle for request number `i`, its
+ * templates expanded with this send's ${seq} and ${user}.  An easy handle
+ * keeps its options from one transfer to the next, so what is the same as
+ * for the slot's previous request (the method, a constant URL or body) is
+ * not set again.  NB: CURLOPT_POSTFIELDS does not copy: the body stays in
+ * the request or the slot until the transfer ends. */
+static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user) {
+        const LoadReq *req = &slot->run->reqs[i];
+        TemplateVars v = { .seq = seq, .user = user, .rng = &slot->run->rng };
+        bool same = slot->prepared == i + 1;
+        CURL *e = slot->easy;
+
+        if (!same || !req->url)
+                (void) curl_easy_setopt(e, CURLOPT_URL, slot_url(slot, req, &v));
+        if (!same)
+                slot_set_method(e, req);
+        if (req->body && (!same || !req->body_text)) {
+                const char *body = req->body_text;
+                size_t size = req->body_size;
+
+                if (!body) {
+                        size = template_expand(req->body, &v, slot->body_buf, slot->run->body_max + 1);
+                        body = slot->body_buf;
+                }
+                (void) curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
+                (void) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        }
+        slot->prepared = i + 1;
 }
 
 static void slot_release(LoadRun *run, Slot *slot) {
@@ -93,7 +122,10 @@ static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
         slot->busy = true;
         slot->req = pick_request(run);
         slot->user = user;
-        slot_prepare(slot, &run->reqs[slot->req]);
+        /* ${user}: the closed model's user (1..users); in the open model the
+         * slot's number (1..max_inflight).  Either way no two requests in
+         * flight at once share one. */
+        slot_prepare(slot, slot->req, ++run->seq, user ? user->id + 1 : slot->number);
         now = now_monotonic_usec();
         slot->intended_usec = intended ? intended : now;
         slot->sent_usec = now;
@@ -116,6 +148,10 @@ static bool counts_empty(const LoadCounts *c) {
 }
 
 static void run_finish(LoadRun *run) {
+        /* Once: a transfer's end can both stop the run and find it empty. */
+        if (run->finished)
+                return;
+        run->finished = true;
         (void) sd_event_source_set_enabled(run->send_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(run->drain_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(run->second_timer, SD_EVENT_OFF);
@@ -217,12 +253,18 @@ static int on_user_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The user's next request after its think time; without one, at once,
+ * not through a timer that would cost a wake-up and two re-arms. */
 static void user_think(LoadRun *run, User *user) {
         uint64_t span = run->think_max_usec - run->think_min_usec;
-        uint64_t think = run->think_min_usec + (span ? rng_next(run) % (span + 1) : 0);
+        uint64_t think = run->think_min_usec + (span ? template_rng_below(&run->rng, span + 1) : 0);
 
         if (run->stopping)
                 return;
+        if (think == 0) {
+                run_dispatch(run, 0, user);
+                return;
+        }
         if (arm_timer(user->timer, now_monotonic_usec() + think) < 0) {
                 load_stats_fail(run, "cannot arm a user's timer", -EIO);
                 run_stop(run, LOAD_RUN_FAILED);
@@ -284,22 +326,47 @@ static int add_timer(LoadRun *run, sd_event_source **ret, uint64_t when, sd_even
         return 0;
 }
 
+/* Each slot's buffers for per-send expansions, in one block. */
+static int slot_bufs_new(LoadRun *run) {
+        size_t url = run->url_max ? run->url_max + 1 : 0, body = run->body_max ? run->body_max + 1 : 0;
+
+        if (url + body == 0)
+                return 0;
+        if (run->n_slots > SIZE_MAX / (url + body))
+                return -ENOMEM;
+        run->slot_bufs = malloc(run->n_slots * (url + body));
+        if (!run->slot_bufs)
+                return -ENOMEM;
+        for (size_t i = 0; i < run->n_slots; i++) {
+                char *p = run->slot_bufs + i * (url + body);
+
+                run->slots[i].url_buf = url ? p : NULL;
+                run->slots[i].body_buf = body ? p + url : NULL;
+        }
+        return 0;
+}
+
 static int slots_new(LoadRun *run, char **ret_error) {
         run->n_slots = run->model == LOAD_MODEL_OPEN ? run->max_inflight : run->users;
         run->slots = calloc(run->n_slots, sizeof(*run->slots));
-        if (!run->slots)
-                return -ENOMEM;
+        if (!run->slots || slot_bufs_new(run) < 0)
+                return set_error(ret_error, -ENOMEM, "cannot allocate %zu transfers' buffers", run->n_slots);
         for (size_t i = run->n_slots; i-- > 0;) {
                 Slot *slot = &run->slots[i];
-                int r = curl_glue_easy_new(run->reqs[0].url, run->timeout_usec, run->timeout_usec,
+                int r = curl_glue_easy_new(run->base_url, run->timeout_usec, run->timeout_usec,
                                            slot->errbuf, &slot->easy);
                 if (r < 0)
-                        return set_error(ret_error, r, "cannot make a transfer for %s: %s", run->reqs[0].url,
+                        return set_error(ret_error, r, "cannot make a transfer for %s: %s", run->base_url,
                                          strerror(-r));
                 (void) curl_easy_setopt(slot->easy, CURLOPT_WRITEFUNCTION, discard_body);
                 (void) curl_easy_setopt(slot->easy, CURLOPT_HTTPHEADER, run->headers);
                 (void) curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+                /* A load run goes straight to its target: no proxy, which
+                 * also spares libcurl reading five proxy variables from the
+                 * environment on every transfer. */
+                (void) curl_easy_setopt(slot->easy, CURLOPT_NOPROXY, "*");
                 slot->run = run;
+                slot->number = (unsigned) i + 1;
                 slot->next_free = run->free_slots;
                 run->free_slots = slot;
         }
@@ -350,7 +417,7 @@ int load_engine_setup(LoadRun *run, char **ret_error) {
         if (r < 0)
                 return set_error(ret_error, r, "cannot watch the run's cancel switch: %s", strerror(-r));
         (void) sd_event_source_set_description(run->cancel_io, "load-cancel");
-        run->rng = now_monotonic_usec() ^ (uintptr_t) run ^ 0x9E3779B97F4A7C15ULL;
+        template_rng_seed(&run->rng, now_monotonic_usec() ^ (uintptr_t) run);
         return 0;
 }
 
@@ -389,6 +456,7 @@ void load_engine_teardown(LoadRun *run) {
                 if (run->slots[i].easy)
                         curl_easy_cleanup(run->slots[i].easy);
         free(run->slots);
+        free(run->slot_bufs);
         if (run->cancel_fd >= 0)
                 close(run->cancel_fd);
         sd_event_unref(run->event);

@@ -30,13 +30,19 @@ typedef enum LoadModel {
         LOAD_MODEL_CLOSED,
 } LoadModel;
 
-/* One kind of request; the engine picks one per send, weighted. */
+/* One kind of request; the engine picks one per send, weighted.  `path`
+ * and `body` are template text (load/template.h): load_run_start()
+ * compiles its own copy (reading ${env:NAME} then) and expands them per
+ * send, ${seq} being the request's number in the run (1 for the first
+ * sent; a dropped request takes none) and ${user} the closed model's user
+ * (1..users) or, in the open model, the number of the slot it went out in
+ * (1..max_inflight): no two requests in flight at once share a ${user}. */
 typedef struct LoadRequest {
         unsigned weight;        /* >= 1 */
         const char *name;       /* for per-request figures; NULL: "METHOD PATH" */
         const char *method;     /* GET, POST, PUT, DELETE, HEAD, ... */
-        const char *path;       /* appended to base_url: "/api/items" */
-        const char *body;       /* NULL: none */
+        const char *path;       /* template appended to base_url: "/api/items/${rand:100}" */
+        const char *body;       /* template; NULL: none */
 } LoadRequest;
 
 /* HTTP status codes counted as ok: lo..hi inclusive. */
@@ -90,14 +96,17 @@ typedef struct LoadSecond {
                                          * (the run's last second may be partial) */
         LoadCounts counts;              /* what happened in it */
         unsigned in_flight;             /* at its end */
-        uint64_t p50_usec, p95_usec, p99_usec;  /* latency of the answers in it */
+        uint64_t p50_usec, p95_usec, p99_usec;  /* latency of those ended in it (as LoadStats) */
 } LoadSecond;
 
 /* Figures for one request kind, or for the whole run. */
 typedef struct LoadStats {
         char *name;
         LoadCounts counts;
-        Histogram *latency;             /* from the intended start; every HTTP answer */
+        /* Every request that reached the server: each HTTP answer, each
+         * timeout (at the time it was given up: at least the timeout) and
+         * each failure after connecting; not connect errors. */
+        Histogram *latency;             /* from the intended start */
         Histogram *service;             /* from the hand-over to curl */
 } LoadStats;
 

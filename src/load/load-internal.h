@@ -10,13 +10,20 @@
 #include <systemd/sd-event.h>
 
 #include "load/load-engine.h"
+#include "load/template.h"
 #include "transport/curl-glue.h"
 
-/* A scenario request, copied at start. */
+/* A scenario request, copied at start: its templates compiled by the run
+ * itself (a Template of the config's would tie the run to the config's
+ * lifetime, which a reload ends), and expanded once here when constant. */
 typedef struct LoadReq {
         unsigned weight;
-        char *name, *method, *url, *body;
-        size_t body_size;
+        char *name, *method;
+        Template *path, *body;          /* body NULL: none */
+        size_t prefix_len;              /* bytes of base_url before the path */
+        char *url;                      /* constant path: the URL; NULL: per send */
+        char *body_text;                /* constant body: its text; NULL: per send or none */
+        size_t body_size;               /* of body_text */
         bool head;
 } LoadReq;
 
@@ -28,6 +35,9 @@ typedef struct Slot {
         LoadRun *run;
         CURL *easy;
         char errbuf[CURL_ERROR_SIZE];
+        char *url_buf, *body_buf;       /* run->url_max + 1, run->body_max + 1 bytes (or NULL) */
+        unsigned number;                /* 1..n_slots */
+        size_t prepared;                /* 1 + the request its handle is set up for; 0: none */
         bool busy;
         size_t req;
         User *user;                     /* closed model: whose request */
@@ -50,6 +60,8 @@ struct LoadRun {
         unsigned max_inflight, users, total_weight;
         LoadReq *reqs;
         size_t n_reqs;
+        char *base_url;
+        size_t url_max, body_max;       /* longest per-send expansions; 0: none per send */
         struct curl_slist *headers;
         LoadStatusRange *expect;
         size_t n_expect;
@@ -66,9 +78,12 @@ struct LoadRun {
         int cancel_fd;
         Slot *slots, *free_slots;
         size_t n_slots;
+        char *slot_bufs;                /* every slot's url_buf and body_buf */
         User *user;
-        uint64_t next_k, second, rng;
-        bool stopping;
+        uint64_t next_k, second;
+        uint64_t seq;                   /* requests sent so far: ${seq} of the last */
+        TemplateRng rng;                /* picks, think times, ${uuid}, ${rand:N} */
+        bool stopping, finished;
         LoadRunState stop_state;
         LoadCounts sec;
         Histogram *sec_latency;

@@ -94,8 +94,27 @@ static void note_reason(LoadRun *run, const Slot *slot, CURLcode result, long st
         run->reason = strjoin(req->name, ": ", buf, NULL);
 }
 
+/* Whether a transfer that ended with `result` has a latency.  Every one
+ * that reached the server does: an HTTP answer (an unexpected status too:
+ * a fast 503 is what users saw), a timeout (given up after waiting at
+ * least the timeout: leaving it out would let a service whose slow
+ * requests time out look fast) and a failure after connecting.  A connect
+ * error does not: the service was never reached, and a refused connection
+ * fails in microseconds, so counting it would make a down service look
+ * fast; it is counted in err_connect, and its reason kept. */
+static bool has_latency(CURLcode result) {
+        switch (result) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return false;
+        default:
+                return true;
+        }
+}
+
 void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now) {
-        bool expected = result == CURLE_OK && status_expected(run, status);
+        bool expected = result == CURLE_OK && status_expected(run, status), timed = has_latency(result);
         uint64_t latency = now - slot->intended_usec, service = now - slot->sent_usec;
         LoadStats *per = &run->per[slot->req];
 
@@ -104,9 +123,7 @@ void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long sta
         run->connections += connects > 0 ? (uint64_t) connects : 0;
         (*answer_counter(&run->total.counts, result, expected))++;
         (*answer_counter(&per->counts, result, expected))++;
-        /* Every HTTP answer counts for latency, an unexpected status too: a
-         * fast 503 is part of what users saw.  Failed transfers do not. */
-        if (result == CURLE_OK) {
+        if (timed) {
                 hist_record(run->total.latency, latency);
                 hist_record(run->total.service, service);
                 hist_record(per->latency, latency);
@@ -117,7 +134,7 @@ void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long sta
         pthread_mutex_unlock(&run->lock);
 
         (*answer_counter(&run->sec, result, expected))++;
-        if (result == CURLE_OK)
+        if (timed)
                 hist_record(run->sec_latency, latency);
 }
 
@@ -221,25 +238,68 @@ static int check_scenario(const LoadScenario *s, char **ret_error) {
         return 0;
 }
 
-/* base_url + path, without a doubled slash between them. */
-static char *join_url(const char *base, const char *path) {
-        size_t n = strlen(base);
+/* Compiles request `i`'s `what` template from `text` into *ret. */
+static int compile(size_t i, const char *what, const char *text, Template **ret, char **ret_error) {
+        char *reason = NULL;
+        int r = template_compile(text, ret, &reason);
 
-        if (n > 0 && base[n - 1] == '/' && path[0] == '/')
-                path++;
-        return strjoin(base, path, NULL);
+        if (r == -EINVAL)
+                set_error(ret_error, r, "request %zu has a bad %s template: %s", i + 1, what,
+                          reason ? reason : "invalid");
+        free(reason);
+        return r;
 }
 
-static int copy_request(LoadReq *d, const LoadRequest *q, const char *base_url) {
+static size_t max_size(size_t a, size_t b) {
+        return a > b ? a : b;
+}
+
+/* A constant template's one expansion, allocated; NULL on -ENOMEM. */
+static char *expand_constant(const char *prefix, size_t prefix_len, const Template *t, size_t *ret_size) {
+        size_t n = template_max_length(t);
+        char *s = malloc(prefix_len + n + 1);
+
+        if (!s)
+                return NULL;
+        memcpy(s, prefix, prefix_len);
+        n = template_expand(t, &(TemplateVars) {}, s + prefix_len, n + 1);
+        if (ret_size)
+                *ret_size = n;
+        return s;
+}
+
+/* Copies request `i`: its templates compiled, the constant ones expanded,
+ * and the longest per-send expansions noted in run->url_max, body_max. */
+static int copy_request(LoadRun *run, size_t i, const LoadRequest *q, char **ret_error) {
+        LoadReq *d = &run->reqs[i];
+        size_t base_len = strlen(run->base_url);
+        int r;
+
         d->weight = q->weight;
         d->method = strdup(q->method);
-        d->url = join_url(base_url, q->path);
         d->name = q->name ? strdup(q->name) : strjoin(q->method, " ", q->path, NULL);
-        d->body = q->body ? strdup(q->body) : NULL;
-        if (!d->method || !d->url || !d->name || (q->body && !d->body))
+        if (!d->method || !d->name)
                 return -ENOMEM;
-        d->body_size = q->body ? strlen(q->body) : 0;
         d->head = strcmp(q->method, "HEAD") == 0;
+        /* base_url + path, without a doubled slash between them. */
+        d->prefix_len = base_len - (base_len > 0 && run->base_url[base_len - 1] == '/' && q->path[0] == '/');
+        r = compile(i, "PATH", q->path, &d->path, ret_error);
+        if (r >= 0 && q->body)
+                r = compile(i, "BODY", q->body, &d->body, ret_error);
+        if (r < 0)
+                return r;
+        if (template_is_constant(d->path)) {
+                if (!(d->url = expand_constant(run->base_url, d->prefix_len, d->path, NULL)))
+                        return -ENOMEM;
+        } else
+                run->url_max = max_size(run->url_max, d->prefix_len + template_max_length(d->path));
+        if (!d->body)
+                return 0;
+        if (template_is_constant(d->body)) {
+                if (!(d->body_text = expand_constant("", 0, d->body, &d->body_size)))
+                        return -ENOMEM;
+        } else
+                run->body_max = max_size(run->body_max, template_max_length(d->body));
         return 0;
 }
 
@@ -256,15 +316,20 @@ static void stats_done(LoadStats *st) {
         hist_free(st->service);
 }
 
-static int copy_requests(LoadRun *run, const LoadScenario *s) {
+static int copy_requests(LoadRun *run, const LoadScenario *s, char **ret_error) {
+        int r;
+
+        run->base_url = strdup(s->base_url);
         run->reqs = calloc(s->n_requests, sizeof(*run->reqs));
         run->per = calloc(s->n_requests, sizeof(*run->per));
-        if (!run->reqs || !run->per)
+        if (!run->base_url || !run->reqs || !run->per)
                 return -ENOMEM;
         run->n_reqs = s->n_requests;
         for (size_t i = 0; i < s->n_requests; i++) {
-                if (copy_request(&run->reqs[i], &s->requests[i], s->base_url) < 0 ||
-                    stats_init(&run->per[i], run->reqs[i].name) < 0)
+                r = copy_request(run, i, &s->requests[i], ret_error);
+                if (r < 0)
+                        return r;
+                if (stats_init(&run->per[i], run->reqs[i].name) < 0)
                         return -ENOMEM;
                 run->total_weight += s->requests[i].weight;
         }
@@ -301,7 +366,10 @@ static void open_limits(LoadRun *run, uint64_t duration_usec) {
         run->count_k = cut < stages_count(run->stages) ? cut : stages_count(run->stages);
 }
 
-static int copy_scenario(LoadRun *run, const LoadScenario *s) {
+/* 0, -ENOMEM, or -EINVAL with a reason (a bad template). */
+static int copy_scenario(LoadRun *run, const LoadScenario *s, char **ret_error) {
+        int r;
+
         run->model = s->model;
         run->timeout_usec = s->timeout_usec;
         run->max_inflight = s->max_inflight;
@@ -310,7 +378,10 @@ static int copy_scenario(LoadRun *run, const LoadScenario *s) {
         run->think_max_usec = s->think_max_usec;
         run->ramp_up_usec = s->ramp_up_usec;
         run->duration_usec = s->duration_usec;
-        if (copy_requests(run, s) < 0 || copy_expect(run, s) < 0 || stats_init(&run->total, s->name) < 0 ||
+        r = copy_requests(run, s, ret_error);
+        if (r < 0)
+                return r;
+        if (copy_expect(run, s) < 0 || stats_init(&run->total, s->name) < 0 ||
             hist_new(&run->lateness) < 0 || hist_new(&run->sec_latency) < 0)
                 return -ENOMEM;
         if (s->model == LOAD_MODEL_OPEN) {
@@ -362,12 +433,15 @@ static void run_free_data(LoadRun *run) {
         for (size_t i = 0; run->reqs && i < run->n_reqs; i++) {
                 free(run->reqs[i].name);
                 free(run->reqs[i].method);
+                template_free(run->reqs[i].path);
+                template_free(run->reqs[i].body);
                 free(run->reqs[i].url);
-                free(run->reqs[i].body);
+                free(run->reqs[i].body_text);
                 if (run->per)
                         stats_done(&run->per[i]);
         }
         free(run->reqs);
+        free(run->base_url);
         free(run->per);
         stats_done(&run->total);
         curl_slist_free_all(run->headers);
@@ -400,10 +474,10 @@ int load_run_start(const LoadScenario *scenario, const LoadCallbacks *cb, LoadRu
         run->start_usec = now_monotonic_usec();
         if (cb)
                 run->cb = *cb;
-        r = copy_scenario(run, scenario);
-        if (r < 0)
+        r = copy_scenario(run, scenario, ret_error);
+        if (r == -ENOMEM)
                 set_error(ret_error, r, "cannot copy the scenario: %s", strerror(-r));
-        else
+        if (r >= 0)
                 r = load_engine_setup(run, ret_error);
         if (r >= 0) {
                 r = thread_start(run);
