@@ -429,6 +429,18 @@ static int parse_log_level(const ConfigKey *k, const char *v, void *base, char *
         return -EINVAL;
 }
 
+static int parse_bool(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (streq(yes[i], v) || streq(no[i], v)) {
+                        *(bool *) field(base, k) = streq(yes[i], v);
+                        return 0;
+                }
+        snprintf(problem, n, "is not yes or no");
+        return -EINVAL;
+}
+
 static int parse_statistic(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
         for (size_t i = 0; i < ELEMENTSOF(stat_names); i++)
                 if (streq(stat_names[i], v)) {
@@ -552,6 +564,8 @@ static const struct {
         [CONFIG_REQUEST] = { config_parse_request, NULL, config_release_requests },
         [CONFIG_HEADER] = { config_parse_header, NULL, config_release_headers },
         [CONFIG_EXPECT] = { config_parse_expect, NULL, config_release_expect },
+        [CONFIG_BOOL] = { parse_bool, NULL },
+        [CONFIG_SCHEDULE] = { config_parse_schedule, owned_field },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
