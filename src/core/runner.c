@@ -175,19 +175,30 @@ static void remember_last(Runner *r, const char *scenario, json_t *last) {
         e->last = last;
 }
 
-/* The state and reason recorded for the run now over. */
-static void final_state(const Active *a, const LoadResult *res, StoreRun *run) {
-        if (res->state == LOAD_RUN_CANCELLED && a->stopping) {
+/* The state and reason (into buf) recorded for a run now over: a
+ * cancelled run says who stopped it, then the engine's first error. */
+static void final_state(const Active *a, const LoadResult *res, StoreRun *run, char *buf, size_t n) {
+        const char *why;
+
+        if (res->state != LOAD_RUN_CANCELLED)
+                return;
+        if (a->stopping) {
                 run->state = STORE_RUN_ABORTED;
-                run->reason = "aborted: perfwatchd was stopped during the run";
-        } else if (res->state == LOAD_RUN_CANCELLED && !res->reason)
-                run->reason = "cancelled through the API";
+                why = "aborted: perfwatchd was stopped during the run";
+        } else
+                why = "cancelled through the API";
+        if (res->reason)
+                snprintf(buf, n, "%s (first error: %s)", why, res->reason);
+        else
+                snprintf(buf, n, "%s", why);
+        run->reason = buf;
 }
 
 /* Records the end of the active run, which is over, and forgets it. */
 static void finish_active(Runner *r) {
         Active *a = r->active;
         LoadResult *res = NULL;
+        char reason[512];
         StoreRun run;
         int k;
 
@@ -198,7 +209,7 @@ static void finish_active(Runner *r) {
                 goto done;
         }
         run = run_record_summary(a->scenario, config_model_to_string(a->model), res);
-        final_state(a, res, &run);
+        final_state(a, res, &run, reason, sizeof reason);
         k = run_record_store_finish(r->store, a->id, &run, res);
         if (k < 0)
                 set_failure(r, "run %" PRId64 " %s: cannot record its end (%s): %s", a->id, a->scenario,
