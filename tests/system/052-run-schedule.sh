@@ -47,7 +47,12 @@ EOF
 "$PERFWATCHD" --config "$WORK/a.conf" --check-config >/dev/null
 ok $? "the scheduled scenarios pass --check-config"
 
-PW_PORT=$PORT_A start_daemon "$WORK/a.conf"; PID_A=$PW_PID; LOG_A=$DAEMON_LOG
+sock=$WORK/notify.sock
+msgs=$WORK/notify.txt
+$PY "$TOP_SRCDIR/tests/system/notify-listen.py" "$sock" "$msgs" &
+PIDS="$PIDS $!"
+wait_until 10 test -S "$sock" || bail "notify listener did not start"
+NOTIFY_SOCKET=$sock PW_PORT=$PORT_A start_daemon "$WORK/a.conf"; PID_A=$PW_PID; LOG_A=$DAEMON_LOG
 PW_PORT=$PORT_B start_daemon "$WORK/b.conf"; PID_B=$PW_PID; LOG_B=$DAEMON_LOG
 t0=$(date +%s)
 
@@ -65,6 +70,8 @@ check "the other schedule, firing meanwhile, is skipped and logged naming both a
 check "the disabled scenario's schedule never fires" \
         test "$(sqla "SELECT count(*) FROM runs WHERE scenario = 'never'")" = 0
 check "the log says which schedule started the run" grep -q "run $ID $NAME started by its schedule" "$LOG_A"
+check "STATUS= says which run is going on and for how long" \
+        wait_until 5 grep -q -E "^STATUS=run $ID $NAME [0-9]+s; latency_p95 " "$msgs"
 
 sleep 2
 # The running scenario is gone from the file and the other one changed.
@@ -78,6 +85,7 @@ done_run() { [ "$(sqla "SELECT state FROM runs WHERE id = $ID")" != running ]; }
 wait_until 20 done_run
 ok $? "the run ends by itself"
 check "it is completed" test "$(sqla "SELECT state FROM runs WHERE id = $ID")" = completed
+check "STATUS= no longer names it" wait_until 5 sh -c "grep '^STATUS=' '$msgs' | tail -n 1 | grep -q '^STATUS=latency_p95 '"
 n=$(sqla "SELECT requests FROM runs WHERE id = $ID")
 check "it sent 600 +- 2% requests (12 s at 50/s; sent $n)" test "$n" -ge 588 -a "$n" -le 612
 check "every one answered ok" test "$(sqla "SELECT ok = requests AND err_connect + err_timeout + err_status = 0 FROM runs WHERE id = $ID")" = 1
