@@ -28,8 +28,11 @@
 /* A CLOCK_REALTIME timer may fire this much late: cron works in minutes. */
 #define SCHEDULE_ACCURACY_USEC (100 * USEC_PER_MSEC)
 /* At runner_stop(), beyond the scenario's timeout, how long to wait for the
- * run's thread before giving up on recording its end. */
-#define STOP_GRACE_USEC (5 * USEC_PER_SEC)
+ * run's thread before giving up on recording its end; and the longest wait
+ * in all, well inside the unit's TimeoutStopSec=30s (a scenario's timeout
+ * may be up to 5 minutes). */
+#define STOP_GRACE_USEC (2 * USEC_PER_SEC)
+#define STOP_WAIT_MAX_USEC (15 * USEC_PER_SEC)
 
 typedef struct Entry {
         Runner *runner;
@@ -66,6 +69,7 @@ struct Runner {
         int done_fd;                 /* the run's on_done writes it; the loop watches it */
         sd_event_source *done_source;
         bool stopped;
+        bool abandoned;              /* runner_stop() gave up waiting for a run's thread */
         char failure[320];           /* the last failure, for STATUS=; "" none */
         uint64_t failure_usec;       /* CLOCK_MONOTONIC when it happened */
         char status[400];
@@ -379,8 +383,8 @@ int runner_cancel(Runner *r, int64_t id) {
 }
 
 void runner_stop(Runner *r) {
+        uint64_t deadline, wait;
         Active *a;
-        uint64_t deadline;
 
         if (!r || r->stopped)
                 return;
@@ -394,13 +398,18 @@ void runner_stop(Runner *r) {
         log_info("run %" PRId64 " %s: stopping it (requests in flight get up to %" PRIu64 " ms)", a->id,
                  a->scenario, (uint64_t) (a->timeout_usec / USEC_PER_MSEC));
         load_run_cancel(a->run);
-        deadline = now_monotonic_usec() + a->timeout_usec + STOP_GRACE_USEC;
+        wait = a->timeout_usec + STOP_GRACE_USEC;
+        deadline = now_monotonic_usec() + (wait < STOP_WAIT_MAX_USEC ? wait : STOP_WAIT_MAX_USEC);
         while (!load_run_done(a->run) && now_monotonic_usec() < deadline)
                 (void) usleep(10 * 1000);
         if (!load_run_done(a->run)) {
                 set_failure(r, "run %" PRId64 " %s: did not stop in time; the next start marks it aborted", a->id,
                             a->scenario);
-                r->active = active_free(a);
+                /* NB: joining its thread would block past systemd's stop
+                 * timeout, so the process exits with it still running: its
+                 * Active and the eventfd it writes into stay allocated. */
+                r->abandoned = true;
+                r->active = NULL;
                 return;
         }
         finish_active(r);
@@ -646,7 +655,7 @@ Runner *runner_free(Runner *r) {
         r->active = active_free(r->active);
         entries_free(r->entries, r->n_entries);
         sd_event_source_disable_unref(r->done_source);
-        if (r->done_fd >= 0)
+        if (r->done_fd >= 0 && !r->abandoned)
                 close(r->done_fd);
         sd_event_unref(r->event);
         free(r);
