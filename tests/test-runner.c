@@ -3,7 +3,9 @@
  * recorded, a second start is busy, an unknown scenario is not found, a
  * cancel ends it cancelled with its figures, runner_stop() ends one
  * aborted with its histograms and refuses new runs; the scenarios list
- * says which are scheduled, enabled, active and what ran last. */
+ * says which are scheduled, enabled, active and what ran last.  A store
+ * that refuses the new run keeps it from starting, and one that loses the
+ * run's row makes its end unrecordable: both said in STATUS=. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/runner.h"
+#include "sql-helpers.h"
 #include "store/store.h"
 #include "tap.h"
 #include "transport/curl-glue.h"
@@ -151,6 +154,42 @@ static void test_runs(sd_event *e, Store *store, Runner *r) {
         free(error);
 }
 
+/* Store failures are never silent. */
+static void test_store_failures(sd_event *e, Config *c) {
+        char *error = NULL, row[512];
+        Store *ro = NULL, *rw = NULL;
+        Runner *r = NULL;
+        int64_t id = -1;
+
+        if (store_open_readonly(db, &ro, NULL) < 0 || runner_new(e, ro, NULL, NULL, &r) < 0 ||
+            runner_set_config(r, c) < 0)
+                exit(99);
+        ok(runner_start(r, "refused", RUN_TRIGGER_API, &id, &error) < 0 && runner_active_id(r) < 0,
+           "a store that cannot record the run keeps it from starting");
+        ok(error && strstr(error, "[scenario refused]: the store cannot record a new run: "), "and says why (%s)",
+           error ?: "");
+        ok(strstr(runner_status(r), "run of refused not started: ") != NULL, "so does STATUS= (%s)", runner_status(r));
+        free(error);
+        runner_free(r);
+        store_free(ro);
+
+        if (store_open(db, &rw, NULL) < 0 || runner_new(e, rw, NULL, NULL, &r) < 0 || runner_set_config(r, c) < 0)
+                exit(99);
+        is_int(runner_start(r, "refused", RUN_TRIGGER_API, &id, NULL), 0, "a run starts");
+        loop_for(e, 500 * USEC_PER_MSEC);
+        /* Its row goes behind the store's back: neither its updates nor its end can be written. */
+        snprintf(row, sizeof row, "DELETE FROM runs WHERE id = %lld", (long long) id);
+        is_int(raw_exec(db, row), SQLITE_OK, "its row is deleted behind the runner's back");
+        loop_for(e, 1500 * USEC_PER_MSEC);
+        ok(strstr(runner_status(r), "run ") == runner_status(r), "STATUS= still names the active run");
+        runner_cancel(r, id);
+        ok(loop_until_idle(e, r), "the run ends");
+        snprintf(row, sizeof row, "run %lld refused: cannot record its end (cancelled): ", (long long) id);
+        ok(strstr(runner_status(r), row) != NULL, "STATUS= says its end could not be recorded (%s)", runner_status(r));
+        runner_free(r);
+        store_free(rw);
+}
+
 int main(void) {
         sd_event *e = NULL;
         Store *store = NULL;
@@ -171,6 +210,7 @@ int main(void) {
         is_str(runner_status(r), "", "STATUS= has nothing to say before a run");
         test_runs(e, store, r);
         ok(runner_free(r) == NULL, "runner_free");
+        test_store_failures(e, c);
         ok(runner_free(NULL) == NULL, "runner_free(NULL) is a no-op");
         store_free(store);
         config_free(c);

@@ -217,7 +217,8 @@ static void finish_active(Runner *r) {
         k = run_record_store_finish(r->store, a->id, &run, res);
         if (k < 0)
                 set_failure(r, "run %" PRId64 " %s: cannot record its end (%s): %s", a->id, a->scenario,
-                            store_run_state_to_string(run.state), strerror(-k));
+                            store_run_state_to_string(run.state),
+                            k == -ENOENT ? "its row is no longer in the store as running" : strerror(-k));
         else if (run.state == STORE_RUN_FAILED)
                 set_failure(r, "run %" PRId64 " %s failed: %s", a->id, a->scenario, res->reason ?: "unknown");
         log_info("run %" PRId64 " %s %s: %" PRIu64 " requests, %" PRIu64 " ok, p95 %.2f ms", a->id, a->scenario,
