@@ -129,6 +129,9 @@ static void test_runs(sd_event *e, Store *store, Runner *r) {
            "STATUS= says which run is active (\"%s\")", runner_status(r));
         run_row(store, id, row, sizeof row);
         ok(!strncmp(row, "running|1|", 10), "its row is updated while it runs (%s)", row);
+        snprintf(row, sizeof row, "SELECT json_extract(extra, '$.trigger') = 'api' FROM runs WHERE id = %lld",
+                 (long long) id);
+        is_int(sql_int(db, row), 1, "its extra object says the API started it");
         is_int(runner_cancel(r, id + 1), -ENOENT, "cancelling another id is -ENOENT");
         is_int(runner_cancel(r, id), 0, "cancelling it is accepted");
         ok(loop_until_idle(e, r), "and the run ends");

@@ -273,10 +273,13 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int begin_row(Runner *r, const ScenarioConfig *sc, int64_t *ret_id, char **ret_error) {
+/* The run's row, state running, with what started it in its extra object. */
+static int begin_row(Runner *r, const ScenarioConfig *sc, RunTrigger trigger, int64_t *ret_id, char **ret_error) {
         StoreRun run = { .scenario = sc->name, .model = config_model_to_string(sc->model),
                          .started_at_ms = (int64_t) (now_realtime_usec() / USEC_PER_MSEC),
-                         .target_rps = sc->model == LOAD_MODEL_OPEN ? sc->rate_rps : 0 };
+                         .target_rps = sc->model == LOAD_MODEL_OPEN ? sc->rate_rps : 0,
+                         .extra = trigger == RUN_TRIGGER_SCHEDULE ? "{\"trigger\": \"schedule\"}"
+                                                                  : "{\"trigger\": \"api\"}" };
         int k = store_run_begin(r->store, &run, ret_id);
 
         if (k < 0)
@@ -346,13 +349,14 @@ int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_i
         if (r->stopped)
                 return set_error(ret_error, -ESHUTDOWN, "perfwatchd is stopping: no new run starts");
         a = calloc(1, sizeof *a);
-        if (!a || !(a->scenario = strdup(sc->name))) {
-                free(a);
+        if (a)
+                *a = (Active) { .runner = r, .id = -1, .scenario = strdup(sc->name), .model = sc->model,
+                                .timeout_usec = sc->timeout_usec };
+        if (!a || !a->scenario) {
+                active_free(a);
                 return set_error(ret_error, -ENOMEM, "[scenario %s]: out of memory", name);
         }
-        *a = (Active) { .runner = r, .id = -1, .scenario = a->scenario, .model = sc->model,
-                        .timeout_usec = sc->timeout_usec };
-        k = begin_row(r, sc, &a->id, &error);
+        k = begin_row(r, sc, trigger, &a->id, &error);
         if (k >= 0)
                 k = start_engine(r, sc, a, &error);
         if (k < 0) {

@@ -70,6 +70,7 @@ check "the other schedule, firing meanwhile, is skipped and logged naming both a
 check "the disabled scenario's schedule never fires" \
         test "$(sqla "SELECT count(*) FROM runs WHERE scenario = 'never'")" = 0
 check "the log says which schedule started the run" grep -q "run $ID $NAME started by its schedule" "$LOG_A"
+check "and so does its row's extra object" test "$(sqla "SELECT extra ->> 'trigger' FROM runs")" = schedule
 check "STATUS= says which run is going on and for how long" \
         wait_until 5 grep -q -E "^STATUS=run $ID $NAME [0-9]+s; latency_p95 " "$msgs"
 
