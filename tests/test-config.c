@@ -1209,6 +1209,20 @@ static void test_scenarios(void) {
            !strcmp(ls.requests[0].path, "/api/items"), "handed to the engine, shortened to 30s by the caller");
         free(reqs);
         ok(config_find_scenario(c, "nope") == NULL, "an unknown scenario is not found");
+        sc = config_find_scenario(c, "peak");
+        ok(sc && !sc->schedule && sc->enabled, "no schedule and enabled by default");
+        config_free(c);
+        c = NULL;
+        is_int(load("[scenario s]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                    "schedule = 30 2 * * mon-fri\nenabled = no\n[scenario d]\nbase_url = http://127.0.0.1:1\n"
+                    "rate = 1/s\nduration = 1s\nrequest = GET /\nschedule = @daily\nenabled = yes\n", &c, NULL), 0,
+               "schedule and enabled load");
+        sc = config_find_scenario(c, "s");
+        ok(sc && !strcmp(sc->schedule, "30 2 * * mon-fri") && !sc->enabled && sc->cron.minutes == 1ull << 30 &&
+           sc->cron.hours == 1u << 2 && sc->cron.wdays == 0x3e, "schedule kept as written and parsed; enabled = no");
+        sc = config_find_scenario(c, "d");
+        ok(sc && !strcmp(sc->schedule, "@daily") && sc->enabled && sc->cron.minutes == 1 && sc->cron.hours == 1,
+           "@daily is 0 0 * * *; enabled = yes");
         config_free(c);
         c = NULL;
         is_int(load("[scenario s]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\n"
@@ -1318,6 +1332,16 @@ static void test_scenario_errors(void) {
         snprintf(want, sizeof want, ":6: [scenario s] request: \"POST / @%s/missing.json\" has a body file "
                  "%s/missing.json that cannot be read: No such file or directory", dir, dir);
         expect_error(text, want, "a missing body file");
+        snprintf(text, sizeof text, "%srate = 1/s\nduration = 1s\nschedule = 0 24 * * *\n", head);
+        expect_error(text, ":6: [scenario s] schedule: \"0 24 * * *\" hour: 24 is out of range 0-23", "a bad cron hour");
+        snprintf(text, sizeof text, "%srate = 1/s\nduration = 1s\nschedule = * * * *\n", head);
+        expect_error(text, ":6: [scenario s] schedule: \"* * * *\" expected 5 fields (minute hour day-of-month month "
+                     "day-of-week) or a @nickname, got 4", "a cron expression of four fields");
+        snprintf(text, sizeof text, "%srate = 1/s\nduration = 1s\nschedule = @sometimes\n", head);
+        expect_error(text, ":6: [scenario s] schedule: \"@sometimes\" unknown nickname \"@sometimes\" (known: @hourly, "
+                     "@daily, @midnight, @weekly, @monthly, @yearly, @annually)", "an unknown cron nickname");
+        snprintf(text, sizeof text, "%srate = 1/s\nduration = 1s\nenabled = maybe\n", head);
+        expect_error(text, ":6: [scenario s] enabled: \"maybe\" is not yes or no", "enabled neither yes nor no");
 }
 
 static void test_scenario_body_file(void) {
@@ -1489,11 +1513,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 56, "config_foreach_key visits every key of the table");
+        is_int(k.n, 58, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 9 && k.per_section[5] == 13,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 9 criterion and 13 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 9 && k.per_section[5] == 15,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 9 criterion and 15 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1531,6 +1555,7 @@ static const struct {
         { "scenario", "[scenario open]\nmodel = open\nbase_url = http://127.0.0.1:4\nrate = 5/s\nduration = 2s\n"
                       "timeout = 2s\nmax_inflight = 20\nrequest = 2 POST /a/${seq} {\"id\": \"${uuid}\"}\n"
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
+                      "schedule = */5 * * * *\nenabled = no\n"
                       "[scenario ramp]\nbase_url = http://127.0.0.1:4\nstages = 1s:0/s..5/s, 1s:5/s\n"
                       "request = GET /c\n"
                       "[scenario closed]\nmodel = closed\nbase_url = http://127.0.0.1:4\nusers = 3\n"

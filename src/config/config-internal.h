@@ -51,6 +51,7 @@ typedef enum ConfigType {
         CONFIG_HEADER,               /* Name: value: appended to a list */
         CONFIG_EXPECT,               /* 200-299, 404: HTTP status codes and ranges */
         CONFIG_BOOLEAN,              /* yes, no: into a bool */
+        CONFIG_SCHEDULE,             /* a cron expression (load/cron.h): the text, and the parsed form */
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
@@ -114,6 +115,7 @@ int config_parse_duration_range(const ConfigKey *k, const char *v, void *base, c
 int config_parse_request(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_header(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_expect(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_schedule(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 void config_release_stages(const ConfigKey *k, void *base);
 void config_release_requests(const ConfigKey *k, void *base);
 void config_release_headers(const ConfigKey *k, void *base);

@@ -434,6 +434,27 @@ void config_release_expect(const ConfigKey *k, void *base) {
         sc->n_expect = 0;
 }
 
+/* ---------------------------------------------------------------- schedule */
+
+int config_parse_schedule(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        ScenarioConfig *sc = base;
+        char *reason = NULL, *copy;
+        CronExpr cron;
+        int r;
+
+        (void) k;
+        r = cron_parse(v, &cron, &reason);
+        if (r < 0)
+                return take_reason(reason, r, problem, n);
+        copy = strdup(v);
+        if (!copy)
+                return oom(problem, n);
+        free(sc->schedule);
+        sc->schedule = copy;
+        sc->cron = cron;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- hand-over */
 
 const ScenarioConfig *config_find_scenario(const Config *c, const char *name) {

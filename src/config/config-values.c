@@ -571,6 +571,7 @@ static const struct {
         [CONFIG_HEADER] = { config_parse_header, NULL, config_release_headers },
         [CONFIG_EXPECT] = { config_parse_expect, NULL, config_release_expect },
         [CONFIG_BOOLEAN] = { parse_boolean, NULL },
+        [CONFIG_SCHEDULE] = { config_parse_schedule, owned_field },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {

@@ -159,6 +159,10 @@ const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(ScenarioConfig, headers), KEY_REPEATED },
         { SECTION_SCENARIO, "expect", CONFIG_EXPECT, "200-299",
           NULL, NULL, offsetof(ScenarioConfig, expect), 0 },
+        { SECTION_SCENARIO, "schedule", CONFIG_SCHEDULE, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, schedule), 0 },
+        { SECTION_SCENARIO, "enabled", CONFIG_BOOLEAN, "yes",
+          NULL, NULL, offsetof(ScenarioConfig, enabled), 0 },
 };
 
 const size_t config_n_keys = ELEMENTSOF(config_keys);

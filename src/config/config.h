@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "load/cron.h"
 #include "load/load-engine.h"
 #include "load/stages.h"
 #include "load/template.h"
@@ -153,6 +154,9 @@ typedef struct ScenarioConfig {
         size_t n_headers;
         LoadStatusRange *expect;
         size_t n_expect;
+        char *schedule;              /* `schedule` as written; NULL: run only when asked */
+        CronExpr cron;               /* parsed from schedule (local time zone, load/cron.h) */
+        bool enabled;                /* `enabled`: false keeps the schedule from firing */
 } ScenarioConfig;
 
 typedef struct Config {

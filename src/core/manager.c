@@ -16,6 +16,7 @@
 #include "transport/curl-glue.h"
 #include "util/log.h"
 #include "core/manager.h"
+#include "core/runner.h"
 #include "probes/probe-capacity.h"
 #include "probes/probe-gomem.h"
 #include "probes/probe-pg.h"
@@ -61,6 +62,10 @@ struct Manager {
         Probes probes;
         Api *api;
         Evaluator *evaluator;
+        Runner *runner;
+        sd_event_source *control_source;
+        int64_t active_run;     /* the run last published as active, -1: none */
+        bool exiting;           /* the loop is over: no evaluation is asked for */
         sd_event_source *flush_timer;
         sd_event_source *evaluate_timer;
         sd_event_source *retention_timer;
@@ -97,9 +102,11 @@ static void send_status(Manager *m, const char *line) {
                 free(m->criteria_line);
                 m->criteria_line = strdup(line);
         }
-        full = m->store_reason[0] ? strjoin("store ", m->config->daemon.database, " failing: ",
-                                            m->store_reason, "; ", m->criteria_line ?: "", NULL)
-                                  : strdup(m->criteria_line ?: "");
+        const char *runs = m->runner ? runner_status(m->runner) : "";
+
+        full = strjoin(m->store_reason[0] ? "store " : "", m->store_reason[0] ? m->config->daemon.database : "",
+                       m->store_reason[0] ? " failing: " : "", m->store_reason, m->store_reason[0] ? "; " : "",
+                       runs, runs[0] ? "; " : "", m->criteria_line ?: "", NULL);
         if (!full || (m->status_line && strcmp(m->status_line, full) == 0)) {
                 free(full);
                 return;
@@ -398,6 +405,15 @@ static int manager_reload(Manager *m) {
                 config_free(next);
                 return reload_done(m);
         }
+        /* NB: a running run goes on untouched: the engine copied its
+         * scenario, whatever the new file says about it. */
+        r = runner_set_config(m->runner, next);
+        if (r < 0) {
+                log_error("%s: reload failed, keeping the running configuration: %s", next->path, strerror(-r));
+                probes_free(&fresh);
+                config_free(next);
+                return reload_done(m);
+        }
         manager_flush(m);
         probes_free(&m->probes);
         m->probes = fresh;
@@ -405,8 +421,9 @@ static int manager_reload(Manager *m) {
         m->config = next;
         (void) load_api_token(m, &next->daemon, true);
         log_set_max_level(next->daemon.log_level);
-        log_info("%s: configuration reloaded (%zu targets, %zu postgres, %zu capacity, %zu criteria)",
-                 next->path, next->n_targets, next->n_postgres, next->n_capacity, next->n_criteria);
+        log_info("%s: configuration reloaded (%zu targets, %zu postgres, %zu capacity, %zu criteria, %zu scenarios)",
+                 next->path, next->n_targets, next->n_postgres, next->n_capacity, next->n_criteria,
+                 next->n_scenarios);
         if (next->n_targets + next->n_postgres + next->n_capacity == 0)
                 log_warning("%s: configuration has no sources: nothing will be polled", next->path);
         return reload_done(m);
@@ -514,6 +531,61 @@ static int start_api(Manager *m) {
         return 0;
 }
 
+/* The runner's figures changed: the API's snapshot and STATUS=; a run
+ * that just ended gets the criteria evaluated at once, so that
+ * latency_p95 judges it without waiting for the next evaluation. */
+static void on_runs_changed(Runner *r, void *userdata) {
+        Manager *m = userdata;
+        int64_t active = runner_active_id(r);
+
+        api_publish_runs(m->api, runner_scenarios_json(r), runner_active_json(r));
+        send_status(m, NULL);
+        if (m->active_run >= 0 && active != m->active_run && !m->exiting)
+                (void) manager_evaluate(m);
+        m->active_run = active;
+}
+
+static int control_run_start(const char *scenario, int64_t *ret_id, char **ret_error, void *userdata) {
+        Manager *m = userdata;
+
+        return runner_start(m->runner, scenario, RUN_TRIGGER_API, ret_id, ret_error);
+}
+
+static int control_run_cancel(int64_t id, void *userdata) {
+        Manager *m = userdata;
+
+        return runner_cancel(m->runner, id);
+}
+
+static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+
+        api_control_dispatch(m->api);
+        return 0;
+}
+
+/* The scenario runs: their runner, and the API's hand-over to it. */
+static int start_runner(Manager *m) {
+        ApiControl control = { .run_start = control_run_start, .run_cancel = control_run_cancel, .userdata = m };
+        int r, fd;
+
+        m->active_run = -1;
+        r = runner_new(m->event, m->store, on_runs_changed, m, &m->runner);
+        if (r >= 0)
+                r = runner_set_config(m->runner, m->config);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the scenario runs: %s", strerror(-r));
+        api_set_control(m->api, &control);
+        fd = api_control_fd(m->api);
+        if (fd < 0)
+                return log_error_errno(fd, "cannot watch the API's run requests: %s", strerror(-fd));
+        r = sd_event_add_io(m->event, &m->control_source, fd, EPOLLIN, on_control, m);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the API's run requests: %s", strerror(-r));
+        (void) sd_event_source_set_description(m->control_source, "api-control");
+        return 0;
+}
+
 int manager_new(Config *config, Manager **ret) {
         Manager *m;
         int r;
@@ -539,6 +611,8 @@ int manager_new(Config *config, Manager **ret) {
                 r = open_store_and_api(m);
         if (r >= 0)
                 r = watch_inbox(m);
+        if (r >= 0)
+                r = start_runner(m);
         if (r >= 0)
                 r = probes_start(m, m->config, &m->probes);
         if (r >= 0)
@@ -569,7 +643,12 @@ int manager_run(Manager *m) {
                  m->config->n_postgres, m->config->n_capacity, m->config->n_criteria);
 
         r = sd_event_loop(m->event);
+        m->exiting = true;
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+        /* The active run ends aborted, with what it measured, before the
+         * last samples (its last seconds among them) are written. */
+        runner_stop(m->runner);
+        (void) store_inbox_drain(m->store, NULL);
         k = manager_flush_at_exit(m);
         /* -ESTALE: on_flush stopped the loop and said why. */
         if (r < 0 && r != -ESTALE)
@@ -580,6 +659,9 @@ int manager_run(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->exiting = true;
+        m->runner = runner_free(m->runner);
+        sd_event_source_disable_unref(m->control_source);
         sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->evaluate_timer);
         sd_event_source_disable_unref(m->retention_timer);

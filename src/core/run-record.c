@@ -1,5 +1,6 @@
-/* Terminal mode's record of its run: a LoadResult mapped onto the store's
- * StoreRun and StoreRunHistogram. */
+/* Terminal mode's record of its run, and the mapping of a LoadResult onto
+ * the store's StoreRun and StoreRunHistogram that the daemon's runner
+ * shares. */
 #include "core/run-record.h"
 
 #include <errno.h>
@@ -83,7 +84,7 @@ int run_record_begin(const char *path, const ScenarioConfig *sc, uint64_t starte
         return 0;
 }
 
-static StoreRunState store_state(LoadRunState s) {
+StoreRunState run_record_state(LoadRunState s) {
         switch (s) {
         case LOAD_RUN_COMPLETED: return STORE_RUN_COMPLETED;
         case LOAD_RUN_CANCELLED: return STORE_RUN_CANCELLED;
@@ -92,11 +93,11 @@ static StoreRunState store_state(LoadRunState s) {
         return STORE_RUN_FAILED;
 }
 
-static StoreRun store_run_of(const RunRecord *rec, const LoadResult *r) {
+StoreRun run_record_summary(const char *scenario, const char *model, const LoadResult *r) {
         const LoadCounts *c = &r->total.counts;
 
         return (StoreRun) {
-                .scenario = rec->scenario, .model = rec->model, .state = store_state(r->state),
+                .scenario = scenario, .model = model, .state = run_record_state(r->state),
                 .started_at_ms = (int64_t) (r->started_usec / USEC_PER_MSEC),
                 .ended_at_ms = (int64_t) ((r->started_usec + r->elapsed_usec) / USEC_PER_MSEC),
                 .duration_ms = (int64_t) (r->elapsed_usec / USEC_PER_MSEC),
@@ -170,19 +171,26 @@ static int hists_collect(Hists *h, const LoadResult *r) {
         return k;
 }
 
-int run_record_finish(RunRecord *rec, const LoadResult *result, char **ret_error) {
-        StoreRun run = store_run_of(rec, result);
-        uint64_t start = now_monotonic_usec();
+int run_record_store_finish(Store *s, int64_t id, const StoreRun *run, const LoadResult *result) {
         Hists h;
         int r;
 
-        *ret_error = NULL;
         r = hists_collect(&h, result);
         if (r >= 0)
-                do
-                        r = store_run_finish(rec->store, rec->id, &run, h.list, h.n);
-                while (r == -EBUSY && busy_wait(start));
+                r = store_run_finish(s, id, run, h.list, h.n);
         hists_done(&h);
+        return r;
+}
+
+int run_record_finish(RunRecord *rec, const LoadResult *result, char **ret_error) {
+        StoreRun run = run_record_summary(rec->scenario, rec->model, result);
+        uint64_t start = now_monotonic_usec();
+        int r;
+
+        *ret_error = NULL;
+        do
+                r = run_record_store_finish(rec->store, rec->id, &run, result);
+        while (r == -EBUSY && busy_wait(start));
         if (r == -ENOENT)
                 return set_error(ret_error, r, "%s: run %" PRId64 " is no longer running there (a perfwatchd "
                                  "started meanwhile marks it aborted)", rec->path, rec->id);

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "load/load-engine.h"
+#include "store/store.h"
 #include "util/util.h"
 
 #define RUN_RECORD_BUSY_USEC (10 * USEC_PER_SEC)
@@ -32,6 +33,22 @@ int run_record_begin(const char *path, const ScenarioConfig *sc, uint64_t starte
  * "", latency and service of each request name (those of requests sharing
  * a name merged).  0, or a negative errno with *ret_error as above. */
 int run_record_finish(RunRecord *rec, const LoadResult *result, char **ret_error);
+
+/* The state a run that ended in engine state `s` is recorded in:
+ * completed, cancelled, or failed. */
+StoreRunState run_record_state(LoadRunState s);
+
+/* The summary of `result` for store_run_update() and store_run_finish():
+ * the state is run_record_state()'s; the strings are borrowed from
+ * `scenario`, `model` and `result`. */
+StoreRun run_record_summary(const char *scenario, const char *model, const LoadResult *result);
+
+/* Ends running run `id` of `s` (the caller's thread's) in one try, as
+ * store_run_finish() does, with `run` (run_record_summary(), its state
+ * possibly changed by the caller) and the histograms of `result` listed in
+ * run_record_finish().  Shared by terminal mode and the daemon's runner.
+ * 0 or store_run_finish()'s negative errno (-ENOMEM too). */
+int run_record_store_finish(Store *s, int64_t id, const StoreRun *run, const LoadResult *result);
 
 /* The run's id in the database. */
 int64_t run_record_id(const RunRecord *rec);
