@@ -328,6 +328,37 @@ static void test_list(const char *path) {
 
 /* ---------------------------------------------------------------- latest */
 
+/* zero_data_loss's read: the same run, and one member of its extra. */
+static void test_latest_extra(Store *w, int64_t newest) {
+        StoreRunLatest l = {};
+        char *json = (char *) "x";
+        int64_t cancelled;
+
+        is_int(store_run_latest_extra(w, "peak", "writes", &l, &json), 0, "store_run_latest_extra finds the run");
+        is_int(l.id, newest, "the same run as store_run_latest_completed()");
+        ok(l.ended_at_ms == 3000 && l.requests == 1000, "its end and request count");
+        ok(json == NULL, "an extra without the member: NULL");
+        is_int(store_run_set_extra(w, newest, "writes", "{\"lost\": 3, \"lost_sample\": [{\"token\": \"ab\"}]}"), 0,
+               "a writes member set");
+        cancelled = run_add(w, "peak", 9000, STORE_RUN_CANCELLED, 0);
+        is_int(store_run_set_extra(w, cancelled, "writes", "{\"lost\": 0}"), 0, "and one on a newer cancelled run");
+        is_int(store_run_latest_extra(w, "peak", "writes", &l, &json), 0, "read again");
+        is_str(json, "{\"lost\":3,\"lost_sample\":[{\"token\":\"ab\"}]}", "the completed run's member as JSON text");
+        free(json);
+        is_int(store_run_set_extra(w, newest, "note", "\"hi\""), 0, "a string member");
+        is_int(store_run_latest_extra(w, "peak", "note", &l, &json), 0, "read");
+        is_str(json, "\"hi\"", "a string comes back quoted, as JSON");
+        free(json);
+        is_int(store_run_set_extra(w, newest, "nothing", "null"), 0, "a null member");
+        is_int(store_run_latest_extra(w, "peak", "nothing", &l, &json), 0, "read");
+        is_str(json, "null", "null, told from a missing member");
+        free(json);
+        json = (char *) "x";
+        is_int(store_run_latest_extra(w, "sustained2", "writes", &l, &json), -ENOENT, "no completed run: -ENOENT");
+        is_int(store_run_latest_extra(w, "peak", "no.such", &l, &json), -EINVAL, "a bad key: -EINVAL");
+        is_int(store_run_latest_extra(w, "peak", "$.x') OR 1 --", &l, &json), -EINVAL, "no path is made of input");
+}
+
 static void test_latest(const char *path) {
         Store *w = open_rw(path);
         StoreRunLatest l = {};
@@ -357,6 +388,7 @@ static void test_latest(const char *path) {
         is_int(store_run_latest_completed(w, "sustained", &l, NULL), 0, "a completed run without histograms");
         ok(l.latency_count == 0 && l.latency_p95_usec == 0 && l.service_p95_usec == 0,
            "reads with a count of 0 (the criterion then says unknown)");
+        test_latest_extra(w, newest);
 out:
         hist_free(want);
         hist_free(want_svc);

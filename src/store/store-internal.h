@@ -58,6 +58,7 @@ enum {
         STMT_RUN_HISTS,
         STMT_RUN_HIST_ONE,
         STMT_RUN_LATEST,
+        STMT_RUN_LATEST_EXTRA,
         STMT_RUN_RETENTION_HISTS,
         STMT_RUN_RETENTION,
         _STMT_MAX,

@@ -61,6 +61,13 @@ const char *const store_run_sql[_STMT_MAX - STMT_RUN_FIRST] = {
         [STMT_RUN_LATEST - STMT_RUN_FIRST] =
                 "SELECT id, ended_at, requests, err_timeout FROM runs WHERE scenario = ?1 AND state = 'completed' "
                 "ORDER BY ended_at DESC, id DESC LIMIT 1",
+        /* NB: json_quote() keeps an object or array as it is and quotes a
+         * string, so that the member comes back as JSON text whatever it is;
+         * json_type() tells a missing member (NULL) from a JSON null. */
+        [STMT_RUN_LATEST_EXTRA - STMT_RUN_FIRST] =
+                "SELECT id, ended_at, requests, err_timeout, CASE WHEN json_type(extra, ?2) IS NULL THEN NULL "
+                "ELSE json_quote(json_extract(extra, ?2)) END FROM runs WHERE scenario = ?1 AND state = 'completed' "
+                "ORDER BY ended_at DESC, id DESC LIMIT 1",
         /* CROSS JOIN pins runs as the outer loop: the old runs come from
          * the started_at index, their histograms from (run_id, ...). */
         [STMT_RUN_RETENTION_HISTS - STMT_RUN_FIRST] =
@@ -668,5 +675,37 @@ int store_run_latest_completed(Store *s, const char *scenario, StoreRunLatest *r
         hist_free(h);
         if (r >= 0)
                 *ret = l;
+        return r;
+}
+
+int store_run_latest_extra(Store *s, const char *scenario, const char *key, StoreRunLatest *ret,
+                           char **ret_json) {
+        sqlite3_stmt *st = NULL;
+        char path[80], *json = NULL;
+        int r, rc;
+
+        if (!s || !scenario || !ret || !ret_json || !extra_key_valid(key))
+                return -EINVAL;
+        snprintf(path, sizeof path, "$.%s", key);
+        r = store_stmt_get(s, STMT_RUN_LATEST_EXTRA, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, scenario, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sql_error(s, rc, STMT_RUN_LATEST_EXTRA);
+        if (r >= 0 && sqlite3_column_type(st, 4) != SQLITE_NULL &&
+            !(json = strdup((const char *) sqlite3_column_text(st, 4) ?: "null")))
+                r = -ENOMEM;
+        if (r >= 0) {
+                *ret = (StoreRunLatest) {
+                        .id = sqlite3_column_int64(st, 0),
+                        .ended_at_ms = sqlite3_column_int64(st, 1),
+                        .requests = column_u64(st, 2),
+                        .err_timeout = column_u64(st, 3),
+                };
+                *ret_json = json;
+        }
+        store_stmt_done(st);
         return r;
 }

@@ -399,6 +399,15 @@ typedef struct StoreRunLatest {
 int store_run_latest_completed(Store *s, const char *scenario, StoreRunLatest *ret,
                                char **ret_error);
 
+/* The same run as store_run_latest_completed() without its histograms
+ * (*ret's id, ended_at_ms, requests and err_timeout; the rest 0), and the
+ * member `key` ([a-z0-9_]+) of its extra object as JSON text in *ret_json
+ * (the caller frees it; NULL when the object has no such member): what
+ * zero_data_loss reads ("writes").  -ENOENT when there is no such run,
+ * -EINVAL for a bad key. */
+int store_run_latest_extra(Store *s, const char *scenario, const char *key, StoreRunLatest *ret,
+                           char **ret_json);
+
 /* The schema version (PRAGMA user_version) of an open store. */
 int store_schema_version(Store *s);
 
