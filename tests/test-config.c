@@ -205,11 +205,12 @@ static void test_defaults(void) {
                 CriterionOp op;
                 double threshold;
                 const char *unit;
+                uint64_t max_age_usec;
         } builtins[] = {
-                { "latency_p95", CRITERION_RUN_LATENCY, CRITERION_LT, 300, "ms" },
-                { "memory", CRITERION_SERIES, CRITERION_LT, 536870912, "bytes" },
-                { "acu_scaling", CRITERION_NO_SOURCE, CRITERION_LT, NAN, NULL },
-                { "zero_data_loss", CRITERION_NO_SOURCE, CRITERION_LE, 0, "writes" },
+                { "latency_p95", CRITERION_RUN_LATENCY, CRITERION_LT, 300, "ms", 5 * USEC_PER_MIN },
+                { "memory", CRITERION_SERIES, CRITERION_LT, 536870912, "bytes", 5 * USEC_PER_MIN },
+                { "acu_scaling", CRITERION_NO_SOURCE, CRITERION_LT, NAN, NULL, 5 * USEC_PER_MIN },
+                { "zero_data_loss", CRITERION_RUN_WRITES, CRITERION_LE, 0, "writes", USEC_PER_DAY },
         };
         Config *c = NULL;
 
@@ -238,10 +239,15 @@ static void test_defaults(void) {
                 is_str(cc->unit, builtins[i].unit, "%s: unit \"%s\"", cc->name,
                        builtins[i].unit ? builtins[i].unit : "(none)");
                 ok(cc->statistic == CRITERION_MAX && cc->window_usec == USEC_PER_HOUR &&
-                   cc->max_age_usec == 5 * USEC_PER_MIN, "%s: max over 1h, max_age 5m", cc->name);
+                   cc->max_age_usec == builtins[i].max_age_usec, "%s: max over 1h, max_age %s", cc->name,
+                   builtins[i].max_age_usec == USEC_PER_DAY ? "1d" : "5m");
                 ok(!cc->disabled, "%s: enabled by default", cc->name);
         }
         ok(c->n_criteria > 1 && !c->criteria[1].series, "without a target the memory criterion has no series");
+        is_str(c->n_criteria > 3 ? c->criteria[3].scenario : NULL, "crdt", "zero_data_loss judges scenario crdt");
+        is_int(c->n_criteria > 3 ? c->criteria[3].min_conflicts : 0, 1000, "with min_conflicts 1000");
+        ok(c->n_criteria > 3 && c->criteria[3].no_scenario, "and knows the file has no [scenario crdt]");
+        is_str(c->criteria[0].scenario, "peak", "latency_p95 still judges scenario peak");
         config_free(c);
 }
 
@@ -506,7 +512,8 @@ static void test_suggestions(void) {
                      "a key in the wrong case is suggested");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nwindw = 1h\n",
                      ":5: [criterion c] windw: unknown key, did you mean \"window\"? (one of: series, statistic, op, "
-                     "threshold, window, max_age, scenario, min_requests, enabled)", "a missing letter is suggested");
+                     "threshold, window, max_age, scenario, min_requests, min_conflicts, enabled)",
+                     "a missing letter is suggested");
         expect_error("[critrion c]\n",
                      ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
                      "target, postgres, capacity, criterion, scenario)", "a misspelt section kind is suggested");
@@ -559,7 +566,7 @@ static void test_criterion_errors(void) {
                      "a threshold in the wrong unit for a built-in");
         expect_error("[criterion zero_data_loss]\nwindow = 1h\n",
                      ":2: [criterion zero_data_loss] window: not supported for this criterion yet",
-                     "a key a source-less built-in cannot use");
+                     "zero_data_loss judges a run, not a window");
         expect_error("[criterion acu_scaling]\nseries = x\n",
                      ":2: [criterion acu_scaling] series: not supported for this criterion yet",
                      "series on acu_scaling");
@@ -568,7 +575,7 @@ static void test_criterion_errors(void) {
                      "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
                      ":5: [criterion c] colour: unknown key (one of: series, statistic, op, threshold, window, "
-                     "max_age, scenario, min_requests, enabled)", "an unknown criterion key");
+                     "max_age, scenario, min_requests, min_conflicts, enabled)", "an unknown criterion key");
         expect_error("[criterion memory]\nscenario = peak\n",
                      ":2: [criterion memory] scenario: not supported for this criterion yet",
                      "scenario on a series criterion");
@@ -671,6 +678,71 @@ static void test_latency_keys(void) {
         config_free(c);
         free(errors);
         test_latency_scenario_errors();
+}
+
+#define CRDT_SECTION "[scenario crdt]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+
+static void test_writes_keys(void) {
+        const CriterionConfig *cc;
+        Config *c = NULL;
+        char *errors = NULL;
+
+        ok(load("[criterion zero_data_loss]\nscenario = docs\nmin_conflicts = 0\nmax_age = 2h\n"
+                "[scenario docs]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n",
+                &c, &errors) == 0, "zero_data_loss takes scenario, min_conflicts and max_age");
+        if (errors)
+                printf("# %s", errors);
+        cc = c ? config_find_criterion(c, "zero_data_loss") : NULL;
+        ok(cc && cc->kind == CRITERION_RUN_WRITES && cc->line == 1, "zero_data_loss is a run criterion");
+        is_str(cc ? cc->scenario : NULL, "docs", "scenario is read");
+        ok(cc && !cc->no_scenario, "and names the [scenario docs] of the file");
+        is_int(cc ? cc->min_conflicts : 1, 0, "min_conflicts 0 is allowed");
+        is_int(cc ? cc->max_age_usec : 0, 2 * USEC_PER_HOUR, "max_age is read");
+        ok(cc && cc->op == CRITERION_LE && cc->threshold == 0, "its rule stays lost <= 0");
+        cc = c ? config_find_criterion(c, "latency_p95") : NULL;
+        is_str(cc ? cc->scenario : NULL, "peak", "latency_p95's scenario is its own");
+        config_free(c);
+        free(errors);
+        c = NULL;
+        errors = NULL;
+        ok(load(CRDT_SECTION, &c, &errors) == 0, "a file with [scenario crdt] loads");
+        cc = c ? config_find_criterion(c, "zero_data_loss") : NULL;
+        ok(cc && !cc->no_scenario && cc->min_conflicts == 1000, "zero_data_loss finds crdt, min_conflicts 1000");
+        config_free(c);
+        free(errors);
+}
+
+static void test_writes_errors(void) {
+        expect_error(CRDT_SECTION "[criterion zero_data_loss]\nscenario = crdx\n",
+                     ":7: [criterion zero_data_loss] scenario: no [scenario crdx] section, did you mean \"crdt\"? "
+                     "(one of: crdt)", "a misspelt scenario, with a suggestion, as latency_p95's");
+        expect_error("[criterion zero_data_loss]\nscenario = crdt\n",
+                     ":2: [criterion zero_data_loss] scenario: no [scenario crdt] section (the file has no [scenario] "
+                     "section)", "crdt written out in a file without scenarios");
+        expect_error("[criterion zero_data_loss]\nmin_conflicts = -1\n",
+                     ":2: [criterion zero_data_loss] min_conflicts: \"-1\" is not a whole number",
+                     "a negative min_conflicts");
+        expect_error("[criterion zero_data_loss]\nmin_conflicts = 1e3\n",
+                     ":2: [criterion zero_data_loss] min_conflicts: \"1e3\" is not a whole number",
+                     "min_conflicts in e-notation");
+        expect_error("[criterion zero_data_loss]\nmin_conflicts = 1000000001\n",
+                     ":2: [criterion zero_data_loss] min_conflicts: \"1000000001\" is above the maximum 1000000000",
+                     "min_conflicts above its bound");
+        expect_error("[criterion zero_data_loss]\nmin_conflicts = 5\nmin_conflicts = 6\n",
+                     ":3: [criterion zero_data_loss] min_conflicts: duplicate key, already set on line 2",
+                     "min_conflicts twice");
+        expect_error("[criterion zero_data_loss]\nthreshold = 5\n",
+                     ":2: [criterion zero_data_loss] threshold: not supported for this criterion yet",
+                     "zero_data_loss's rule is lost <= 0: no threshold");
+        expect_error("[criterion zero_data_loss]\nmin_requests = 5\n",
+                     ":2: [criterion zero_data_loss] min_requests: not supported for this criterion yet",
+                     "min_requests is latency_p95's");
+        expect_error("[criterion latency_p95]\nmin_conflicts = 5\n",
+                     ":2: [criterion latency_p95] min_conflicts: not supported for this criterion yet",
+                     "min_conflicts is zero_data_loss's");
+        expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nmin_conflicts = 5\n",
+                     ":5: [criterion c] min_conflicts: not supported for this criterion yet",
+                     "nor a user criterion's");
 }
 
 static void test_many_errors(void) {
@@ -1513,11 +1585,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 58, "config_foreach_key visits every key of the table");
+        is_int(k.n, 59, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 9 && k.per_section[5] == 15,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 9 criterion and 15 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 10 && k.per_section[5] == 15,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 10 criterion and 15 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1551,7 +1623,8 @@ static const struct {
         { "criterion", "[criterion memory]\nseries = go.go.HeapInuse\nstatistic = avg\nop = <=\n"
                        "threshold = 1GiB\nwindow = 2h\nmax_age = 2m\n"
                        "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n"
-                       "[criterion latency_p95]\nscenario = ramp\nmin_requests = 10\nenabled = no\n" },
+                       "[criterion latency_p95]\nscenario = ramp\nmin_requests = 10\nenabled = no\n"
+                       "[criterion zero_data_loss]\nscenario = open\nmin_conflicts = 0\nmax_age = 2h\n" },
         { "scenario", "[scenario open]\nmodel = open\nbase_url = http://127.0.0.1:4\nrate = 5/s\nduration = 2s\n"
                       "timeout = 2s\nmax_inflight = 20\nrequest = 2 POST /a/${seq} {\"id\": \"${uuid}\"}\n"
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
@@ -1684,6 +1757,8 @@ int main(void) {
         test_criterion_errors();
         test_latency_keys();
         test_enabled();
+        test_writes_keys();
+        test_writes_errors();
         test_many_errors();
         test_inline_comments_and_syntax();
         test_every_syntax_error();

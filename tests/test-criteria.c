@@ -1,8 +1,10 @@
 /* Criterion evaluation against a real store in a temporary directory. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/terminal-run.h"
 #include "criteria/criteria.h"
 #include "load/histogram.h"
 #include "store/store.h"
@@ -451,6 +453,286 @@ static void test_latency_verdict(uint64_t now) {
                 printf("# could not remove %s\n", dir);
 }
 
+/* ---------------------------------------------------------------- zero_data_loss */
+
+static CriterionConfig writes_rule(void) {
+        return (CriterionConfig) {
+                .name = (char *) "zero_data_loss",
+                .kind = CRITERION_RUN_WRITES,
+                .op = CRITERION_LE,
+                .threshold = 0,
+                .unit = (char *) "writes",
+                .max_age_usec = USEC_PER_DAY,
+                .scenario = (char *) "crdt",
+                .min_conflicts = 1000,
+        };
+}
+
+#define LOST(seq) "{\"token\":\"5eed0001" seq "\",\"document\":\"doc-1\",\"sent_at\":\"2026-12-01T18:00:00.003Z\"," \
+                  "\"sent_ms\":3}"
+
+/* A "writes" report as load/write-book.h renders it, with `sample` the
+ * lost_sample's items. */
+static const char *report(char *buf, size_t n, uint64_t ack, uint64_t lost, uint64_t unexpected, uint64_t unread,
+                          uint64_t conflicts, const char *source, const char *sample) {
+        snprintf(buf, n, "{\"attempted\":%" PRIu64 ",\"acknowledged\":%" PRIu64 ",\"failed\":0,\"indeterminate\":0,"
+                 "\"ok\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"unread\":%" PRIu64 ",\"recovered\":0,\"unexpected\":%" PRIu64
+                 ",\"duplicates\":0,\"other_runs\":0,\"conflicts\":%" PRIu64 ",\"conflicts_source\":\"%s\","
+                 "\"documents\":5,\"documents_read\":5,\"lost_sample\":[%s],\"unexpected_sample\":[]}",
+                 ack + 7, ack, ack - lost - unread, lost, unread, unexpected, conflicts, source, sample);
+        return buf;
+}
+
+/* A run of crdt that ended `ago_usec` before now in `state`, with the
+ * report `writes` (NULL: none) in its extra object.  Its id, or -1. */
+static int64_t writes_run(Store *s, uint64_t now, uint64_t ago_usec, StoreRunState state, const char *writes) {
+        int64_t id = run_add(s, "crdt", now, ago_usec, state, 2000, 10 * USEC_PER_MSEC);
+
+        if (id > 0 && writes && store_run_set_extra(s, id, "writes", writes) < 0)
+                return -1;
+        return id;
+}
+
+/* The state of zero_data_loss over a new latest run with `writes`. */
+static const char *writes_state(Store *s, uint64_t now, const char *writes, const CriterionResult **o,
+                                int64_t *ret_id) {
+        CriterionConfig cc = writes_rule();
+
+        *ret_id = writes_run(s, now, 0, STORE_RUN_COMPLETED, writes);
+        return state_of(&cc, s, now, o);
+}
+
+static void test_writes_met_and_not(Store *s, uint64_t now) {
+        char buf[2048], want[512];
+        const CriterionResult *o;
+        int64_t id;
+
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 0, 0, 0, 1500, "server", ""), &o, &id), "met",
+               "lost 0, unexpected 0, unread 0, conflicts 1500 >= 1000: met");
+        is_int(o->run_id, id, "judging that run");
+        is_double(o->value, 0, 0, "value = lost = 0");
+        ok(o->has_rule && o->op == CRITERION_LE && o->threshold == 0, "the rule shown: lost <= 0");
+        ok(o->has_writes && o->writes.acknowledged == 120000 && o->writes.conflicts == 1500 &&
+           o->writes.attempted == 120007 && o->writes.min_conflicts == 1000, "the figures are kept as evidence");
+        is_str(o->writes.conflicts_source, "server", "with the source of the conflict count");
+        is_str(o->evidence, "0 of 120000 acknowledged writes lost; 0 unexpected; 0 unread; conflicts 1500 (server)",
+               "its summary line");
+        is_str(o->scenario, "crdt", "and the scenario");
+        ok(!o->reason, "a known state has no reason");
+
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 3, 0, 0, 1520, "server",
+                                           LOST("00000003") "," LOST("00000007") "," LOST("0000000b")), &o, &id), "not_met",
+               "3 acknowledged writes lost: not_met");
+        is_double(o->value, 3, 0, "value = lost = 3");
+        is_str(o->evidence, "3 of 120000 acknowledged writes lost (e.g. 5eed000100000003, 5eed000100000007, "
+               "5eed00010000000b); 0 unexpected; 0 unread; conflicts 1520 (server)",
+               "the summary names the count and the first lost tokens");
+        is_int(json_array_size(o->writes.lost_sample), 3, "the sample is kept");
+        is_str(json_string_value(json_object_get(json_array_get(o->writes.lost_sample, 0), "document")), "doc-1",
+               "with each lost write's document");
+
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 7, 0, 0, 1520, "server",
+                                           LOST("00000001") "," LOST("00000002") "," LOST("00000003") ","
+                                           LOST("00000004") "," LOST("00000005") "," LOST("00000006") ","
+                                           LOST("00000007")), &o, &id), "not_met", "7 lost: not_met");
+        is_int(json_array_size(o->writes.lost_sample), CRITERIA_LOST_SHOWN, "the evidence keeps the first 5");
+        is_str(json_string_value(json_object_get(json_array_get(o->writes.lost_sample, 4), "token")),
+               "5eed000100000005", "in order");
+
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 0, 1, 0, 1500, "client", ""), &o, &id),
+               "not_met", "one unexpected element: not_met");
+        is_double(o->value, 0, 0, "though value = lost = 0");
+        is_str(o->evidence, "0 of 120000 acknowledged writes lost; 1 unexpected; 0 unread; conflicts 1500 (client)",
+               "the summary says 1 unexpected");
+
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 0, 0, 5, 1500, "client", ""), &o, &id),
+               "not_met", "5 acknowledged writes never read back: not_met, not shown to be there");
+        is_str(o->evidence, "0 of 120000 acknowledged writes lost; 0 unexpected; 5 unread; conflicts 1500 (client)",
+               "the summary says 5 unread");
+
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 0, 0, 0, 12, "client", ""), &o, &id),
+               "not_met", "conflicts 12 < min_conflicts 1000: not_met");
+        snprintf(want, sizeof want, "0 of 120000 acknowledged writes lost; 0 unexpected; 0 unread; conflicts 12 "
+                 "(client) < min_conflicts 1000: a stress test that did not stress proves nothing");
+        is_str(o->evidence, want, "saying why");
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 0, 0, 0, 999, "client", ""), &o, &id),
+               "not_met", "conflicts 999: not_met");
+        is_str(writes_state(s, now, report(buf, sizeof buf, 120000, 0, 0, 0, 1000, "client", ""), &o, &id), "met",
+               "conflicts exactly min_conflicts 1000: met");
+}
+
+static void test_writes_unknown(Store *s, uint64_t now) {
+        CriterionConfig cc = writes_rule();
+        const CriterionResult *o;
+        char buf[2048], want[256];
+        int64_t id;
+
+        is_str(writes_state(s, now, NULL, &o, &id), "unknown", "a run without a writes member: unknown");
+        snprintf(want, sizeof want, "run %" PRId64 " of scenario crdt has no lost-write report: its scenario has no "
+                 "write and read lines", id);
+        is_str(o->reason, want, "saying the scenario has no write lines");
+        is_int(o->cause, CRITERION_CAUSE_NO_WRITES, "with the cause no writes");
+        ok(!o->has_writes && !o->evidence, "and no evidence");
+
+        is_str(writes_state(s, now, "{\"read_back\":false,\"attempted\":10}", &o, &id), "unknown",
+               "a run that did not read back: unknown");
+        ok(reason_has(o, "did not read its documents back"), "saying so (%s)", o->reason);
+        is_int(o->cause, CRITERION_CAUSE_NO_WRITES, "with the cause no writes");
+
+        is_str(writes_state(s, now, "\"lots\"", &o, &id), "unknown", "a writes member that is a string: unknown");
+        snprintf(want, sizeof want, "run %" PRId64 " of scenario crdt has a lost-write report that is not a JSON "
+                 "object", id);
+        is_str(o->reason, want, "saying it is malformed");
+        is_int(o->cause, CRITERION_CAUSE_BAD_WRITES, "with the cause bad writes");
+        is_str(writes_state(s, now, "{\"acknowledged\":5,\"unexpected\":0,\"unread\":0,\"conflicts\":2000}", &o, &id),
+               "unknown", "a report without lost: unknown, never met");
+        ok(reason_has(o, "has a lost-write report that has no count lost"), "naming the missing count (%s)",
+           o->reason);
+        is_str(writes_state(s, now, "{\"acknowledged\":5,\"lost\":-1,\"unexpected\":0,\"unread\":0,\"conflicts\":2000}",
+                            &o, &id), "unknown", "lost -1: unknown");
+        is_str(writes_state(s, now, "{\"acknowledged\":5,\"lost\":1.5,\"unexpected\":0,\"unread\":0,\"conflicts\":2000}",
+                            &o, &id), "unknown", "lost 1.5: unknown");
+        is_str(writes_state(s, now, "{\"acknowledged\":5,\"lost\":4,\"unexpected\":0,\"unread\":2,\"conflicts\":2000}",
+                            &o, &id), "unknown", "lost and unread beyond acknowledged: unknown");
+        ok(reason_has(o, "counts 4 lost and 2 unread of 5 acknowledged"), "saying so (%s)", o->reason);
+
+        cc.no_scenario = true;
+        is_str(state_of(&cc, s, now, &o), "unknown", "no [scenario crdt] configured: unknown");
+        is_str(o->reason, "no [scenario crdt] is configured: add one, name another with scenario =, or turn "
+               "zero_data_loss off with enabled = no", "saying so, as latency_p95 does");
+        cc = writes_rule();
+        cc.disabled = true;
+        is_str(state_of(&cc, s, now, &o), "disabled", "turned off: disabled");
+
+        cc = writes_rule();
+        cc.scenario = (char *) "nothing";
+        is_str(state_of(&cc, s, now, &o), "unknown", "a scenario without runs: unknown");
+        is_str(o->reason, "no completed run of scenario nothing", "saying so");
+        is_int(o->cause, CRITERION_CAUSE_NO_RUN, "with the cause no run");
+        (void) buf;
+}
+
+/* The latest completed run decides, however old the others are. */
+static void test_writes_latest(Store *s, uint64_t now) {
+        CriterionConfig cc = writes_rule();
+        const CriterionResult *o;
+        char buf[2048];
+        int64_t old;
+
+        old = writes_run(s, now, 2 * USEC_PER_DAY, STORE_RUN_COMPLETED,
+                         report(buf, sizeof buf, 100, 0, 0, 0, 5000, "server", ""));
+        (void) writes_run(s, now, 2 * USEC_PER_DAY, STORE_RUN_CANCELLED,
+                          report(buf, sizeof buf, 100, 2, 0, 0, 5000, "server", ""));
+        cc.scenario = (char *) "crdt";
+        is_str(state_of(&cc, s, now, &o), "unknown", "the latest completed run ended 2d ago (max_age 1d): unknown");
+        ok(reason_has(o, "ended 2d ago (max_age 1d)"), "saying how old it is (%s)", o->reason);
+        is_int(o->cause, CRITERION_CAUSE_STALE, "with the cause stale");
+        cc.max_age_usec = 3 * USEC_PER_DAY;
+        is_str(state_of(&cc, s, now, &o), "met", "within max_age 3d: met");
+        is_int(o->run_id, old, "judging it, not the newer cancelled run that lost 2");
+
+        old = writes_run(s, now, USEC_PER_MIN, STORE_RUN_COMPLETED,
+                         report(buf, sizeof buf, 100, 2, 0, 0, 5000, "server", LOST("00000001") "," LOST("00000002")));
+        (void) writes_run(s, now, 0, STORE_RUN_CANCELLED, report(buf, sizeof buf, 100, 0, 0, 0, 5000, "server", ""));
+        (void) writes_run(s, now, 0, STORE_RUN_ABORTED, "{\"read_back\":false}");
+        (void) writes_run(s, now, 0, STORE_RUN_RUNNING, NULL);
+        is_str(state_of(&cc, s, now, &o), "not_met", "newer cancelled, aborted and running runs do not hide the "
+               "completed one that lost 2: not_met");
+        is_int(o->run_id, old, "judging that one");
+        is_double(o->value, 2, 0, "value 2");
+}
+
+/* perfwatchd --run's verdict by the same rule. */
+static void test_writes_terminal(void) {
+        CriterionConfig list[4] = { latency_rule(), {}, {}, writes_rule() };
+        Config c = { .criteria = list, .n_criteria = 4 };
+        char buf[2048], line[256];
+        bool lat = false, wr = false;
+
+        list[1].name = (char *) "memory";
+        list[2].name = (char *) "acu_scaling";
+        is_int(criteria_writes_judge(NULL, 1000, line, sizeof line), CRITERION_STATE_UNKNOWN,
+               "criteria_writes_judge: no report: unknown");
+        is_str(line, "the run has no lost-write report: its scenario has no write and read lines", "saying so");
+        is_int(criteria_writes_judge(report(buf, sizeof buf, 500, 0, 0, 0, 1000, "client", ""), 1000, line, sizeof line),
+               CRITERION_STATE_MET, "conflicts 1000 of min 1000: met");
+        is_str(line, "0 of 500 acknowledged writes lost; 0 unexpected; 0 unread; conflicts 1000 (client)",
+               "with the summary");
+        is_int(criteria_writes_judge(report(buf, sizeof buf, 500, 0, 0, 0, 1000, "client", ""), 1001, line, sizeof line),
+               CRITERION_STATE_NOT_MET, "min_conflicts 1001: not_met");
+        is_int(criteria_writes_judge(report(buf, sizeof buf, 500, 1, 0, 0, 5000, "client", LOST("00000009")), 0, line,
+                                     sizeof line), CRITERION_STATE_NOT_MET, "one lost: not_met");
+        is_int(criteria_writes_judge("{", 0, line, sizeof line), CRITERION_STATE_UNKNOWN, "not JSON: unknown");
+
+        is_int(terminal_run_writes_status(&list[3], report(buf, sizeof buf, 500, 0, 0, 0, 1500, "client", "")),
+               TERMINAL_RUN_MET, "--run: met exits 0");
+        is_int(terminal_run_writes_status(&list[3], report(buf, sizeof buf, 500, 3, 0, 0, 1500, "client", "")),
+               TERMINAL_RUN_NOT_MET, "--run: 3 lost exits 1");
+        is_int(terminal_run_writes_status(&list[3], report(buf, sizeof buf, 500, 0, 0, 0, 12, "client", "")),
+               TERMINAL_RUN_NOT_MET, "--run: 12 conflicts exits 1");
+        is_int(terminal_run_writes_status(&list[3], NULL), TERMINAL_RUN_ERROR, "--run: no report exits 2");
+
+        terminal_run_judges(&c, "crdt", &lat, &wr);
+        ok(!lat && wr, "--run crdt is judged by zero_data_loss alone");
+        terminal_run_judges(&c, "peak", &lat, &wr);
+        ok(lat && !wr, "--run peak by latency_p95 alone");
+        terminal_run_judges(&c, "other", &lat, &wr);
+        ok(lat && !wr, "--run of any other scenario by latency_p95, as before");
+        list[0].scenario = (char *) "crdt";
+        terminal_run_judges(&c, "crdt", &lat, &wr);
+        ok(lat && wr, "--run crdt by both when both name it");
+
+        is_int(terminal_run_worst(TERMINAL_RUN_MET, TERMINAL_RUN_MET), TERMINAL_RUN_MET, "both met: 0");
+        is_int(terminal_run_worst(TERMINAL_RUN_MET, TERMINAL_RUN_NOT_MET), TERMINAL_RUN_NOT_MET, "one not met: 1");
+        is_int(terminal_run_worst(TERMINAL_RUN_NOT_MET, TERMINAL_RUN_MET), TERMINAL_RUN_NOT_MET, "either way");
+        is_int(terminal_run_worst(TERMINAL_RUN_ERROR, TERMINAL_RUN_NOT_MET), TERMINAL_RUN_NOT_MET,
+               "not met and no verdict: 1");
+        is_int(terminal_run_worst(TERMINAL_RUN_MET, TERMINAL_RUN_ERROR), TERMINAL_RUN_ERROR, "met and no verdict: 2");
+}
+
+static void test_writes_verdict(uint64_t now) {
+        char dir[] = "/tmp/test-criteria-writes.XXXXXX", path[256], *err = NULL;
+        CriterionConfig cc = writes_rule();
+        const CriterionResult *o;
+        Store *s = NULL;
+
+        if (!mkdtemp(dir))
+                return;
+        snprintf(path, sizeof path, "%s/db", dir);
+        if (store_open(path, &s, &err) < 0) {
+                printf("Bail out! cannot open store: %s\n", err ? err : "?");
+                exit(99);
+        }
+        is_str(state_of(&cc, s, now, &o), "unknown", "zero_data_loss with no run at all: unknown");
+        is_str(o->reason, "no completed run of scenario crdt", "saying no completed run of scenario crdt");
+        test_writes_met_and_not(s, now);
+        test_writes_unknown(s, now);
+        reset();
+        store_free(s);
+        snprintf(path, sizeof path, "rm -rf '%s'", dir);
+        if (system(path) != 0)
+                printf("# could not remove %s\n", dir);
+}
+
+static void test_writes_latest_store(uint64_t now) {
+        char dir[] = "/tmp/test-criteria-latest.XXXXXX", path[256], *err = NULL;
+        Store *s = NULL;
+
+        if (!mkdtemp(dir))
+                return;
+        snprintf(path, sizeof path, "%s/db", dir);
+        if (store_open(path, &s, &err) < 0) {
+                printf("Bail out! cannot open store: %s\n", err ? err : "?");
+                exit(99);
+        }
+        test_writes_latest(s, now);
+        reset();
+        store_free(s);
+        snprintf(path, sizeof path, "rm -rf '%s'", dir);
+        if (system(path) != 0)
+                printf("# could not remove %s\n", dir);
+}
+
 int main(void) {
         char dir[] = "/tmp/test-criteria.XXXXXX", path[256];
         uint64_t now = now_realtime_usec();
@@ -473,6 +755,9 @@ int main(void) {
         test_no_source_and_report(s, now);
         test_disabled(s, now);
         test_latency_verdict(now);
+        test_writes_verdict(now);
+        test_writes_latest_store(now);
+        test_writes_terminal();
         reset();
         store_free(s);
 

@@ -12,9 +12,33 @@ static json_t *iso_time(int64_t ms) {
         return json_string(units_format_iso8601((uint64_t) ms * USEC_PER_MSEC, buf, sizeof buf));
 }
 
+/* zero_data_loss's: the run, its lost-write figures, the one-line summary
+ * and the first lost writes (copied: the snapshot shares nothing). */
+static json_t *writes_evidence_json(const CriterionResult *c) {
+        const CriterionWrites *w = &c->writes;
+
+        return json_pack("{s:I, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:o}",
+                         "run", (json_int_t) c->run_id,
+                         "scenario", c->scenario,
+                         "ended_at", iso_time(c->at_ms),
+                         "summary", c->evidence,
+                         "attempted", (json_int_t) w->attempted,
+                         "acknowledged", (json_int_t) w->acknowledged,
+                         "lost", (json_int_t) w->lost,
+                         "unexpected", (json_int_t) w->unexpected,
+                         "unread", (json_int_t) w->unread,
+                         "recovered", (json_int_t) w->recovered,
+                         "conflicts", (json_int_t) w->conflicts,
+                         "conflicts_source", w->conflicts_source,
+                         "min_conflicts", (json_int_t) w->min_conflicts,
+                         "lost_sample", json_deep_copy(w->lost_sample));
+}
+
 static json_t *evidence_json(const CriterionResult *c) {
         char window[32];
 
+        if (c->has_writes)
+                return writes_evidence_json(c);
         if (c->run_id > 0)
                 return json_pack("{s:I, s:s, s:I, s:I, s:o, s:o}",
                                  "run", (json_int_t) c->run_id,

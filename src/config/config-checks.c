@@ -280,12 +280,12 @@ static int parser_memory_series(Parser *p) {
 }
 
 /* `scenario = NAME` written out must name a [scenario] section: a typo
- * would otherwise leave latency_p95 unknown for ever.  The default, peak,
- * may be missing, so that a file without scenarios still loads: the
- * criterion then answers unknown and says why. */
-static int parser_latency_scenario(Parser *p) {
-        CriterionConfig *cc = (CriterionConfig *) config_find_criterion(p->config, "latency_p95");
-        const Section *s = config_section_find(p, SECTION_CRITERION, "latency_p95");
+ * would otherwise leave the run criterion `name` unknown for ever.  The
+ * default (peak, crdt) may be missing, so that a file without scenarios
+ * still loads: the criterion then answers unknown and says why. */
+static int parser_run_scenario(Parser *p, const char *name) {
+        CriterionConfig *cc = (CriterionConfig *) config_find_criterion(p->config, name);
+        const Section *s = config_section_find(p, SECTION_CRITERION, name);
         char hint[SUGGESTION_MAX] = "";
         const char **names;
 
@@ -314,7 +314,9 @@ int config_parser_check(Parser *p) {
 
         for (size_t i = 0; i < p->n_sections; i++)
                 section_check(p, p->sections[i]);
-        r = parser_latency_scenario(p);
+        r = parser_run_scenario(p, "latency_p95");
+        if (r >= 0)
+                r = parser_run_scenario(p, "zero_data_loss");
         if (r < 0)
                 return r;
         return parser_memory_series(p);

@@ -81,9 +81,10 @@ typedef struct ConfigKey {
         unsigned flags;              /* KeyFlags */
 } ConfigKey;
 
-/* A built-in criterion of config.c's table.  Its op and threshold are text,
- * parsed like the user's values.  `unit` is what the criterion measures: a
- * plain threshold number is taken in it, and a threshold in another unit is
+/* A built-in criterion of config.c's table.  Its op, threshold, scenario
+ * and max_age are text, parsed like the user's values (NULL: none, or the
+ * key table's default).  `unit` is what the criterion measures: a plain
+ * threshold number is taken in it, and a threshold in another unit is
  * refused ("" lets the threshold decide). */
 typedef struct BuiltinCriterion {
         const char *name;
@@ -91,6 +92,8 @@ typedef struct BuiltinCriterion {
         const char *unit;
         const char *op;
         const char *threshold;
+        const char *scenario;
+        const char *max_age;
 } BuiltinCriterion;
 
 static inline bool streq(const char *a, const char *b) {

@@ -123,11 +123,15 @@ const ConfigKey config_keys[] = {
           "1s", "90d", offsetof(CriterionConfig, window_usec), 0 },
         { SECTION_CRITERION, "max_age", CONFIG_DURATION, "5m",
           "1s", "30d", offsetof(CriterionConfig, max_age_usec), 0 },
-        /* latency_p95 only: which scenario's runs it judges. */
+        /* The run criteria only: which scenario's runs they judge (the
+         * built-in table gives each its own default). */
         { SECTION_CRITERION, "scenario", CONFIG_STRING, "peak",
           NULL, NULL, offsetof(CriterionConfig, scenario), 0 },
         { SECTION_CRITERION, "min_requests", CONFIG_COUNT, "1000",
           "1", "1000000000", offsetof(CriterionConfig, min_requests), 0 },
+        /* zero_data_loss only: the seed's "1000+ conflicts". */
+        { SECTION_CRITERION, "min_conflicts", CONFIG_COUNT, "1000",
+          "0", "1000000000", offsetof(CriterionConfig, min_conflicts), 0 },
         { SECTION_CRITERION, "enabled", CONFIG_BOOLEAN, "yes",
           NULL, NULL, offsetof(CriterionConfig, disabled), KEY_NEGATED },
 
@@ -169,11 +173,13 @@ const size_t config_n_keys = ELEMENTSOF(config_keys);
 
 /* The built-in criteria, in the order Config.criteria always starts with. */
 static const BuiltinCriterion builtin_criteria[] = {
-        { "latency_p95",    CRITERION_RUN_LATENCY, "ms",   "<",  "300" },
-        { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB" },
+        { "latency_p95",    CRITERION_RUN_LATENCY, "ms",   "<",  "300",    NULL,    NULL },
+        { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB", NULL,    NULL },
         /* A range check ([2, 16] ACU), not a threshold: no op, no threshold. */
-        { "acu_scaling",    CRITERION_NO_SOURCE, "",       NULL, NULL },
-        { "zero_data_loss", CRITERION_NO_SOURCE, "writes", "<=", "0" },
+        { "acu_scaling",    CRITERION_NO_SOURCE, "",       NULL, NULL,     NULL,    NULL },
+        /* Lost writes <= 0, a rule shown but not set: the stress run is
+         * long and rare, so its verdict keeps for a day. */
+        { "zero_data_loss", CRITERION_RUN_WRITES, "writes", "<=", "0",     "crdt",  "1d" },
 };
 
 /* Where the items of each section kind live in a Config, so that adding
@@ -639,6 +645,10 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
         if (s->kind != SECTION_CRITERION || streq(k->name, "enabled"))
                 return true;
         b = config_builtin_lookup(p->config->criteria[s->index].name);
+        if (b && b->kind == CRITERION_RUN_WRITES)
+                return streq(k->name, "scenario") || streq(k->name, "min_conflicts") || streq(k->name, "max_age");
+        if (streq(k->name, "min_conflicts"))
+                return false;
         if (b && b->kind == CRITERION_RUN_LATENCY)
                 return run_key || streq(k->name, "max_age") || streq(k->name, "op") ||
                        streq(k->name, "threshold");
@@ -747,6 +757,10 @@ static int parser_add_builtins(Parser *p) {
                         (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "op"), b->op);
                 if (b->threshold)
                         (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
+                if (b->scenario)
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "scenario"), b->scenario);
+                if (b->max_age)
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "max_age"), b->max_age);
         }
         return 0;
 }

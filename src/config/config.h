@@ -93,6 +93,7 @@ typedef enum CriterionKind {
         CRITERION_SERIES,            /* statistic of one series over a window */
         CRITERION_NO_SOURCE,         /* built-in whose data source is not built yet */
         CRITERION_RUN_LATENCY,       /* intended-start p95 of a scenario's latest completed run */
+        CRITERION_RUN_WRITES,        /* lost writes of a scenario's latest completed run */
 } CriterionKind;
 
 typedef struct CriterionConfig {
@@ -106,11 +107,12 @@ typedef struct CriterionConfig {
         char *unit;                  /* "bytes", "ms" or "" */
         uint64_t window_usec;
         uint64_t max_age_usec;
-        char *scenario;              /* CRITERION_RUN_LATENCY: the scenario judged */
+        char *scenario;              /* CRITERION_RUN_*: the scenario judged */
         uint64_t min_requests;       /* CRITERION_RUN_LATENCY: fewer in the run is unknown */
-        /* CRITERION_RUN_LATENCY: the file has no [scenario] of that name
-         * (only when `scenario` was left at its default: a name written
-         * out that matches no section is a configuration error). */
+        uint64_t min_conflicts;      /* CRITERION_RUN_WRITES: fewer in the run is not_met */
+        /* CRITERION_RUN_*: the file has no [scenario] of that name (only
+         * when `scenario` was left at its default: a name written out that
+         * matches no section is a configuration error). */
         bool no_scenario;
         /* `enabled = no`: listed as disabled, never evaluated, and not
          * counted by ?strict=1.  Negated so that a zeroed struct is on. */

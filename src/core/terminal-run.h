@@ -2,7 +2,7 @@
  * the foreground, without the API or the pollers; a progress line per
  * second on stderr, the summary at the end, the run recorded in the
  * [daemon] database (core/run-record.h) and judged by the latency_p95
- * criterion. */
+ * criterion, by zero_data_loss when NAME is its scenario, or by both. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,12 +11,28 @@
 #include "config/config.h"
 
 enum {
-        TERMINAL_RUN_MET = 0,        /* the run completed and its p95 holds, or latency_p95
-                                      * is turned off (enabled = no): nothing to fail */
-        TERMINAL_RUN_NOT_MET = 1,    /* the run completed and its p95 does not hold */
+        TERMINAL_RUN_MET = 0,        /* the run completed and its criteria are met, or
+                                      * turned off (enabled = no): nothing to fail */
+        TERMINAL_RUN_NOT_MET = 1,    /* the run completed and a criterion is not met */
         TERMINAL_RUN_ERROR = 2,      /* no verdict: unknown scenario, engine failure,
-                                      * no answer at all, or cancelled by a signal */
+                                      * no answer at all, cancelled by a signal, or no
+                                      * lost-write report for zero_data_loss */
 };
+
+/* Which criteria judge a run of scenario `name` of `c`: zero_data_loss
+ * when `name` is its scenario; latency_p95 when `name` is its scenario
+ * or is not zero_data_loss's (any scenario, as before zero_data_loss
+ * judged runs); both when both name it.  One turned off judges nothing. */
+void terminal_run_judges(const Config *c, const char *name, bool *ret_latency, bool *ret_writes);
+
+/* zero_data_loss's exit status for a run's "writes" report (JSON text;
+ * NULL: the run has none, TERMINAL_RUN_ERROR), by criterion `cc`'s
+ * min_conflicts, with its line on stderr. */
+int terminal_run_writes_status(const CriterionConfig *cc, const char *writes_json);
+
+/* Two criteria's exit statuses as one: NOT_MET when either is not met,
+ * else ERROR when either has no verdict, else MET. */
+int terminal_run_worst(int a, int b);
 
 /* Runs [scenario `name`] of `c` (borrowed), shortened to `duration_usec`
  * when that is not 0, and writes the summary to stdout, or, with `json`,

@@ -3,6 +3,7 @@
  * or data older than max_age, is `unknown`. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,7 +37,20 @@ typedef enum CriterionCause {
         CRITERION_CAUSE_NO_RUN,          /* no completed run of the scenario */
         CRITERION_CAUSE_TOO_FEW,         /* the run sent fewer than min_requests */
         CRITERION_CAUSE_NO_SCENARIO,     /* the file has no [scenario] of the name judged */
+        CRITERION_CAUSE_NO_WRITES,       /* zero_data_loss: the run has no lost-write report */
+        CRITERION_CAUSE_BAD_WRITES,      /* zero_data_loss: its report cannot be read */
 } CriterionCause;
+
+/* How many of a run's lost writes a zero_data_loss verdict shows. */
+#define CRITERIA_LOST_SHOWN 5
+
+/* The figures of a run's "writes" report that zero_data_loss judges. */
+typedef struct CriterionWrites {
+        uint64_t attempted, acknowledged, lost, unexpected, unread, recovered, conflicts;
+        uint64_t min_conflicts;      /* the rule's, for the reader */
+        char conflicts_source[8];    /* "client" or "server" */
+        json_t *lost_sample;         /* a JSON array (owned) */
+} CriterionWrites;
 
 /* One criterion's verdict.  Every string is owned by the result. */
 typedef struct CriterionResult {
@@ -71,6 +85,14 @@ typedef struct CriterionResult {
         uint64_t requests;
         uint64_t timeouts;
         double service_p95_ms;
+
+        /* zero_data_loss, when has_writes (run_id, scenario and at_ms set
+         * too, value = lost): the run's lost-write figures, its one-line
+         * summary (owned) and the first lost writes of its sample (owned,
+         * at most CRITERIA_LOST_SHOWN of lost_sample's objects). */
+        bool has_writes;
+        CriterionWrites writes;
+        char *evidence;
 } CriterionResult;
 
 /* One evaluation of every criterion, in configuration order. */
@@ -95,6 +117,13 @@ bool criteria_report_all_met(const CriteriaReport *r);
 
 /* Frees a report; NULL is a no-op.  Returns NULL. */
 CriteriaReport *criteria_report_free(CriteriaReport *r);
+
+/* Judges a run's "writes" report (JSON text, as load/write-book.h renders
+ * it; NULL: the run has none) by zero_data_loss's rule with
+ * `min_conflicts`, as the evaluator does: MET, NOT_MET, or UNKNOWN (no
+ * report, documents not read back, a report that cannot be read), with the
+ * summary or the reason, one line, in `line`. */
+CriterionState criteria_writes_judge(const char *writes_json, uint64_t min_conflicts, char *line, size_t n);
 
 /* "met", "not_met", "unknown" or "disabled": the state's name in the API. */
 const char *criteria_state_to_string(CriterionState s);

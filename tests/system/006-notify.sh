@@ -18,8 +18,8 @@ check "READY=1 arrives" wait_until 10 grep -q '^READY=1' "$msgs"
 check "the API answers once READY=1 was sent" curl -sf -o /dev/null "$PW/v1/status"
 check "STATUS= says memory met and 1/1 sources up" \
         wait_until 15 grep -q '^STATUS=.*memory met.*1/1 sources up' "$msgs"
-check "STATUS= is exactly the criteria with a data source and the sources (latency_p95: no run yet)" \
-        grep -qx 'STATUS=latency_p95 unknown, memory met; 1/1 sources up' "$msgs"
+check "STATUS= is exactly the criteria with a data source and the sources (latency_p95, zero_data_loss: no scenario)" \
+        grep -qx 'STATUS=latency_p95 unknown, memory met, zero_data_loss unknown; 1/1 sources up' "$msgs"
 kill -HUP "$PW_PID"
 check "RELOADING=1 arrives on SIGHUP" wait_until 10 grep -q '^RELOADING=1' "$msgs"
 check "SIGTERM stops it with status 0" stop_daemon

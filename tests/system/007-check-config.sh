@@ -117,6 +117,35 @@ check "and says so" grep -qF -- "--duration and --json go with --run NAME" "$WOR
 "$PERFWATCHD" --config "$WORK/scen.conf" --run a >/dev/null 2>&1; rc=$?
 check "--run with a broken configuration exits 2" test "$rc" = 2
 
+# zero_data_loss: its keys, each bad value on its line.
+{
+        printf '[scenario crdt]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n' # 1-5
+        printf '[criterion zero_data_loss]\n'                  # 6
+        printf 'scenario = crdx\n'                             # 7
+        printf 'min_conflicts = -5\n'                          # 8
+        printf 'max_age = 0\n'                                 # 9
+        printf 'threshold = 3\n'                               # 10
+        printf 'enabled = off\n'                               # 11
+        printf '[criterion latency_p95]\nmin_conflicts = 10\n' # 12-13
+} >"$WORK/zdl.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/zdl.conf" 2>&1); rc=$?
+diag "$out"
+check "a file with bad zero_data_loss keys exits 1" test "$rc" = 1
+for want in \
+        'zdl.conf:7: [criterion zero_data_loss] scenario: no [scenario crdx] section, did you mean "crdt"? (one of: crdt)' \
+        'zdl.conf:8: [criterion zero_data_loss] min_conflicts: "-5" is not a whole number' \
+        'zdl.conf:9: [criterion zero_data_loss] max_age: "0" is below the minimum 1s' \
+        'zdl.conf:10: [criterion zero_data_loss] threshold: not supported for this criterion yet' \
+        'zdl.conf:11: [criterion zero_data_loss] enabled: "off" is not yes or no' \
+        'zdl.conf:13: [criterion latency_p95] min_conflicts: not supported for this criterion yet'; do
+        check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
+done
+check "and nothing else (6 lines)" test "$(wc -l <<<"$out")" = 6
+printf '[scenario docs]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n[criterion zero_data_loss]\nscenario = docs\nmin_conflicts = 0\nmax_age = 2h\n' >"$WORK/zdl-ok.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/zdl-ok.conf" 2>&1)
+ok $? "zero_data_loss with scenario, min_conflicts = 0 and max_age passes --check-config"
+diag "$out"
+
 # AWS keys that others can read are refused before the daemon ever runs.
 creds=$WORK/aws-credentials
 printf '[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n' >"$creds"
