@@ -6,7 +6,8 @@
 # with the other run criteria turned off), not_met with 3 lost and their
 # tokens (JSON, text, 503), not_met again with 12 conflicts, and unknown
 # for a run without a report or with a malformed one; a newer cancelled
-# run hides nothing.
+# run hides nothing.  perfwatchd --run crdt exits by zero_data_loss (by
+# both criteria when latency_p95 judges crdt too).
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 start_target
@@ -104,4 +105,37 @@ id=$(add_run completed "$(report 0 0 0 1000 client "")")
 check "a run with exactly min_conflicts 1000 conflicts: met again" wait_until 10 state_is zero_data_loss met
 check "?strict=1 answers 200" strict_is 200
 stop_daemon; ok $? "the daemon stops cleanly"
+
+# perfwatchd --run crdt exits by zero_data_loss: this crdt has no write
+# lines, so no lost-write report and no verdict (2); by both criteria when
+# latency_p95 judges crdt too; not judged (0) with zero_data_loss off.
+# run CONF: sets RC and LAST (the last line on stderr).
+run() {
+        local err=$WORK/daemon.run-crdt.$RANDOM.log  # daemon.*: checked by sanitizer_clean
+        timeout 60 "$PERFWATCHD" --config "$1" --run crdt >/dev/null 2>"$err"
+        RC=$?
+        LAST=$(tail -n 1 "$err")
+}
+CRDT=("[scenario crdt]" "base_url = $API" "rate = 5/s" "duration = 1s" "request = GET /api/items")
+write_config "$WORK/run.conf" "${CRDT[@]}" "[criterion latency_p95]" "enabled = no"
+run "$WORK/run.conf"
+check "--run crdt without a lost-write report exits 2" test "$RC" = 2
+check "saying why on the last line" test "$LAST" = \
+        "perfwatchd: zero_data_loss: no verdict: the run has no lost-write report: its scenario has no write and read lines"
+write_config "$WORK/run.conf" "${CRDT[@]}" "[criterion latency_p95]" "scenario = crdt"
+run "$WORK/run.conf"
+check "--run crdt judged by both (latency_p95 met, zero_data_loss no verdict) exits 2" test "$RC" = 2
+write_config "$WORK/run.conf" "${CRDT[@]}" "[criterion latency_p95]" "scenario = crdt" "threshold = 0.001" \
+        "[criterion zero_data_loss]" "enabled = no"
+run "$WORK/run.conf"
+check "--run crdt with zero_data_loss off is judged by latency_p95 alone: not met, exit 1" test "$RC" = 1
+write_config "$WORK/run.conf" "${CRDT[@]}" "[criterion latency_p95]" "scenario = crdt" "threshold = 0.001"
+run "$WORK/run.conf"
+check "latency_p95 not met and zero_data_loss no verdict: exit 1" test "$RC" = 1
+write_config "$WORK/run.conf" "${CRDT[@]}" "[criterion latency_p95]" "enabled = no" \
+        "[criterion zero_data_loss]" "enabled = no"
+run "$WORK/run.conf"
+check "both off: exit 0" test "$RC" = 0
+check "saying zero_data_loss was not judged" test "$LAST" = \
+        "perfwatchd: zero_data_loss: not judged: turned off (enabled = no); exit 0"
 done_testing
