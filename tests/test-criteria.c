@@ -544,6 +544,9 @@ static void test_acu_verdicts(Store *s, uint64_t now) {
                  "start), 16 ACU after 15s, range 2-16 ACU over 19 points to %s", (long long) id, hms[0], hms[1],
                  hms[2]);
         is_str(o->evidence, want, "the evidence line gives the figures");
+        ok(o->acu_window && json_array_size(json_object_get(o->acu_window, "points")) == 19 &&
+           json_integer_value(json_array_get(json_array_get(json_object_get(o->acu_window, "points"), 0), 0)) == start,
+           "the window's JSON holds the 19 points judged, from the run's start");
         ok(o->reason == NULL && o->cause == CRITERION_CAUSE_NONE, "no reason, no cause");
 
         cc.series = (char *) "aurora.stuck.acu";

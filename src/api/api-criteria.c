@@ -13,11 +13,14 @@ static json_t *iso_time(int64_t ms) {
 }
 
 /* acu_scaling's: the run, the series, the verdict's reason and figures,
- * and the one line of acu_window_evidence() as "summary". */
+ * the one line of acu_window_evidence() as "summary", and the capacity
+ * points judged (at most ACU_WINDOW_JSON_POINTS: points_cut says when
+ * every k-th was kept). */
 static json_t *acu_evidence_json(const CriterionResult *c) {
         const AcuWindowResult *a = &c->acu;
+        json_t *points = json_object_get(c->acu_window, "points");
 
-        return json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:o, s:f, s:o, s:f, s:o?, s:o, s:o, s:I}",
+        return json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:o, s:f, s:o, s:f, s:o?, s:o, s:o, s:I, s:o?, s:b}",
                          "run", (json_int_t) c->run_id,
                          "scenario", c->scenario,
                          "series", c->series,
@@ -32,7 +35,9 @@ static json_t *acu_evidence_json(const CriterionResult *c) {
                          "violation_at", a->has_violation ? iso_time(a->violation_at_ms) : NULL,
                          "window_from", iso_time(a->window_start_ms),
                          "window_to", iso_time(a->window_end_ms),
-                         "points", (json_int_t) a->n_used);
+                         "points_used", (json_int_t) a->n_used,
+                         "points", json_deep_copy(points),   /* NB: the snapshot shares nothing */
+                         "points_cut", json_is_true(json_object_get(c->acu_window, "points_cut")));
 }
 
 static json_t *evidence_json(const CriterionResult *c) {

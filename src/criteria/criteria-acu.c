@@ -89,7 +89,8 @@ static int judge_run(CriterionResult *res, const CriterionConfig *cc, Store *sto
         else if (k >= 0) {
                 (void) acu_window_judge(&p, points.points, points.n, (int64_t) (now_usec / USEC_PER_MSEC),
                                         &res->acu);
-                k = judged(res, cc, l);
+                res->acu_window = acu_window_to_json(&res->acu, points.points, points.n);
+                k = res->acu_window ? judged(res, cc, l) : -ENOMEM;
         }
         acu_points_clear(&points);
         return k;

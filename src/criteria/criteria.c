@@ -315,6 +315,7 @@ CriteriaReport *criteria_report_free(CriteriaReport *r) {
                 free(r->results[i].series);
                 free(r->results[i].scenario);
                 free(r->results[i].evidence);
+                json_decref(r->results[i].acu_window);
         }
         free(r->results);
         free(r);

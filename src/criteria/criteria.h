@@ -3,6 +3,7 @@
  * or data older than max_age, is `unknown`. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,7 +47,8 @@ typedef enum CriterionCause {
         CRITERION_CAUSE_TOO_MANY,        /* ... are more than ACU_POINTS_MAX */
 } CriterionCause;
 
-/* One criterion's verdict.  Every string is owned by the result. */
+/* One criterion's verdict.  Every string, and the JSON, is owned by the
+ * result. */
 typedef struct CriterionResult {
         char *name;
         CriterionState state;
@@ -87,6 +89,7 @@ typedef struct CriterionResult {
         bool has_acu;
         AcuWindowResult acu;
         char *evidence;
+        json_t *acu_window;          /* acu_window_to_json() of it, with the judged points (owned) */
 } CriterionResult;
 
 /* One evaluation of every criterion, in configuration order. */

@@ -85,6 +85,12 @@ check "(a) the same to scale_to" test "$(acu '.evidence.time_to_scale_to_s * 100
 want="run $ID: start 2 ACU ($(hms $((T0 * 1000))), before the run), peak 16 ACU at $(hms $(((T0 + 5) * 1000))) ($(dur $peak_ms) after the start), 16 ACU after $(dur $peak_ms), range 2-16 ACU over"
 check "(a) the summary: $want ..." grep -qF "$want" <<<"$(acu .evidence.summary)"
 check "(a) the verdict says when 16 was reached" grep -qF "reached 16 ACU $(dur $peak_ms) after the run's start (at $(hms $(((T0 + 5) * 1000))))" <<<"$(acu .evidence.verdict)"
+first=$(((T0 * 1000)))
+check "(a) evidence: the points judged, from the start point at ${first} ms to the window's end, every second" \
+        test "$(acu '.evidence | [.points[0][0], .points[0][1], (.points | length) == .points_used, .points_cut,
+                ([.points[1:][][0]] | all(. >= '"$S"' and . <= '"$((E + 0))"'))] | map(tostring) | join(",")')" = "$first,2,true,false,true"
+check "(a) 16 ACU in the points from $((T0 + 5))000 ms on" \
+        test "$(acu '[.evidence.points[] | select(.[0] >= '"$(((T0 + 5) * 1000))"') | .[1]] | unique | map(tostring) | join(",")')" = 16
 check "(a) ?format=text shows the summary" \
         grep -qE "^acu_scaling +met +16 ACU +- +run $ID: start 2 ACU" <<<"$(curl -s "$PW/v1/status?format=text")"
 stop_daemon; ok $? "(a) the daemon stops cleanly"
