@@ -208,7 +208,7 @@ static void test_defaults(void) {
         } builtins[] = {
                 { "latency_p95", CRITERION_RUN_LATENCY, CRITERION_LT, 300, "ms" },
                 { "memory", CRITERION_SERIES, CRITERION_LT, 536870912, "bytes" },
-                { "acu_scaling", CRITERION_NO_SOURCE, CRITERION_LT, NAN, NULL },
+                { "acu_scaling", CRITERION_RUN_ACU, CRITERION_LT, NAN, NULL },
                 { "zero_data_loss", CRITERION_NO_SOURCE, CRITERION_LE, 0, "writes" },
         };
         Config *c = NULL;
@@ -238,10 +238,23 @@ static void test_defaults(void) {
                 is_str(cc->unit, builtins[i].unit, "%s: unit \"%s\"", cc->name,
                        builtins[i].unit ? builtins[i].unit : "(none)");
                 ok(cc->statistic == CRITERION_MAX && cc->window_usec == USEC_PER_HOUR &&
-                   cc->max_age_usec == 5 * USEC_PER_MIN, "%s: max over 1h, max_age 5m", cc->name);
+                   cc->max_age_usec == (i == 2 ? USEC_PER_DAY : 5 * USEC_PER_MIN), "%s: max over 1h, max_age %s",
+                   cc->name, i == 2 ? "1d" : "5m");
                 ok(!cc->disabled, "%s: enabled by default", cc->name);
         }
         ok(c->n_criteria > 1 && !c->criteria[1].series, "without a target the memory criterion has no series");
+        if (c->n_criteria > 2) {
+                const CriterionConfig *a = &c->criteria[2];
+
+                ok(!a->series, "without a [capacity] section acu_scaling has no series");
+                ok(a->scenario && !strcmp(a->scenario, "spike") && c->criteria[0].scenario &&
+                   !strcmp(c->criteria[0].scenario, "peak"),
+                   "acu_scaling judges scenario spike, latency_p95 peak");
+                ok(a->no_scenario, "and knows there is no [scenario spike]");
+                ok(a->settle_usec == 10 * USEC_PER_MIN && a->scale_up_within_usec == 5 * USEC_PER_MIN &&
+                   a->scale_to == 16 && a->min_acu == 2 && a->max_acu == 16 && a->max_gap_usec == 3 * USEC_PER_MIN,
+                   "acu_scaling: settle 10m, scale_to 16 within 5m, [2, 16] ACU, max_gap 3m");
+        }
         config_free(c);
 }
 
@@ -506,7 +519,8 @@ static void test_suggestions(void) {
                      "a key in the wrong case is suggested");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nwindw = 1h\n",
                      ":5: [criterion c] windw: unknown key, did you mean \"window\"? (one of: series, statistic, op, "
-                     "threshold, window, max_age, scenario, min_requests, enabled)", "a missing letter is suggested");
+                     "threshold, window, max_age, scenario, min_requests, settle, scale_to, scale_up_within, min_acu, "
+                     "max_acu, enabled)", "a missing letter is suggested");
         expect_error("[critrion c]\n",
                      ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
                      "target, postgres, capacity, criterion, scenario)", "a misspelt section kind is suggested");
@@ -560,15 +574,25 @@ static void test_criterion_errors(void) {
         expect_error("[criterion zero_data_loss]\nwindow = 1h\n",
                      ":2: [criterion zero_data_loss] window: not supported for this criterion yet",
                      "a key a source-less built-in cannot use");
-        expect_error("[criterion acu_scaling]\nseries = x\n",
-                     ":2: [criterion acu_scaling] series: not supported for this criterion yet",
-                     "series on acu_scaling");
+        expect_error("[criterion acu_scaling]\nwindow = 1h\n",
+                     ":2: [criterion acu_scaling] window: not supported for this criterion yet",
+                     "acu_scaling judges a run's window, not a window from now");
+        expect_error("[criterion acu_scaling]\nmin_requests = 5\n",
+                     ":2: [criterion acu_scaling] min_requests: not supported for this criterion yet",
+                     "min_requests is latency_p95's");
+        expect_error("[criterion latency_p95]\nsettle = 5m\n",
+                     ":2: [criterion latency_p95] settle: not supported for this criterion yet",
+                     "settle is acu_scaling's");
+        expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nscale_to = 4\n",
+                     ":5: [criterion c] scale_to: not supported for this criterion yet",
+                     "scale_to on a user criterion");
         expect_error("[criterion acu_scaling]\nthreshold = 5\n",
                      ":2: [criterion acu_scaling] threshold: not supported for this criterion yet",
                      "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
                      ":5: [criterion c] colour: unknown key (one of: series, statistic, op, threshold, window, "
-                     "max_age, scenario, min_requests, enabled)", "an unknown criterion key");
+                     "max_age, scenario, min_requests, settle, scale_to, scale_up_within, min_acu, max_acu, enabled)",
+                     "an unknown criterion key");
         expect_error("[criterion memory]\nscenario = peak\n",
                      ":2: [criterion memory] scenario: not supported for this criterion yet",
                      "scenario on a series criterion");
@@ -599,6 +623,98 @@ static void test_latency_scenario_errors(void) {
         expect_error("[criterion latency_p95]\nenabled = no\nscenario = peek\n",
                      ":3: [criterion latency_p95] scenario: no [scenario peek] section (the file has no [scenario] "
                      "section)", "a typo is an error even with the criterion turned off");
+}
+
+/* ---------------------------------------------------------------- acu_scaling */
+
+#define CW_SECTION(name, period) \
+        "[capacity " name "]\nsource = cloudwatch\nregion = eu-west-1\ncluster = x\nperiod = " period "\n"
+#define SPIKE "[scenario spike]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+
+static void test_acu_keys(void) {
+        const CriterionConfig *a;
+        Config *c = NULL;
+        char *errors = NULL;
+
+        is_int(load(CW_SECTION("db", "10s") SPIKE                                     /* 1-10 */
+                    "[criterion acu_scaling]\nsettle = 30s\nscale_to = 8\nscale_up_within = 90s\n"
+                    "min_acu = 0.5\nmax_acu = 8\nmax_age = 2h\n", &c, &errors), 0,
+           "[criterion acu_scaling] with every key of its own loads");
+        if (errors)
+                printf("# %s", errors);
+        free(errors);
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        if (a) {
+                is_str(a->series, "aurora.db.acu", "the only [capacity] section's ACU series is the default");
+                ok(!a->no_scenario && !strcmp(a->scenario, "spike"), "[scenario spike] exists");
+                ok(a->settle_usec == 30 * USEC_PER_SEC && a->scale_up_within_usec == 90 * USEC_PER_SEC &&
+                   a->scale_to == 8 && a->min_acu == 0.5 && a->max_acu == 8 && a->max_age_usec == 2 * USEC_PER_HOUR,
+                   "settle 30s, scale_to 8 within 90s, [0.5, 8] ACU, max_age 2h");
+                is_int(a->max_gap_usec, 30 * USEC_PER_SEC, "max_gap: three of the source's 10s periods");
+        }
+        c = config_free(c);
+
+        is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m")
+                    "[capacity s]\nsource = sql\npostgres = p\nquery = select 1\ninterval = 7s\n"
+                    "[postgres p]\nconninfo = host=127.0.0.1\n"
+                    "[criterion acu_scaling]\nseries = aurora.s.acu\nscenario = spike\n" SPIKE, &c, NULL), 0,
+           "several [capacity] sections and series = one of them loads");
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        if (a) {
+                is_str(a->series, "aurora.s.acu", "the series is the one set");
+                is_int(a->max_gap_usec, 21 * USEC_PER_SEC, "max_gap: three of the sql source's 7s intervals");
+        }
+        c = config_free(c);
+        is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m"), &c, NULL), 0,
+           "two [capacity] sections without a [criterion acu_scaling] load");
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        ok(a && !a->series && a->several_capacity, "acu_scaling has no series then, and knows there are several");
+        c = config_free(c);
+        is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m") "[criterion acu_scaling]\nenabled = no\n", &c, NULL),
+           0, "nor with acu_scaling turned off");
+        c = config_free(c);
+        is_int(load("[criterion acu_scaling]\nseries = my.acu\n", &c, NULL), 0, "a series of no [capacity] loads");
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        ok(a && a->max_gap_usec == 3 * USEC_PER_MIN && a->no_scenario, "with max_gap 3m, and no [scenario spike]");
+        config_free(c);
+}
+
+static void test_acu_errors(void) {
+        expect_error(CW_SECTION("a", "1m") CW_SECTION("b", "1m") "[criterion acu_scaling]\nsettle = 1m\n",
+                     ":11: [criterion acu_scaling]: missing required key series: several [capacity] sections (a, b), "
+                     "e.g. series = aurora.a.acu", "and with a [criterion acu_scaling] without series, at its header");
+        expect_error("[criterion acu_scaling]\nscale_to = 20\n",
+                     ":2: [criterion acu_scaling] scale_to: scale_to 20 is above max_acu 16: it could never be met",
+                     "scale_to above the default max_acu");
+        expect_error("[criterion acu_scaling]\nscale_to = 1\n",
+                     ":2: [criterion acu_scaling] scale_to: scale_to 1 is below min_acu 2: it could never be met",
+                     "scale_to below the default min_acu");
+        expect_error("[criterion acu_scaling]\nscale_to = 8\nmax_acu = 4\n",
+                     ":3: [criterion acu_scaling] max_acu: scale_to 8 is above max_acu 4: it could never be met",
+                     "a max_acu below scale_to, at the later line");
+        expect_error("[criterion acu_scaling]\nmax_acu = 1\nmin_acu = 1.5\n",
+                     ":3: [criterion acu_scaling] min_acu: min_acu 1.5 is above max_acu 1",
+                     "min_acu above max_acu");
+        expect_error("[criterion acu_scaling]\nmin_acu = -1\n",
+                     ":2: [criterion acu_scaling] min_acu: \"-1\" is not a number of ACU (such as 2 or 0.5)",
+                     "a negative min_acu");
+        expect_error("[criterion acu_scaling]\nmax_acu = 300\n",
+                     ":2: [criterion acu_scaling] max_acu: \"300\" is above the maximum 256", "max_acu beyond Aurora's 256");
+        expect_error("[criterion acu_scaling]\nscale_to = 1e3\n",
+                     ":2: [criterion acu_scaling] scale_to: \"1e3\" is not a number of ACU (such as 2 or 0.5)",
+                     "an exponent");
+        expect_error("[criterion acu_scaling]\nsettle = -5m\n",
+                     ":2: [criterion acu_scaling] settle: \"-5m\" is not a duration", "a negative settle");
+        expect_error("[criterion acu_scaling]\nscale_up_within = 0\n",
+                     ":2: [criterion acu_scaling] scale_up_within: \"0\" is below the minimum 1s",
+                     "scale_up_within of 0");
+        expect_error("[criterion acu_scaling]\nsettle = 2d\n",
+                     ":2: [criterion acu_scaling] settle: \"2d\" is above the maximum 1d", "settle beyond a day");
+        expect_error("[criterion acu_scaling]\nscenario = spkie\n" SPIKE,
+                     ":2: [criterion acu_scaling] scenario: no [scenario spkie] section, did you mean \"spike\"? "
+                     "(one of: spike)", "a misspelt scenario, as latency_p95's");
+        expect_error("[criterion acu_scaling]\nseries = \n", ":2: [criterion acu_scaling] series: \"\" is empty",
+                     "an empty series");
 }
 
 static void test_enabled(void) {
@@ -1513,11 +1629,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 58, "config_foreach_key visits every key of the table");
+        is_int(k.n, 63, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 9 && k.per_section[5] == 15,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 9 criterion and 15 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 14 && k.per_section[5] == 15,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 14 criterion and 15 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1551,7 +1667,9 @@ static const struct {
         { "criterion", "[criterion memory]\nseries = go.go.HeapInuse\nstatistic = avg\nop = <=\n"
                        "threshold = 1GiB\nwindow = 2h\nmax_age = 2m\n"
                        "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n"
-                       "[criterion latency_p95]\nscenario = ramp\nmin_requests = 10\nenabled = no\n" },
+                       "[criterion latency_p95]\nscenario = ramp\nmin_requests = 10\nenabled = no\n"
+                       "[criterion acu_scaling]\nseries = aurora.cw.acu\nsettle = 1m\nscale_to = 8\n"
+                       "scale_up_within = 2m\nmin_acu = 1\nmax_acu = 8\n" },
         { "scenario", "[scenario open]\nmodel = open\nbase_url = http://127.0.0.1:4\nrate = 5/s\nduration = 2s\n"
                       "timeout = 2s\nmax_inflight = 20\nrequest = 2 POST /a/${seq} {\"id\": \"${uuid}\"}\n"
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
@@ -1683,6 +1801,8 @@ int main(void) {
         test_section_errors();
         test_criterion_errors();
         test_latency_keys();
+        test_acu_keys();
+        test_acu_errors();
         test_enabled();
         test_many_errors();
         test_inline_comments_and_syntax();

@@ -57,7 +57,8 @@ static void value_text(const json_t *v, const char *unit, char *buf, size_t n) {
                          unit && *unit ? " " : "", unit ? unit : "");
 }
 
-/* "run=41 scenario=peak requests=143998" */
+/* "run=41 scenario=peak requests=143998", or the evidence's own summary
+ * line when it has one (acu_scaling's). */
 static void evidence_text(const json_t *ev, char *buf, size_t n) {
         char val[CELL_MAX];
         const char *key;
@@ -65,8 +66,8 @@ static void evidence_text(const json_t *ev, char *buf, size_t n) {
         size_t used = 0;
 
         buf[0] = '\0';
-        if (!json_is_object(ev)) {
-                cell_text(ev, buf, n);
+        if (!json_is_object(ev) || json_is_string(json_object_get(ev, "summary"))) {
+                cell_text(json_object_get(ev, "summary") ?: ev, buf, n);
                 return;
         }
         json_object_foreach((json_t *) ev, key, v) {

@@ -52,6 +52,7 @@ typedef enum ConfigType {
         CONFIG_EXPECT,               /* 200-299, 404: HTTP status codes and ranges */
         CONFIG_BOOLEAN,              /* yes, no: into a bool */
         CONFIG_SCHEDULE,             /* a cron expression (load/cron.h): the text, and the parsed form */
+        CONFIG_ACU,                  /* a plain number of ACU, into a double */
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
@@ -81,9 +82,10 @@ typedef struct ConfigKey {
         unsigned flags;              /* KeyFlags */
 } ConfigKey;
 
-/* A built-in criterion of config.c's table.  Its op and threshold are text,
- * parsed like the user's values.  `unit` is what the criterion measures: a
- * plain threshold number is taken in it, and a threshold in another unit is
+/* A built-in criterion of config.c's table.  Its op, threshold, scenario
+ * and max_age are text, parsed like the user's values (NULL: none, or the
+ * key table's default).  `unit` is what the criterion measures: a plain
+ * threshold number is taken in it, and a threshold in another unit is
  * refused ("" lets the threshold decide). */
 typedef struct BuiltinCriterion {
         const char *name;
@@ -91,6 +93,8 @@ typedef struct BuiltinCriterion {
         const char *unit;
         const char *op;
         const char *threshold;
+        const char *scenario;
+        const char *max_age;
 } BuiltinCriterion;
 
 static inline bool streq(const char *a, const char *b) {

@@ -128,6 +128,18 @@ const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(CriterionConfig, scenario), 0 },
         { SECTION_CRITERION, "min_requests", CONFIG_COUNT, "1000",
           "1", "1000000000", offsetof(CriterionConfig, min_requests), 0 },
+        /* acu_scaling only: its rule (acu-window.h); scale_to within
+         * [min_acu, max_acu] is checked once the whole section is read. */
+        { SECTION_CRITERION, "settle", CONFIG_DURATION, "10m",
+          "0", "1d", offsetof(CriterionConfig, settle_usec), 0 },
+        { SECTION_CRITERION, "scale_to", CONFIG_ACU, "16",
+          "0", "256", offsetof(CriterionConfig, scale_to), 0 },
+        { SECTION_CRITERION, "scale_up_within", CONFIG_DURATION, "5m",
+          "1s", "1d", offsetof(CriterionConfig, scale_up_within_usec), 0 },
+        { SECTION_CRITERION, "min_acu", CONFIG_ACU, "2",
+          "0", "256", offsetof(CriterionConfig, min_acu), 0 },
+        { SECTION_CRITERION, "max_acu", CONFIG_ACU, "16",
+          "0", "256", offsetof(CriterionConfig, max_acu), 0 },
         { SECTION_CRITERION, "enabled", CONFIG_BOOLEAN, "yes",
           NULL, NULL, offsetof(CriterionConfig, disabled), KEY_NEGATED },
 
@@ -169,11 +181,13 @@ const size_t config_n_keys = ELEMENTSOF(config_keys);
 
 /* The built-in criteria, in the order Config.criteria always starts with. */
 static const BuiltinCriterion builtin_criteria[] = {
-        { "latency_p95",    CRITERION_RUN_LATENCY, "ms",   "<",  "300" },
-        { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB" },
-        /* A range check ([2, 16] ACU), not a threshold: no op, no threshold. */
-        { "acu_scaling",    CRITERION_NO_SOURCE, "",       NULL, NULL },
-        { "zero_data_loss", CRITERION_NO_SOURCE, "writes", "<=", "0" },
+        { "latency_p95",    CRITERION_RUN_LATENCY, "ms",   "<",  "300",    NULL,    NULL },
+        { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB", NULL,    NULL },
+        /* A range check ([2, 16] ACU), not a threshold: no op, no
+         * threshold.  A spike run's verdict is known some 15 minutes after
+         * it (settle, then CloudWatch's lag), so it keeps for a day. */
+        { "acu_scaling",    CRITERION_RUN_ACU,   "ACU",    NULL, NULL,     "spike", "1d" },
+        { "zero_data_loss", CRITERION_NO_SOURCE, "writes", "<=", "0",      NULL,    NULL },
 };
 
 /* Where the items of each section kind live in a Config, so that adding
@@ -632,6 +646,11 @@ static void parser_on_line(void *userdata, const char *text, IniLineProblem prob
                              ini_line_problem_to_string(problem), column);
 }
 
+static bool acu_key(const char *name) {
+        return streq(name, "settle") || streq(name, "scale_to") || streq(name, "scale_up_within") ||
+               streq(name, "min_acu") || streq(name, "max_acu");
+}
+
 static bool criterion_supports(const Parser *p, const Section *s, const ConfigKey *k) {
         bool run_key = streq(k->name, "scenario") || streq(k->name, "min_requests");
         const BuiltinCriterion *b;
@@ -639,6 +658,11 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
         if (s->kind != SECTION_CRITERION || streq(k->name, "enabled"))
                 return true;
         b = config_builtin_lookup(p->config->criteria[s->index].name);
+        if (b && b->kind == CRITERION_RUN_ACU)
+                return acu_key(k->name) || streq(k->name, "scenario") || streq(k->name, "series") ||
+                       streq(k->name, "max_age");
+        if (acu_key(k->name))
+                return false;
         if (b && b->kind == CRITERION_RUN_LATENCY)
                 return run_key || streq(k->name, "max_age") || streq(k->name, "op") ||
                        streq(k->name, "threshold");
@@ -747,6 +771,10 @@ static int parser_add_builtins(Parser *p) {
                         (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "op"), b->op);
                 if (b->threshold)
                         (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "threshold"), b->threshold);
+                if (b->scenario)
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "scenario"), b->scenario);
+                if (b->max_age)
+                        (void) parser_set(p, &s, 0, config_key_lookup(SECTION_CRITERION, "max_age"), b->max_age);
         }
         return 0;
 }

@@ -93,25 +93,36 @@ typedef enum CriterionKind {
         CRITERION_SERIES,            /* statistic of one series over a window */
         CRITERION_NO_SOURCE,         /* built-in whose data source is not built yet */
         CRITERION_RUN_LATENCY,       /* intended-start p95 of a scenario's latest completed run */
+        CRITERION_RUN_ACU,           /* Aurora capacity around a scenario's latest completed run */
 } CriterionKind;
 
 typedef struct CriterionConfig {
         char *name;
         unsigned line;               /* 0 when not in the file (built-in defaults) */
         CriterionKind kind;
-        char *series;                /* series name, CRITERION_SERIES only */
+        char *series;                /* series name: CRITERION_SERIES; CRITERION_RUN_ACU's capacity */
         CriterionStat statistic;
         CriterionOp op;
         double threshold;
         char *unit;                  /* "bytes", "ms" or "" */
         uint64_t window_usec;
         uint64_t max_age_usec;
-        char *scenario;              /* CRITERION_RUN_LATENCY: the scenario judged */
+        char *scenario;              /* CRITERION_RUN_*: the scenario judged */
         uint64_t min_requests;       /* CRITERION_RUN_LATENCY: fewer in the run is unknown */
-        /* CRITERION_RUN_LATENCY: the file has no [scenario] of that name
-         * (only when `scenario` was left at its default: a name written
-         * out that matches no section is a configuration error). */
+        /* CRITERION_RUN_*: the file has no [scenario] of that name (only
+         * when `scenario` was left at its default: a name written out that
+         * matches no section is a configuration error). */
         bool no_scenario;
+        /* CRITERION_RUN_ACU: the rule of acu-window.h.  max_gap is not a
+         * key: three of the [capacity] source's datapoint periods (its
+         * interval for source = sql), or 3m when `series` names no
+         * source's.  A NULL series means no [capacity] source exists, or
+         * several (several_capacity) and none was chosen. */
+        bool several_capacity;
+        uint64_t settle_usec;
+        uint64_t scale_up_within_usec;
+        double scale_to, min_acu, max_acu;
+        uint64_t max_gap_usec;
         /* `enabled = no`: listed as disabled, never evaluated, and not
          * counted by ?strict=1.  Negated so that a zeroed struct is on. */
         bool disabled;

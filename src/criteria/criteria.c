@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "criteria/criteria.h"
+#include "criteria/criteria-internal.h"
 #include "load/histogram.h"
 #include "util/units.h"
 #include "util/util.h"
@@ -35,10 +36,7 @@ static StoreStat store_stat(CriterionStat s) {
         return STORE_STAT_MAX;
 }
 
-/* Marks `res` unknown for `cause`; -ENOMEM when the reason cannot be kept. */
-static int unknown(CriterionResult *res, CriterionCause cause, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static int unknown(CriterionResult *res, CriterionCause cause, const char *fmt, ...) {
+int criteria_unknown(CriterionResult *res, CriterionCause cause, const char *fmt, ...) {
         char reason[512];
         va_list ap;
 
@@ -56,10 +54,10 @@ static int read_failed(CriterionResult *res, const CriterionConfig *cc, uint64_t
         char limit[32];
 
         if (k == -ETIMEDOUT)
-                return unknown(res, CRITERION_CAUSE_TIME_LIMIT,
+                return criteria_unknown(res, CRITERION_CAUSE_TIME_LIMIT,
                                "reading %s took longer than the %s limit", cc->series,
                                units_format_duration(limit_usec, limit, sizeof limit));
-        return unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read %s: %s", cc->series,
+        return criteria_unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read %s: %s", cc->series,
                        strerror(-k));
 }
 
@@ -72,17 +70,17 @@ static int no_samples(CriterionResult *res, const CriterionConfig *cc, Store *st
         k = store_series_nearest(store, cc->series, &nearest);
         if (k == -ENOENT) {
                 if (nearest)
-                        r = unknown(res, CRITERION_CAUSE_UNKNOWN_SERIES,
+                        r = criteria_unknown(res, CRITERION_CAUSE_UNKNOWN_SERIES,
                                     "no series named %s (nearest known: %s)", cc->series, nearest);
                 else
-                        r = unknown(res, CRITERION_CAUSE_UNKNOWN_SERIES,
+                        r = criteria_unknown(res, CRITERION_CAUSE_UNKNOWN_SERIES,
                                     "no series named %s (no series is stored yet)", cc->series);
                 free(nearest);
                 return r;
         }
         if (k < 0)
                 return read_failed(res, cc, limit_usec, k);
-        return unknown(res, CRITERION_CAUSE_NO_SAMPLES, "no samples of %s in the last %s", cc->series,
+        return criteria_unknown(res, CRITERION_CAUSE_NO_SAMPLES, "no samples of %s in the last %s", cc->series,
                        units_format_duration(cc->window_usec, window, sizeof window));
 }
 
@@ -96,7 +94,7 @@ static int evaluate_series(CriterionResult *res, const CriterionConfig *cc, Stor
         int k;
 
         if (!cc->series)
-                return unknown(res, CRITERION_CAUSE_NO_SERIES_SET,
+                return criteria_unknown(res, CRITERION_CAUSE_NO_SERIES_SET,
                                "no series configured: set series= in [criterion %s]", cc->name);
 
         k = store_series_stat(store, cc->series, from_ms, now_ms, store_stat(cc->statistic), &r);
@@ -107,7 +105,7 @@ static int evaluate_series(CriterionResult *res, const CriterionConfig *cc, Stor
 
         age_usec = now_ms > r.newest_ms ? (uint64_t) (now_ms - r.newest_ms) * USEC_PER_MSEC : 0;
         if (age_usec > cc->max_age_usec)
-                return unknown(res, CRITERION_CAUSE_STALE, "newest sample of %s is %s old (max_age %s)",
+                return criteria_unknown(res, CRITERION_CAUSE_STALE, "newest sample of %s is %s old (max_age %s)",
                                cc->series,
                                units_format_duration(age_usec / USEC_PER_SEC * USEC_PER_SEC, age, sizeof age),
                                units_format_duration(cc->max_age_usec, max_age, sizeof max_age));
@@ -136,27 +134,42 @@ static void run_p95(const StoreRunLatest *l, double *ret_ms, bool *ret_beyond) {
         *ret_ms = (double) l->latency_p95_usec / USEC_PER_MSEC;
 }
 
-/* A run that cannot be judged: none, too old or too small. */
-static int run_unusable(CriterionResult *res, const CriterionConfig *cc, const StoreRunLatest *l,
-                        uint64_t now_usec) {
+int criteria_run_stale(CriterionResult *res, const CriterionConfig *cc, const StoreRunLatest *l,
+                       uint64_t now_usec) {
         int64_t now_ms = (int64_t) (now_usec / USEC_PER_MSEC);
         char age[32], max_age[32];
         uint64_t age_usec;
 
         age_usec = now_ms > l->ended_at_ms ? (uint64_t) (now_ms - l->ended_at_ms) * USEC_PER_MSEC : 0;
         if (age_usec > cc->max_age_usec)
-                return unknown(res, CRITERION_CAUSE_STALE, "latest completed run of scenario %s (run %" PRId64
+                return criteria_unknown(res, CRITERION_CAUSE_STALE, "latest completed run of scenario %s (run %" PRId64
                                ") ended %s ago (max_age %s)", cc->scenario, l->id,
                                units_format_duration(age_usec / USEC_PER_SEC * USEC_PER_SEC, age, sizeof age),
                                units_format_duration(cc->max_age_usec, max_age, sizeof max_age));
+        return 1;
+}
+
+/* A run that cannot be judged: none, too old or too small. */
+static int run_unusable(CriterionResult *res, const CriterionConfig *cc, const StoreRunLatest *l,
+                        uint64_t now_usec) {
+        int k = criteria_run_stale(res, cc, l, now_usec);
+
+        if (k <= 0)
+                return k;
         if (l->requests < cc->min_requests)
-                return unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
+                return criteria_unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
                                ") has %" PRIu64 " requests (min_requests %" PRIu64 ")", cc->scenario, l->id,
                                l->requests, cc->min_requests);
         if (l->latency_count == 0 && l->err_timeout == 0)
-                return unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
+                return criteria_unknown(res, CRITERION_CAUSE_TOO_FEW, "latest completed run of scenario %s (run %" PRId64
                                ") has no answered or timed-out request", cc->scenario, l->id);
         return 1;
+}
+
+int criteria_no_scenario(CriterionResult *res, const CriterionConfig *cc) {
+        return criteria_unknown(res, CRITERION_CAUSE_NO_SCENARIO, "no [scenario %s] is configured: add one, "
+                                "name another with scenario =, or turn %s off with enabled = no", cc->scenario,
+                                cc->name);
 }
 
 /* The latest completed run of the scenario, if recent and big enough:
@@ -169,12 +182,10 @@ static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *
         int k;
 
         if (cc->no_scenario)
-                return unknown(res, CRITERION_CAUSE_NO_SCENARIO, "no [scenario %s] is configured: add one, "
-                               "name another with scenario =, or turn %s off with enabled = no", cc->scenario,
-                               cc->name);
+                return criteria_no_scenario(res, cc);
         k = store_run_latest_completed(store, cc->scenario, &l, &error);
         if (k == -ENOENT)
-                return unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
+                return criteria_unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
         if (k >= 0) {
                 k = run_unusable(res, cc, &l, now_usec);
                 if (k <= 0)
@@ -182,11 +193,11 @@ static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *
                 run_p95(&l, &res->value, &beyond);
         }
         if (k == -ETIMEDOUT)
-                return unknown(res, CRITERION_CAUSE_TIME_LIMIT, "reading the runs of scenario %s took longer "
+                return criteria_unknown(res, CRITERION_CAUSE_TIME_LIMIT, "reading the runs of scenario %s took longer "
                                "than the %s limit", cc->scenario,
                                units_format_duration(limit_usec, limit, sizeof limit));
         if (k < 0) {
-                k = unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read the runs of scenario %s: %s",
+                k = criteria_unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read the runs of scenario %s: %s",
                             cc->scenario, error ?: strerror(-k));
                 free(error);
                 return k;
@@ -233,13 +244,15 @@ static int criterion_evaluate(CriterionResult *res, const CriterionConfig *cc, S
                 return res->reason ? 0 : -ENOMEM;
         }
         if (cc->kind == CRITERION_NO_SOURCE)
-                return unknown(res, CRITERION_CAUSE_NO_SOURCE, "no data source yet");
+                return criteria_unknown(res, CRITERION_CAUSE_NO_SOURCE, "no data source yet");
 
         /* NB: the deadline covers this criterion's reads only, so one slow
          * series cannot make the others unknown too. */
         store_set_deadline(store, limit_usec ? now_monotonic_usec() + limit_usec : 0);
         if (cc->kind == CRITERION_RUN_LATENCY)
                 r = evaluate_run(res, cc, store, now_usec, limit_usec);
+        else if (cc->kind == CRITERION_RUN_ACU)
+                r = criteria_evaluate_acu(res, cc, store, now_usec, limit_usec);
         else
                 r = evaluate_series(res, cc, store, now_usec, limit_usec);
         store_set_deadline(store, 0);
@@ -289,6 +302,8 @@ CriteriaReport *criteria_report_free(CriteriaReport *r) {
                 free(r->results[i].unit);
                 free(r->results[i].series);
                 free(r->results[i].scenario);
+                free(r->results[i].evidence);
+                json_decref(r->results[i].acu_window);
         }
         free(r->results);
         free(r);

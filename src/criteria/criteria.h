@@ -3,11 +3,13 @@
  * or data older than max_age, is `unknown`. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
+#include "criteria/acu-window.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -26,7 +28,8 @@ typedef enum CriterionState {
  * reason's words. */
 typedef enum CriterionCause {
         CRITERION_CAUSE_NONE,            /* known: met or not_met */
-        CRITERION_CAUSE_NO_SOURCE,       /* a built-in whose data source does not exist yet */
+        CRITERION_CAUSE_NO_SOURCE,       /* a built-in whose data source does not exist (yet, or
+                                          * in the file: acu_scaling without [capacity]) */
         CRITERION_CAUSE_NO_SERIES_SET,   /* series= missing */
         CRITERION_CAUSE_UNKNOWN_SERIES,  /* series= names no stored series */
         CRITERION_CAUSE_NO_SAMPLES,      /* none in the window */
@@ -36,9 +39,16 @@ typedef enum CriterionCause {
         CRITERION_CAUSE_NO_RUN,          /* no completed run of the scenario */
         CRITERION_CAUSE_TOO_FEW,         /* the run sent fewer than min_requests */
         CRITERION_CAUSE_NO_SCENARIO,     /* the file has no [scenario] of the name judged */
+        /* acu_scaling: the capacity points around the run ... */
+        CRITERION_CAUSE_PENDING,         /* ... end before the window does, and may still arrive */
+        CRITERION_CAUSE_GAP,             /* ... miss part of the window: a gap, or they stopped */
+        CRITERION_CAUSE_BAD_DATA,        /* ... are out of order or not numbers, or the run's
+                                          * times are not a window */
+        CRITERION_CAUSE_TOO_MANY,        /* ... are more than ACU_POINTS_MAX */
 } CriterionCause;
 
-/* One criterion's verdict.  Every string is owned by the result. */
+/* One criterion's verdict.  Every string, and the JSON, is owned by the
+ * result. */
 typedef struct CriterionResult {
         char *name;
         CriterionState state;
@@ -71,6 +81,15 @@ typedef struct CriterionResult {
         uint64_t requests;
         uint64_t timeouts;
         double service_p95_ms;
+
+        /* acu_scaling, when has_acu (run_id and scenario set too, series the
+         * capacity series read): the judgement of the run's window, whatever
+         * the state, and its one-line evidence (owned; acu_window_evidence()).
+         * When known, value is the peak ACU and at_ms its time. */
+        bool has_acu;
+        AcuWindowResult acu;
+        char *evidence;
+        json_t *acu_window;          /* acu_window_to_json() of it, with the judged points (owned) */
 } CriterionResult;
 
 /* One evaluation of every criterion, in configuration order. */

@@ -14,10 +14,11 @@ check "status lists the four built-in criteria in order" \
 check "latency_p95 is unknown without a [scenario peak], saying how to turn it off" \
         test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="latency_p95") | .state + "/" + .reason')" = \
         "unknown/no [scenario peak] is configured: add one, name another with scenario =, or turn latency_p95 off with enabled = no"
-for c in acu_scaling zero_data_loss; do
-        check "$c is unknown with the reason 'no data source yet'" \
-                test "$(jget "$PW/v1/status" ".criteria[] | select(.name==\"$c\") | .state + \"/\" + .reason")" = "unknown/no data source yet"
-done
+check "acu_scaling is unknown without a [capacity] section, saying so" \
+        test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="acu_scaling") | .state + "/" + .reason')" = \
+        "unknown/no [capacity] section: nothing measures the capacity (add one, or turn acu_scaling off with enabled = no)"
+check "zero_data_loss is unknown with the reason 'no data source yet'" \
+        test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="zero_data_loss") | .state + "/" + .reason')" = "unknown/no data source yet"
 check "memory evidence names the series go.app.Sys" \
         test "$(jget "$PW/v1/criteria/memory" .evidence.series)" = go.app.Sys
 check "memory threshold defaults to 512 MiB" \

@@ -117,6 +117,35 @@ check "and says so" grep -qF -- "--duration and --json go with --run NAME" "$WOR
 "$PERFWATCHD" --config "$WORK/scen.conf" --run a >/dev/null 2>&1; rc=$?
 check "--run with a broken configuration exits 2" test "$rc" = 2
 
+# acu_scaling's rule: each bad value on its line; several [capacity]
+# sections need series = in a [criterion acu_scaling] section.
+{
+        printf '[capacity a]\nsource = sql\npostgres = p\nquery = SELECT 2\n'    # 1-4
+        printf '[capacity b]\nsource = sql\npostgres = p\nquery = SELECT 3\n'    # 5-8
+        printf '[postgres p]\nconninfo = host=127.0.0.1\n'                        # 9-10
+        printf '[criterion acu_scaling]\nmax_acu = 20\nscale_to = 32\n'          # 11-13
+        printf 'settle = soon\nscale_up_within = 0\nscenario = spkie\nwindow = 1h\n' # 14-17
+} >"$WORK/acu.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/acu.conf" 2>&1); rc=$?
+diag "$out"
+check "a file with a bad acu_scaling rule exits 1" test "$rc" = 1
+for want in \
+        'acu.conf:11: [criterion acu_scaling]: missing required key series: several [capacity] sections (a, b), e.g. series = aurora.a.acu' \
+        'acu.conf:13: [criterion acu_scaling] scale_to: scale_to 32 is above max_acu 20: it could never be met' \
+        'acu.conf:14: [criterion acu_scaling] settle: "soon" is not a duration' \
+        'acu.conf:15: [criterion acu_scaling] scale_up_within: "0" is below the minimum 1s' \
+        'acu.conf:16: [criterion acu_scaling] scenario: no [scenario spkie] section (the file has no [scenario] section)' \
+        'acu.conf:17: [criterion acu_scaling] window: not supported for this criterion yet'; do
+        check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
+done
+check "and nothing else (6 lines)" test "$(wc -l <<<"$out")" = 6
+printf '[capacity a]\nsource = sql\npostgres = p\nquery = SELECT 2\n[postgres p]\nconninfo = host=127.0.0.1\n' \
+        >"$WORK/acu-ok.conf"
+printf '[criterion acu_scaling]\nscale_to = 8\nmax_acu = 8\nmin_acu = 0.5\nsettle = 0\n' >>"$WORK/acu-ok.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/acu-ok.conf" 2>&1)
+ok $? "scale_to 8 within [0.5, 8] with no settle passes --check-config"
+diag "$out"
+
 # AWS keys that others can read are refused before the daemon ever runs.
 creds=$WORK/aws-credentials
 printf '[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n' >"$creds"
