@@ -1294,8 +1294,8 @@ static void test_scenario_errors(void) {
                      "method such as GET", "a request line with a lower-case method");
         expect_error("[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET /x/${sq}\nrate = 1/s\n"
                      "duration = 1s\n", ":3: [scenario s] request: \"GET /x/${sq}\" has a bad PATH template: "
-                     "unknown placeholder ${sq} at offset 3 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}; "
-                     "$$ for a literal $)", "a bad placeholder in a path");
+                     "unknown placeholder ${sq} at offset 3 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}, ${doc}, "
+                     "${token}; $$ for a literal $)", "a bad placeholder in a path");
         snprintf(text, sizeof text, "%srate = 1/s\nstages = 1s:1/s\n", head);
         expect_error(text, ":5: [scenario s] stages: rate and stages both set: give one of them", "rate and stages both");
         expect_error(head, ":1: [scenario s]: missing required key rate or stages (model = open)",
