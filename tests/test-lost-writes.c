@@ -288,6 +288,43 @@ out:
         load_result_free(res);
 }
 
+/* A document the server does not have (404) is read empty: its
+ * acknowledged writes are lost.  An answer without the elements array is a
+ * failed read: its writes are unread, and the reason is kept. */
+static void test_read_misses(void) {
+        LoadWrites ws = settings(NULL);
+        LoadScenario sc = scenario(5, 500 * USEC_PER_MSEC, 5 * SEC, &ws);
+        json_t *w;
+        LoadResult *res;
+
+        faults("seed=1");
+        ws.read_path = "/docs/elsewhere-${doc}";
+        res = run(&sc, 0, &w);
+        ok(res && w, "a run reading back documents that do not exist");
+        if (res && w) {
+                is_int(w_of(w, "documents_read"), 4, "a 404 is a read, of an empty document");
+                ok(w_of(w, "acknowledged") > 0, "some writes acknowledged: %lld", w_of(w, "acknowledged"));
+                is_int(w_of(w, "lost"), w_of(w, "acknowledged"), "each is lost");
+                ok(json_is_null(json_object_get(w, "read_error")), "no read failed");
+        }
+        json_decref(w);
+        load_result_free(res);
+        ws.read_path = "/api/items?doc=${doc}";
+        res = run(&sc, 0, &w);
+        ok(res && w, "a run whose reads answer JSON without /elements");
+        if (res && w) {
+                is_int(w_of(w, "documents_read"), 0, "no document counts as read");
+                is_int(w_of(w, "unread"), w_of(w, "acknowledged"), "each acknowledged write is unread");
+                is_int(w_of(w, "lost"), 0, "none lost");
+                const char *e = json_string_value(json_object_get(w, "read_error"));
+
+                ok(e && !strncmp(e, "/api/items?doc=", 15) && strstr(e, ": the answer has no array at \"/elements\""),
+                   "the first failed read is named, and why: %s", e ?: "(null)");
+        }
+        json_decref(w);
+        load_result_free(res);
+}
+
 static void expect_refused(LoadScenario sc, const char *want) {
         LoadRun *r = NULL;
         char *err = NULL;
@@ -334,6 +371,7 @@ int main(void) {
         test_stalled();
         test_invented();
         test_cancelled();
+        test_read_misses();
         stop_target();
         curl_glue_global_cleanup();
         return tap_done();

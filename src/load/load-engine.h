@@ -62,6 +62,8 @@ typedef struct LoadRequest {
  * conflicts_pointer; a cancelled or failed run reads nothing back.  Each
  * read is bounded by LOAD_READ_TIMEOUT_USEC or the scenario's timeout,
  * whichever is longer, and LOAD_READ_MAX_BYTES of body; a cancel stops it.
+ * A 404 reads an empty document; a read that fails (an error, another
+ * status, no JSON array at `elements`) leaves the document unread.
  * The verdict is the LoadResult's writes_json. */
 #define LOAD_READ_TIMEOUT_USEC (10ULL * 1000000ULL)
 #define LOAD_READ_MAX_BYTES    (64U << 20)

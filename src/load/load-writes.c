@@ -240,9 +240,9 @@ static int fetch(LoadRun *run, const char *method, const char *path, CurlBuffer 
 static void read_document(LoadWriteCheck *w, LoadRun *run, uint32_t doc, CurlBuffer *body) {
         char path[TEMPLATE_DOC_MAX + 4096], why[CURL_GLUE_REASON_MAX];
         TemplateVars v = { .doc = w->doc_names[doc] };
+        json_t *root, *elements;
         json_error_t jerr;
         long status = 0;
-        json_t *root;
 
         if (template_expand(w->read_path, &v, path, sizeof path) >= sizeof path) {
                 keep_error(&w->read_error, "read", "the expanded PATH is too long");
@@ -267,7 +267,15 @@ static void read_document(LoadWriteCheck *w, LoadRun *run, uint32_t doc, CurlBuf
                 keep_error(&w->read_error, path, why);
                 return;
         }
-        (void) write_book_observe_json(w->book, doc, json_pointer_get(root, w->elements));
+        elements = json_pointer_get(root, w->elements);
+        /* An answer without the array is a read that failed, not an empty
+         * document: counting its writes lost would blame the service for
+         * a wrong `elements`. */
+        if (!json_is_array(elements)) {
+                snprintf(why, sizeof why, "the answer has no array at \"%s\"", w->elements);
+                keep_error(&w->read_error, path, why);
+        } else
+                (void) write_book_observe_json(w->book, doc, elements);
         json_decref(root);
 }
 
