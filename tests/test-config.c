@@ -1352,6 +1352,101 @@ static void test_scenarios(void) {
         config_free(c);
 }
 
+/* The lost-write check's keys: defaults, values, the hand-over. */
+static void test_scenario_writes(void) {
+        const ScenarioConfig *sc;
+        LoadRequest *reqs = NULL;
+        LoadScenario ls;
+        char *errors = NULL;
+        Config *c = NULL;
+
+        is_int(load("[scenario w]\nmodel = closed\nusers = 3\nduration = 1s\nbase_url = http://127.0.0.1:1\n"
+                    "request = GET /docs/stats\nwrite = 4 POST /docs/${doc} {\"token\":\"${token}\"}\n"
+                    "read = GET /docs/${doc}\n[scenario d]\nmodel = closed\nusers = 3\nduration = 1s\n"
+                    "base_url = http://127.0.0.1:1\nwrite = PUT /d/${doc}/${token}\nread = GET /d/${doc}\n"
+                    "documents = 4096\nelements = /data/items\nconflicts_from = /stats /m~1n/0\nread_after = 0\n",
+                    &c, &errors), 0, "scenarios with write lines load");
+        if (errors)
+                printf("# %s", errors);
+        free(errors);
+        sc = config_find_scenario(c, "w");
+        ok(sc && sc->n_requests == 2 && !sc->requests[0].write && sc->requests[1].write &&
+           sc->requests[1].weight == 4, "a write line joins the weighted choice, marked a write");
+        ok(sc && sc->documents == 5 && !strcmp(sc->elements, "/elements") && sc->read_after_usec == 2 * USEC_PER_SEC &&
+           !sc->conflicts_path && !strcmp(sc->read_method, "GET") && !strcmp(sc->read_path, "/docs/${doc}"),
+           "defaults: documents 5, elements /elements, read_after 2s, no conflicts_from");
+        ok(sc && config_scenario_to_load(sc, 0, &ls, &reqs) == 0 && ls.writes && ls.writes->documents == 5 &&
+           ls.requests[1].write && !ls.requests[0].write && !strcmp(ls.writes->read_path, "/docs/${doc}") &&
+           ls.writes->read_after_usec == 2 * USEC_PER_SEC, "handed to the engine with its LoadWrites");
+        free(reqs);
+        sc = config_find_scenario(c, "d");
+        ok(sc && sc->documents == 4096 && !strcmp(sc->elements, "/data/items") && !strcmp(sc->conflicts_path, "/stats") &&
+           !strcmp(sc->conflicts_pointer, "/m~1n/0") && sc->read_after_usec == 0 && !strcmp(sc->read_method, "GET"),
+           "documents, elements, conflicts_from and read_after as given");
+        config_free(c);
+        c = NULL;
+        is_int(load("[scenario p]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n",
+                    &c, NULL), 0, "a scenario without write lines");
+        sc = config_find_scenario(c, "p");
+        ok(sc && config_scenario_to_load(sc, 0, &ls, &reqs) == 0 && !ls.writes, "has no LoadWrites");
+        free(reqs);
+        config_free(c);
+}
+
+static void test_scenario_write_errors(void) {
+        static const char head[] = "[scenario s]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\n";
+        static const char w[] = "write = POST /docs/${doc} {\"token\":\"${token}\"}\n";
+        char text[1024];
+
+        snprintf(text, sizeof text, "%swrite = POST /docs/${doc} {}\nread = GET /docs/${doc}\n", head);
+        expect_error(text, ":5: [scenario s] write: \"POST /docs/${doc} {}\" has no ${token} in its PATH or BODY: "
+                     "a write must carry its token", "a write without ${token}");
+        snprintf(text, sizeof text, "%s%s", head, w);
+        expect_error(text, ":1: [scenario s]: missing required key read (the scenario has write lines)",
+                     "write lines need a read");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/one\n", head, w);
+        expect_error(text, ":6: [scenario s] read: PATH \"/docs/one\" has no ${doc}: with documents = 5 each "
+                     "document is read by its name", "a read without ${doc} for several documents");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/one\ndocuments = 1\n", head, w);
+        {
+                Config *c = NULL;
+
+                is_int(load(text, &c, NULL), 0, "but one document may be read by a fixed path");
+                config_free(c);
+        }
+        snprintf(text, sizeof text, "%s%sread = /docs/${doc}\n", head, w);
+        expect_error(text, ":6: [scenario s] read: \"/docs/${doc}\" is not METHOD PATH (GET /docs/${doc})",
+                     "a read without a method");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${dox}\n", head, w);
+        expect_error(text, ":6: [scenario s] read: \"GET /docs/${dox}\" has a bad PATH template: unknown placeholder "
+                     "${dox} at offset 6 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}, ${doc}, ${token}; "
+                     "$$ for a literal $)", "a bad read template");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\ndocuments = 0\n", head, w);
+        expect_error(text, ":7: [scenario s] documents: \"0\" is below the minimum 1", "documents 0");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\ndocuments = 4097\n", head, w);
+        expect_error(text, ":7: [scenario s] documents: \"4097\" is above the maximum 4096", "documents 4097");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nelements = elements\n", head, w);
+        expect_error(text, ":7: [scenario s] elements: \"elements\" is not a JSON pointer (RFC 6901: \"\" or "
+                     "/a/0/b, with ~0 for ~ and ~1 for /)", "elements not a pointer");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nelements = /a~2\n", head, w);
+        expect_error(text, ":7: [scenario s] elements: \"/a~2\" is not a JSON pointer (RFC 6901: \"\" or /a/0/b, with ~0 for ~ and ~1 for /)",
+                     "a bad ~ escape");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nconflicts_from = /docs/stats\n", head, w);
+        expect_error(text, ":7: [scenario s] conflicts_from: \"/docs/stats\" is not PATH /POINTER (/docs/stats "
+                     "/conflicts)", "conflicts_from without a pointer");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nconflicts_from = /docs/stats conflicts\n", head, w);
+        expect_error(text, ":7: [scenario s] conflicts_from: \"/docs/stats conflicts\" has \"conflicts\", which is "
+                     "not a JSON pointer (RFC 6901: \"\" or /a/0/b, with ~0 for ~ and ~1 for /)", "conflicts_from with a bad pointer");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nread_after = 2 s\n", head, w);
+        expect_error(text, ":7: [scenario s] read_after: \"2 s\" is not a duration", "read_after not a duration");
+        snprintf(text, sizeof text, "%srequest = GET /\ndocuments = 3\n", head);
+        expect_error(text, ":6: [scenario s] documents: only with write lines (the lost-write check)",
+                     "documents without write lines");
+        snprintf(text, sizeof text, "%srequest = GET /\nread_after = 1s\n", head);
+        expect_error(text, ":6: [scenario s] read_after: only with write lines (the lost-write check)",
+                     "read_after without write lines");
+}
+
 /* Every value a scenario key can get wrong, each on its own line. */
 static void test_scenario_value_errors(const char *head) {
         static const struct {
@@ -1410,8 +1505,8 @@ static void test_scenario_errors(void) {
                      "method such as GET", "a request line with a lower-case method");
         expect_error("[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET /x/${sq}\nrate = 1/s\n"
                      "duration = 1s\n", ":3: [scenario s] request: \"GET /x/${sq}\" has a bad PATH template: "
-                     "unknown placeholder ${sq} at offset 3 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}; "
-                     "$$ for a literal $)", "a bad placeholder in a path");
+                     "unknown placeholder ${sq} at offset 3 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}, ${doc}, "
+                     "${token}; $$ for a literal $)", "a bad placeholder in a path");
         snprintf(text, sizeof text, "%srate = 1/s\nstages = 1s:1/s\n", head);
         expect_error(text, ":5: [scenario s] stages: rate and stages both set: give one of them", "rate and stages both");
         expect_error(head, ":1: [scenario s]: missing required key rate or stages (model = open)",
@@ -1629,11 +1724,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 63, "config_foreach_key visits every key of the table");
+        is_int(k.n, 69, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 14 && k.per_section[5] == 15,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 14 criterion and 15 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 14 && k.per_section[5] == 21,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 14 criterion and 21 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1677,7 +1772,10 @@ static const struct {
                       "[scenario ramp]\nbase_url = http://127.0.0.1:4\nstages = 1s:0/s..5/s, 1s:5/s\n"
                       "request = GET /c\n"
                       "[scenario closed]\nmodel = closed\nbase_url = http://127.0.0.1:4\nusers = 3\n"
-                      "think = 1s..2s\nramp_up = 1s\nduration = 5s\nrequest = GET /d\n" },
+                      "think = 1s..2s\nramp_up = 1s\nduration = 5s\nrequest = GET /d\n"
+                      "write = 2 POST /w/${doc} {\"t\": \"${token}\"}\nwrite = PUT /w/${doc}/${token}\n"
+                      "documents = 3\nread = GET /w/${doc}\nelements = /e\nconflicts_from = /s /c\n"
+                      "read_after = 1s\n" },
 };
 
 static void check_key_is_set(const char *section, const char *key, const char *def, void *userdata) {
@@ -1828,6 +1926,8 @@ int main(void) {
         test_scenarios();
         test_scenario_errors();
         test_scenario_body_file();
+        test_scenario_writes();
+        test_scenario_write_errors();
         test_foreach_and_strings();
         test_free_every_key();
         test_parse_is_linear();

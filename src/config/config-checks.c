@@ -3,6 +3,7 @@
  * checked again against the others. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,10 +235,38 @@ static void scenario_check_closed(Parser *p, const Section *s, const ScenarioCon
                                   "duration", sc->duration_usec, "at least");
 }
 
+static const char *const write_keys[] = { "documents", "read", "elements", "conflicts_from", "read_after" };
+
+/* Write lines need a read that names each document; the lost-write
+ * check's other keys need write lines. */
+static void scenario_check_writes(Parser *p, const Section *s, const ScenarioConfig *sc) {
+        bool writes = key_line(s, "write") > 0;
+        unsigned read_line = key_line(s, "read");
+
+        if (key_line(s, "request") == 0 && !writes) {
+                config_parser_error(p, s->line, s, NULL, "missing required key request");
+                return;
+        }
+        if (!writes) {
+                for (size_t i = 0; i < ELEMENTSOF(write_keys); i++)
+                        if (key_line(s, write_keys[i]) > 0)
+                                config_parser_error(p, key_line(s, write_keys[i]), s, write_keys[i],
+                                                    "only with write lines (the lost-write check)");
+                return;
+        }
+        if (read_line == 0)
+                config_parser_error(p, s->line, s, NULL, "missing required key read (the scenario has write lines)");
+        else if (key_valid(s, "read") && key_valid(s, "documents") && sc->documents > 1 &&
+                 !strstr(sc->read_path, "${doc}"))
+                config_parser_error(p, read_line, s, "read", "PATH \"%s\" has no ${doc}: with documents = %" PRIu64
+                                    " each document is read by its name", sc->read_path, sc->documents);
+}
+
 static void scenario_check(Parser *p, const Section *s) {
         ScenarioConfig *sc = &p->config->scenarios[s->index];
 
         section_check_required(p, s, 0);
+        scenario_check_writes(p, s, sc);
         if (key_line(s, "model") > 0 && !key_valid(s, "model"))
                 return;
         scenario_check_other_keys(p, s, sc->model);

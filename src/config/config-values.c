@@ -603,6 +603,10 @@ static const struct {
         [CONFIG_BOOLEAN] = { parse_boolean, NULL },
         [CONFIG_SCHEDULE] = { config_parse_schedule, owned_field },
         [CONFIG_ACU] = { parse_acu, NULL },
+        [CONFIG_WRITE] = { config_parse_write, NULL, config_release_requests },
+        [CONFIG_READ] = { config_parse_read, NULL, config_release_read },
+        [CONFIG_JSON_POINTER] = { config_parse_json_pointer, owned_field },
+        [CONFIG_CONFLICTS_FROM] = { config_parse_conflicts_from, NULL, config_release_conflicts_from },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {

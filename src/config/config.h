@@ -137,6 +137,7 @@ typedef struct ScenarioRequest {
         char *name;                  /* "METHOD PATH", for per-request figures */
         Template *path_template;     /* compiled from path */
         Template *body_template;     /* compiled from body; NULL without one */
+        bool write;                  /* a `write` line: part of the lost-write check */
 } ScenarioRequest;
 
 /* `think = MIN..MAX` (or one duration: MIN = MAX). */
@@ -168,6 +169,13 @@ typedef struct ScenarioConfig {
         char *schedule;              /* `schedule` as written; NULL: run only when asked */
         CronExpr cron;               /* parsed from schedule (local time zone, load/cron.h) */
         bool enabled;                /* `enabled`: false keeps the schedule from firing */
+        /* The lost-write check (issue 8), for a scenario with `write`
+         * lines (in `requests`, write set): load/load-engine.h's LoadWrites. */
+        uint64_t documents;
+        char *read_method, *read_path;       /* `read = METHOD PATH` */
+        char *elements;                      /* RFC 6901 pointer */
+        char *conflicts_path, *conflicts_pointer;  /* `conflicts_from = PATH /pointer`; NULL: none */
+        uint64_t read_after_usec;
 } ScenarioConfig;
 
 typedef struct Config {
@@ -206,7 +214,8 @@ const ScenarioConfig *config_find_scenario(const Config *c, const char *name);
 /* Fills *ret with what load_run_start() needs to run scenario `sc`:
  * pointers into `sc` (which must outlive the call to load_run_start()) and
  * into a new array of requests that the caller frees with free() once the
- * run is started (*ret_requests).  `duration_usec`, when not 0, shortens
+ * run is started (*ret_requests; the lost-write check's LoadWrites, when the
+ * scenario has write lines, lives in the same block).  `duration_usec`, when not 0, shortens
  * the run to that (the open model's schedule is cut there).  PATH and BODY
  * go to it as written, template text: load_run_start() compiles its own
  * copy (path_template and body_template stay the config's, for checking

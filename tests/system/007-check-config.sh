@@ -210,4 +210,28 @@ printf '[daemon]\ndatabase = /nonexistent/dir/pw.db\nlisten = 127.0.0.1:%s\n' "$
 out=$("$PERFWATCHD" --config "$WORK/nodb.conf" 2>&1); rc=$?
 check "an unopenable database exits 1" test "$rc" = 1
 check "and names the database file" grep -q "/nonexistent/dir/pw.db" <<<"$out"
+# The lost-write check's keys: a write without its token, write lines
+# without a read, a bad JSON pointer, documents out of range, a key of the
+# check without write lines; each on its own line.
+{
+        printf '[scenario w]\nmodel = closed\nusers = 2\nduration = 1s\n'     # 1-4
+        printf 'base_url = http://127.0.0.1:1\n'                              # 5
+        printf 'write = POST /docs/${doc} {}\n'                               # 6
+        printf 'documents = 5000\n'                                           # 7
+        printf 'elements = elements\n'                                        # 8
+        printf '[scenario r]\nmodel = closed\nusers = 2\nduration = 1s\n'     # 9-12
+        printf 'base_url = http://127.0.0.1:1\nrequest = GET /\n'             # 13-14
+        printf 'read_after = 1s\n'                                            # 15
+} >"$WORK/writes.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/writes.conf" 2>&1); rc=$?
+diag "$out"
+check "bad lost-write keys exit 1" test "$rc" = 1
+check "a write without \${token} is reported on its line" \
+        grep -qF "writes.conf:6: [scenario w] write: \"POST /docs/\${doc} {}\" has no \${token} in its PATH or BODY" <<<"$out"
+check "documents out of range" grep -qF "writes.conf:7: [scenario w] documents: \"5000\" is above the maximum 4096" <<<"$out"
+check "elements not a JSON pointer" grep -qF "writes.conf:8: [scenario w] elements: \"elements\" is not a JSON pointer" <<<"$out"
+check "write lines need a read" \
+        grep -qF "writes.conf:1: [scenario w]: missing required key read (the scenario has write lines)" <<<"$out"
+check "read_after without write lines" \
+        grep -qF "writes.conf:15: [scenario r] read_after: only with write lines (the lost-write check)" <<<"$out"
 done_testing
