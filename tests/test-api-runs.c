@@ -505,7 +505,7 @@ static const char *const run_keys[] = {
 };
 
 static void test_run(void) {
-        char path[64];
+        char path[64], want[160];
         const json_t *get_req;
         size_t n_keys = 0;
         bool all = true;
@@ -553,7 +553,9 @@ static void test_run(void) {
         snprintf(path, sizeof path, "/v1/runs/%" PRId64 "?format=text", id_peak);
         r = get(path);
         is_int(r.code, 200, "as text: 200");
-        ok(r.body && strstr(r.body, "Scenario peak (open model): completed after 10.0s"), "the summary's head");
+        snprintf(want, sizeof want, "Run %" PRId64 ": started 2023-11-14T22:13:20Z, ended 2023-11-14T22:13:30Z\n"
+                 "Scenario peak (open model): completed after 10.0s\n", id_peak);
+        ok(r.body && strncmp(r.body, want, strlen(want)) == 0, "the summary's head: the run, when, the scenario");
         ok(r.body && strstr(r.body, "2000 requests, 1990 ok, 10 errors"), "its counts");
         ok(r.body && strstr(r.body, "get: p50"), "its per-request line");
         reply_clear(&r);

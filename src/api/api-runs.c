@@ -290,6 +290,18 @@ void api_route_runs(Request *r) {
 
 /* ------------------------------------------------------- GET /v1/runs/ID */
 
+/* The text summary's first line: which run, and when (load-report.c's
+ * summary names the scenario only, as perfwatchd --run prints it). */
+static void text_run_head(FILE *f, const StoreRun *run) {
+        char b1[64], b2[64];
+
+        fprintf(f, "Run %" PRId64 ": started %s, ended %s\n", run->id,
+                units_format_iso8601((uint64_t) run->started_at_ms * USEC_PER_MSEC, b1, sizeof b1),
+                run->ended_at_ms > 0 ? units_format_iso8601((uint64_t) run->ended_at_ms * USEC_PER_MSEC, b2,
+                                                            sizeof b2)
+                                     : "-");
+}
+
 /* The run as load-report.c writes it, JSON (with extra and url) or text. */
 static void reply_record(Request *r, const StoreRunRecord *rec) {
         LoadReportInfo info;
@@ -310,6 +322,8 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
         }
         if (r->text) {
                 f = open_memstream(&buf, &len);
+                if (f)
+                        text_run_head(f, &rec->run);
                 if (f && load_report_text(&res, &info, f) >= 0 && fclose(f) == 0)
                         api_reply_take(r, MHD_HTTP_OK, TYPE_TEXT, buf, len);
                 else {
