@@ -107,12 +107,13 @@ check "its per-second series load.long.ok add up to its ok" wait_until 5 sums ok
 check "its histograms are stored" test "$(sql "SELECT count(*) >= 3 FROM run_histograms WHERE run_id = $ID1")" = 1
 check "ended well before its 40 s" test "$(jq -r '.duration_s < 15' <<<"$J")" = true
 T=$(curl -s --max-time 5 "$PW$LOC?format=text")
-diag "$(head -3 <<<"$T")"
+diag "$(head -4 <<<"$T")"
 line() { sed -n "$1p" <<<"$T"; }
 check "?format=text: its first line names the run and when" \
         grep -qE "^Run $ID1: started [0-9T:-]+Z, ended [0-9T:-]+Z$" <<<"$(line 1)"
-check "then the scenario and its state" grep -qE '^Scenario long \(open model\): cancelled after [0-9.]+s$' <<<"$(line 2)"
-check "then its counts" grep -q "^  $(jq -r .requests <<<"$J") requests, $(jq -r .ok <<<"$J") ok, " <<<"$(line 3)"
+check "then who stopped it" test "$(line 2)" = "Stopped: cancelled through the API"
+check "then the scenario and its state" grep -qE '^Scenario long \(open model\): cancelled after [0-9.]+s$' <<<"$(line 3)"
+check "then its counts" grep -q "^  $(jq -r .requests <<<"$J") requests, $(jq -r .ok <<<"$J") ok, " <<<"$(line 4)"
 check "and the latency from the intended start" grep -q '^  from the intended start ' <<<"$T"
 check "GET /v1/scenarios: no active run, last_run is the cancelled one" \
         test "$(jget "$PW/v1/scenarios" '.scenarios[] | select(.name == "long") | "\(.active_run) \(.last_run.id) \(.last_run.state) \(.last_run.latency_ms.p95 | type)"')" \
