@@ -505,7 +505,7 @@ static const char *const run_keys[] = {
 };
 
 static void test_run(void) {
-        char path[64];
+        char path[64], want[160];
         const json_t *get_req;
         size_t n_keys = 0;
         bool all = true;
@@ -553,9 +553,12 @@ static void test_run(void) {
         snprintf(path, sizeof path, "/v1/runs/%" PRId64 "?format=text", id_peak);
         r = get(path);
         is_int(r.code, 200, "as text: 200");
-        ok(r.body && strstr(r.body, "Scenario peak (open model): completed after 10.0s"), "the summary's head");
+        snprintf(want, sizeof want, "Run %" PRId64 ": started 2023-11-14T22:13:20Z, ended 2023-11-14T22:13:30Z\n"
+                 "Scenario peak (open model): completed after 10.0s\n", id_peak);
+        ok(r.body && strncmp(r.body, want, strlen(want)) == 0, "the summary's head: the run, when, the scenario");
         ok(r.body && strstr(r.body, "2000 requests, 1990 ok, 10 errors"), "its counts");
         ok(r.body && strstr(r.body, "get: p50"), "its per-request line");
+        ok(r.body && !strstr(r.body, "Stopped:"), "a completed run: no Stopped line");
         reply_clear(&r);
 
         snprintf(path, sizeof path, "/v1/runs/%" PRId64, id_spike);
@@ -563,6 +566,14 @@ static void test_run(void) {
         is_str(json_string_value(json_object_get(r.json, "state")), "cancelled", "a cancelled run");
         ok(json_is_null(json_object_get(r.json, "target_rps")), "closed model: target_rps null");
         is_str(json_string_value(json_object_get(r.json, "reason")), "cancelled through the API", "its reason");
+        reply_clear(&r);
+        snprintf(path, sizeof path, "/v1/runs/%" PRId64 "?format=text", id_spike);
+        r = get(path);
+        snprintf(want, sizeof want, "Run %" PRId64 ": started 2023-11-14T22:15:00Z, ended 2023-11-14T22:15:02Z\n"
+                 "Stopped: cancelled through the API\nScenario spike (closed model): cancelled after 2.0s\n",
+                 id_spike);
+        ok(r.body && strncmp(r.body, want, strlen(want)) == 0, "a cancelled run's text says who stopped it");
+        ok(r.body && !strstr(r.body, "First error"), "and does not call that a first error");
         reply_clear(&r);
 
         r = get("/v1/runs/99");

@@ -209,7 +209,7 @@ static void test_defaults(void) {
         } builtins[] = {
                 { "latency_p95", CRITERION_RUN_LATENCY, CRITERION_LT, 300, "ms", 5 * USEC_PER_MIN },
                 { "memory", CRITERION_SERIES, CRITERION_LT, 536870912, "bytes", 5 * USEC_PER_MIN },
-                { "acu_scaling", CRITERION_NO_SOURCE, CRITERION_LT, NAN, NULL, 5 * USEC_PER_MIN },
+                { "acu_scaling", CRITERION_RUN_ACU, CRITERION_LT, NAN, NULL, USEC_PER_DAY },
                 { "zero_data_loss", CRITERION_RUN_WRITES, CRITERION_LE, 0, "writes", USEC_PER_DAY },
         };
         Config *c = NULL;
@@ -248,6 +248,18 @@ static void test_defaults(void) {
         is_int(c->n_criteria > 3 ? c->criteria[3].min_conflicts : 0, 1000, "with min_conflicts 1000");
         ok(c->n_criteria > 3 && c->criteria[3].no_scenario, "and knows the file has no [scenario crdt]");
         is_str(c->criteria[0].scenario, "peak", "latency_p95 still judges scenario peak");
+        if (c->n_criteria > 2) {
+                const CriterionConfig *a = &c->criteria[2];
+
+                ok(!a->series, "without a [capacity] section acu_scaling has no series");
+                ok(a->scenario && !strcmp(a->scenario, "spike") && c->criteria[0].scenario &&
+                   !strcmp(c->criteria[0].scenario, "peak"),
+                   "acu_scaling judges scenario spike, latency_p95 peak");
+                ok(a->no_scenario, "and knows there is no [scenario spike]");
+                ok(a->settle_usec == 10 * USEC_PER_MIN && a->scale_up_within_usec == 5 * USEC_PER_MIN &&
+                   a->scale_to == 16 && a->min_acu == 2 && a->max_acu == 16 && a->max_gap_usec == 3 * USEC_PER_MIN,
+                   "acu_scaling: settle 10m, scale_to 16 within 5m, [2, 16] ACU, max_gap 3m");
+        }
         config_free(c);
 }
 
@@ -512,8 +524,8 @@ static void test_suggestions(void) {
                      "a key in the wrong case is suggested");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nwindw = 1h\n",
                      ":5: [criterion c] windw: unknown key, did you mean \"window\"? (one of: series, statistic, op, "
-                     "threshold, window, max_age, scenario, min_requests, min_conflicts, enabled)",
-                     "a missing letter is suggested");
+                     "threshold, window, max_age, scenario, min_requests, min_conflicts, settle, scale_to, "
+                     "scale_up_within, min_acu, max_acu, enabled)", "a missing letter is suggested");
         expect_error("[critrion c]\n",
                      ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
                      "target, postgres, capacity, criterion, scenario)", "a misspelt section kind is suggested");
@@ -567,15 +579,25 @@ static void test_criterion_errors(void) {
         expect_error("[criterion zero_data_loss]\nwindow = 1h\n",
                      ":2: [criterion zero_data_loss] window: not supported for this criterion yet",
                      "zero_data_loss judges a run, not a window");
-        expect_error("[criterion acu_scaling]\nseries = x\n",
-                     ":2: [criterion acu_scaling] series: not supported for this criterion yet",
-                     "series on acu_scaling");
+        expect_error("[criterion acu_scaling]\nwindow = 1h\n",
+                     ":2: [criterion acu_scaling] window: not supported for this criterion yet",
+                     "acu_scaling judges a run's window, not a window from now");
+        expect_error("[criterion acu_scaling]\nmin_requests = 5\n",
+                     ":2: [criterion acu_scaling] min_requests: not supported for this criterion yet",
+                     "min_requests is latency_p95's");
+        expect_error("[criterion latency_p95]\nsettle = 5m\n",
+                     ":2: [criterion latency_p95] settle: not supported for this criterion yet",
+                     "settle is acu_scaling's");
+        expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\nscale_to = 4\n",
+                     ":5: [criterion c] scale_to: not supported for this criterion yet",
+                     "scale_to on a user criterion");
         expect_error("[criterion acu_scaling]\nthreshold = 5\n",
                      ":2: [criterion acu_scaling] threshold: not supported for this criterion yet",
                      "acu_scaling is a range check and takes no threshold");
         expect_error("[criterion c]\nseries = s\nop = <\nthreshold = 1\ncolour = red\n",
                      ":5: [criterion c] colour: unknown key (one of: series, statistic, op, threshold, window, "
-                     "max_age, scenario, min_requests, min_conflicts, enabled)", "an unknown criterion key");
+                     "max_age, scenario, min_requests, min_conflicts, settle, scale_to, scale_up_within, min_acu, "
+                     "max_acu, enabled)", "an unknown criterion key");
         expect_error("[criterion memory]\nscenario = peak\n",
                      ":2: [criterion memory] scenario: not supported for this criterion yet",
                      "scenario on a series criterion");
@@ -606,6 +628,98 @@ static void test_latency_scenario_errors(void) {
         expect_error("[criterion latency_p95]\nenabled = no\nscenario = peek\n",
                      ":3: [criterion latency_p95] scenario: no [scenario peek] section (the file has no [scenario] "
                      "section)", "a typo is an error even with the criterion turned off");
+}
+
+/* ---------------------------------------------------------------- acu_scaling */
+
+#define CW_SECTION(name, period) \
+        "[capacity " name "]\nsource = cloudwatch\nregion = eu-west-1\ncluster = x\nperiod = " period "\n"
+#define SPIKE "[scenario spike]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+
+static void test_acu_keys(void) {
+        const CriterionConfig *a;
+        Config *c = NULL;
+        char *errors = NULL;
+
+        is_int(load(CW_SECTION("db", "10s") SPIKE                                     /* 1-10 */
+                    "[criterion acu_scaling]\nsettle = 30s\nscale_to = 8\nscale_up_within = 90s\n"
+                    "min_acu = 0.5\nmax_acu = 8\nmax_age = 2h\n", &c, &errors), 0,
+           "[criterion acu_scaling] with every key of its own loads");
+        if (errors)
+                printf("# %s", errors);
+        free(errors);
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        if (a) {
+                is_str(a->series, "aurora.db.acu", "the only [capacity] section's ACU series is the default");
+                ok(!a->no_scenario && !strcmp(a->scenario, "spike"), "[scenario spike] exists");
+                ok(a->settle_usec == 30 * USEC_PER_SEC && a->scale_up_within_usec == 90 * USEC_PER_SEC &&
+                   a->scale_to == 8 && a->min_acu == 0.5 && a->max_acu == 8 && a->max_age_usec == 2 * USEC_PER_HOUR,
+                   "settle 30s, scale_to 8 within 90s, [0.5, 8] ACU, max_age 2h");
+                is_int(a->max_gap_usec, 30 * USEC_PER_SEC, "max_gap: three of the source's 10s periods");
+        }
+        c = config_free(c);
+
+        is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m")
+                    "[capacity s]\nsource = sql\npostgres = p\nquery = select 1\ninterval = 7s\n"
+                    "[postgres p]\nconninfo = host=127.0.0.1\n"
+                    "[criterion acu_scaling]\nseries = aurora.s.acu\nscenario = spike\n" SPIKE, &c, NULL), 0,
+           "several [capacity] sections and series = one of them loads");
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        if (a) {
+                is_str(a->series, "aurora.s.acu", "the series is the one set");
+                is_int(a->max_gap_usec, 21 * USEC_PER_SEC, "max_gap: three of the sql source's 7s intervals");
+        }
+        c = config_free(c);
+        is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m"), &c, NULL), 0,
+           "two [capacity] sections without a [criterion acu_scaling] load");
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        ok(a && !a->series && a->several_capacity, "acu_scaling has no series then, and knows there are several");
+        c = config_free(c);
+        is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m") "[criterion acu_scaling]\nenabled = no\n", &c, NULL),
+           0, "nor with acu_scaling turned off");
+        c = config_free(c);
+        is_int(load("[criterion acu_scaling]\nseries = my.acu\n", &c, NULL), 0, "a series of no [capacity] loads");
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        ok(a && a->max_gap_usec == 3 * USEC_PER_MIN && a->no_scenario, "with max_gap 3m, and no [scenario spike]");
+        config_free(c);
+}
+
+static void test_acu_errors(void) {
+        expect_error(CW_SECTION("a", "1m") CW_SECTION("b", "1m") "[criterion acu_scaling]\nsettle = 1m\n",
+                     ":11: [criterion acu_scaling]: missing required key series: several [capacity] sections (a, b), "
+                     "e.g. series = aurora.a.acu", "and with a [criterion acu_scaling] without series, at its header");
+        expect_error("[criterion acu_scaling]\nscale_to = 20\n",
+                     ":2: [criterion acu_scaling] scale_to: scale_to 20 is above max_acu 16: it could never be met",
+                     "scale_to above the default max_acu");
+        expect_error("[criterion acu_scaling]\nscale_to = 1\n",
+                     ":2: [criterion acu_scaling] scale_to: scale_to 1 is below min_acu 2: it could never be met",
+                     "scale_to below the default min_acu");
+        expect_error("[criterion acu_scaling]\nscale_to = 8\nmax_acu = 4\n",
+                     ":3: [criterion acu_scaling] max_acu: scale_to 8 is above max_acu 4: it could never be met",
+                     "a max_acu below scale_to, at the later line");
+        expect_error("[criterion acu_scaling]\nmax_acu = 1\nmin_acu = 1.5\n",
+                     ":3: [criterion acu_scaling] min_acu: min_acu 1.5 is above max_acu 1",
+                     "min_acu above max_acu");
+        expect_error("[criterion acu_scaling]\nmin_acu = -1\n",
+                     ":2: [criterion acu_scaling] min_acu: \"-1\" is not a number of ACU (such as 2 or 0.5)",
+                     "a negative min_acu");
+        expect_error("[criterion acu_scaling]\nmax_acu = 300\n",
+                     ":2: [criterion acu_scaling] max_acu: \"300\" is above the maximum 256", "max_acu beyond Aurora's 256");
+        expect_error("[criterion acu_scaling]\nscale_to = 1e3\n",
+                     ":2: [criterion acu_scaling] scale_to: \"1e3\" is not a number of ACU (such as 2 or 0.5)",
+                     "an exponent");
+        expect_error("[criterion acu_scaling]\nsettle = -5m\n",
+                     ":2: [criterion acu_scaling] settle: \"-5m\" is not a duration", "a negative settle");
+        expect_error("[criterion acu_scaling]\nscale_up_within = 0\n",
+                     ":2: [criterion acu_scaling] scale_up_within: \"0\" is below the minimum 1s",
+                     "scale_up_within of 0");
+        expect_error("[criterion acu_scaling]\nsettle = 2d\n",
+                     ":2: [criterion acu_scaling] settle: \"2d\" is above the maximum 1d", "settle beyond a day");
+        expect_error("[criterion acu_scaling]\nscenario = spkie\n" SPIKE,
+                     ":2: [criterion acu_scaling] scenario: no [scenario spkie] section, did you mean \"spike\"? "
+                     "(one of: spike)", "a misspelt scenario, as latency_p95's");
+        expect_error("[criterion acu_scaling]\nseries = \n", ":2: [criterion acu_scaling] series: \"\" is empty",
+                     "an empty series");
 }
 
 static void test_enabled(void) {
@@ -1308,6 +1422,101 @@ static void test_scenarios(void) {
         config_free(c);
 }
 
+/* The lost-write check's keys: defaults, values, the hand-over. */
+static void test_scenario_writes(void) {
+        const ScenarioConfig *sc;
+        LoadRequest *reqs = NULL;
+        LoadScenario ls;
+        char *errors = NULL;
+        Config *c = NULL;
+
+        is_int(load("[scenario w]\nmodel = closed\nusers = 3\nduration = 1s\nbase_url = http://127.0.0.1:1\n"
+                    "request = GET /docs/stats\nwrite = 4 POST /docs/${doc} {\"token\":\"${token}\"}\n"
+                    "read = GET /docs/${doc}\n[scenario d]\nmodel = closed\nusers = 3\nduration = 1s\n"
+                    "base_url = http://127.0.0.1:1\nwrite = PUT /d/${doc}/${token}\nread = GET /d/${doc}\n"
+                    "documents = 4096\nelements = /data/items\nconflicts_from = /stats /m~1n/0\nread_after = 0\n",
+                    &c, &errors), 0, "scenarios with write lines load");
+        if (errors)
+                printf("# %s", errors);
+        free(errors);
+        sc = config_find_scenario(c, "w");
+        ok(sc && sc->n_requests == 2 && !sc->requests[0].write && sc->requests[1].write &&
+           sc->requests[1].weight == 4, "a write line joins the weighted choice, marked a write");
+        ok(sc && sc->documents == 5 && !strcmp(sc->elements, "/elements") && sc->read_after_usec == 2 * USEC_PER_SEC &&
+           !sc->conflicts_path && !strcmp(sc->read_method, "GET") && !strcmp(sc->read_path, "/docs/${doc}"),
+           "defaults: documents 5, elements /elements, read_after 2s, no conflicts_from");
+        ok(sc && config_scenario_to_load(sc, 0, &ls, &reqs) == 0 && ls.writes && ls.writes->documents == 5 &&
+           ls.requests[1].write && !ls.requests[0].write && !strcmp(ls.writes->read_path, "/docs/${doc}") &&
+           ls.writes->read_after_usec == 2 * USEC_PER_SEC, "handed to the engine with its LoadWrites");
+        free(reqs);
+        sc = config_find_scenario(c, "d");
+        ok(sc && sc->documents == 4096 && !strcmp(sc->elements, "/data/items") && !strcmp(sc->conflicts_path, "/stats") &&
+           !strcmp(sc->conflicts_pointer, "/m~1n/0") && sc->read_after_usec == 0 && !strcmp(sc->read_method, "GET"),
+           "documents, elements, conflicts_from and read_after as given");
+        config_free(c);
+        c = NULL;
+        is_int(load("[scenario p]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n",
+                    &c, NULL), 0, "a scenario without write lines");
+        sc = config_find_scenario(c, "p");
+        ok(sc && config_scenario_to_load(sc, 0, &ls, &reqs) == 0 && !ls.writes, "has no LoadWrites");
+        free(reqs);
+        config_free(c);
+}
+
+static void test_scenario_write_errors(void) {
+        static const char head[] = "[scenario s]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\n";
+        static const char w[] = "write = POST /docs/${doc} {\"token\":\"${token}\"}\n";
+        char text[1024];
+
+        snprintf(text, sizeof text, "%swrite = POST /docs/${doc} {}\nread = GET /docs/${doc}\n", head);
+        expect_error(text, ":5: [scenario s] write: \"POST /docs/${doc} {}\" has no ${token} in its PATH or BODY: "
+                     "a write must carry its token", "a write without ${token}");
+        snprintf(text, sizeof text, "%s%s", head, w);
+        expect_error(text, ":1: [scenario s]: missing required key read (the scenario has write lines)",
+                     "write lines need a read");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/one\n", head, w);
+        expect_error(text, ":6: [scenario s] read: PATH \"/docs/one\" has no ${doc}: with documents = 5 each "
+                     "document is read by its name", "a read without ${doc} for several documents");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/one\ndocuments = 1\n", head, w);
+        {
+                Config *c = NULL;
+
+                is_int(load(text, &c, NULL), 0, "but one document may be read by a fixed path");
+                config_free(c);
+        }
+        snprintf(text, sizeof text, "%s%sread = /docs/${doc}\n", head, w);
+        expect_error(text, ":6: [scenario s] read: \"/docs/${doc}\" is not METHOD PATH (GET /docs/${doc})",
+                     "a read without a method");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${dox}\n", head, w);
+        expect_error(text, ":6: [scenario s] read: \"GET /docs/${dox}\" has a bad PATH template: unknown placeholder "
+                     "${dox} at offset 6 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}, ${doc}, ${token}; "
+                     "$$ for a literal $)", "a bad read template");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\ndocuments = 0\n", head, w);
+        expect_error(text, ":7: [scenario s] documents: \"0\" is below the minimum 1", "documents 0");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\ndocuments = 4097\n", head, w);
+        expect_error(text, ":7: [scenario s] documents: \"4097\" is above the maximum 4096", "documents 4097");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nelements = elements\n", head, w);
+        expect_error(text, ":7: [scenario s] elements: \"elements\" is not a JSON pointer (RFC 6901: \"\" or "
+                     "/a/0/b, with ~0 for ~ and ~1 for /)", "elements not a pointer");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nelements = /a~2\n", head, w);
+        expect_error(text, ":7: [scenario s] elements: \"/a~2\" is not a JSON pointer (RFC 6901: \"\" or /a/0/b, with ~0 for ~ and ~1 for /)",
+                     "a bad ~ escape");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nconflicts_from = /docs/stats\n", head, w);
+        expect_error(text, ":7: [scenario s] conflicts_from: \"/docs/stats\" is not PATH /POINTER (/docs/stats "
+                     "/conflicts)", "conflicts_from without a pointer");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nconflicts_from = /docs/stats conflicts\n", head, w);
+        expect_error(text, ":7: [scenario s] conflicts_from: \"/docs/stats conflicts\" has \"conflicts\", which is "
+                     "not a JSON pointer (RFC 6901: \"\" or /a/0/b, with ~0 for ~ and ~1 for /)", "conflicts_from with a bad pointer");
+        snprintf(text, sizeof text, "%s%sread = GET /docs/${doc}\nread_after = 2 s\n", head, w);
+        expect_error(text, ":7: [scenario s] read_after: \"2 s\" is not a duration", "read_after not a duration");
+        snprintf(text, sizeof text, "%srequest = GET /\ndocuments = 3\n", head);
+        expect_error(text, ":6: [scenario s] documents: only with write lines (the lost-write check)",
+                     "documents without write lines");
+        snprintf(text, sizeof text, "%srequest = GET /\nread_after = 1s\n", head);
+        expect_error(text, ":6: [scenario s] read_after: only with write lines (the lost-write check)",
+                     "read_after without write lines");
+}
+
 /* Every value a scenario key can get wrong, each on its own line. */
 static void test_scenario_value_errors(const char *head) {
         static const struct {
@@ -1366,8 +1575,8 @@ static void test_scenario_errors(void) {
                      "method such as GET", "a request line with a lower-case method");
         expect_error("[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET /x/${sq}\nrate = 1/s\n"
                      "duration = 1s\n", ":3: [scenario s] request: \"GET /x/${sq}\" has a bad PATH template: "
-                     "unknown placeholder ${sq} at offset 3 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}; "
-                     "$$ for a literal $)", "a bad placeholder in a path");
+                     "unknown placeholder ${sq} at offset 3 (known: ${seq}, ${user}, ${uuid}, ${rand:N}, ${env:NAME}, ${doc}, "
+                     "${token}; $$ for a literal $)", "a bad placeholder in a path");
         snprintf(text, sizeof text, "%srate = 1/s\nstages = 1s:1/s\n", head);
         expect_error(text, ":5: [scenario s] stages: rate and stages both set: give one of them", "rate and stages both");
         expect_error(head, ":1: [scenario s]: missing required key rate or stages (model = open)",
@@ -1585,11 +1794,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 59, "config_foreach_key visits every key of the table");
+        is_int(k.n, 70, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 10 && k.per_section[5] == 15,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 10 criterion and 15 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 21,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion and 21 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1624,7 +1833,9 @@ static const struct {
                        "threshold = 1GiB\nwindow = 2h\nmax_age = 2m\n"
                        "[criterion mine]\nseries = go.go.NumGC\nop = >\nthreshold = 5\n"
                        "[criterion latency_p95]\nscenario = ramp\nmin_requests = 10\nenabled = no\n"
-                       "[criterion zero_data_loss]\nscenario = open\nmin_conflicts = 0\nmax_age = 2h\n" },
+                       "[criterion zero_data_loss]\nscenario = open\nmin_conflicts = 0\nmax_age = 2h\n"
+                       "[criterion acu_scaling]\nseries = aurora.cw.acu\nsettle = 1m\nscale_to = 8\n"
+                       "scale_up_within = 2m\nmin_acu = 1\nmax_acu = 8\n" },
         { "scenario", "[scenario open]\nmodel = open\nbase_url = http://127.0.0.1:4\nrate = 5/s\nduration = 2s\n"
                       "timeout = 2s\nmax_inflight = 20\nrequest = 2 POST /a/${seq} {\"id\": \"${uuid}\"}\n"
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
@@ -1632,7 +1843,10 @@ static const struct {
                       "[scenario ramp]\nbase_url = http://127.0.0.1:4\nstages = 1s:0/s..5/s, 1s:5/s\n"
                       "request = GET /c\n"
                       "[scenario closed]\nmodel = closed\nbase_url = http://127.0.0.1:4\nusers = 3\n"
-                      "think = 1s..2s\nramp_up = 1s\nduration = 5s\nrequest = GET /d\n" },
+                      "think = 1s..2s\nramp_up = 1s\nduration = 5s\nrequest = GET /d\n"
+                      "write = 2 POST /w/${doc} {\"t\": \"${token}\"}\nwrite = PUT /w/${doc}/${token}\n"
+                      "documents = 3\nread = GET /w/${doc}\nelements = /e\nconflicts_from = /s /c\n"
+                      "read_after = 1s\n" },
 };
 
 static void check_key_is_set(const char *section, const char *key, const char *def, void *userdata) {
@@ -1756,6 +1970,8 @@ int main(void) {
         test_section_errors();
         test_criterion_errors();
         test_latency_keys();
+        test_acu_keys();
+        test_acu_errors();
         test_enabled();
         test_writes_keys();
         test_writes_errors();
@@ -1783,6 +1999,8 @@ int main(void) {
         test_scenarios();
         test_scenario_errors();
         test_scenario_body_file();
+        test_scenario_writes();
+        test_scenario_write_errors();
         test_foreach_and_strings();
         test_free_every_key();
         test_parse_is_linear();

@@ -1,7 +1,9 @@
 /* Criterion evaluation against a real store in a temporary directory. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/terminal-run.h"
@@ -733,6 +735,168 @@ static void test_writes_latest_store(uint64_t now) {
                 printf("# could not remove %s\n", dir);
 }
 
+/* ---------------------------------------------------------------- acu_scaling */
+
+static CriterionConfig acu_rule(const char *series) {
+        return (CriterionConfig) {
+                .name = (char *) "acu_scaling",
+                .kind = CRITERION_RUN_ACU,
+                .threshold = NAN,
+                .max_age_usec = USEC_PER_HOUR,
+                .scenario = (char *) "spike",
+                .series = (char *) series,
+                .settle_usec = 60 * USEC_PER_SEC,
+                .scale_up_within_usec = 60 * USEC_PER_SEC,
+                .scale_to = 16,
+                .min_acu = 2,
+                .max_acu = 16,
+                .max_gap_usec = 10 * USEC_PER_SEC,
+        };
+}
+
+/* Points of `series` every 5 s from S - 5 s: values[i] at S + (i - 1) * 5 s. */
+static void acu_points(Store *s, const char *series, int64_t start_ms, const double *values, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                store_append(s, series, start_ms + ((int64_t) i - 1) * 5000, values[i]);
+        store_flush(s);
+}
+
+/* A run of spike from S to S + 30 s: the window is [S, S + 90 s]. */
+static int64_t acu_run(Store *s, int64_t start_ms) {
+        StoreRun run = { .scenario = "spike", .model = "open", .started_at_ms = start_ms, .target_rps = 10 };
+        int64_t id = -1;
+
+        if (store_run_begin(s, &run, &id) < 0)
+                return -1;
+        run.state = STORE_RUN_COMPLETED;
+        run.ended_at_ms = start_ms + 30000;
+        run.duration_ms = 30000;
+        return store_run_finish(s, id, &run, NULL, 0) < 0 ? -1 : id;
+}
+
+static void test_acu_unknowns(Store *s, uint64_t now) {
+        CriterionConfig cc = acu_rule(NULL);
+        const CriterionResult *o;
+
+        is_str(state_of(&cc, s, now, &o), "unknown", "acu_scaling without a [capacity] section: unknown");
+        is_str(o->reason, "no [capacity] section: nothing measures the capacity (add one, or turn acu_scaling off "
+               "with enabled = no)", "saying so");
+        is_int(o->cause, CRITERION_CAUSE_NO_SOURCE, "with the cause no source (STATUS= leaves it out)");
+        cc.several_capacity = true;
+        state_of(&cc, s, now, &o);
+        ok(o->cause == CRITERION_CAUSE_NO_SERIES_SET && reason_has(o, "several [capacity] sections: set series = "
+           "aurora.NAME.acu in [criterion acu_scaling]"), "several [capacity] sections: no series set, saying so");
+        cc = acu_rule("aurora.db.acu");
+        cc.no_scenario = true;
+        state_of(&cc, s, now, &o);
+        ok(o->cause == CRITERION_CAUSE_NO_SCENARIO && reason_has(o, "no [scenario spike] is configured"),
+           "no [scenario spike]: unknown, saying so");
+        cc.no_scenario = false;
+        state_of(&cc, s, now, &o);
+        ok(o->cause == CRITERION_CAUSE_NO_RUN && reason_has(o, "no completed run of scenario spike"),
+           "no completed run: unknown, saying so");
+}
+
+static void test_acu_verdicts(Store *s, uint64_t now) {
+        static const double ramp[] = { 2, 2, 4, 8, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16 };
+        static const double stuck[] = { 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2 };
+        static const double beyond[] = { 2, 2, 8, 16, 20, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16 };
+        int64_t start = (int64_t) (now / USEC_PER_MSEC) - 600000, id;
+        CriterionConfig cc = acu_rule("aurora.ramp.acu");
+        uint64_t soon = (uint64_t) (start + 100000) * USEC_PER_MSEC;
+        const CriterionResult *o;
+        char want[256], hms[3][16];
+
+        id = acu_run(s, start);
+        ok(id > 0, "(setup) a completed spike run 10 minutes ago");
+        is_str(state_of(&cc, s, now, &o), "unknown", "its capacity series not stored: unknown");
+        is_str(o->reason, "no series named aurora.ramp.acu (no capacity sample is stored yet)", "saying so");
+        is_int(o->cause, CRITERION_CAUSE_UNKNOWN_SERIES, "with the cause unknown series");
+
+        acu_points(s, "aurora.ramp.acu", start, ramp, ELEMENTSOF(ramp));
+        is_str(state_of(&cc, s, now, &o), "met", "a ramp 2 -> 16 ACU in 15 s: met");
+        is_double(o->value, 16, 0, "its value is the peak, 16 ACU");
+        is_str(o->unit, "ACU", "in ACU");
+        ok(o->has_acu && o->run_id == id && !strcmp(o->scenario, "spike") && !strcmp(o->series, "aurora.ramp.acu"),
+           "evidence: the run, its scenario and the series");
+        is_int(o->acu.time_to_peak_ms, 15000, "the peak 15 s after the run's start");
+        is_int(o->acu.n_used, 19, "19 points judged: those in [S, S + 90 s], the one at S the start point");
+        for (int i = 0; i < 3; i++) {
+                time_t t = (time_t) ((start + (int64_t[]) { 0, 15000, 90000 }[i]) / 1000);
+                strftime(hms[i], sizeof hms[i], "%H:%M:%S", gmtime(&t));
+        }
+        snprintf(want, sizeof want, "run %lld: start 2 ACU (%s, before the run), peak 16 ACU at %s (15s after the "
+                 "start), 16 ACU after 15s, range 2-16 ACU over 19 points to %s", (long long) id, hms[0], hms[1],
+                 hms[2]);
+        is_str(o->evidence, want, "the evidence line gives the figures");
+        ok(o->acu_window && json_array_size(json_object_get(o->acu_window, "points")) == 19 &&
+           json_integer_value(json_array_get(json_array_get(json_object_get(o->acu_window, "points"), 0), 0)) == start,
+           "the window's JSON holds the 19 points judged, from the run's start");
+        ok(o->reason == NULL && o->cause == CRITERION_CAUSE_NONE, "no reason, no cause");
+
+        cc.series = (char *) "aurora.stuck.acu";
+        acu_points(s, cc.series, start, stuck, ELEMENTSOF(stuck));
+        is_str(state_of(&cc, s, now, &o), "not_met", "stuck at 2 ACU: not_met");
+        is_double(o->value, 2, 0, "the peak was 2 ACU");
+        ok(o->acu.cause == ACU_WINDOW_CAUSE_TOO_SLOW && strstr(o->acu.reason, "the peak was 2 ACU"),
+           "too slow, naming the peak: %s", o->acu.reason);
+
+        cc.series = (char *) "aurora.beyond.acu";
+        acu_points(s, cc.series, start, beyond, ELEMENTSOF(beyond));
+        is_str(state_of(&cc, s, now, &o), "not_met", "20 ACU during the run: not_met");
+        is_double(o->value, 20, 0, "the peak was 20 ACU");
+        is_int(o->acu.cause, ACU_WINDOW_CAUSE_ABOVE_MAX, "above max_acu");
+
+        /* Only the first 40 s of the window: CloudWatch has more to send. */
+        cc.series = (char *) "aurora.short.acu";
+        acu_points(s, cc.series, start, ramp, 10);
+        is_str(state_of(&cc, s, soon, &o), "unknown", "data ending inside the window, 100 s after the start: unknown");
+        is_int(o->cause, CRITERION_CAUSE_PENDING, "pending: the rest may still arrive");
+        snprintf(want, sizeof want, "run %lld of scenario spike: capacity data reach ", (long long) id);
+        ok(reason_has(o, want) && reason_has(o, "(data may still arrive until"), "saying so: %s", o->reason);
+        state_of(&cc, s, now, &o);
+        ok(o->state == CRITERION_STATE_UNKNOWN && o->cause == CRITERION_CAUSE_GAP,
+           "10 minutes later, with nothing more: unknown, the data stopped");
+
+        cc.series = (char *) "aurora.late.acu";
+        acu_points(s, cc.series, start - 3600000, ramp, 3);
+        state_of(&cc, s, now, &o);
+        ok(o->state == CRITERION_STATE_UNKNOWN && o->cause == CRITERION_CAUSE_NO_SAMPLES &&
+           reason_has(o, "no capacity datapoint between"), "no point in the window: unknown, no samples: %s",
+           o->reason);
+
+        cc.series = (char *) "aurora.ramp.acu";
+        cc.max_age_usec = 5 * USEC_PER_MIN;
+        state_of(&cc, s, now, &o);
+        ok(o->cause == CRITERION_CAUSE_STALE && reason_has(o, "ended 9m30s ago (max_age 5m)"),
+           "a run older than max_age: unknown, stale: %s", o->reason);
+        cc.max_age_usec = USEC_PER_HOUR;
+        cc.scale_to = 17;
+        state_of(&cc, s, now, &o);
+        ok(o->cause == CRITERION_CAUSE_BAD_DATA && reason_has(o, "scale_to 17 is outside"),
+           "a rule that cannot be met (the config refuses it): unknown: %s", o->reason);
+}
+
+static void test_acu_verdict(uint64_t now) {
+        char dir[] = "/tmp/test-criteria-acu.XXXXXX", path[256], *err = NULL;
+        Store *s = NULL;
+
+        if (!mkdtemp(dir))
+                return;
+        snprintf(path, sizeof path, "%s/db", dir);
+        if (store_open(path, &s, &err) < 0) {
+                printf("Bail out! cannot open store: %s\n", err ? err : "?");
+                exit(99);
+        }
+        test_acu_unknowns(s, now);
+        test_acu_verdicts(s, now);
+        reset();
+        store_free(s);
+        snprintf(path, sizeof path, "rm -rf '%s'", dir);
+        if (system(path) != 0)
+                printf("# could not remove %s\n", dir);
+}
+
 int main(void) {
         char dir[] = "/tmp/test-criteria.XXXXXX", path[256];
         uint64_t now = now_realtime_usec();
@@ -758,6 +922,7 @@ int main(void) {
         test_writes_verdict(now);
         test_writes_latest_store(now);
         test_writes_terminal();
+        test_acu_verdict(now);
         reset();
         store_free(s);
 

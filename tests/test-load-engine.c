@@ -174,7 +174,10 @@ static void test_open_precision(void) {
            res->per_request[0].counts.sent, res->total.counts.sent);
         is_int(hist_count(res->per_request[0].latency) + hist_count(res->per_request[1].latency),
                hist_count(res->total.latency), "per-request histograms add up to the run's");
-        ok(res->connections >= 1 && res->connections <= 20, "keep-alive: %" PRIu64 " connections for %" PRIu64
+        /* Without keep-alive every request opens one; a loaded machine makes
+         * answers slower, so more run at once and more connections open:
+         * at most one in twenty requests opening one still proves reuse. */
+        ok(res->connections >= 1 && res->connections <= 100, "keep-alive: %" PRIu64 " connections for %" PRIu64
            " requests", res->connections, res->total.counts.sent);
         printf("# achieved %.2f/s of %.2f/s; schedule lateness p50 %.3f ms p99 %.3f ms max %.3f ms; "
                "latency p99 %.3f ms; engine CPU %.1f ms (%.1f ms per 1k requests)\n",

@@ -377,6 +377,7 @@ static void test_latest(const char *path) {
         is_int(store_run_latest_completed(w, "peak", &l, NULL), 0, "the latest completed peak run is found");
         is_int(l.id, newest, "it is the newest completed one, not a newer running, aborted, cancelled, "
                "failed or other scenario's run");
+        is_int(l.started_at_ms, 2000, "its start (acu_scaling's window opens there)");
         is_int(l.ended_at_ms, 3000, "its end");
         is_int(l.requests, 1000, "its request count");
         is_int(l.latency_count, 1000, "its latency histogram's count");

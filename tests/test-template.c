@@ -100,11 +100,11 @@ static void test_errors(void) {
         check_error("${env:PW_TEST_SURELY_UNSET}", "${env:PW_TEST_SURELY_UNSET}: environment variable "
                                                    "PW_TEST_SURELY_UNSET is not set");
         check_error("/a/${foo}", "unknown placeholder ${foo} at offset 3 (known: ${seq}, ${user}, ${uuid}, "
-                                 "${rand:N}, ${env:NAME}; $$ for a literal $)");
+                                 "${rand:N}, ${env:NAME}, ${doc}, ${token}; $$ for a literal $)");
         check_error("${SEQ}", "unknown placeholder ${SEQ} at offset 0 (known: ${seq}, ${user}, ${uuid}, "
-                              "${rand:N}, ${env:NAME}; $$ for a literal $)");
+                              "${rand:N}, ${env:NAME}, ${doc}, ${token}; $$ for a literal $)");
         check_error("${rand}", "unknown placeholder ${rand} at offset 0 (known: ${seq}, ${user}, ${uuid}, "
-                               "${rand:N}, ${env:NAME}; $$ for a literal $)");
+                               "${rand:N}, ${env:NAME}, ${doc}, ${token}; $$ for a literal $)");
         check_error("/a/$seq", "\"$\" at offset 3 starts no placeholder (write \"$$\" for a literal \"$\")");
         check_error("abc$", "\"$\" at offset 3 starts no placeholder (write \"$$\" for a literal \"$\")");
         check_error(NULL, "no template text");
@@ -275,8 +275,33 @@ static void test_threads(void) {
         template_free(t);
 }
 
+/* ${doc} and ${token}: the caller's strings, bounded, and told apart. */
+static void test_doc_token(void) {
+        Template *t = compile_ok("/docs/${doc}?t=${token}"), *plain = compile_ok("/docs/x"), *doc = compile_ok("/${doc}");
+        TemplateVars v = { .doc = "5eed0001-3", .token = "5eed00010000002a" };
+        char buf[128], longdoc[TEMPLATE_DOC_MAX + 10];
+
+        template_expand(t, &v, buf, sizeof buf);
+        is_str(buf, "/docs/5eed0001-3?t=5eed00010000002a", "${doc} and ${token} are the caller's");
+        is_int((long long) template_max_length(t), 6 + TEMPLATE_DOC_MAX + 3 + TEMPLATE_TOKEN_MAX,
+               "and bounded by TEMPLATE_DOC_MAX and TEMPLATE_TOKEN_MAX");
+        template_expand(t, &(TemplateVars) {}, buf, sizeof buf);
+        is_str(buf, "/docs/?t=", "NULL ones are empty");
+        memset(longdoc, 'd', sizeof longdoc - 1);
+        longdoc[sizeof longdoc - 1] = 0;
+        is_int((long long) template_expand(doc, &(TemplateVars) { .doc = longdoc }, buf, sizeof buf),
+               1 + TEMPLATE_DOC_MAX, "a longer ${doc} is cut at TEMPLATE_DOC_MAX");
+        ok(template_uses(t, TEMPLATE_DOC) && template_uses(t, TEMPLATE_TOKEN), "template_uses finds both");
+        ok(template_uses(doc, TEMPLATE_DOC) && !template_uses(doc, TEMPLATE_TOKEN), "and tells them apart");
+        ok(!template_uses(plain, TEMPLATE_DOC) && !template_is_constant(t), "a plain path uses none");
+        template_free(t);
+        template_free(plain);
+        template_free(doc);
+}
+
 int main(void) {
         test_placeholders();
+        test_doc_token();
         test_adjacency_and_escapes();
         test_errors();
         test_short_buffer();

@@ -34,11 +34,41 @@ static json_t *writes_evidence_json(const CriterionResult *c) {
                          "lost_sample", json_deep_copy(w->lost_sample));
 }
 
+/* acu_scaling's: the run, the series, the verdict's reason and figures,
+ * the one line of acu_window_evidence() as "summary", and the capacity
+ * points judged (at most ACU_WINDOW_JSON_POINTS: points_cut says when
+ * every k-th was kept). */
+static json_t *acu_evidence_json(const CriterionResult *c) {
+        const AcuWindowResult *a = &c->acu;
+        json_t *points = json_object_get(c->acu_window, "points");
+
+        return json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:o, s:f, s:o, s:f, s:o?, s:o, s:o, s:I, s:o?, s:b}",
+                         "run", (json_int_t) c->run_id,
+                         "scenario", c->scenario,
+                         "series", c->series,
+                         "summary", c->evidence,
+                         "verdict", a->reason,
+                         "start_acu", a->start_acu,
+                         "peak_at", iso_time(a->peak_at_ms),
+                         "time_to_peak_s", (double) a->time_to_peak_ms / 1000.0,
+                         "time_to_scale_to_s", a->reached ? json_real((double) a->time_to_scale_to_ms / 1000.0)
+                                                          : json_null(),
+                         "lowest_acu", a->lowest,
+                         "violation_at", a->has_violation ? iso_time(a->violation_at_ms) : NULL,
+                         "window_from", iso_time(a->window_start_ms),
+                         "window_to", iso_time(a->window_end_ms),
+                         "points_used", (json_int_t) a->n_used,
+                         "points", json_deep_copy(points),   /* NB: the snapshot shares nothing */
+                         "points_cut", json_is_true(json_object_get(c->acu_window, "points_cut")));
+}
+
 static json_t *evidence_json(const CriterionResult *c) {
         char window[32];
 
         if (c->has_writes)
                 return writes_evidence_json(c);
+        if (c->has_acu)
+                return acu_evidence_json(c);
         if (c->run_id > 0)
                 return json_pack("{s:I, s:s, s:I, s:I, s:o, s:o}",
                                  "run", (json_int_t) c->run_id,
@@ -66,9 +96,9 @@ json_t *api_criterion_json(const CriterionResult *c) {
         if (c->has_rule) {
                 k |= json_object_set_new(o, "op", json_string(config_op_to_string(c->op)));
                 k |= json_object_set_new(o, "threshold", api_json_number(c->threshold));
-                if (c->unit)
-                        k |= json_object_set_new(o, "unit", json_string(c->unit));
         }
+        if (c->unit)
+                k |= json_object_set_new(o, "unit", json_string(c->unit));
         k |= json_object_set_new(o, "state", json_string(criteria_state_to_string(c->state)));
         if (c->state == CRITERION_STATE_UNKNOWN || c->state == CRITERION_STATE_DISABLED)
                 k |= json_object_set_new(o, "reason", json_string(c->reason ? c->reason : "?"));

@@ -290,6 +290,29 @@ void api_route_runs(Request *r) {
 
 /* ------------------------------------------------------- GET /v1/runs/ID */
 
+/* Whether a run's stored reason says who stopped it (the daemon writes
+ * "cancelled through the API (first error: ...)" and the like) rather than
+ * being the engine's first error. */
+static bool reason_is_stop(const StoreRun *run) {
+        return (run->state == STORE_RUN_CANCELLED || run->state == STORE_RUN_ABORTED) && run->reason &&
+               *run->reason;
+}
+
+/* The text summary's head: which run, when, and who stopped it
+ * (load-report.c's summary names the scenario only, as perfwatchd --run
+ * prints it, and would call the reason a first error). */
+static void text_run_head(FILE *f, const StoreRun *run) {
+        char b1[64], b2[64];
+
+        fprintf(f, "Run %" PRId64 ": started %s, ended %s\n", run->id,
+                units_format_iso8601((uint64_t) run->started_at_ms * USEC_PER_MSEC, b1, sizeof b1),
+                run->ended_at_ms > 0 ? units_format_iso8601((uint64_t) run->ended_at_ms * USEC_PER_MSEC, b2,
+                                                            sizeof b2)
+                                     : "-");
+        if (reason_is_stop(run))
+                fprintf(f, "Stopped: %s\n", run->reason);
+}
+
 /* The run as load-report.c writes it, JSON (with extra and url) or text. */
 static void reply_record(Request *r, const StoreRunRecord *rec) {
         LoadReportInfo info;
@@ -310,6 +333,10 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
         }
         if (r->text) {
                 f = open_memstream(&buf, &len);
+                if (f)
+                        text_run_head(f, &rec->run);
+                if (reason_is_stop(&rec->run))
+                        res.reason = NULL;
                 if (f && load_report_text(&res, &info, f) >= 0 && fclose(f) == 0)
                         api_reply_take(r, MHD_HTTP_OK, TYPE_TEXT, buf, len);
                 else {

@@ -58,7 +58,7 @@ static void value_text(const json_t *v, const char *unit, char *buf, size_t n) {
 }
 
 /* "run=41 scenario=peak requests=143998", or the evidence's own summary
- * line when it has one (zero_data_loss's). */
+ * line when it has one (acu_scaling's and zero_data_loss's). */
 static void evidence_text(const json_t *ev, char *buf, size_t n) {
         char val[CELL_MAX];
         const char *key;

@@ -3,6 +3,7 @@
  * checked again against the others. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/config-parser.h"
+#include "criteria/acu-window.h"
 #include "transport/aws-credentials.h"
 #include "util/units.h"
 
@@ -136,6 +138,26 @@ static void capacity_check(Parser *p, const Section *s) {
 
 /* Samples older than the retention are deleted, so a longer window would
  * silently evaluate less than it says. */
+/* The rule must be one that can be met: min_acu <= scale_to <= max_acu.
+ * Reported at the key set last of the pair that do not fit. */
+static void acu_check(Parser *p, const Section *s, const CriterionConfig *cc) {
+        unsigned lmin = key_line(s, "min_acu"), lmax = key_line(s, "max_acu"), lto = key_line(s, "scale_to");
+
+        if (!key_valid(s, "min_acu") || !key_valid(s, "max_acu") || !key_valid(s, "scale_to"))
+                return;
+        if (cc->min_acu > cc->max_acu)
+                config_parser_error(p, lmin > lmax ? lmin : lmax, s, lmin > lmax ? "min_acu" : "max_acu",
+                                    "min_acu %g is above max_acu %g", cc->min_acu, cc->max_acu);
+        else if (cc->scale_to < cc->min_acu)
+                config_parser_error(p, lto > lmin ? lto : lmin, s, lto > lmin ? "scale_to" : "min_acu",
+                                    "scale_to %g is below min_acu %g: it could never be met", cc->scale_to,
+                                    cc->min_acu);
+        else if (cc->scale_to > cc->max_acu)
+                config_parser_error(p, lto > lmax ? lto : lmax, s, lto > lmax ? "scale_to" : "max_acu",
+                                    "scale_to %g is above max_acu %g: it could never be met", cc->scale_to,
+                                    cc->max_acu);
+}
+
 static void criterion_check(Parser *p, const Section *s) {
         const CriterionConfig *cc = &p->config->criteria[s->index];
         const DaemonConfig *d = &p->config->daemon;
@@ -143,6 +165,8 @@ static void criterion_check(Parser *p, const Section *s) {
 
         if (!config_builtin_lookup(cc->name))
                 section_check_required(p, s, 0);
+        if (cc->kind == CRITERION_RUN_ACU)
+                acu_check(p, s, cc);
         if (key_line(s, "window") == 0 || !key_valid(s, "window") || cc->window_usec <= d->retention_usec)
                 return;
         units_format_duration(cc->window_usec, tw, sizeof tw);
@@ -211,10 +235,38 @@ static void scenario_check_closed(Parser *p, const Section *s, const ScenarioCon
                                   "duration", sc->duration_usec, "at least");
 }
 
+static const char *const write_keys[] = { "documents", "read", "elements", "conflicts_from", "read_after" };
+
+/* Write lines need a read that names each document; the lost-write
+ * check's other keys need write lines. */
+static void scenario_check_writes(Parser *p, const Section *s, const ScenarioConfig *sc) {
+        bool writes = key_line(s, "write") > 0;
+        unsigned read_line = key_line(s, "read");
+
+        if (key_line(s, "request") == 0 && !writes) {
+                config_parser_error(p, s->line, s, NULL, "missing required key request");
+                return;
+        }
+        if (!writes) {
+                for (size_t i = 0; i < ELEMENTSOF(write_keys); i++)
+                        if (key_line(s, write_keys[i]) > 0)
+                                config_parser_error(p, key_line(s, write_keys[i]), s, write_keys[i],
+                                                    "only with write lines (the lost-write check)");
+                return;
+        }
+        if (read_line == 0)
+                config_parser_error(p, s->line, s, NULL, "missing required key read (the scenario has write lines)");
+        else if (key_valid(s, "read") && key_valid(s, "documents") && sc->documents > 1 &&
+                 !strstr(sc->read_path, "${doc}"))
+                config_parser_error(p, read_line, s, "read", "PATH \"%s\" has no ${doc}: with documents = %" PRIu64
+                                    " each document is read by its name", sc->read_path, sc->documents);
+}
+
 static void scenario_check(Parser *p, const Section *s) {
         ScenarioConfig *sc = &p->config->scenarios[s->index];
 
         section_check_required(p, s, 0);
+        scenario_check_writes(p, s, sc);
         if (key_line(s, "model") > 0 && !key_valid(s, "model"))
                 return;
         scenario_check_other_keys(p, s, sc->model);
@@ -281,8 +333,8 @@ static int parser_memory_series(Parser *p) {
 
 /* `scenario = NAME` written out must name a [scenario] section: a typo
  * would otherwise leave the run criterion `name` unknown for ever.  The
- * default (peak, crdt) may be missing, so that a file without scenarios
- * still loads: the criterion then answers unknown and says why. */
+ * default (peak, spike, crdt) may be missing, so that a file without
+ * scenarios still loads: the criterion then answers unknown and says why. */
 static int parser_run_scenario(Parser *p, const char *name) {
         CriterionConfig *cc = (CriterionConfig *) config_find_criterion(p->config, name);
         const Section *s = config_section_find(p, SECTION_CRITERION, name);
@@ -309,6 +361,47 @@ static int parser_run_scenario(Parser *p, const char *name) {
         return 0;
 }
 
+/* The longest silence in a capacity series that still counts as covered:
+ * three of the source's datapoints missing. */
+static uint64_t capacity_max_gap(const CapacityConfig *c) {
+        return 3 * (c->source == CAPACITY_CLOUDWATCH ? c->period_usec : c->interval_usec);
+}
+
+/* As the memory criterion's series: with one [capacity] section
+ * acu_scaling watches its aurora.NAME.acu; with none it has no data and
+ * says so.  With several it cannot choose: a [criterion acu_scaling]
+ * section that leaves series out is refused, and without one the criterion
+ * answers unknown and says why, so that a file watching several clusters
+ * still loads.  max_gap follows the source of the series. */
+static int parser_acu_series(Parser *p) {
+        Config *c = p->config;
+        CriterionConfig *acu = (CriterionConfig *) config_find_criterion(c, "acu_scaling");
+        const Section *s = config_section_find(p, SECTION_CRITERION, "acu_scaling");
+
+        if (!acu)
+                return 0;
+        acu->max_gap_usec = (uint64_t) ACU_WINDOW_MAX_GAP_MS * USEC_PER_MSEC;
+        if (!acu->series && c->n_capacity == 1 && asprintf(&acu->series, "aurora.%s.acu", c->capacity[0].name) < 0) {
+                acu->series = NULL;
+                return -ENOMEM;
+        }
+        acu->several_capacity = !acu->series && c->n_capacity > 1;
+        if (acu->several_capacity && s && !acu->disabled && key_valid(s, "series"))
+                config_parser_error(p, s->line, s, NULL, "missing required key series: several [capacity] sections "
+                                    "(%s, %s), e.g. series = aurora.%s.acu", c->capacity[0].name,
+                                    c->capacity[1].name, c->capacity[0].name);
+        for (size_t i = 0; acu->series && i < c->n_capacity; i++) {
+                char *name = NULL;
+
+                if (asprintf(&name, "aurora.%s.acu", c->capacity[i].name) < 0)
+                        return -ENOMEM;
+                if (streq(name, acu->series))
+                        acu->max_gap_usec = capacity_max_gap(&c->capacity[i]);
+                free(name);
+        }
+        return 0;
+}
+
 int config_parser_check(Parser *p) {
         int r;
 
@@ -316,7 +409,11 @@ int config_parser_check(Parser *p) {
                 section_check(p, p->sections[i]);
         r = parser_run_scenario(p, "latency_p95");
         if (r >= 0)
+                r = parser_run_scenario(p, "acu_scaling");
+        if (r >= 0)
                 r = parser_run_scenario(p, "zero_data_loss");
+        if (r >= 0)
+                r = parser_acu_series(p);
         if (r < 0)
                 return r;
         return parser_memory_series(p);

@@ -52,6 +52,11 @@ typedef enum ConfigType {
         CONFIG_EXPECT,               /* 200-299, 404: HTTP status codes and ranges */
         CONFIG_BOOLEAN,              /* yes, no: into a bool */
         CONFIG_SCHEDULE,             /* a cron expression (load/cron.h): the text, and the parsed form */
+        CONFIG_ACU,                  /* a plain number of ACU, into a double */
+        CONFIG_WRITE,                /* [WEIGHT] METHOD PATH [BODY] with ${token}: a request that is a write */
+        CONFIG_READ,                 /* METHOD PATH: into read_method, read_path */
+        CONFIG_JSON_POINTER,         /* RFC 6901: "" or /a/b */
+        CONFIG_CONFLICTS_FROM,       /* PATH /pointer: into conflicts_path, conflicts_pointer */
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
@@ -121,6 +126,12 @@ int config_parse_expect(const ConfigKey *k, const char *v, void *base, char *pro
 int config_parse_schedule(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 void config_release_stages(const ConfigKey *k, void *base);
 void config_release_requests(const ConfigKey *k, void *base);
+int config_parse_write(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_read(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_json_pointer(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_conflicts_from(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+void config_release_read(const ConfigKey *k, void *base);
+void config_release_conflicts_from(const ConfigKey *k, void *base);
 void config_release_headers(const ConfigKey *k, void *base);
 void config_release_expect(const ConfigKey *k, void *base);
 

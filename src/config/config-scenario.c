@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config-internal.h"
+#include "util/json-pointer.h"
 #include "util/units.h"
 
 #define WEIGHT_MAX 1000000u
@@ -276,16 +277,26 @@ static int request_name(const ScenarioConfig *sc, ScenarioRequest *q) {
         return r < 0 ? -ENOMEM : 0;
 }
 
-int config_parse_request(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        ScenarioConfig *sc = base;
-        ScenarioRequest q = {}, *a;
+/* A write must carry its token, or the read-back could not find it. */
+static int write_check_token(const ScenarioRequest *q, char *problem, size_t n) {
+        if (template_uses(q->path_template, TEMPLATE_TOKEN) ||
+            (q->body_template && template_uses(q->body_template, TEMPLATE_TOKEN)))
+                return 0;
+        snprintf(problem, n, "has no ${token} in its PATH or BODY: a write must carry its token");
+        return -EINVAL;
+}
+
+/* A request or write line, added to the scenario's weighted choice. */
+static int request_add(ScenarioConfig *sc, const char *v, bool write, char *problem, size_t n) {
+        ScenarioRequest q = { .write = write }, *a;
         const char *s = v;
         int r;
 
-        (void) k;
         r = request_parse_head(&q, &s, problem, n);
         if (r >= 0)
                 r = request_parse_tail(&q, &s, problem, n);
+        if (r >= 0 && write)
+                r = write_check_token(&q, problem, n);
         if (r >= 0 && request_name(sc, &q) < 0)
                 r = oom(problem, n);
         if (r >= 0 && !(a = reallocarray(sc->requests, sc->n_requests + 1, sizeof *a)))
@@ -299,6 +310,16 @@ int config_parse_request(const ConfigKey *k, const char *v, void *base, char *pr
         return 0;
 }
 
+int config_parse_request(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        (void) k;
+        return request_add(base, v, false, problem, n);
+}
+
+int config_parse_write(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        (void) k;
+        return request_add(base, v, true, problem, n);
+}
+
 void config_release_requests(const ConfigKey *k, void *base) {
         ScenarioConfig *sc = base;
 
@@ -308,6 +329,102 @@ void config_release_requests(const ConfigKey *k, void *base) {
         free(sc->requests);
         sc->requests = NULL;
         sc->n_requests = 0;
+}
+
+/* ---------------------------------------------------------------- lost writes */
+
+/* `read = METHOD PATH`: PATH a template (${doc} the document's name). */
+int config_parse_read(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        ScenarioConfig *sc = base;
+        char *method = NULL, *path = NULL;
+        Template *t = NULL;
+        const char *s = v;
+        int r = -EINVAL;
+
+        (void) k;
+        method = next_word(&s);
+        path = method ? next_word(&s) : NULL;
+        if (!method || !path)
+                r = oom(problem, n);
+        else if (!all_chars(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") || path[0] != '/' || *s)
+                snprintf(problem, n, "is not METHOD PATH (GET /docs/${doc})");
+        else
+                r = compile("PATH", path, &t, problem, n);
+        template_free(t);
+        if (r < 0) {
+                free(method);
+                free(path);
+                return r;
+        }
+        config_release_read(k, base);
+        sc->read_method = method;
+        sc->read_path = path;
+        return 0;
+}
+
+void config_release_read(const ConfigKey *k, void *base) {
+        ScenarioConfig *sc = base;
+
+        (void) k;
+        free(sc->read_method);
+        free(sc->read_path);
+        sc->read_method = sc->read_path = NULL;
+}
+
+#define POINTER_HINT "RFC 6901: \"\" or /a/0/b, with ~0 for ~ and ~1 for /"
+
+int config_parse_json_pointer(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        char **p = field(base, k), *copy;
+
+        if (!json_pointer_valid(v)) {
+                snprintf(problem, n, "is not a JSON pointer (" POINTER_HINT ")");
+                return -EINVAL;
+        }
+        copy = strdup(v);
+        if (!copy)
+                return oom(problem, n);
+        free(*p);
+        *p = copy;
+        return 0;
+}
+
+/* `conflicts_from = PATH /pointer`. */
+int config_parse_conflicts_from(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        ScenarioConfig *sc = base;
+        char *path, *pointer = NULL;
+        const char *s = v;
+        int r = 0;
+
+        path = next_word(&s);
+        if (path)
+                pointer = next_word(&s);
+        if (!path || !pointer)
+                r = oom(problem, n);
+        else if (path[0] != '/' || !pointer[0] || *s) {
+                snprintf(problem, n, "is not PATH /POINTER (/docs/stats /conflicts)");
+                r = -EINVAL;
+        } else if (!json_pointer_valid(pointer)) {
+                snprintf(problem, n, "has \"%s\", which is not a JSON pointer (" POINTER_HINT ")", pointer);
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                free(path);
+                free(pointer);
+                return r;
+        }
+        config_release_conflicts_from(k, base);
+        sc->conflicts_path = path;
+        sc->conflicts_pointer = pointer;
+        return 0;
+}
+
+void config_release_conflicts_from(const ConfigKey *k, void *base) {
+        ScenarioConfig *sc = base;
+
+        (void) k;
+        free(sc->conflicts_path);
+        free(sc->conflicts_pointer);
+        sc->conflicts_path = sc->conflicts_pointer = NULL;
 }
 
 /* ---------------------------------------------------------------- headers */
@@ -466,16 +583,32 @@ const ScenarioConfig *config_find_scenario(const Config *c, const char *name) {
         return NULL;
 }
 
+static bool has_writes(const ScenarioConfig *sc) {
+        for (size_t i = 0; i < sc->n_requests; i++)
+                if (sc->requests[i].write)
+                        return true;
+        return false;
+}
+
 int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, LoadScenario *ret,
                             LoadRequest **ret_requests) {
-        LoadRequest *reqs = calloc(sc->n_requests, sizeof *reqs);
+        /* The requests, then the LoadWrites, in one block for one free(). */
+        _Static_assert(sizeof(LoadRequest) % _Alignof(LoadWrites) == 0, "LoadWrites after the requests is aligned");
+        LoadRequest *reqs = calloc(1, sc->n_requests * sizeof *reqs + sizeof(LoadWrites));
+        LoadWrites *writes;
 
         if (!reqs)
                 return -ENOMEM;
+        writes = (LoadWrites *) (reqs + sc->n_requests);
+        *writes = (LoadWrites) {
+                .documents = (unsigned) sc->documents, .read_method = sc->read_method, .read_path = sc->read_path,
+                .elements = sc->elements, .conflicts_path = sc->conflicts_path,
+                .conflicts_pointer = sc->conflicts_pointer, .read_after_usec = sc->read_after_usec,
+        };
         for (size_t i = 0; i < sc->n_requests; i++)
                 reqs[i] = (LoadRequest) { .weight = sc->requests[i].weight, .name = sc->requests[i].name,
                                           .method = sc->requests[i].method, .path = sc->requests[i].path,
-                                          .body = sc->requests[i].body };
+                                          .body = sc->requests[i].body, .write = sc->requests[i].write };
         *ret = (LoadScenario) {
                 .name = sc->name, .model = sc->model, .base_url = sc->base_url, .stages = sc->stages,
                 .users = (unsigned) sc->users, .think_min_usec = sc->think.min_usec,
@@ -484,6 +617,7 @@ int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, Lo
                 .max_inflight = (unsigned) sc->max_inflight, .requests = reqs, .n_requests = sc->n_requests,
                 .headers = (const char *const *) sc->headers, .n_headers = sc->n_headers,
                 .expect = sc->expect, .n_expect = sc->n_expect,
+                .writes = has_writes(sc) ? writes : NULL,
         };
         if (duration_usec > 0 && (ret->duration_usec == 0 || duration_usec < ret->duration_usec))
                 ret->duration_usec = duration_usec;

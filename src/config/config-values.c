@@ -525,6 +525,36 @@ static int parse_boolean(const ConfigKey *k, const char *v, void *base, char *pr
         return 0;
 }
 
+/* A plain decimal number such as 2 or 0.5: no sign, exponent or unit. */
+static int acu_value(const char *v, double *ret) {
+        char *end;
+
+        if (!*v || strspn(v, "0123456789.") != strlen(v))
+                return -EINVAL;
+        errno = 0;
+        *ret = strtod(v, &end);
+        return end != v && *end == '\0' && errno == 0 && isfinite(*ret) ? 0 : -EINVAL;
+}
+
+static int parse_acu(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        double d, b;
+
+        if (acu_value(v, &d) < 0) {
+                snprintf(problem, n, "is not a number of ACU (such as 2 or 0.5)");
+                return -EINVAL;
+        }
+        if (k->min && (acu_value(k->min, &b) < 0 || d < b)) {
+                snprintf(problem, n, "is below the minimum %s", k->min);
+                return -ERANGE;
+        }
+        if (k->max && (acu_value(k->max, &b) < 0 || d > b)) {
+                snprintf(problem, n, "is above the maximum %s", k->max);
+                return -ERANGE;
+        }
+        *(double *) field(base, k) = d;
+        return 0;
+}
+
 /* The string a value of key `k` owns in the struct at `base`. */
 typedef char **(*OwnedFn)(const ConfigKey *k, void *base);
 
@@ -572,6 +602,11 @@ static const struct {
         [CONFIG_EXPECT] = { config_parse_expect, NULL, config_release_expect },
         [CONFIG_BOOLEAN] = { parse_boolean, NULL },
         [CONFIG_SCHEDULE] = { config_parse_schedule, owned_field },
+        [CONFIG_ACU] = { parse_acu, NULL },
+        [CONFIG_WRITE] = { config_parse_write, NULL, config_release_requests },
+        [CONFIG_READ] = { config_parse_read, NULL, config_release_read },
+        [CONFIG_JSON_POINTER] = { config_parse_json_pointer, owned_field },
+        [CONFIG_CONFLICTS_FROM] = { config_parse_conflicts_from, NULL, config_release_conflicts_from },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {

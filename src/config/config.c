@@ -132,6 +132,18 @@ const ConfigKey config_keys[] = {
         /* zero_data_loss only: the seed's "1000+ conflicts". */
         { SECTION_CRITERION, "min_conflicts", CONFIG_COUNT, "1000",
           "0", "1000000000", offsetof(CriterionConfig, min_conflicts), 0 },
+        /* acu_scaling only: its rule (acu-window.h); scale_to within
+         * [min_acu, max_acu] is checked once the whole section is read. */
+        { SECTION_CRITERION, "settle", CONFIG_DURATION, "10m",
+          "0", "1d", offsetof(CriterionConfig, settle_usec), 0 },
+        { SECTION_CRITERION, "scale_to", CONFIG_ACU, "16",
+          "0", "256", offsetof(CriterionConfig, scale_to), 0 },
+        { SECTION_CRITERION, "scale_up_within", CONFIG_DURATION, "5m",
+          "1s", "1d", offsetof(CriterionConfig, scale_up_within_usec), 0 },
+        { SECTION_CRITERION, "min_acu", CONFIG_ACU, "2",
+          "0", "256", offsetof(CriterionConfig, min_acu), 0 },
+        { SECTION_CRITERION, "max_acu", CONFIG_ACU, "16",
+          "0", "256", offsetof(CriterionConfig, max_acu), 0 },
         { SECTION_CRITERION, "enabled", CONFIG_BOOLEAN, "yes",
           NULL, NULL, offsetof(CriterionConfig, disabled), KEY_NEGATED },
 
@@ -157,8 +169,22 @@ const ConfigKey config_keys[] = {
           "10ms", "5m", offsetof(ScenarioConfig, timeout_usec), 0 },
         { SECTION_SCENARIO, "max_inflight", CONFIG_COUNT, "1000",
           "1", "100000", offsetof(ScenarioConfig, max_inflight), KEY_OPEN },
+        /* Required, or a write line: checked once the section is read. */
         { SECTION_SCENARIO, "request", CONFIG_REQUEST, NULL,
-          NULL, NULL, offsetof(ScenarioConfig, requests), KEY_REQUIRED | KEY_REPEATED },
+          NULL, NULL, offsetof(ScenarioConfig, requests), KEY_REPEATED },
+        /* The lost-write check: only with write lines, which need a read. */
+        { SECTION_SCENARIO, "write", CONFIG_WRITE, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, requests), KEY_REPEATED },
+        { SECTION_SCENARIO, "documents", CONFIG_COUNT, "5",
+          "1", "4096", offsetof(ScenarioConfig, documents), 0 },
+        { SECTION_SCENARIO, "read", CONFIG_READ, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, read_method), 0 },
+        { SECTION_SCENARIO, "elements", CONFIG_JSON_POINTER, "/elements",
+          NULL, NULL, offsetof(ScenarioConfig, elements), 0 },
+        { SECTION_SCENARIO, "conflicts_from", CONFIG_CONFLICTS_FROM, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, conflicts_path), 0 },
+        { SECTION_SCENARIO, "read_after", CONFIG_DURATION, "2s",
+          "0", "1h", offsetof(ScenarioConfig, read_after_usec), 0 },
         { SECTION_SCENARIO, "header", CONFIG_HEADER, NULL,
           NULL, NULL, offsetof(ScenarioConfig, headers), KEY_REPEATED },
         { SECTION_SCENARIO, "expect", CONFIG_EXPECT, "200-299",
@@ -175,8 +201,10 @@ const size_t config_n_keys = ELEMENTSOF(config_keys);
 static const BuiltinCriterion builtin_criteria[] = {
         { "latency_p95",    CRITERION_RUN_LATENCY, "ms",   "<",  "300",    NULL,    NULL },
         { "memory",         CRITERION_SERIES,    "bytes",  "<",  "512MiB", NULL,    NULL },
-        /* A range check ([2, 16] ACU), not a threshold: no op, no threshold. */
-        { "acu_scaling",    CRITERION_NO_SOURCE, "",       NULL, NULL,     NULL,    NULL },
+        /* A range check ([2, 16] ACU), not a threshold: no op, no
+         * threshold.  A spike run's verdict is known some 15 minutes after
+         * it (settle, then CloudWatch's lag), so it keeps for a day. */
+        { "acu_scaling",    CRITERION_RUN_ACU,   "ACU",    NULL, NULL,     "spike", "1d" },
         /* Lost writes <= 0, a rule shown but not set: the stress run is
          * long and rare, so its verdict keeps for a day. */
         { "zero_data_loss", CRITERION_RUN_WRITES, "writes", "<=", "0",     "crdt",  "1d" },
@@ -638,6 +666,11 @@ static void parser_on_line(void *userdata, const char *text, IniLineProblem prob
                              ini_line_problem_to_string(problem), column);
 }
 
+static bool acu_key(const char *name) {
+        return streq(name, "settle") || streq(name, "scale_to") || streq(name, "scale_up_within") ||
+               streq(name, "min_acu") || streq(name, "max_acu");
+}
+
 static bool criterion_supports(const Parser *p, const Section *s, const ConfigKey *k) {
         bool run_key = streq(k->name, "scenario") || streq(k->name, "min_requests");
         const BuiltinCriterion *b;
@@ -647,7 +680,10 @@ static bool criterion_supports(const Parser *p, const Section *s, const ConfigKe
         b = config_builtin_lookup(p->config->criteria[s->index].name);
         if (b && b->kind == CRITERION_RUN_WRITES)
                 return streq(k->name, "scenario") || streq(k->name, "min_conflicts") || streq(k->name, "max_age");
-        if (streq(k->name, "min_conflicts"))
+        if (b && b->kind == CRITERION_RUN_ACU)
+                return acu_key(k->name) || streq(k->name, "scenario") || streq(k->name, "series") ||
+                       streq(k->name, "max_age");
+        if (streq(k->name, "min_conflicts") || acu_key(k->name))
                 return false;
         if (b && b->kind == CRITERION_RUN_LATENCY)
                 return run_key || streq(k->name, "max_age") || streq(k->name, "op") ||

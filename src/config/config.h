@@ -94,13 +94,14 @@ typedef enum CriterionKind {
         CRITERION_NO_SOURCE,         /* built-in whose data source is not built yet */
         CRITERION_RUN_LATENCY,       /* intended-start p95 of a scenario's latest completed run */
         CRITERION_RUN_WRITES,        /* lost writes of a scenario's latest completed run */
+        CRITERION_RUN_ACU,           /* Aurora capacity around a scenario's latest completed run */
 } CriterionKind;
 
 typedef struct CriterionConfig {
         char *name;
         unsigned line;               /* 0 when not in the file (built-in defaults) */
         CriterionKind kind;
-        char *series;                /* series name, CRITERION_SERIES only */
+        char *series;                /* series name: CRITERION_SERIES; CRITERION_RUN_ACU's capacity */
         CriterionStat statistic;
         CriterionOp op;
         double threshold;
@@ -114,6 +115,16 @@ typedef struct CriterionConfig {
          * when `scenario` was left at its default: a name written out that
          * matches no section is a configuration error). */
         bool no_scenario;
+        /* CRITERION_RUN_ACU: the rule of acu-window.h.  max_gap is not a
+         * key: three of the [capacity] source's datapoint periods (its
+         * interval for source = sql), or 3m when `series` names no
+         * source's.  A NULL series means no [capacity] source exists, or
+         * several (several_capacity) and none was chosen. */
+        bool several_capacity;
+        uint64_t settle_usec;
+        uint64_t scale_up_within_usec;
+        double scale_to, min_acu, max_acu;
+        uint64_t max_gap_usec;
         /* `enabled = no`: listed as disabled, never evaluated, and not
          * counted by ?strict=1.  Negated so that a zeroed struct is on. */
         bool disabled;
@@ -128,6 +139,7 @@ typedef struct ScenarioRequest {
         char *name;                  /* "METHOD PATH", for per-request figures */
         Template *path_template;     /* compiled from path */
         Template *body_template;     /* compiled from body; NULL without one */
+        bool write;                  /* a `write` line: part of the lost-write check */
 } ScenarioRequest;
 
 /* `think = MIN..MAX` (or one duration: MIN = MAX). */
@@ -159,6 +171,13 @@ typedef struct ScenarioConfig {
         char *schedule;              /* `schedule` as written; NULL: run only when asked */
         CronExpr cron;               /* parsed from schedule (local time zone, load/cron.h) */
         bool enabled;                /* `enabled`: false keeps the schedule from firing */
+        /* The lost-write check (issue 8), for a scenario with `write`
+         * lines (in `requests`, write set): load/load-engine.h's LoadWrites. */
+        uint64_t documents;
+        char *read_method, *read_path;       /* `read = METHOD PATH` */
+        char *elements;                      /* RFC 6901 pointer */
+        char *conflicts_path, *conflicts_pointer;  /* `conflicts_from = PATH /pointer`; NULL: none */
+        uint64_t read_after_usec;
 } ScenarioConfig;
 
 typedef struct Config {
@@ -197,7 +216,8 @@ const ScenarioConfig *config_find_scenario(const Config *c, const char *name);
 /* Fills *ret with what load_run_start() needs to run scenario `sc`:
  * pointers into `sc` (which must outlive the call to load_run_start()) and
  * into a new array of requests that the caller frees with free() once the
- * run is started (*ret_requests).  `duration_usec`, when not 0, shortens
+ * run is started (*ret_requests; the lost-write check's LoadWrites, when the
+ * scenario has write lines, lives in the same block).  `duration_usec`, when not 0, shortens
  * the run to that (the open model's schedule is cut there).  PATH and BODY
  * go to it as written, template text: load_run_start() compiles its own
  * copy (path_template and body_template stay the config's, for checking

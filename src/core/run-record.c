@@ -175,6 +175,13 @@ int run_record_store_finish(Store *s, int64_t id, const StoreRun *run, const Loa
         Hists h;
         int r;
 
+        /* The writes first: a run is judged once finished, and must then
+         * have them; a retry after -EBUSY sets them again, harmlessly. */
+        if (result->writes_json) {
+                r = store_run_set_extra(s, id, "writes", result->writes_json);
+                if (r < 0)
+                        return r;
+        }
         r = hists_collect(&h, result);
         if (r >= 0)
                 r = store_run_finish(s, id, run, h.list, h.n);

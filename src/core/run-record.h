@@ -46,7 +46,9 @@ StoreRun run_record_summary(const char *scenario, const char *model, const LoadR
 /* Ends running run `id` of `s` (the caller's thread's) in one try, as
  * store_run_finish() does, with `run` (run_record_summary(), its state
  * possibly changed by the caller) and the histograms of `result` listed in
- * run_record_finish().  Shared by terminal mode and the daemon's runner.
+ * run_record_finish(), and the lost-write check's verdict (the result's
+ * writes_json) as key "writes" of the run's extra, set first so that a
+ * finished run always has it.  Shared by terminal mode and the daemon's runner.
  * 0 or store_run_finish()'s negative errno (-ENOMEM too). */
 int run_record_store_finish(Store *s, int64_t id, const StoreRun *run, const LoadResult *result);
 

@@ -1,5 +1,5 @@
 /* What criteria.c shares with the evaluations kept in their own files
- * (criteria-writes.c).  Internal to src/criteria/. */
+ * (criteria-acu.c, criteria-writes.c).  Internal to src/criteria/. */
 #pragma once
 
 #include <stdint.h>
@@ -19,6 +19,12 @@ int criteria_no_scenario(CriterionResult *res, const CriterionConfig *cc);
  * STALE, and 0 (or -ENOMEM) is returned. */
 int criteria_run_stale(CriterionResult *res, const CriterionConfig *cc, const StoreRunLatest *l,
                        uint64_t now_usec);
+
+/* acu_scaling: the capacity around the latest completed run of the
+ * criterion's scenario, judged by acu_window_judge() as of now_usec.  0 or
+ * -ENOMEM; a store error or the time limit is an unknown result. */
+int criteria_evaluate_acu(CriterionResult *res, const CriterionConfig *cc, Store *store, uint64_t now_usec,
+                          uint64_t limit_usec);
 
 /* zero_data_loss: the "writes" report of the latest completed run of the
  * criterion's scenario, judged as of now_usec.  0 or -ENOMEM; a store

@@ -253,6 +253,8 @@ static int criterion_evaluate(CriterionResult *res, const CriterionConfig *cc, S
                 r = evaluate_run(res, cc, store, now_usec, limit_usec);
         else if (cc->kind == CRITERION_RUN_WRITES)
                 r = criteria_evaluate_writes(res, cc, store, now_usec, limit_usec);
+        else if (cc->kind == CRITERION_RUN_ACU)
+                r = criteria_evaluate_acu(res, cc, store, now_usec, limit_usec);
         else
                 r = evaluate_series(res, cc, store, now_usec, limit_usec);
         store_set_deadline(store, 0);
@@ -304,6 +306,7 @@ CriteriaReport *criteria_report_free(CriteriaReport *r) {
                 free(r->results[i].scenario);
                 free(r->results[i].evidence);
                 json_decref(r->results[i].writes.lost_sample);
+                json_decref(r->results[i].acu_window);
         }
         free(r->results);
         free(r);

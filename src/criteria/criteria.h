@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "criteria/acu-window.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -27,7 +28,8 @@ typedef enum CriterionState {
  * reason's words. */
 typedef enum CriterionCause {
         CRITERION_CAUSE_NONE,            /* known: met or not_met */
-        CRITERION_CAUSE_NO_SOURCE,       /* a built-in whose data source does not exist yet */
+        CRITERION_CAUSE_NO_SOURCE,       /* a built-in whose data source does not exist (yet, or
+                                          * in the file: acu_scaling without [capacity]) */
         CRITERION_CAUSE_NO_SERIES_SET,   /* series= missing */
         CRITERION_CAUSE_UNKNOWN_SERIES,  /* series= names no stored series */
         CRITERION_CAUSE_NO_SAMPLES,      /* none in the window */
@@ -39,6 +41,12 @@ typedef enum CriterionCause {
         CRITERION_CAUSE_NO_SCENARIO,     /* the file has no [scenario] of the name judged */
         CRITERION_CAUSE_NO_WRITES,       /* zero_data_loss: the run has no lost-write report */
         CRITERION_CAUSE_BAD_WRITES,      /* zero_data_loss: its report cannot be read */
+        /* acu_scaling: the capacity points around the run ... */
+        CRITERION_CAUSE_PENDING,         /* ... end before the window does, and may still arrive */
+        CRITERION_CAUSE_GAP,             /* ... miss part of the window: a gap, or they stopped */
+        CRITERION_CAUSE_BAD_DATA,        /* ... are out of order or not numbers, or the run's
+                                          * times are not a window */
+        CRITERION_CAUSE_TOO_MANY,        /* ... are more than ACU_POINTS_MAX */
 } CriterionCause;
 
 /* How many of a run's lost writes a zero_data_loss verdict shows. */
@@ -52,7 +60,8 @@ typedef struct CriterionWrites {
         json_t *lost_sample;         /* a JSON array (owned) */
 } CriterionWrites;
 
-/* One criterion's verdict.  Every string is owned by the result. */
+/* One criterion's verdict.  Every string, and the JSON, is owned by the
+ * result. */
 typedef struct CriterionResult {
         char *name;
         CriterionState state;
@@ -88,10 +97,21 @@ typedef struct CriterionResult {
 
         /* zero_data_loss, when has_writes (run_id, scenario and at_ms set
          * too, value = lost): the run's lost-write figures, its one-line
-         * summary (owned) and the first lost writes of its sample (owned,
-         * at most CRITERIA_LOST_SHOWN of lost_sample's objects). */
+         * summary in evidence and the first lost writes of its sample
+         * (owned, at most CRITERIA_LOST_SHOWN of lost_sample's objects). */
         bool has_writes;
         CriterionWrites writes;
+
+        /* acu_scaling, when has_acu (run_id and scenario set too, series the
+         * capacity series read): the judgement of the run's window, whatever
+         * the state, and its one-line evidence (acu_window_evidence()).
+         * When known, value is the peak ACU and at_ms its time. */
+        bool has_acu;
+        AcuWindowResult acu;
+        json_t *acu_window;          /* acu_window_to_json() of it, with the judged points (owned) */
+
+        /* The one-line evidence of zero_data_loss or acu_scaling (owned;
+         * NULL for the others). */
         char *evidence;
 } CriterionResult;
 

@@ -73,9 +73,10 @@ static void slot_set_method(CURL *e, const LoadReq *req) {
  * for the slot's previous request (the method, a constant URL or body) is
  * not set again.  NB: CURLOPT_POSTFIELDS does not copy: the body stays in
  * the request or the slot until the transfer ends. */
-static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user) {
+static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user, const char *doc) {
         const LoadReq *req = &slot->run->reqs[i];
-        TemplateVars v = { .seq = seq, .user = user, .rng = &slot->run->rng };
+        TemplateVars v = { .seq = seq, .user = user, .rng = &slot->run->rng, .doc = doc,
+                           .token = slot->write ? slot->token_text : NULL };
         bool same = slot->prepared == i + 1;
         CURL *e = slot->easy;
 
@@ -99,6 +100,7 @@ static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user) {
 
 static void slot_release(LoadRun *run, Slot *slot) {
         slot->busy = false;
+        slot->write = false;
         slot->user = NULL;
         slot->next_free = run->free_slots;
         run->free_slots = slot;
@@ -111,6 +113,7 @@ static void run_stop(LoadRun *run, LoadRunState state);
  * have gone (monotonic).  A full engine counts it dropped. */
 static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
         Slot *slot = run->free_slots;
+        const char *doc = NULL;
         uint64_t now;
         int r;
 
@@ -122,15 +125,23 @@ static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
         slot->busy = true;
         slot->req = pick_request(run);
         slot->user = user;
+        if (run->reqs[slot->req].write && (r = load_writes_sent(run->writes, slot, &doc)) < 0) {
+                slot_release(run, slot);
+                load_stats_fail(run, "cannot book a write", r);
+                run_stop(run, LOAD_RUN_FAILED);
+                return;
+        }
         /* ${user}: the closed model's user (1..users); in the open model the
          * slot's number (1..max_inflight).  Either way no two requests in
          * flight at once share one. */
-        slot_prepare(slot, slot->req, ++run->seq, user ? user->id + 1 : slot->number);
+        slot_prepare(slot, slot->req, ++run->seq, user ? user->id + 1 : slot->number, doc);
         now = now_monotonic_usec();
         slot->intended_usec = intended ? intended : now;
         slot->sent_usec = now;
         r = curl_glue_add(run->glue, slot->easy, transfer_done, slot);
         if (r < 0) {
+                if (slot->write)
+                        load_writes_answer(run->writes, slot, CURLE_COULDNT_CONNECT, false);
                 slot_release(run, slot);
                 load_stats_fail(run, "cannot start a transfer", r);
                 run_stop(run, LOAD_RUN_FAILED);
@@ -145,6 +156,24 @@ static bool counts_empty(const LoadCounts *c) {
         static const LoadCounts zero;
 
         return memcmp(c, &zero, sizeof(zero)) == 0;
+}
+
+/* The lost-write check's read-back and verdict, after the load; blocks the
+ * run's thread (its own loop: nothing else waits on it) for a bounded time.
+ * A cancel meanwhile makes the run cancelled. */
+static void run_check_writes(LoadRun *run) {
+        bool read = run->stop_state == LOAD_RUN_COMPLETED && !run->cancelled, cancelled;
+        char *json;
+
+        load_stats_load_over(run);
+        json = load_writes_finish(run->writes, run, read, &cancelled);
+        if (cancelled)
+                run->stop_state = LOAD_RUN_CANCELLED;
+        if (!json)
+                load_stats_fail(run, "cannot report the lost-write check", -ENOMEM);
+        pthread_mutex_lock(&run->lock);
+        run->writes_json = json;
+        pthread_mutex_unlock(&run->lock);
 }
 
 static void run_finish(LoadRun *run) {
@@ -163,6 +192,8 @@ static void run_finish(LoadRun *run) {
                 run->second++;
                 load_stats_second(run, now > from ? now - from : 1);
         }
+        if (run->writes)
+                run_check_writes(run);
         load_stats_finish(run, run->stop_state);
         if (run->cb.on_done)
                 run->cb.on_done(run, run->cb.userdata);
@@ -289,6 +320,8 @@ static void transfer_done(CURL *easy, CURLcode result, void *userdata) {
                 (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         (void) curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
         load_stats_answer(run, slot, result, status, connects, now);
+        if (slot->write)
+                load_writes_answer(run->writes, slot, result, result == CURLE_OK && load_status_expected(run, status));
         slot_release(run, slot);
         if (user)
                 user_think(run, user);
@@ -310,6 +343,7 @@ static int on_cancel(sd_event_source *s, int fd, uint32_t revents, void *userdat
         uint64_t v;
 
         (void) read(fd, &v, sizeof(v));
+        ((LoadRun *) userdata)->cancelled = true;
         run_stop(userdata, LOAD_RUN_CANCELLED);
         return 0;
 }

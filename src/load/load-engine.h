@@ -43,7 +43,40 @@ typedef struct LoadRequest {
         const char *method;     /* GET, POST, PUT, DELETE, HEAD, ... */
         const char *path;       /* template appended to base_url: "/api/items/${rand:100}" */
         const char *body;       /* template; NULL: none */
+        /* A write of the lost-write check (LoadWrites): ${doc} and ${token}
+         * name its document and token, which its path or body must carry. */
+        bool write;
 } LoadRequest;
+
+/* The lost-write check (issue 8), for a scenario with write requests.
+ * Each write goes to the next of `documents` documents in turn (round
+ * robin over the run's writes) with a new token (load/write-book.h); the
+ * run's documents are fresh: ${doc} is "NONCE-K", the run's nonce (8 hex
+ * digits, also the top of every token) and K in 0..documents-1.  A write
+ * answered with an expected status is acknowledged, with another status
+ * failed, one that could not connect failed (it was never sent), and one
+ * that timed out, lost its connection or was aborted indeterminate.
+ * A run that completes then waits read_after, reads every document back
+ * (read_method read_path; the elements at the `elements` pointer) and,
+ * with conflicts_path, GETs the server's conflict count at
+ * conflicts_pointer; a cancelled or failed run reads nothing back.  Each
+ * read is bounded by LOAD_READ_TIMEOUT_USEC or the scenario's timeout,
+ * whichever is longer, and LOAD_READ_MAX_BYTES of body; a cancel stops it.
+ * A 404 reads an empty document; a read that fails (an error, another
+ * status, no JSON array at `elements`) leaves the document unread.
+ * The verdict is the LoadResult's writes_json. */
+#define LOAD_READ_TIMEOUT_USEC (10ULL * 1000000ULL)
+#define LOAD_READ_MAX_BYTES    (64U << 20)
+
+typedef struct LoadWrites {
+        unsigned documents;             /* 1..WRITE_BOOK_MAX_DOCUMENTS */
+        const char *read_method;        /* "GET" */
+        const char *read_path;          /* template: "/docs/${doc}" */
+        const char *elements;           /* RFC 6901 pointer into the read answer: "/elements" */
+        const char *conflicts_path;     /* "/docs/stats"; NULL: the client's count */
+        const char *conflicts_pointer;  /* "/conflicts" */
+        uint64_t read_after_usec;       /* settle time before reading back */
+} LoadWrites;
 
 /* HTTP status codes counted as ok: lo..hi inclusive. */
 typedef struct LoadStatusRange {
@@ -70,6 +103,7 @@ typedef struct LoadScenario {
         size_t n_headers;
         const LoadStatusRange *expect;  /* none: 200-299 */
         size_t n_expect;
+        const LoadWrites *writes;       /* required with write requests; else ignored */
 } LoadScenario;
 
 typedef enum LoadRunState {
@@ -126,6 +160,17 @@ typedef struct LoadResult {
         Histogram *lateness;            /* open: how late each request went out */
         uint64_t cpu_usec;              /* CPU time of the run's thread */
         char *reason;                   /* the first error's one-line reason; NULL: none */
+        /* The lost-write check's verdict, compact JSON text: NULL without
+         * write requests, and until the run is over (the book is the run
+         * thread's alone).  write_book_report_json()'s members, and
+         * read_back (false: the run was cancelled or failed before its
+         * read-back ended, so lost and ok cover at most the documents
+         * read, documents_read: judge nothing by it), read_error (the first
+         * failed read's reason, or null), conflicts_error (why the
+         * server's count could not be had, or null; conflicts is then
+         * the client's), read_back_ms, book_bytes (what the book held)
+         * and nonce (8 hex digits). */
+        char *writes_json;
 } LoadResult;
 
 typedef struct LoadRun LoadRun;

@@ -11,6 +11,7 @@
 
 #include "load/load-engine.h"
 #include "load/template.h"
+#include "load/write-book.h"
 #include "transport/curl-glue.h"
 
 /* A scenario request, copied at start: its templates compiled by the run
@@ -25,7 +26,10 @@ typedef struct LoadReq {
         char *body_text;                /* constant body: its text; NULL: per send or none */
         size_t body_size;               /* of body_text */
         bool head;
+        bool write;                     /* LoadRequest.write */
 } LoadReq;
+
+typedef struct LoadWriteCheck LoadWriteCheck;
 
 typedef struct User User;
 
@@ -42,6 +46,9 @@ typedef struct Slot {
         size_t req;
         User *user;                     /* closed model: whose request */
         uint64_t intended_usec, sent_usec;      /* monotonic */
+        bool write;                     /* its request is a write, booked as `token` */
+        WriteToken token;
+        char token_text[WRITE_BOOK_TOKEN_SIZE];
         struct Slot *next_free;
 } Slot;
 
@@ -83,7 +90,8 @@ struct LoadRun {
         uint64_t next_k, second;
         uint64_t seq;                   /* requests sent so far: ${seq} of the last */
         TemplateRng rng;                /* picks, think times, ${uuid}, ${rand:N} */
-        bool stopping, finished;
+        LoadWriteCheck *writes;         /* NULL: no write requests */
+        bool stopping, finished, cancelled;
         LoadRunState stop_state;
         LoadCounts sec;
         Histogram *sec_latency;
@@ -98,6 +106,7 @@ struct LoadRun {
         LoadStats *per;                 /* n_reqs */
         Histogram *lateness;
         char *reason;
+        char *writes_json;              /* set once, when the run is over */
 };
 
 /* load-engine.c: the loop's side. */
@@ -129,8 +138,35 @@ void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long sta
 /* Keeps "what: strerror" as the run's reason unless one is kept already. */
 void load_stats_fail(LoadRun *run, const char *what, int error);
 unsigned load_stats_in_flight(LoadRun *run);
+/* Whether `status` is one of the scenario's expected ones. */
+bool load_status_expected(const LoadRun *run, long status);
 /* Reports second run->second (lasting `length_usec`, less for the last)
  * to on_second and starts the next one. */
 void load_stats_second(LoadRun *run, uint64_t length_usec);
-/* Sets the final state and end time. */
+/* Sets the end time of the load (the figures' elapsed time stops there),
+ * unless set already. */
+void load_stats_load_over(LoadRun *run);
+/* Sets the final state, and the end time unless set already. */
 void load_stats_finish(LoadRun *run, LoadRunState state);
+
+/* load-writes.c: the lost-write check, on the run's thread but for
+ * load_writes_new() and load_writes_free(). */
+
+/* The check for scenario `s` in *ret (NULL when it has no write request):
+ * its documents' names, its read template, its book.  0, -ENOMEM, or
+ * -EINVAL with a reason. */
+int load_writes_new(const LoadScenario *s, uint64_t start_realtime_usec, uint64_t nonce_seed, LoadWriteCheck **ret,
+                    char **ret_error);
+LoadWriteCheck *load_writes_free(LoadWriteCheck *w);
+/* Books the write about to go out in `slot`: picks its document, makes its
+ * token (slot->token, token_text); *ret_doc is the document's name.
+ * 0, or a negative errno (the book is full or out of memory). */
+int load_writes_sent(LoadWriteCheck *w, Slot *slot, const char **ret_doc);
+/* Records the answer to the slot's write (`expected`: an expected status;
+ * the outcome follows LoadWrites' rules). */
+void load_writes_answer(LoadWriteCheck *w, const Slot *slot, CURLcode result, bool expected);
+/* After the load: when `read_back`, waits read_after, reads every document
+ * back and the server's conflicts (blocking the run's thread, bounded, and
+ * stopped early by a readable `cancel_fd`); then the verdict as JSON text
+ * (NULL when out of memory).  *ret_cancelled: a cancel came meanwhile. */
+char *load_writes_finish(LoadWriteCheck *w, LoadRun *run, bool read_back, bool *ret_cancelled);

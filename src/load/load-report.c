@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <string.h>
 
 #include "util/units.h"
 #include "util/util.h"
@@ -107,10 +108,59 @@ json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info) {
                                                                : json_integer((json_int_t) r->connections)) < 0 ||
             json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null()) < 0)
                 return json_decref(o), NULL;
+        if (r->writes_json) {
+                json_t *w = json_loads(r->writes_json, 0, NULL);
+
+                if (!w || json_object_set_new(o, "writes", w) < 0)
+                        return json_decref(o), NULL;
+        }
         return o;
 }
 
 /* ---------------------------------------------------------------- text */
+
+static uint64_t member_u64(const json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+
+        return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t) json_integer_value(v) : 0;
+}
+
+/* The lost-write check's figures, from the run's "writes" object. */
+static void text_writes(FILE *f, const char *writes_json) {
+        json_t *w = json_loads(writes_json, 0, NULL), *sample;
+        const char *source, *error;
+
+        if (!w) {
+                fprintf(f, "Writes: (the report cannot be read)\n");
+                return;
+        }
+        source = json_string_value(json_object_get(w, "conflicts_source"));
+        fprintf(f, "Writes: %" PRIu64 " attempted, %" PRIu64 " acknowledged, %" PRIu64 " failed, %" PRIu64
+                " indeterminate\n", member_u64(w, "attempted"), member_u64(w, "acknowledged"), member_u64(w, "failed"),
+                member_u64(w, "indeterminate"));
+        if (!json_is_true(json_object_get(w, "read_back")))
+                fprintf(f, "  not read back (the run did not complete): no verdict on lost writes\n");
+        else
+                fprintf(f, "  read back %" PRIu64 "/%" PRIu64 " documents: %" PRIu64 " ok, %" PRIu64 " lost, %" PRIu64
+                        " unexpected, %" PRIu64 " recovered, %" PRIu64 " unread\n", member_u64(w, "documents_read"),
+                        member_u64(w, "documents"), member_u64(w, "ok"), member_u64(w, "lost"),
+                        member_u64(w, "unexpected"), member_u64(w, "recovered"), member_u64(w, "unread"));
+        fprintf(f, "  conflicts: %" PRIu64 " (%s)\n", member_u64(w, "conflicts"),
+                source && strcmp(source, "server") == 0 ? "the server's count" : "client-observed");
+        if ((error = json_string_value(json_object_get(w, "read_error"))))
+                fprintf(f, "  first failed read: %s\n", error);
+        if ((error = json_string_value(json_object_get(w, "conflicts_error"))))
+                fprintf(f, "  server's conflict count unavailable: %s\n", error);
+        sample = json_object_get(w, "lost_sample");
+        for (size_t i = 0; i < json_array_size(sample) && i < 5; i++) {
+                json_t *l = json_array_get(sample, i);
+
+                fprintf(f, "  lost: %s in %s, sent %s\n", json_string_value(json_object_get(l, "token")) ?: "?",
+                        json_string_value(json_object_get(l, "document")) ?: "?",
+                        json_string_value(json_object_get(l, "sent_at")) ?: "?");
+        }
+        json_decref(w);
+}
 
 static void text_latency(FILE *f, const char *what, const Histogram *h) {
         fprintf(f, "  %-26s", what);
@@ -160,6 +210,8 @@ int load_report_text(const LoadResult *r, const LoadReportInfo *info, FILE *f) {
         text_latency(f, "from the intended start", r->total.latency);
         text_latency(f, "service time", r->total.service);
         text_per_request(f, r, info->stored);
+        if (r->writes_json)
+                text_writes(f, r->writes_json);
         if (r->reason)
                 fprintf(f, "First error: %s\n", r->reason);
         return ferror(f) ? -EIO : 0;

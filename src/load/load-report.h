@@ -31,7 +31,9 @@ typedef struct LoadReportInfo {
  * timeout, status, other}, dropped, aborted, in_flight, target_rps (null
  * for the closed model), achieved_rps, latency_ms and service_ms {p50, p90,
  * p95, p99, p999, max, mean}, per_request {NAME: {requests, ok, errors,
- * latency_ms, service_ms}}, connections, reason (null: none).  A new
+ * latency_ms, service_ms}}, connections, reason (null: none), and with
+ * the lost-write check "writes" (LoadResult.writes_json's object; absent
+ * without write requests or while running).  A new
  * reference the caller owns (json_decref()); NULL when out of memory. */
 json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info);
 

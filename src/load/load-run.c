@@ -55,7 +55,7 @@ unsigned load_stats_in_flight(LoadRun *run) {
         return n;
 }
 
-static bool status_expected(const LoadRun *run, long status) {
+bool load_status_expected(const LoadRun *run, long status) {
         for (size_t i = 0; i < run->n_expect; i++)
                 if (status >= (long) run->expect[i].lo && status <= (long) run->expect[i].hi)
                         return true;
@@ -114,7 +114,7 @@ static bool has_latency(CURLcode result) {
 }
 
 void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now) {
-        bool expected = result == CURLE_OK && status_expected(run, status), timed = has_latency(result);
+        bool expected = result == CURLE_OK && load_status_expected(run, status), timed = has_latency(result);
         uint64_t latency = now - slot->intended_usec, service = now - slot->sent_usec;
         LoadStats *per = &run->per[slot->req];
 
@@ -191,10 +191,18 @@ void load_stats_second(LoadRun *run, uint64_t length_usec) {
         hist_reset(run->sec_latency);
 }
 
+void load_stats_load_over(LoadRun *run) {
+        pthread_mutex_lock(&run->lock);
+        if (!run->ended_usec)
+                run->ended_usec = now_monotonic_usec();
+        pthread_mutex_unlock(&run->lock);
+}
+
 void load_stats_finish(LoadRun *run, LoadRunState state) {
         pthread_mutex_lock(&run->lock);
         run->state = state;
-        run->ended_usec = now_monotonic_usec();
+        if (!run->ended_usec)
+                run->ended_usec = now_monotonic_usec();
         run->cpu_usec = thread_cpu_usec();
         pthread_mutex_unlock(&run->lock);
 }
@@ -215,6 +223,8 @@ static int check_scenario(const LoadScenario *s, char **ret_error) {
                                          !q->method || !q->method[0] ? "method" : "path");
                 if (q->weight == 0)
                         return set_error(ret_error, -EINVAL, "request %zu has weight 0", i + 1);
+                if (q->write && !strstr(q->path, "${token}") && !(q->body && strstr(q->body, "${token}")))
+                        return set_error(ret_error, -EINVAL, "write request %zu carries no ${token}", i + 1);
         }
         for (size_t i = 0; i < s->n_expect; i++)
                 if (s->expect[i].lo < 100 || s->expect[i].hi > 599 || s->expect[i].lo > s->expect[i].hi)
@@ -281,6 +291,7 @@ static int copy_request(LoadRun *run, size_t i, const LoadRequest *q, char **ret
         if (!d->method || !d->name)
                 return -ENOMEM;
         d->head = strcmp(q->method, "HEAD") == 0;
+        d->write = q->write;
         /* base_url + path, without a doubled slash between them. */
         d->prefix_len = base_len - (base_len > 0 && run->base_url[base_len - 1] == '/' && q->path[0] == '/');
         r = compile(i, "PATH", q->path, &d->path, ret_error);
@@ -381,6 +392,10 @@ static int copy_scenario(LoadRun *run, const LoadScenario *s, char **ret_error) 
         r = copy_requests(run, s, ret_error);
         if (r < 0)
                 return r;
+        r = load_writes_new(s, run->started_real_usec, now_monotonic_usec() ^ (uintptr_t) run, &run->writes,
+                            ret_error);
+        if (r < 0)
+                return r;
         if (copy_expect(run, s) < 0 || stats_init(&run->total, s->name) < 0 ||
             hist_new(&run->lateness) < 0 || hist_new(&run->sec_latency) < 0)
                 return -ENOMEM;
@@ -450,6 +465,8 @@ static void run_free_data(LoadRun *run) {
         hist_free(run->lateness);
         hist_free(run->sec_latency);
         free(run->reason);
+        free(run->writes_json);
+        load_writes_free(run->writes);
         pthread_mutex_destroy(&run->lock);
         free(run);
 }
@@ -517,6 +534,8 @@ static int snapshot_locked(LoadRun *run, LoadResult *res) {
         res->achieved_rps = res->elapsed_usec ?
                 (double) run->total.counts.sent * USEC_PER_SEC / (double) res->elapsed_usec : 0;
         if (run->reason && !(res->reason = strdup(run->reason)))
+                return -ENOMEM;
+        if (run->writes_json && !(res->writes_json = strdup(run->writes_json)))
                 return -ENOMEM;
         if (stats_copy(&res->total, &run->total) < 0 || hist_new(&res->lateness) < 0)
                 return -ENOMEM;
@@ -587,6 +606,7 @@ LoadResult *load_result_free(LoadResult *r) {
         free(r->per_request);
         hist_free(r->lateness);
         free(r->reason);
+        free(r->writes_json);
         free(r);
         return NULL;
 }

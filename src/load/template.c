@@ -13,6 +13,8 @@ typedef enum PartKind {
         PART_USER,
         PART_UUID,
         PART_RAND,
+        PART_DOC,
+        PART_TOKEN,
 } PartKind;
 
 typedef struct Part {
@@ -184,6 +186,10 @@ static int compile_placeholder(Builder *b, const char *name, size_t n, size_t of
                 builder_push(b, PART_USER, 0, U64_DIGITS);
         else if (n == 4 && memcmp(name, "uuid", 4) == 0)
                 builder_push(b, PART_UUID, 0, UUID_LENGTH);
+        else if (n == 3 && memcmp(name, "doc", 3) == 0)
+                builder_push(b, PART_DOC, 0, TEMPLATE_DOC_MAX);
+        else if (n == 5 && memcmp(name, "token", 5) == 0)
+                builder_push(b, PART_TOKEN, 0, TEMPLATE_TOKEN_MAX);
         else if (n >= 5 && memcmp(name, "rand:", 5) == 0)
                 return compile_rand(b, name + 5, n - 5, ret_error);
         else if (n >= 4 && memcmp(name, "env:", 4) == 0)
@@ -191,7 +197,7 @@ static int compile_placeholder(Builder *b, const char *name, size_t n, size_t of
         else
                 return set_error(ret_error, -EINVAL,
                                  "unknown placeholder ${%.*s} at offset %zu (known: ${seq}, ${user}, ${uuid}, "
-                                 "${rand:N}, ${env:NAME}; $$ for a literal $)",
+                                 "${rand:N}, ${env:NAME}, ${doc}, ${token}; $$ for a literal $)",
                                  (int) n, name, offset);
         return 0;
 }
@@ -296,6 +302,13 @@ static void emit(char *buf, size_t size, size_t *n, const char *s, size_t len) {
         *n += len;
 }
 
+/* A caller's string, cut at `max` bytes so the expansion stays within
+ * template_max_length(); NULL is empty. */
+static void emit_bounded(char *buf, size_t size, size_t *n, const char *s, size_t max) {
+        if (s)
+                emit(buf, size, n, s, strnlen(s, max));
+}
+
 size_t template_expand(const Template *t, const TemplateVars *v, char *buf, size_t size) {
         TemplateRng fallback, *rng = v->rng;
         char tmp[UUID_LENGTH > U64_DIGITS ? UUID_LENGTH : U64_DIGITS];
@@ -325,6 +338,12 @@ size_t template_expand(const Template *t, const TemplateVars *v, char *buf, size
                 case PART_RAND:
                         emit(buf, size, &n, tmp, format_u64(tmp, template_rng_below(rng, p->n)));
                         break;
+                case PART_DOC:
+                        emit_bounded(buf, size, &n, v->doc, TEMPLATE_DOC_MAX);
+                        break;
+                case PART_TOKEN:
+                        emit_bounded(buf, size, &n, v->token, TEMPLATE_TOKEN_MAX);
+                        break;
                 }
         }
         if (size > 0)
@@ -334,6 +353,15 @@ size_t template_expand(const Template *t, const TemplateVars *v, char *buf, size
 
 size_t template_max_length(const Template *t) {
         return t->max_length;
+}
+
+bool template_uses(const Template *t, TemplatePlaceholder what) {
+        PartKind kind = what == TEMPLATE_DOC ? PART_DOC : PART_TOKEN;
+
+        for (size_t i = 0; i < t->n_parts; i++)
+                if (t->parts[i].kind == kind)
+                        return true;
+        return false;
 }
 
 bool template_is_constant(const Template *t) {

@@ -7,6 +7,11 @@
  *   ${uuid}     a random version-4 UUID, lower-case, 36 characters
  *   ${rand:N}   a uniform random integer in [0, N), 1 <= N <= 2^64-1
  *   ${env:NAME} the environment variable NAME, read once at compile time
+ *   ${doc}      the document a write goes to (given by the caller; at most
+ *               TEMPLATE_DOC_MAX bytes of it), for a scenario's write and
+ *               read lines (issue 8)
+ *   ${token}    the write's token text (given by the caller; at most
+ *               TEMPLATE_TOKEN_MAX bytes)
  *   $$          a literal '$'
  *
  * A compiled Template is immutable: any number of threads may expand it at
@@ -17,7 +22,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define TEMPLATE_DOC_MAX   32
+#define TEMPLATE_TOKEN_MAX 16
+
 typedef struct Template Template;
+
+typedef enum TemplatePlaceholder {
+        TEMPLATE_DOC,
+        TEMPLATE_TOKEN,
+} TemplatePlaceholder;
 
 /* A xorshift64* generator; one per thread, never shared. */
 typedef struct TemplateRng {
@@ -30,6 +43,8 @@ typedef struct TemplateRng {
 typedef struct TemplateVars {
         uint64_t seq;
         uint64_t user;
+        const char *doc;        /* ${doc}; NULL: empty */
+        const char *token;      /* ${token}; NULL: empty */
         TemplateRng *rng;
 } TemplateVars;
 
@@ -57,6 +72,9 @@ size_t template_max_length(const Template *t);
 /* Whether `t` has no placeholder left after compilation (only literal text
  * and ${env:...}), so a caller can expand it once and reuse the result. */
 bool template_is_constant(const Template *t);
+
+/* Whether `t` has the placeholder `what` (${doc}, ${token}) at all. */
+bool template_uses(const Template *t, TemplatePlaceholder what);
 
 /* Seeds `rng` from any 64-bit value (0 included), e.g. a thread index mixed
  * with the time: splitmix64, so close seeds give unrelated streams. */

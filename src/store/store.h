@@ -380,10 +380,11 @@ const Histogram *store_run_record_hist(const StoreRunRecord *r, const char *requ
 int store_run_hist(Store *s, int64_t id, const char *request, StoreRunHistKind kind,
                    Histogram *into);
 
-/* What the latency criterion judges: the latest completed run of a
- * scenario (by ended_at, then id) and its whole-run percentiles. */
+/* What the run criteria judge: the latest completed run of a scenario (by
+ * ended_at, then id), when it ran and its whole-run percentiles. */
 typedef struct StoreRunLatest {
         int64_t id;
+        int64_t started_at_ms;
         int64_t ended_at_ms;
         uint64_t requests;
         uint64_t err_timeout;        /* requests that timed out: not in the histograms */

@@ -14,9 +14,9 @@ check "status lists the four built-in criteria in order" \
 check "latency_p95 is unknown without a [scenario peak], saying how to turn it off" \
         test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="latency_p95") | .state + "/" + .reason')" = \
         "unknown/no [scenario peak] is configured: add one, name another with scenario =, or turn latency_p95 off with enabled = no"
-check "acu_scaling is unknown with the reason 'no data source yet'" \
+check "acu_scaling is unknown without a [capacity] section, saying so" \
         test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="acu_scaling") | .state + "/" + .reason')" = \
-        "unknown/no data source yet"
+        "unknown/no [capacity] section: nothing measures the capacity (add one, or turn acu_scaling off with enabled = no)"
 check "zero_data_loss is unknown without a [scenario crdt], saying how to turn it off" \
         test "$(jget "$PW/v1/status" '.criteria[] | select(.name=="zero_data_loss") | .state + "/" + .reason')" = \
         "unknown/no [scenario crdt] is configured: add one, name another with scenario =, or turn zero_data_loss off with enabled = no"

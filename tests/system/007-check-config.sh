@@ -146,6 +146,35 @@ out=$("$PERFWATCHD" --check-config --config "$WORK/zdl-ok.conf" 2>&1)
 ok $? "zero_data_loss with scenario, min_conflicts = 0 and max_age passes --check-config"
 diag "$out"
 
+# acu_scaling's rule: each bad value on its line; several [capacity]
+# sections need series = in a [criterion acu_scaling] section.
+{
+        printf '[capacity a]\nsource = sql\npostgres = p\nquery = SELECT 2\n'    # 1-4
+        printf '[capacity b]\nsource = sql\npostgres = p\nquery = SELECT 3\n'    # 5-8
+        printf '[postgres p]\nconninfo = host=127.0.0.1\n'                        # 9-10
+        printf '[criterion acu_scaling]\nmax_acu = 20\nscale_to = 32\n'          # 11-13
+        printf 'settle = soon\nscale_up_within = 0\nscenario = spkie\nwindow = 1h\n' # 14-17
+} >"$WORK/acu.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/acu.conf" 2>&1); rc=$?
+diag "$out"
+check "a file with a bad acu_scaling rule exits 1" test "$rc" = 1
+for want in \
+        'acu.conf:11: [criterion acu_scaling]: missing required key series: several [capacity] sections (a, b), e.g. series = aurora.a.acu' \
+        'acu.conf:13: [criterion acu_scaling] scale_to: scale_to 32 is above max_acu 20: it could never be met' \
+        'acu.conf:14: [criterion acu_scaling] settle: "soon" is not a duration' \
+        'acu.conf:15: [criterion acu_scaling] scale_up_within: "0" is below the minimum 1s' \
+        'acu.conf:16: [criterion acu_scaling] scenario: no [scenario spkie] section (the file has no [scenario] section)' \
+        'acu.conf:17: [criterion acu_scaling] window: not supported for this criterion yet'; do
+        check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
+done
+check "and nothing else (6 lines)" test "$(wc -l <<<"$out")" = 6
+printf '[capacity a]\nsource = sql\npostgres = p\nquery = SELECT 2\n[postgres p]\nconninfo = host=127.0.0.1\n' \
+        >"$WORK/acu-ok.conf"
+printf '[criterion acu_scaling]\nscale_to = 8\nmax_acu = 8\nmin_acu = 0.5\nsettle = 0\n' >>"$WORK/acu-ok.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/acu-ok.conf" 2>&1)
+ok $? "scale_to 8 within [0.5, 8] with no settle passes --check-config"
+diag "$out"
+
 # AWS keys that others can read are refused before the daemon ever runs.
 creds=$WORK/aws-credentials
 printf '[default]\naws_access_key_id = AKID\naws_secret_access_key = SECRET\n' >"$creds"
@@ -210,4 +239,28 @@ printf '[daemon]\ndatabase = /nonexistent/dir/pw.db\nlisten = 127.0.0.1:%s\n' "$
 out=$("$PERFWATCHD" --config "$WORK/nodb.conf" 2>&1); rc=$?
 check "an unopenable database exits 1" test "$rc" = 1
 check "and names the database file" grep -q "/nonexistent/dir/pw.db" <<<"$out"
+# The lost-write check's keys: a write without its token, write lines
+# without a read, a bad JSON pointer, documents out of range, a key of the
+# check without write lines; each on its own line.
+{
+        printf '[scenario w]\nmodel = closed\nusers = 2\nduration = 1s\n'     # 1-4
+        printf 'base_url = http://127.0.0.1:1\n'                              # 5
+        printf 'write = POST /docs/${doc} {}\n'                               # 6
+        printf 'documents = 5000\n'                                           # 7
+        printf 'elements = elements\n'                                        # 8
+        printf '[scenario r]\nmodel = closed\nusers = 2\nduration = 1s\n'     # 9-12
+        printf 'base_url = http://127.0.0.1:1\nrequest = GET /\n'             # 13-14
+        printf 'read_after = 1s\n'                                            # 15
+} >"$WORK/writes.conf"
+out=$("$PERFWATCHD" --check-config --config "$WORK/writes.conf" 2>&1); rc=$?
+diag "$out"
+check "bad lost-write keys exit 1" test "$rc" = 1
+check "a write without \${token} is reported on its line" \
+        grep -qF "writes.conf:6: [scenario w] write: \"POST /docs/\${doc} {}\" has no \${token} in its PATH or BODY" <<<"$out"
+check "documents out of range" grep -qF "writes.conf:7: [scenario w] documents: \"5000\" is above the maximum 4096" <<<"$out"
+check "elements not a JSON pointer" grep -qF "writes.conf:8: [scenario w] elements: \"elements\" is not a JSON pointer" <<<"$out"
+check "write lines need a read" \
+        grep -qF "writes.conf:1: [scenario w]: missing required key read (the scenario has write lines)" <<<"$out"
+check "read_after without write lines" \
+        grep -qF "writes.conf:15: [scenario r] read_after: only with write lines (the lost-write check)" <<<"$out"
 done_testing

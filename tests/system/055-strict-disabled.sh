@@ -53,7 +53,7 @@ check "with ok true" test "$(jq -r .ok "$WORK/strict.json")" = true
 check "STATUS= leaves the disabled ones out" \
         wait_until 10 grep -qx 'STATUS=latency_p95 met, memory met; 1/1 sources up' "$msgs"
 
-# acu_scaling on again: unknown (no data source yet), and the gate fails.
+# acu_scaling on again: unknown (no [capacity] section), and the gate fails.
 write_config "$WORK/pw.conf" "${PEAK[@]}" "${LATENCY[@]}" "[criterion zero_data_loss]" "enabled = no"
 kill -HUP "$PW_PID"
 check "after a reload turning acu_scaling on, it is unknown" wait_until 10 state_is acu_scaling unknown
