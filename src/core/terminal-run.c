@@ -187,12 +187,11 @@ int terminal_run_worst(int a, int b) {
         return a == TERMINAL_RUN_ERROR || b == TERMINAL_RUN_ERROR ? TERMINAL_RUN_ERROR : TERMINAL_RUN_MET;
 }
 
-/* The run's lost-write report as JSON text; NULL when it has none.
- * NB: the engine's LoadResult carries it once the lost-write check is
- * merged (its writes_json): until then no run has one. */
+/* The run's lost-write report as JSON text (the engine's, the same that
+ * run_record_store_finish() stores as the run's extra "writes" for the
+ * daemon's zero_data_loss); NULL when the scenario has no write lines. */
 static const char *result_writes(const LoadResult *r) {
-        (void) r;
-        return NULL;
+        return r->writes_json;
 }
 
 /* NB: as in ?strict=1, a criterion turned off does not count: the run is

@@ -7,7 +7,9 @@
 # 1% of acknowledged writes, lost is exactly its dropped count and the
 # lost sample is among its dropped writes; (c) stalled writes past the
 # timeout are recovered; (d) an invented element is one unexpected; (e) a
-# run stopped by SIGINT is not read back and says so.
+# run stopped by SIGINT is not read back and says so.  zero_data_loss
+# judges (a) and (b) for real: --run exits by it (0 met, 1 not_met), and a
+# daemon on the runs' database shows the same verdict for the same run.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 start_target -doc-seed 7
@@ -27,24 +29,34 @@ scenario() {
         local line
         for line in "$@"; do echo "$line"; done
 }
-{
-        printf '[daemon]\ndatabase = %s\n[criterion latency_p95]\nenabled = no\n' "$DB"
-        scenario clean 1000 3s 10s "conflicts_from = /docs/stats /conflicts"
-        scenario drop 100 2s 5s
-        scenario stall 50 2s 1s
-        scenario invent 20 1s 5s "conflicts_from = /docs/stats /conflicts"
-        scenario long 20 30s 5s
-} >"$WORK/run.conf"
+# config FILE ZDL_SCENARIO: the scenarios, with zero_data_loss judging
+# ZDL_SCENARIO's runs; 100 conflicts are enough for these short runs (the
+# clean one's server count is some 600: 3 s of merges every 50 ms).
+config() {
+        {
+                printf '[daemon]\ndatabase = %s\nlisten = 127.0.0.1:%s\nevaluate_interval = 500ms\n' "$DB" "$PW_PORT"
+                printf '[criterion latency_p95]\nenabled = no\n[criterion acu_scaling]\nenabled = no\n'
+                printf '[criterion zero_data_loss]\nscenario = %s\nmin_conflicts = 100\n' "$2"
+                scenario clean 1000 3s 10s "conflicts_from = /docs/stats /conflicts"
+                scenario drop 100 2s 5s
+                scenario stall 50 2s 1s
+                scenario invent 20 1s 5s "conflicts_from = /docs/stats /conflicts"
+                scenario long 20 30s 5s
+        } >"$1"
+}
+config "$WORK/run.conf" clean
+config "$WORK/drop.conf" drop
 "$PERFWATCHD" --config "$WORK/run.conf" --check-config >/dev/null
 ok $? "the scenarios pass --check-config"
 
-# run NAME: sets RC, OUT (the JSON) and ERR (stderr's file).
+# run NAME [CONFIG]: sets RC, OUT (the JSON) and ERR (stderr's file).
 run() {
         ERR=$WORK/run-$1.log
-        OUT=$(timeout 60 "$PERFWATCHD" --config "$WORK/run.conf" --run "$1" --json 2>"$ERR")
+        OUT=$(timeout 60 "$PERFWATCHD" --config "${2:-$WORK/run.conf}" --run "$1" --json 2>"$ERR")
         RC=$?
 }
 w() { jq -r ".writes$1" <<<"$OUT"; }
+zdl() { jget "$PW/v1/criteria/zero_data_loss" "$1"; }
 
 # (a) clean, 1000 users.
 faults "drop=0"
@@ -67,10 +79,18 @@ check "(a) the run's row holds the verdict in extra.writes" \
         test "$(sql "SELECT extra ->> '\$.writes.ok' || ',' || (extra ->> '\$.writes.lost') FROM runs WHERE id = $id")" = "$(w .ok),0"
 check "(a) the text summary shows it" grep -q "^  read back 5/5 documents: $(w .ok) ok, 0 lost, 0 unexpected" "$ERR"
 check "(a) and which conflict count" grep -q "^  conflicts: $(w .conflicts) (the server's count)" "$ERR"
+check "(a) --run says zero_data_loss is met" grep -qxF "perfwatchd: zero_data_loss: met: 0 of $(w .acknowledged) \
+acknowledged writes lost; 0 unexpected; 0 unread; conflicts $(w .conflicts) (server)" "$ERR"
+start_daemon "$WORK/run.conf"
+check "(a) a daemon on that database: zero_data_loss met" wait_until 10 state_is zero_data_loss met
+check "(a) judging run $id" test "$(zdl .evidence.run)" = "$id"
+check "(a) with its counts" test "$(zdl '.evidence | [.acknowledged, .lost, .conflicts, .conflicts_source] |
+        join(",")')" = "$(w .acknowledged),0,$(w .conflicts),server"
+stop_daemon
 
 # (b) the target drops 1% of acknowledged writes.
 faults "drop=0.01"
-run drop
+run drop "$WORK/drop.conf"
 dropped=$(stat .dropped)
 diag "drop: $(jq -c '.writes | del(.lost_sample, .unexpected_sample)' <<<"$OUT"), target dropped $dropped"
 check "(b) the target dropped some ($dropped)" test "$dropped" -gt 0
@@ -82,6 +102,19 @@ check "(b) the lost sample is among the target's dropped writes" \
         test -s "$WORK/sample" -a -z "$(comm -23 "$WORK/sample" "$WORK/dropped")"
 check "(b) the stored run has them too" \
         test "$(sql "SELECT extra ->> '\$.writes.lost' FROM runs WHERE id = $(jq -r .id <<<"$OUT")")" = "$dropped"
+check "(b) --run exits 1: zero_data_loss not met (got $RC)" test "$RC" = 1
+check "(b) saying how many were lost" \
+        grep -q "^perfwatchd: zero_data_loss: not met: $dropped of $(w .acknowledged) acknowledged writes lost (e.g. " "$ERR"
+id=$(jq -r .id <<<"$OUT")
+start_daemon "$WORK/drop.conf"
+check "(b) a daemon on that database: zero_data_loss not_met" wait_until 10 state_is zero_data_loss not_met
+check "(b) judging run $id" test "$(zdl .evidence.run)" = "$id"
+check "(b) value = lost = the target's dropped count" \
+        test "$(zdl .value)" = "$dropped" -a "$(zdl .evidence.lost)" = "$dropped"
+check "(b) its lost sample is among the target's dropped writes" \
+        test -n "$(zdl '.evidence.lost_sample[0].token')" -a \
+        -z "$(zdl '.evidence.lost_sample[].token' | sort | comm -23 - "$WORK/dropped")"
+stop_daemon
 
 # (c) 5% of writes stalled 3 s, timeout 1 s: applied, yet indeterminate.
 faults "drop=0&stall=3s&stall_fraction=0.05"
