@@ -367,6 +367,71 @@ static void test_latency_timeouts(Store *s, uint64_t now) {
         ok(reason_has(o, "has no answered or timed-out request"), "saying so (%s)", o->reason);
 }
 
+/* Adds a completed run of `scenario` of 1000 fast answers plus `failed`
+ * failed requests (a third each connect, status, other) and `dropped`. */
+static int64_t run_add_failing(Store *s, const char *scenario, uint64_t now, uint64_t failed, uint64_t dropped) {
+        int64_t ended = (int64_t) (now / USEC_PER_MSEC), id = -1;
+        StoreRun run = { .scenario = scenario, .model = "open", .started_at_ms = ended - 10000, .target_rps = 100 };
+        Histogram *lat = NULL;
+        StoreRunHistogram h;
+
+        if (hist_new(&lat) < 0 || store_run_begin(s, &run, &id) < 0)
+                goto out;
+        hist_record_n(lat, 5 * USEC_PER_MSEC, 1000);
+        h = (StoreRunHistogram) { .request = "", .kind = STORE_RUN_HIST_LATENCY, .hist = lat };
+        run.state = STORE_RUN_COMPLETED;
+        run.ended_at_ms = ended;
+        run.duration_ms = 10000;
+        run.ok = 1000;
+        run.err_connect = failed / 3;
+        run.err_status = failed / 3;
+        run.err_other = failed - 2 * (failed / 3);
+        run.dropped = dropped;
+        run.requests = run.ok + failed;
+        if (store_run_finish(s, id, &run, &h, 1) < 0)
+                id = -1;
+out:
+        hist_free(lat);
+        return id;
+}
+
+/* A run whose requests fail or are dropped shows the latency of the few
+ * that went well: not_met, whatever their p95. */
+static void test_latency_failures(Store *s, uint64_t now) {
+        CriterionConfig cc = latency_rule();
+        const CriterionResult *o;
+        char buf[200];
+        int64_t id;
+
+        cc.scenario = (char *) "failing";
+        ok(!criteria_run_unsound(1000, 50, 0, buf, sizeof buf) && buf[0] == '\0',
+           "50 of 1000 failed (exactly 5%%): sound");
+        ok(criteria_run_unsound(1000, 51, 0, buf, sizeof buf), "51 of 1000 failed: unsound");
+        is_str(buf, "51 of 1000 requests failed (5.1%, more than 5%): the p95 of the others does not show a "
+               "working service", "saying so");
+        ok(!criteria_run_unsound(950, 0, 50, buf, sizeof buf), "50 of 1000 scheduled dropped: sound");
+        ok(criteria_run_unsound(949, 0, 51, buf, sizeof buf), "51 of 1000 scheduled dropped: unsound");
+        is_str(buf, "51 of 1000 scheduled requests dropped at max_inflight (5.1%, more than 5%): the load was "
+               "not sent", "saying so");
+        ok(!criteria_run_unsound(0, 0, 0, buf, sizeof buf), "an empty run is not judged here");
+
+        id = run_add_failing(s, "failing", now, 52, 0);
+        is_str(state_of(&cc, s, now, &o), "met", "1000 fast answers and 52 failures of 1052 (4.9%%): met");
+        is_int(o->failed, 52, "evidence: 52 failed");
+        ok(!o->evidence, "with no summary");
+        id = run_add_failing(s, "failing", now, 300, 0);
+        is_str(state_of(&cc, s, now, &o), "not_met", "1000 fast answers and 300 failures: not_met");
+        is_int(o->failed, 300, "evidence: 300 failed");
+        ok(o->evidence && strstr(o->evidence, "300 of 1300 requests failed (23.1%"), "summary: %s",
+           o->evidence ?: "(none)");
+        is_int(o->run_id, id, "of that run");
+        (void) run_add_failing(s, "failing", now, 0, 100);
+        is_str(state_of(&cc, s, now, &o), "not_met", "1000 fast answers and 100 dropped of 1100: not_met");
+        is_int(o->dropped, 100, "evidence: 100 dropped");
+        ok(o->evidence && strstr(o->evidence, "100 of 1100 scheduled requests dropped"), "summary: %s",
+           o->evidence ?: "(none)");
+}
+
 /* Judged on its own store: the latest completed run of the scenario. */
 static void test_latency_verdict(uint64_t now) {
         char dir[] = "/tmp/test-criteria-runs.XXXXXX", path[256], *err = NULL;
@@ -448,6 +513,7 @@ static void test_latency_verdict(uint64_t now) {
         ok(o->run_id == 0 && !o->scenario, "judging no run");
 
         test_latency_timeouts(s, now);
+        test_latency_failures(s, now);
         reset();
         store_free(s);
         snprintf(path, sizeof path, "rm -rf '%s'", dir);

@@ -70,13 +70,16 @@ static json_t *evidence_json(const CriterionResult *c) {
         if (c->has_acu)
                 return acu_evidence_json(c);
         if (c->run_id > 0)
-                return json_pack("{s:I, s:s, s:I, s:I, s:o, s:o}",
+                return json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:s*}",
                                  "run", (json_int_t) c->run_id,
                                  "scenario", c->scenario,
                                  "requests", (json_int_t) c->requests,
                                  "timeouts", (json_int_t) c->timeouts,
+                                 "failed", (json_int_t) c->failed,
+                                 "dropped", (json_int_t) c->dropped,
                                  "service_p95_ms", api_json_number(c->service_p95_ms),
-                                 "ended_at", iso_time(c->at_ms));
+                                 "ended_at", iso_time(c->at_ms),
+                                 "summary", c->evidence);
 
         return json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}",
                          "series", c->series,

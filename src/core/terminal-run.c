@@ -146,10 +146,17 @@ static void judged_p95(const LoadResult *r, double *ret, bool *ret_beyond) {
 
 /* latency_p95's exit status for a run that answered. */
 static int latency_status(const CriterionConfig *cc, const LoadResult *r) {
+        const LoadCounts *n = &r->total.counts;
+        char unsound[200];
         double p95 = 0;
         bool holds, beyond;
 
         judged_p95(r, &p95, &beyond);
+        if (criteria_run_unsound(n->sent, n->err_connect + n->err_status + n->err_other, n->dropped, unsound,
+                                 sizeof unsound)) {
+                fprintf(stderr, "perfwatchd: latency_p95: not met: %s\n", unsound);
+                return TERMINAL_RUN_NOT_MET;
+        }
         if (beyond) {
                 fprintf(stderr, "perfwatchd: latency_p95: not met: %" PRIu64 " of %" PRIu64 " requests timed out "
                         "(more than 5%%), so the p95 is beyond the timeout\n", r->total.counts.err_timeout,

@@ -172,13 +172,33 @@ int criteria_no_scenario(CriterionResult *res, const CriterionConfig *cc) {
                                 cc->name);
 }
 
+bool criteria_run_unsound(uint64_t requests, uint64_t failed, uint64_t dropped, char *buf, size_t size) {
+        uint64_t scheduled = requests + dropped;
+
+        if (size > 0)
+                buf[0] = '\0';
+        if (failed * 20 > requests) {
+                snprintf(buf, size, "%" PRIu64 " of %" PRIu64 " requests failed (%.1f%%, more than 5%%): "
+                         "the p95 of the others does not show a working service", failed, requests,
+                         100.0 * (double) failed / (double) requests);
+                return true;
+        }
+        if (dropped > 0 && dropped * 20 > scheduled) {
+                snprintf(buf, size, "%" PRIu64 " of %" PRIu64 " scheduled requests dropped at max_inflight "
+                         "(%.1f%%, more than 5%%): the load was not sent", dropped, scheduled,
+                         100.0 * (double) dropped / (double) scheduled);
+                return true;
+        }
+        return false;
+}
+
 /* The latest completed run of the scenario, if recent and big enough:
  * its p95 from each request's intended start, in ms. */
 static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *store,
                         uint64_t now_usec, uint64_t limit_usec) {
         StoreRunLatest l = {};
-        char limit[32], *error = NULL;
-        bool beyond = false;
+        char limit[32], unsound[200], *error = NULL;
+        bool beyond = false, bad = false;
         int k;
 
         if (cc->no_scenario)
@@ -202,12 +222,23 @@ static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *
                 free(error);
                 return k;
         }
-        res->state = !beyond && compare(res->value, cc->op, cc->threshold) ? CRITERION_STATE_MET
-                                                                          : CRITERION_STATE_NOT_MET;
+        bad = criteria_run_unsound(l.requests, l.failed, l.dropped, unsound, sizeof unsound);
+        res->state = !beyond && !bad && compare(res->value, cc->op, cc->threshold) ? CRITERION_STATE_MET
+                                                                                   : CRITERION_STATE_NOT_MET;
         res->cause = CRITERION_CAUSE_NONE;
         res->run_id = l.id;
         res->requests = l.requests;
         res->timeouts = l.err_timeout;
+        res->failed = l.failed;
+        res->dropped = l.dropped;
+        if (bad) {
+                char line[256];
+
+                snprintf(line, sizeof line, "run %" PRId64 ": %s", l.id, unsound);
+                res->evidence = strdup(line);
+                if (!res->evidence)
+                        return -ENOMEM;
+        }
         res->service_p95_ms = (double) l.service_p95_usec / USEC_PER_MSEC;
         res->at_ms = l.ended_at_ms;
         res->scenario = strdup(cc->scenario);

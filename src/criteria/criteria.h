@@ -93,6 +93,8 @@ typedef struct CriterionResult {
         char *scenario;
         uint64_t requests;
         uint64_t timeouts;
+        uint64_t failed;             /* connect, unexpected status, reset */
+        uint64_t dropped;
         double service_p95_ms;
 
         /* zero_data_loss, when has_writes (run_id, scenario and at_ms set
@@ -147,3 +149,13 @@ CriterionState criteria_writes_judge(const char *writes_json, uint64_t min_confl
 
 /* "met", "not_met", "unknown" or "disabled": the state's name in the API. */
 const char *criteria_state_to_string(CriterionState s);
+
+/* Whether a run went wrong too often for its latency to stand for the
+ * service: more than 5% of the requests sent failed (could not connect, an
+ * HTTP status not in `expect`, a reset), or more than 5% of those scheduled
+ * were dropped (max_inflight reached).  Either way its p95 is taken over the
+ * requests that went well, which a failing or overwhelmed service makes look
+ * fast, so latency_p95 (and perfwatchd --run) judge it not met.  When it
+ * is, writes why into buf ("N of M requests failed (P%, more than 5%)"),
+ * else "". */
+bool criteria_run_unsound(uint64_t requests, uint64_t failed, uint64_t dropped, char *buf, size_t size);

@@ -59,7 +59,8 @@ const char *const store_run_sql[_STMT_MAX - STMT_RUN_FIRST] = {
         [STMT_RUN_HIST_ONE - STMT_RUN_FIRST] =
                 "SELECT data FROM run_histograms WHERE run_id = ?1 AND request = ?2 AND kind = ?3",
         [STMT_RUN_LATEST - STMT_RUN_FIRST] =
-                "SELECT id, ended_at, requests, err_timeout, started_at FROM runs WHERE scenario = ?1 AND state = 'completed' "
+                "SELECT id, ended_at, requests, err_timeout, started_at, ok, err_connect + err_status + err_other, dropped "
+                "FROM runs WHERE scenario = ?1 AND state = 'completed' "
                 "ORDER BY ended_at DESC, id DESC LIMIT 1",
         /* NB: json_quote() keeps an object or array as it is and quotes a
          * string, so that the member comes back as JSON text whatever it is;
@@ -631,6 +632,9 @@ static int latest_row(Store *s, const char *scenario, StoreRunLatest *ret) {
                         .requests = column_u64(st, 2),
                         .err_timeout = column_u64(st, 3),
                         .started_at_ms = sqlite3_column_int64(st, 4),
+                        .ok = column_u64(st, 5),
+                        .failed = column_u64(st, 6),
+                        .dropped = column_u64(st, 7),
                 };
         r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_sql_error(s, rc, STMT_RUN_LATEST);
         store_stmt_done(st);

@@ -387,7 +387,10 @@ typedef struct StoreRunLatest {
         int64_t started_at_ms;
         int64_t ended_at_ms;
         uint64_t requests;
-        uint64_t err_timeout;        /* requests that timed out: not in the histograms */
+        uint64_t ok;
+        uint64_t err_timeout;        /* requests that timed out: in the latency histogram */
+        uint64_t failed;             /* err_connect + err_status + err_other */
+        uint64_t dropped;            /* scheduled but never sent (max_inflight) */
         uint64_t latency_count;      /* values in its latency histogram; 0 when none stored */
         uint64_t latency_p95_usec;   /* intended-start p95; 0 when latency_count is 0 */
         uint64_t service_p95_usec;   /* service-time p95; 0 when none stored */

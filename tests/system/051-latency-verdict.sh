@@ -7,7 +7,8 @@
 # ?strict=1 answering 503; (b) a run without the stall, made while the
 # daemon runs, turns it met with the new run's id; (c) a run with fewer
 # requests than min_requests makes it unknown; (d) a database that cannot
-# be written costs one line on stderr, not the verdict.
+# be written costs one line on stderr, not the verdict; (e) a run whose
+# requests fail fast (a quarter answered 404) is not_met, not met.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 start_target
@@ -72,6 +73,19 @@ id3=$(field .id); n3=$(field .requests)
 check "(c) a run of $n3 requests (< min_requests 1000) makes it unknown" wait_until 10 state_is latency_p95 unknown
 check "(c) saying why" test "$(lat .reason)" = \
         "latest completed run of scenario peak (run $id3) has $n3 requests (min_requests 1000)"
+
+# (e) a quarter of the requests answered 404: fast, yet not a working service.
+sed 's|^request = GET /api/items$|request = 3 GET /api/items\nrequest = 1 GET /api/none|' "$WORK/pw.conf" >"$WORK/fail.conf"
+CONF=$WORK/fail.conf run
+id5=$(field .id); n5=$(field .requests); f5=$(field .errors.status)
+diag "failing run: id $id5, $n5 requests, $f5 status errors, p95 $(field .latency_ms.p95) ms"
+ok $(( RC != 1 )) "(e) a run with $f5 of $n5 requests answered 404 exits 1 (got $RC)"
+grep -q "^perfwatchd: latency_p95: not met: $f5 of $n5 requests failed (.*more than 5%)" "$ERR"
+ok $? "(e) saying why: $(grep 'latency_p95' "$ERR")"
+check "(e) the daemon shows latency_p95 not_met" wait_until 10 state_is latency_p95 not_met
+check "(e) for that run, with its $f5 failures" test "$(lat .evidence.run)/$(lat .evidence.failed)" = "$id5/$f5"
+check "(e) and the reason in its summary" test "$(lat .evidence.summary)" = \
+        "run $id5: $f5 of $n5 requests failed ($(awk -v f="$f5" -v n="$n5" 'BEGIN { printf "%.1f", 100 * f / n }')%, more than 5%): the p95 of the others does not show a working service"
 stop_daemon; ok $? "the daemon stops cleanly"
 
 # (d) a foreign file as database.
