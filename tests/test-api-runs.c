@@ -241,7 +241,11 @@ static int fixture(const char *path) {
         id_spike = add_run(s, spike, STORE_RUN_CANCELLED, hists, 1);
         id_peak2 = add_run(s, peak2, STORE_RUN_ABORTED, NULL, 0);
         if (id_peak > 0 && id_spike > 0 && id_peak2 > 0 &&
-            store_run_set_extra(s, id_peak, "lost_writes", "{\"lost\":0,\"checked\":120}") >= 0)
+            store_run_set_extra(s, id_peak, "lost_writes", "{\"lost\":0,\"checked\":120}") >= 0 &&
+            store_run_set_extra(s, id_peak, "writes", "{\"attempted\":120,\"acknowledged\":118,\"failed\":1,"
+                                "\"indeterminate\":1,\"ok\":117,\"lost\":1,\"unread\":0,\"recovered\":1,"
+                                "\"unexpected\":0,\"conflicts\":40,\"conflicts_source\":\"server\","
+                                "\"read_back\":true,\"lost_sample\":[]}") >= 0)
                 k = 0;
 out:
         store_free(s);
@@ -502,6 +506,7 @@ static const char *const run_keys[] = {
         "id", "scenario", "model", "state", "started_at", "ended_at", "duration_s", "requests", "ok",
         "errors", "dropped", "aborted", "in_flight", "target_rps", "achieved_rps", "latency_ms",
         "service_ms", "per_request", "connections", "reason", "extra", "url",
+        "writes",                    /* this run has a lost-write report */
 };
 
 static void test_run(void) {
@@ -542,6 +547,8 @@ static void test_run(void) {
         is_double(num_at(r.json, "service_ms", "p95"), p95_svc, 0.001, "service p95 is the stored one");
         is_int(int_at(json_object_get(r.json, "extra"), "lost_writes", "checked"), 120,
                "extra carries what was hung on the run");
+        is_int(int_at(r.json, "writes", "lost"), 1, "the lost-write report as \"writes\", as --run --json has it");
+        is_int(int_at(r.json, "writes", "conflicts"), 40, "with its conflicts");
         ok(json_is_null(json_object_get(r.json, "reason")), "no reason: null");
         ok(json_is_null(json_object_get(r.json, "connections")), "connections are not stored: null");
         get_req = path_get(r.json, "per_request", "get");
@@ -558,6 +565,8 @@ static void test_run(void) {
         ok(r.body && strncmp(r.body, want, strlen(want)) == 0, "the summary's head: the run, when, the scenario");
         ok(r.body && strstr(r.body, "2000 requests, 1990 ok, 10 errors"), "its counts");
         ok(r.body && strstr(r.body, "get: p50"), "its per-request line");
+        ok(r.body && strstr(r.body, "Writes: 120 attempted, 118 acknowledged, 1 failed"),
+           "the lost-write report's block");
         ok(r.body && !strstr(r.body, "Stopped:"), "a completed run: no Stopped line");
         reply_clear(&r);
 

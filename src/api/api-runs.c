@@ -313,6 +313,18 @@ static void text_run_head(FILE *f, const StoreRun *run) {
                 fprintf(f, "Stopped: %s\n", run->reason);
 }
 
+/* The lost-write report the run's extra holds as "writes", as JSON text
+ * (the caller frees it), or NULL when it has none: the same member and
+ * text block as perfwatchd --run shows. */
+static char *extra_writes(const StoreRun *run) {
+        json_t *extra = run->extra ? json_loads(run->extra, 0, NULL) : NULL;
+        json_t *w = json_object_get(extra, "writes");
+        char *s = json_is_object(w) ? json_dumps(w, JSON_COMPACT) : NULL;
+
+        json_decref(extra);
+        return s;
+}
+
 /* The run as load-report.c writes it, JSON (with extra and url) or text. */
 static void reply_record(Request *r, const StoreRunRecord *rec) {
         LoadReportInfo info;
@@ -327,7 +339,9 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
         res.total.service = (Histogram *) store_run_record_hist(rec, "", STORE_RUN_HIST_SERVICE);
         res.lateness = (Histogram *) store_run_record_hist(rec, "", STORE_RUN_HIST_LATENESS);
         res.per_request = per_request_from_record(rec, &res.n_per_request);
+        res.writes_json = extra_writes(&rec->run);
         if (!res.per_request) {
+                free(res.writes_json);
                 api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
                 return;
         }
@@ -352,6 +366,7 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
                 api_reply_render(r, MHD_HTTP_OK, o, NULL);
                 json_decref(o);
         }
+        free(res.writes_json);
         free(res.per_request);
 }
 
