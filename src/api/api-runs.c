@@ -325,12 +325,26 @@ static char *extra_writes(const StoreRun *run) {
         return s;
 }
 
+/* acu_scaling's judgement of the run's capacity window, once hung on it
+ * (the daemon does when it is final): one line of text. */
+static void text_acu_window(FILE *f, const StoreRun *run) {
+        json_t *extra = run->extra ? json_loads(run->extra, 0, NULL) : NULL;
+        json_t *w = json_object_get(extra, "acu_window");
+        const char *state = json_string_value(json_object_get(w, "state"));
+        const char *reason = json_string_value(json_object_get(w, "reason"));
+
+        if (state && reason)
+                fprintf(f, "Capacity (acu_scaling): %s: %s\n", state, reason);
+        json_decref(extra);
+}
+
 /* The run as load-report.c writes it, JSON (with extra and url) or text. */
 static void reply_record(Request *r, const StoreRunRecord *rec) {
         LoadReportInfo info;
         LoadResult res;
         char *buf = NULL;
         size_t len = 0;
+        bool written;
         json_t *o;
         FILE *f;
 
@@ -351,11 +365,18 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
                         text_run_head(f, &rec->run);
                 if (reason_is_stop(&rec->run))
                         res.reason = NULL;
-                if (f && load_report_text(&res, &info, f) >= 0 && fclose(f) == 0)
+                written = f && load_report_text(&res, &info, f) >= 0;
+                if (written)
+                        text_acu_window(f, &rec->run);
+                /* NB: fclose() once, whatever it says: a second one on a
+                 * failed close would free the stream twice. */
+                if (f && ferror(f))
+                        written = false;
+                if (f && fclose(f) != 0)
+                        written = false;
+                if (written)
                         api_reply_take(r, MHD_HTTP_OK, TYPE_TEXT, buf, len);
                 else {
-                        if (f)
-                                fclose(f);
                         free(buf);
                         api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
                 }

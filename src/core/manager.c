@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,9 @@ struct Manager {
         char *criteria_line;    /* its criteria part, sent again when the store's changes */
         char store_reason[400]; /* why the store is failing; "" while it writes */
         bool flush_failing;
+        /* The acu_window last hung on a run (hang_acu_window()). */
+        int64_t acu_hung_run;
+        char *acu_hung;
 };
 
 static int arm_periodic(Manager *m, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb,
@@ -230,9 +234,41 @@ static void notify_status(Manager *m, const CriteriaReport *report) {
 }
 
 /* A finished evaluation, on the loop thread: STATUS= and the API's snapshot. */
+/* acu_scaling's judgement of a run's capacity window, once it is final
+ * (met or not_met), hangs on that run as its extra "acu_window", so that
+ * GET /v1/runs/ID shows it beside the run; written again only when it
+ * changes (a reload with other bounds). */
+static void hang_acu_window(Manager *m, const CriteriaReport *report) {
+        for (size_t i = 0; i < report->n_results; i++) {
+                const CriterionResult *c = &report->results[i];
+                char *json;
+                int r;
+
+                if (!c->has_acu || !c->acu_window || c->run_id <= 0 ||
+                    (c->state != CRITERION_STATE_MET && c->state != CRITERION_STATE_NOT_MET))
+                        continue;
+                json = json_dumps(c->acu_window, JSON_COMPACT | JSON_SORT_KEYS);
+                if (!json || (c->run_id == m->acu_hung_run && m->acu_hung && strcmp(json, m->acu_hung) == 0)) {
+                        free(json);
+                        continue;
+                }
+                r = store_run_set_extra(m->store, c->run_id, "acu_window", json);
+                if (r < 0) {
+                        log_warning("cannot hang acu_scaling's window on run %" PRId64 ": %s", c->run_id,
+                                    strerror(-r));
+                        free(json);
+                        continue;
+                }
+                free(m->acu_hung);
+                m->acu_hung = json;
+                m->acu_hung_run = c->run_id;
+        }
+}
+
 static void on_evaluated(CriteriaReport *report, void *userdata) {
         Manager *m = userdata;
 
+        hang_acu_window(m, report);
         notify_status(m, report);
         api_publish_criteria(m->api, report);
 }
@@ -675,6 +711,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->status_line);
+        free(m->acu_hung);
         free(m->criteria_line);
         free(m);
         return NULL;

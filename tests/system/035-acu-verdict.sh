@@ -93,6 +93,12 @@ check "(a) 16 ACU in the points from $((T0 + 5))000 ms on" \
         test "$(acu '[.evidence.points[] | select(.[0] >= '"$(((T0 + 5) * 1000))"') | .[1]] | unique | map(tostring) | join(",")')" = 16
 check "(a) ?format=text shows the summary" \
         grep -qE "^acu_scaling +met +16 ACU +- +run $ID: start 2 ACU" <<<"$(curl -s "$PW/v1/status?format=text")"
+runwin() { curl -s "$PW/v1/runs/$ID" | jq -r "$1"; }
+acu_hung() {
+        test "$(runwin '.extra.acu_window | [.state, (.time_to_peak_s * 1000 | round)] | map(tostring) | join(",")')" = "met,$peak_ms"
+}
+check "(a) the judged window hangs on run $ID: extra.acu_window met, $peak_ms ms to the peak" wait_until 10 acu_hung
+check "(a) and its text says so" grep -qF "Capacity (acu_scaling): met: " <<<"$(curl -s "$PW/v1/runs/$ID?format=text")"
 stop_daemon; ok $? "(a) the daemon stops cleanly"
 
 # (b) stuck at 2.
