@@ -143,7 +143,8 @@ static void result_from_run(const StoreRun *run, LoadResult *res, LoadReportInfo
         };
         *info = (LoadReportInfo) {
                 .id = run->id, .scenario = run->scenario,
-                .model = run->model && strcmp(run->model, "open") == 0 ? LOAD_MODEL_OPEN : LOAD_MODEL_CLOSED,
+                .model = !run->model ? LOAD_MODEL_CLOSED : strcmp(run->model, "open") == 0 ? LOAD_MODEL_OPEN
+                         : strcmp(run->model, "exec") == 0 ? LOAD_MODEL_EXEC : LOAD_MODEL_CLOSED,
                 .state = store_run_state_to_string(run->state), .stored = true,
         };
 }

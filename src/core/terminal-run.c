@@ -157,6 +157,13 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
                 fprintf(stderr, "perfwatchd: [scenario %s]: cancelled: no verdict\n", sc->name);
                 return TERMINAL_RUN_ERROR;
         }
+        /* Locust's latencies are closed-loop and rounded: not what
+         * latency_p95's threshold is about (perfwatchd.conf(5)). */
+        if (sc->model == LOAD_MODEL_EXEC) {
+                fprintf(stderr, "perfwatchd: latency_p95: not judged: [scenario %s] is a Locust run (model = exec: "
+                        "closed loop, rounded latencies); exit 0\n", sc->name);
+                return TERMINAL_RUN_MET;
+        }
         if (hist_count(r->total.latency) == 0) {
                 fprintf(stderr, "perfwatchd: [scenario %s]: no request was answered, no verdict: %s\n", sc->name,
                         r->reason ?: "nothing was sent");
