@@ -8,7 +8,15 @@ runs").  Copy it to /etc/perfwatch/locustfile.py, then for instance:
 """
 import random
 
+import locust.runners
 from locust import HttpUser, between, task
+
+# NB: Debian 12's python3-locust 2.12.1 has an empty version string, which
+# its master takes for a pre-2.0 worker ("An old (pre 2.0) worker tried to
+# connect"), so --master/--worker runs never start.  Both load this file
+# before they talk, so giving them the same non-empty version fixes it.
+if not locust.runners.__version__:
+    locust.runners.__version__ = "2.12.1"
 
 
 class ItemsUser(HttpUser):

@@ -54,6 +54,12 @@ struct LoadExecRun {
         uint64_t prev_requests, prev_failures;
 };
 
+/* Signals the command's whole process group: Locust's workers, or whatever
+ * a `sh -c` started, go with it. */
+static void signal_group(const LoadExecRun *x, int sig) {
+        (void) kill(-x->pid, sig);
+}
+
 /* ---------------------------------------------------------------- words */
 
 char *load_exec_expand(const char *text, const char *run_dir) {
@@ -391,7 +397,7 @@ static int on_child(sd_event_source *s, int fd, uint32_t revents, void *userdata
         x->exited = p == x->pid;
         x->child_io = sd_event_source_disable_unref(x->child_io);
         /* What its group left behind (a worker it started, say) goes with it. */
-        (void) kill(-x->pid, SIGKILL);
+        signal_group(x, SIGKILL);
         if (x->out_io)
                 output_read(x);
         if (x->cancelled)
@@ -410,7 +416,7 @@ static int on_kill(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         x->killed = true;
-        (void) kill(-x->pid, SIGKILL);
+        signal_group(x, SIGKILL);
         return 0;
 }
 
@@ -420,10 +426,10 @@ static void exec_stop(LoadRun *run) {
 
         if (x->kill_timer || x->pid <= 0)
                 return;
-        (void) kill(-x->pid, SIGTERM);
+        signal_group(x, SIGTERM);
         if (sd_event_add_time_relative(run->event, &x->kill_timer, CLOCK_MONOTONIC, LOAD_EXEC_KILL_WAIT_USEC, 0,
                                        on_kill, run) < 0)
-                (void) kill(-x->pid, SIGKILL);
+                signal_group(x, SIGKILL);
         else
                 (void) sd_event_source_set_description(x->kill_timer, "exec-kill");
 }
