@@ -314,6 +314,17 @@ static void text_run_head(FILE *f, const StoreRun *run) {
                 fprintf(f, "Stopped: %s\n", run->reason);
 }
 
+/* A Locust run's "locust" object, from its extra, as compact JSON text for
+ * LoadResult.exec_json (the caller frees it); NULL without one. */
+static char *locust_from_extra(const StoreRun *run) {
+        json_t *extra = run->extra ? json_loads(run->extra, 0, NULL) : NULL;
+        json_t *l = json_object_get(extra, "locust");
+        char *text = json_is_object(l) ? json_dumps(l, JSON_COMPACT) : NULL;
+
+        json_decref(extra);
+        return text;
+}
+
 /* The run as load-report.c writes it, JSON (with extra and url) or text. */
 static void reply_record(Request *r, const StoreRunRecord *rec) {
         LoadReportInfo info;
@@ -328,7 +339,10 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
         res.total.service = (Histogram *) store_run_record_hist(rec, "", STORE_RUN_HIST_SERVICE);
         res.lateness = (Histogram *) store_run_record_hist(rec, "", STORE_RUN_HIST_LATENESS);
         res.per_request = per_request_from_record(rec, &res.n_per_request);
+        if (info.model == LOAD_MODEL_EXEC)
+                res.exec_json = locust_from_extra(&rec->run);
         if (!res.per_request) {
+                free(res.exec_json);
                 api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
                 return;
         }
@@ -354,6 +368,7 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
                 json_decref(o);
         }
         free(res.per_request);
+        free(res.exec_json);
 }
 
 /* The active run in text: one line of its figures so far (its histograms

@@ -291,6 +291,11 @@ int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool
                 print_unknown(c, name);
                 return TERMINAL_RUN_ERROR;
         }
+        if (sc->model == LOAD_MODEL_EXEC && duration_usec > 0) {
+                fprintf(stderr, "perfwatchd: [scenario %s]: --duration does not apply to model = exec: the "
+                        "command's own options (Locust's -t) say how long it runs\n", name);
+                return TERMINAL_RUN_ERROR;
+        }
         r = terminal_open(&t);
         if (r < 0)
                 fprintf(stderr, "perfwatchd: cannot watch for signals: %s\n", strerror(-r));

@@ -99,6 +99,10 @@ check "(a) with Locust's figures in its extra.locust" \
         test "$(sql "SELECT json_extract(extra, '\$.locust.requests') FROM runs WHERE id = $ID")" = "$REQ"
 check "(a) and model exec" test "$(sql "SELECT model FROM runs WHERE id = $ID")" = exec
 
+OUT=$("$PERFWATCHD" --config "$WORK/run.conf" --run loc --duration 1s 2>&1); RC=$?
+check "(a) --duration is refused for an exec scenario (exit $RC)" \
+        test "$RC" = 2 -a "$OUT" = "perfwatchd: [scenario loc]: --duration does not apply to model = exec: the command's own options (Locust's -t) say how long it runs"
+
 # (b) exit 1
 run exit1
 check "(b) exit 1: failed, --run exits 2 (got $RC)" test "$RC" = 2 -a "$(j .state)" = failed
@@ -159,5 +163,10 @@ check "(f) load.loc.rps has one point per history row ($ROWS)" \
 check "(f) at the CSV's timestamps (first $FIRST)" \
         test "$(jget "$PW/v1/series?metric=load.loc.rps&from=now-10m" '.points[0][0]')" = "$((FIRST * 1000))"
 check "(f) the daemon logged Locust's output with its scenario" grep -q "scenario loc: " "$DAEMON_LOG"
+check "(f) GET /v1/runs/$ID shows the locust object and the latency source" \
+        test "$(jq -r '"\(.locust.requests) \(.latency_source | test("closed loop"))"' <<<"$R")" = "$(jq -r .requests <<<"$R") true"
+TXT=$(curl -s "$PW/v1/runs/$ID?format=text")
+diag "$(head -5 <<<"$TXT")"
+check "(f) and ?format=text Locust's percentiles" grep -q "Locust's, rounded" <<<"$TXT"
 stop_daemon
 done_testing
