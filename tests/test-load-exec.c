@@ -286,7 +286,8 @@ static void test_run_failures(void) {
         LoadResult *res;
         pid_t pid;
 
-        res = run_command("sh -c 'echo to stdout; echo last words >&2; exit 1'", NULL, 5 * SEC, 5 * SEC, 0, 20, &seen);
+        res = run_command("sh -c 'echo to stdout; printf \"last words\" >&2; exit 1'", NULL, 5 * SEC, 5 * SEC, 0, 20,
+                          &seen);
         ok(res && res->state == LOAD_RUN_FAILED && res->reason &&
            !strcmp(res->reason, "the command exited with status 1: last words"),
            "exit 1: failed, with the status and the last line: %s", res && res->reason ? res->reason : "");

@@ -26,6 +26,7 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "load/load-internal.h"
@@ -35,6 +36,8 @@
 
 #define LINE_MAX_BYTES 1024
 #define LAST_LINE_BYTES 200
+#define HISTORY_BATCH_ROWS 100
+#define HISTORY_BATCH_PAUSE_NSEC (30L * 1000L * 1000L)
 
 extern char **environ;
 
@@ -243,6 +246,13 @@ static int history_row(const LocustRow *row, void *userdata) {
         x->prev_failures = row->failures;
         if (run->cb.on_second)
                 run->cb.on_second(&sec, run->cb.userdata);
+        /* NB: a long run's history arrives at once, and the daemon's
+         * on_second hands 9 samples a row to the store's inbox (100000 at
+         * most, drained and flushed each flush_interval): paced at about
+         * 3000 rows a second, a day's history takes half a minute rather
+         * than overflowing it.  Only this run's thread waits. */
+        if (x->seconds % HISTORY_BATCH_ROWS == 0)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = HISTORY_BATCH_PAUSE_NSEC }, NULL);
         return 0;
 }
 
@@ -400,6 +410,12 @@ static int on_child(sd_event_source *s, int fd, uint32_t revents, void *userdata
         signal_group(x, SIGKILL);
         if (x->out_io)
                 output_read(x);
+        /* A last line without its newline, the group's writers being gone. */
+        if (x->line_len > 0) {
+                x->line[x->line_len] = '\0';
+                output_line(x, x->line);
+                x->line_len = 0;
+        }
         if (x->cancelled)
                 state = LOAD_RUN_CANCELLED;
         else if (!x->exited || x->timed_out || !WIFEXITED(x->status) || WEXITSTATUS(x->status) != 0)
