@@ -7,7 +7,9 @@
 # one that ignores SIGTERM each fail with a clear reason, (d) with its
 # process group gone; (e) one master and two local workers give one
 # imported result; (f) in the daemon, a run started through the API lands
-# in the runs table and Locust's history as load.NAME.* series.
+# in the runs table and Locust's history as load.NAME.* series, and GET
+# /v1/runs/ID shows Locust's figures; (g) perfwatchd stopped during a
+# Locust run aborts it and stops Locust's process group.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 LOCUST=$(command -v locust) || bail "locust is not installed (Debian: python3-locust)"
@@ -41,6 +43,9 @@ MPORT=$(free_port)
         printf '[scenario loc]\nmodel = exec\nduration = 20s\ngrace = 30s\ncsv = %s/a/locust\n' "$WORK"
         printf 'command = %s -f %s --headless -u 10 -r 10 -t 4s --host %s --csv %s/a/locust --exit-code-on-error 0 --only-summary\n' \
                 "$LOCUST" "$WORK/failing.py" "$TA" "$WORK"
+        printf '[scenario long]\nmodel = exec\nduration = 2m\n'
+        printf 'command = %s -f %s --headless -u 2 -r 2 -t 2m --host %s --csv ${run_dir}/locust\n' \
+                "$LOCUST" "$EXAMPLE" "$TA"
         printf '[scenario exit1]\nmodel = exec\nduration = 10s\n'
         printf "command = sh -c 'echo working; echo giving up >&2; exit 1'\n"
         printf '[scenario missing]\nmodel = exec\nduration = 10s\ncommand = locust-not-installed -f x.py\n'
@@ -168,5 +173,20 @@ check "(f) GET /v1/runs/$ID shows the locust object and the latency source" \
 TXT=$(curl -s "$PW/v1/runs/$ID?format=text")
 diag "$(head -5 <<<"$TXT")"
 check "(f) and ?format=text Locust's percentiles" grep -q "Locust's, rounded" <<<"$TXT"
+
+# (g) perfwatchd stopped during a Locust run: the run is aborted, Locust's
+# process group stopped with it.
+ID=$(curl -s --max-time 5 -X POST -H "Authorization: Bearer $TOKEN" "$PW/v1/scenarios/long/run" | jq -r .id)
+wait_until 10 grep -q "scenario long: started .* (pid [0-9]*)" "$DAEMON_LOG"
+PG=$(sed -n 's/.*scenario long: started .* (pid \([0-9]*\)).*/\1/p' "$DAEMON_LOG" | head -1)
+wait_until 10 grep -q "scenario long: .*Ramping to 2 users\|scenario long: .*All users spawned" "$DAEMON_LOG"
+group_running() { test -n "$PG" && ! group_gone; }
+check "(g) Locust runs in its own process group $PG" group_running
+start=$SECONDS
 stop_daemon
+diag "stopped in $((SECONDS - start))s"
+check "(g) SIGTERM during the run: perfwatchd exits within 15s" test $((SECONDS - start)) -le 15
+check "(g) the run is aborted" test "$(sql "SELECT state FROM runs WHERE id = $ID")" = aborted
+wait_until 5 group_gone
+check "(g) and Locust's process group is gone" group_gone
 done_testing
