@@ -13,6 +13,8 @@
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 LOCUST=$(command -v locust) || bail "locust is not installed (Debian: python3-locust)"
+# The runs' directories (kept after a failed run) go under WORK, and with it.
+export TMPDIR=$WORK
 start_target
 TA=http://127.0.0.1:$API_PORT
 DB=$WORK/perfwatch.db
@@ -103,6 +105,10 @@ check "(a) the runs table holds it: completed, $REQ requests, $FAIL status error
 check "(a) with Locust's figures in its extra.locust" \
         test "$(sql "SELECT json_extract(extra, '\$.locust.requests') FROM runs WHERE id = $ID")" = "$REQ"
 check "(a) and model exec" test "$(sql "SELECT model FROM runs WHERE id = $ID")" = exec
+# removed_run_dir DIR NAME: DIR is TMPDIR/exec-NAME-XXXXXX, and gone.
+removed_run_dir() { case $1 in "$WORK/exec-$2-"??????) test ! -e "$1" ;; *) false ;; esac; }
+check "(a) its run directory $(j .locust.run_dir), under TMPDIR, removed after it completed" \
+        removed_run_dir "$(j .locust.run_dir)" loc
 
 OUT=$("$PERFWATCHD" --config "$WORK/run.conf" --run loc --duration 1s 2>&1); RC=$?
 check "(a) --duration is refused for an exec scenario (exit $RC)" \
@@ -114,6 +120,7 @@ check "(b) exit 1: failed, --run exits 2 (got $RC)" test "$RC" = 2 -a "$(j .stat
 check "(b) with the status and the last line: $(j .reason)" \
         test "$(j .reason)" = "the command exited with status 1: giving up"
 check "(b) its locust object: exit_status 1" test "$(j .locust.exit_status)" = 1
+check "(b) its run directory kept" test "$(j .locust.run_dir_kept)" = true -a -d "$(j .locust.run_dir)"
 
 # (c) not found
 run missing
