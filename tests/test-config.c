@@ -1555,6 +1555,67 @@ static void test_scenario_value_errors(const char *head) {
         }
 }
 
+/* model = exec: its keys, their defaults, the hand-over, and the keys of
+ * the other models refused with their line. */
+static void test_scenario_exec(void) {
+        static const char head[] = "[scenario l]\nmodel = exec\n";
+        const ScenarioConfig *sc;
+        LoadRequest *reqs = NULL;
+        char *errors = NULL, text[1024];
+        LoadScenario ls;
+        Config *c = NULL;
+
+        is_int(load("[scenario l]\nmodel = exec\ncommand = locust -f '/a b.py' --csv ${run_dir}/x\n"
+                    "duration = 1m\nschedule = @daily\n", &c, &errors), 0, "an exec scenario loads without base_url");
+        if (errors)
+                printf("# %s", errors);
+        free(errors);
+        sc = config_find_scenario(c, "l");
+        ok(sc && sc->model == LOAD_MODEL_EXEC && !strcmp(sc->command, "locust -f '/a b.py' --csv ${run_dir}/x") &&
+           !strcmp(sc->csv, "${run_dir}/locust") && sc->grace_usec == 30 * USEC_PER_SEC && !sc->base_url,
+           "command kept as written; csv ${run_dir}/locust and grace 30s by default");
+        ok(sc && config_scenario_to_load(sc, 0, &ls, &reqs) == 0 && ls.model == LOAD_MODEL_EXEC && ls.exec &&
+           ls.exec->command == sc->command && ls.exec->grace_usec == 30 * USEC_PER_SEC &&
+           ls.duration_usec == 60 * USEC_PER_SEC, "handed to the engine with its LoadExec");
+        free(reqs);
+        is_str(config_model_to_string(LOAD_MODEL_EXEC), "exec", "model exec as text");
+        config_free(c);
+
+        snprintf(text, sizeof text, "%scommand = locust\n", head);
+        expect_error(text, ":1: [scenario l]: missing required key duration (model = exec: the command is stopped "
+                     "after it and grace)", "exec without duration");
+        snprintf(text, sizeof text, "%sduration = 1m\n", head);
+        expect_error(text, ":1: [scenario l]: missing required key command (model = exec)", "exec without command");
+        snprintf(text, sizeof text, "%scommand = sh -c 'echo\nduration = 1m\n", head);
+        expect_error(text, ":3: [scenario l] command: \"sh -c 'echo\" has a quote that is not closed",
+                     "a command with an unclosed quote");
+        snprintf(text, sizeof text, "%scommand = locust\nduration = 1m\nbase_url = http://127.0.0.1:1\n", head);
+        expect_error(text, ":5: [scenario l] base_url: not for model = exec (the command's own options say what "
+                     "it sends)", "base_url in an exec scenario");
+        snprintf(text, sizeof text, "%scommand = locust\nduration = 1m\nusers = 5\n", head);
+        expect_error(text, ":5: [scenario l] users: not for model = exec (the command's own options say what it "
+                     "sends)", "users in an exec scenario");
+        expect_error("[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET /\nrate = 1/s\nduration = 1s\n"
+                     "grace = 5s\n", ":6: [scenario s] grace: only for model = exec", "grace in an open scenario");
+        expect_error("[scenario s]\nmodel = closed\nusers = 1\nbase_url = http://127.0.0.1:1\nrequest = GET /\n"
+                     "duration = 1s\ncommand = locust\n", ":7: [scenario s] command: only for model = exec",
+                     "command in a closed scenario");
+        expect_error("[scenario s]\nrate = 1/s\nduration = 1s\nrequest = GET /\n",
+                     ":1: [scenario s]: missing required key base_url", "base_url still required for model = open");
+        expect_error("[criterion latency_p95]\nscenario = l\n[scenario l]\nmodel = exec\ncommand = locust\n"
+                     "duration = 1m\n", ":2: [criterion latency_p95] scenario: [scenario l] is model = exec: "
+                     "Locust's latencies are closed-loop and rounded, not comparable with the p95 latency_p95 "
+                     "judges; name an open- or closed-model scenario", "latency_p95 may not judge an exec scenario");
+        expect_error("[scenario peak]\nmodel = exec\ncommand = locust\nduration = 1m\n",
+                     ":2: [scenario peak] model: exec, but latency_p95 judges [scenario peak] by default: "
+                     "Locust's latencies are closed-loop and rounded, not comparable with its p95; rename the "
+                     "scenario, or set [criterion latency_p95] scenario or enabled = no",
+                     "nor the default peak when it is an exec scenario");
+        is_int(load("[criterion latency_p95]\nenabled = no\n[scenario peak]\nmodel = exec\ncommand = locust\n"
+                    "duration = 1m\n", &c, NULL), 0, "a peak exec scenario loads with latency_p95 turned off");
+        config_free(c);
+}
+
 static void test_scenario_errors(void) {
         static const char head[] = "[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET /\n";
         char text[1024], want[1024];
@@ -1566,7 +1627,7 @@ static void test_scenario_errors(void) {
                      "(want e.g. 30s, 5m)",
                      "bad stages");
         snprintf(text, sizeof text, "%smodel = openn\nrate = 1/s\nduration = 1s\n", head);
-        expect_error(text, ":4: [scenario s] model: \"openn\" is not a load model (open, closed)", "unknown model");
+        expect_error(text, ":4: [scenario s] model: \"openn\" is not a load model (open, closed, exec)", "unknown model");
         expect_error("[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET\nrate = 1/s\nduration = 1s\n",
                      ":3: [scenario s] request: \"GET\" has no PATH: expected [WEIGHT] METHOD PATH [BODY]",
                      "a request line without a path");
@@ -1794,11 +1855,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 70, "config_foreach_key visits every key of the table");
+        is_int(k.n, 73, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 21,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion and 21 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 24,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion and 24 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1846,7 +1907,9 @@ static const struct {
                       "think = 1s..2s\nramp_up = 1s\nduration = 5s\nrequest = GET /d\n"
                       "write = 2 POST /w/${doc} {\"t\": \"${token}\"}\nwrite = PUT /w/${doc}/${token}\n"
                       "documents = 3\nread = GET /w/${doc}\nelements = /e\nconflicts_from = /s /c\n"
-                      "read_after = 1s\n" },
+                      "read_after = 1s\n"
+                      "[scenario locust]\nmodel = exec\ncommand = locust --csv ${run_dir}/l\nduration = 5s\n"
+                      "csv = ${run_dir}/l\ngrace = 10s\n" },
 };
 
 static void check_key_is_set(const char *section, const char *key, const char *def, void *userdata) {
@@ -1998,6 +2061,7 @@ int main(void) {
         test_memory_series_with_pprof_targets();
         test_scenarios();
         test_scenario_errors();
+        test_scenario_exec();
         test_scenario_body_file();
         test_scenario_writes();
         test_scenario_write_errors();

@@ -7,7 +7,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PERFWATCH_PACKAGES="build-essential autoconf automake pkg-config
  libmicrohttpd-dev libcurl4-gnutls-dev libssh2-1-dev libpq-dev libsqlite3-dev libjansson-dev libyajl-dev
  libsystemd-dev libinih-dev zlib1g-dev golang-go mandoc curl jq sqlite3 python3
- systemd util-linux iproute2 postgresql-15 postgresql-client-15 python3-botocore
+ systemd util-linux iproute2 postgresql-15 postgresql-client-15 python3-botocore python3-locust
  clang libclang-rt-14-dev"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

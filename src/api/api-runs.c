@@ -143,7 +143,8 @@ static void result_from_run(const StoreRun *run, LoadResult *res, LoadReportInfo
         };
         *info = (LoadReportInfo) {
                 .id = run->id, .scenario = run->scenario,
-                .model = run->model && strcmp(run->model, "open") == 0 ? LOAD_MODEL_OPEN : LOAD_MODEL_CLOSED,
+                .model = !run->model ? LOAD_MODEL_CLOSED : strcmp(run->model, "open") == 0 ? LOAD_MODEL_OPEN
+                         : strcmp(run->model, "exec") == 0 ? LOAD_MODEL_EXEC : LOAD_MODEL_CLOSED,
                 .state = store_run_state_to_string(run->state), .stored = true,
         };
 }
@@ -313,16 +314,18 @@ static void text_run_head(FILE *f, const StoreRun *run) {
                 fprintf(f, "Stopped: %s\n", run->reason);
 }
 
-/* The lost-write report the run's extra holds as "writes", as JSON text
- * (the caller frees it), or NULL when it has none: the same member and
- * text block as perfwatchd --run shows. */
-static char *extra_writes(const StoreRun *run) {
+/* Member `key` of the run's extra object, as compact JSON text (the
+ * caller frees it), or NULL when it has none that is an object: "writes"
+ * (the lost-write report) and "locust" (a Locust run's figures) become the
+ * LoadResult's writes_json and exec_json, so that the run reads as
+ * perfwatchd --run shows it. */
+static char *extra_member(const StoreRun *run, const char *key) {
         json_t *extra = run->extra ? json_loads(run->extra, 0, NULL) : NULL;
-        json_t *w = json_object_get(extra, "writes");
-        char *s = json_is_object(w) ? json_dumps(w, JSON_COMPACT) : NULL;
+        json_t *m = json_object_get(extra, key);
+        char *text = json_is_object(m) ? json_dumps(m, JSON_COMPACT) : NULL;
 
         json_decref(extra);
-        return s;
+        return text;
 }
 
 /* acu_scaling's judgement of the run's capacity window, once hung on it
@@ -353,9 +356,12 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
         res.total.service = (Histogram *) store_run_record_hist(rec, "", STORE_RUN_HIST_SERVICE);
         res.lateness = (Histogram *) store_run_record_hist(rec, "", STORE_RUN_HIST_LATENESS);
         res.per_request = per_request_from_record(rec, &res.n_per_request);
-        res.writes_json = extra_writes(&rec->run);
+        res.writes_json = extra_member(&rec->run, "writes");
+        if (info.model == LOAD_MODEL_EXEC)
+                res.exec_json = extra_member(&rec->run, "locust");
         if (!res.per_request) {
                 free(res.writes_json);
+                free(res.exec_json);
                 api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
                 return;
         }
@@ -389,6 +395,7 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
         }
         free(res.writes_json);
         free(res.per_request);
+        free(res.exec_json);
 }
 
 /* The active run in text: one line of its figures so far (its histograms

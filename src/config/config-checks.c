@@ -175,15 +175,36 @@ static void criterion_check(Parser *p, const Section *s) {
                      "after which samples are deleted", tw, tr);
 }
 
-/* Keys set in the section that belong to the other model than `model`. */
+/* The keys of model = exec: Locust's own settings are in its command. */
+static const char *const exec_keys[] = { "model", "duration", "schedule", "enabled", "command", "csv", "grace" };
+
+static bool is_exec_key(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(exec_keys); i++)
+                if (streq(exec_keys[i], name))
+                        return true;
+        return false;
+}
+
+/* Keys set in the section that belong to another model than `model`. */
 static void scenario_check_other_keys(Parser *p, const Section *s, LoadModel model) {
         unsigned only = model == LOAD_MODEL_OPEN ? KEY_OPEN : KEY_CLOSED;
 
         for (size_t j = 0; j < config_n_keys; j++) {
                 const ConfigKey *k = &config_keys[j];
 
-                if (k->section != SECTION_SCENARIO || s->key_lines[j] == 0 ||
-                    !(k->flags & KEY_MODEL_MASK) || (k->flags & only))
+                if (k->section != SECTION_SCENARIO || s->key_lines[j] == 0)
+                        continue;
+                if (model == LOAD_MODEL_EXEC) {
+                        if (!is_exec_key(k->name))
+                                config_parser_error(p, s->key_lines[j], s, k->name, "not for model = exec (the "
+                                                    "command's own options say what it sends)");
+                        continue;
+                }
+                if (k->flags & KEY_EXEC) {
+                        config_parser_error(p, s->key_lines[j], s, k->name, "only for model = exec");
+                        continue;
+                }
+                if (!(k->flags & KEY_MODEL_MASK) || (k->flags & only))
                         continue;
                 config_parser_error(p, s->key_lines[j], s, k->name, "only for model = %s",
                                     config_model_to_string(model == LOAD_MODEL_OPEN ? LOAD_MODEL_CLOSED
@@ -262,10 +283,27 @@ static void scenario_check_writes(Parser *p, const Section *s, const ScenarioCon
                                     " each document is read by its name", sc->read_path, sc->documents);
 }
 
+/* model = exec: a command, and a duration after which (and grace) it is stopped. */
+static void scenario_check_exec(Parser *p, const Section *s) {
+        if (key_line(s, "command") == 0)
+                config_parser_error(p, s->line, s, NULL, "missing required key command (model = exec)");
+        if (key_line(s, "duration") == 0)
+                config_parser_error(p, s->line, s, NULL, "missing required key duration (model = exec: the "
+                                    "command is stopped after it and grace)");
+}
+
 static void scenario_check(Parser *p, const Section *s) {
         ScenarioConfig *sc = &p->config->scenarios[s->index];
+        bool exec = sc->model == LOAD_MODEL_EXEC && key_valid(s, "model");
 
         section_check_required(p, s, 0);
+        if (exec) {
+                scenario_check_other_keys(p, s, sc->model);
+                scenario_check_exec(p, s);
+                return;
+        }
+        if (key_line(s, "base_url") == 0)
+                config_parser_error(p, s->line, s, NULL, "missing required key base_url");
         scenario_check_writes(p, s, sc);
         if (key_line(s, "model") > 0 && !key_valid(s, "model"))
                 return;
@@ -402,11 +440,38 @@ static int parser_acu_series(Parser *p) {
         return 0;
 }
 
+/* latency_p95 judges the latency from each request's intended start; a
+ * Locust run (model = exec) has only Locust's closed-loop, rounded figures,
+ * which would pass a service that stalls.  So the criterion may not judge
+ * one: reported where the choice was made, the criterion's scenario line,
+ * or the scenario's model line when the scenario is the default one. */
+static void parser_latency_exec(Parser *p) {
+        const CriterionConfig *cc = config_find_criterion(p->config, "latency_p95");
+        const Section *cs = config_section_find(p, SECTION_CRITERION, "latency_p95"), *ss;
+        const ScenarioConfig *sc = cc ? config_find_scenario(p->config, cc->scenario) : NULL;
+
+        if (!sc || sc->model != LOAD_MODEL_EXEC || cc->disabled)
+                return;
+        if (cs && key_line(cs, "scenario") > 0) {
+                config_parser_error(p, key_line(cs, "scenario"), cs, "scenario", "[scenario %s] is model = exec: "
+                                    "Locust's latencies are closed-loop and rounded, not comparable with the p95 "
+                                    "latency_p95 judges; name an open- or closed-model scenario", sc->name);
+                return;
+        }
+        ss = config_section_find(p, SECTION_SCENARIO, sc->name);
+        if (ss)
+                config_parser_error(p, key_line(ss, "model"), ss, "model", "exec, but latency_p95 judges [scenario "
+                                    "%s] by default: Locust's latencies are closed-loop and rounded, not comparable "
+                                    "with its p95; rename the scenario, or set [criterion latency_p95] scenario or "
+                                    "enabled = no", sc->name);
+}
+
 int config_parser_check(Parser *p) {
         int r;
 
         for (size_t i = 0; i < p->n_sections; i++)
                 section_check(p, p->sections[i]);
+        parser_latency_exec(p);
         r = parser_run_scenario(p, "latency_p95");
         if (r >= 0)
                 r = parser_run_scenario(p, "acu_scaling");

@@ -43,7 +43,7 @@ typedef enum ConfigType {
         CONFIG_STATISTIC,
         CONFIG_OP,
         CONFIG_THRESHOLD,
-        CONFIG_MODEL,                /* open, closed */
+        CONFIG_MODEL,                /* open, closed, exec */
         CONFIG_RATE,                 /* 100/s (stages.h), above 0 */
         CONFIG_STAGES,               /* the stages grammar of stages.h */
         CONFIG_DURATION_RANGE,       /* 1s..3s, or one duration */
@@ -57,6 +57,7 @@ typedef enum ConfigType {
         CONFIG_READ,                 /* METHOD PATH: into read_method, read_path */
         CONFIG_JSON_POINTER,         /* RFC 6901: "" or /a/b */
         CONFIG_CONFLICTS_FROM,       /* PATH /pointer: into conflicts_path, conflicts_pointer */
+        CONFIG_COMMAND,              /* a command line, split into words (load/load-exec.h) */
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
@@ -70,6 +71,7 @@ typedef enum KeyFlags {
         KEY_ONLY_MASK = KEY_CLOUDWATCH | KEY_SQL,
         KEY_OPEN = 1 << 6,           /* [scenario] keys of one model only; the other may not set them */
         KEY_CLOSED = 1 << 7,
+        KEY_EXEC = 1 << 10,          /* [scenario] keys of model = exec only */
         KEY_MODEL_MASK = KEY_OPEN | KEY_CLOSED,
         KEY_REPEATED = 1 << 8,       /* may be given on several lines, each adding a value */
         KEY_NEGATED = 1 << 9,        /* CONFIG_BOOLEAN: the field holds the opposite (enabled -> disabled) */
@@ -117,6 +119,7 @@ int config_parse_value(const ConfigKey *k, const char *v, void *base, char *prob
 /* The [scenario] value types (config-scenario.c): parsers as
  * config_parse_value(), and, for values that own memory, what frees it. */
 int config_parse_model(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_command(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_rate(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_stages(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_duration_range(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config-internal.h"
+#include "load/load-exec.h"
 #include "util/json-pointer.h"
 #include "util/units.h"
 
@@ -23,6 +24,7 @@
 static const char *const model_names[] = {
         [LOAD_MODEL_OPEN] = "open",
         [LOAD_MODEL_CLOSED] = "closed",
+        [LOAD_MODEL_EXEC] = "exec",
 };
 
 static void *field(void *base, const ConfigKey *k) {
@@ -54,8 +56,26 @@ int config_parse_model(const ConfigKey *k, const char *v, void *base, char *prob
                         *(LoadModel *) field(base, k) = (LoadModel) i;
                         return 0;
                 }
-        snprintf(problem, n, "is not a load model (open, closed)");
+        snprintf(problem, n, "is not a load model (open, closed, exec)");
         return -EINVAL;
+}
+
+/* Checked as load_run_start() will split it, ${run_dir} standing for the
+ * run's directory. */
+int config_parse_command(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        char **p = field(base, k), **argv = NULL, *reason = NULL, *copy;
+        int r;
+
+        r = load_exec_split(v, "/run-dir", &argv, &reason);
+        load_exec_argv_free(argv);
+        if (r < 0)
+                return take_reason(reason, r, problem, n);
+        copy = strdup(v);
+        if (!copy)
+                return oom(problem, n);
+        free(*p);
+        *p = copy;
+        return 0;
 }
 
 int config_parse_rate(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
@@ -592,14 +612,19 @@ static bool has_writes(const ScenarioConfig *sc) {
 
 int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, LoadScenario *ret,
                             LoadRequest **ret_requests) {
-        /* The requests, then the LoadWrites, in one block for one free(). */
+        /* The requests, then the LoadWrites and the LoadExec, in one block
+         * for one free(). */
         _Static_assert(sizeof(LoadRequest) % _Alignof(LoadWrites) == 0, "LoadWrites after the requests is aligned");
-        LoadRequest *reqs = calloc(1, sc->n_requests * sizeof *reqs + sizeof(LoadWrites));
+        _Static_assert(sizeof(LoadWrites) % _Alignof(LoadExec) == 0, "LoadExec after the LoadWrites is aligned");
+        LoadRequest *reqs = calloc(1, sc->n_requests * sizeof *reqs + sizeof(LoadWrites) + sizeof(LoadExec));
         LoadWrites *writes;
+        LoadExec *exec;
 
         if (!reqs)
                 return -ENOMEM;
         writes = (LoadWrites *) (reqs + sc->n_requests);
+        exec = (LoadExec *) (writes + 1);
+        *exec = (LoadExec) { .command = sc->command, .csv = sc->csv, .grace_usec = sc->grace_usec };
         *writes = (LoadWrites) {
                 .documents = (unsigned) sc->documents, .read_method = sc->read_method, .read_path = sc->read_path,
                 .elements = sc->elements, .conflicts_path = sc->conflicts_path,
@@ -618,6 +643,7 @@ int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, Lo
                 .headers = (const char *const *) sc->headers, .n_headers = sc->n_headers,
                 .expect = sc->expect, .n_expect = sc->n_expect,
                 .writes = has_writes(sc) ? writes : NULL,
+                .exec = sc->model == LOAD_MODEL_EXEC ? exec : NULL,
         };
         if (duration_usec > 0 && (ret->duration_usec == 0 || duration_usec < ret->duration_usec))
                 ret->duration_usec = duration_usec;

@@ -151,8 +151,9 @@ const ConfigKey config_keys[] = {
          * on its model: checked once the whole section is read. */
         { SECTION_SCENARIO, "model", CONFIG_MODEL, "open",
           NULL, NULL, offsetof(ScenarioConfig, model), 0 },
+        /* Required but for model = exec: checked once the section is read. */
         { SECTION_SCENARIO, "base_url", CONFIG_BASE_URL, NULL,
-          NULL, NULL, offsetof(ScenarioConfig, base_url), KEY_REQUIRED },
+          NULL, NULL, offsetof(ScenarioConfig, base_url), 0 },
         { SECTION_SCENARIO, "rate", CONFIG_RATE, NULL,
           NULL, NULL, offsetof(ScenarioConfig, rate_rps), KEY_OPEN },
         { SECTION_SCENARIO, "stages", CONFIG_STAGES, NULL,
@@ -189,6 +190,13 @@ const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(ScenarioConfig, headers), KEY_REPEATED },
         { SECTION_SCENARIO, "expect", CONFIG_EXPECT, "200-299",
           NULL, NULL, offsetof(ScenarioConfig, expect), 0 },
+        /* model = exec: Locust (or another tool writing its CSV files). */
+        { SECTION_SCENARIO, "command", CONFIG_COMMAND, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, command), KEY_EXEC },
+        { SECTION_SCENARIO, "csv", CONFIG_STRING, "${run_dir}/locust",
+          NULL, NULL, offsetof(ScenarioConfig, csv), KEY_EXEC },
+        { SECTION_SCENARIO, "grace", CONFIG_DURATION, "30s",
+          "0", "1h", offsetof(ScenarioConfig, grace_usec), KEY_EXEC },
         { SECTION_SCENARIO, "schedule", CONFIG_SCHEDULE, NULL,
           NULL, NULL, offsetof(ScenarioConfig, schedule), 0 },
         { SECTION_SCENARIO, "enabled", CONFIG_BOOLEAN, "yes",

@@ -178,6 +178,10 @@ typedef struct ScenarioConfig {
         char *elements;                      /* RFC 6901 pointer */
         char *conflicts_path, *conflicts_pointer;  /* `conflicts_from = PATH /pointer`; NULL: none */
         uint64_t read_after_usec;
+        /* model = exec (load/load-exec.h's LoadExec). */
+        char *command;                       /* as written, ${run_dir} unexpanded */
+        char *csv;                           /* Locust's --csv prefix */
+        uint64_t grace_usec;
 } ScenarioConfig;
 
 typedef struct Config {
@@ -226,7 +230,7 @@ const ScenarioConfig *config_find_scenario(const Config *c, const char *name);
 int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, LoadScenario *ret,
                             LoadRequest **ret_requests);
 
-/* "open", "closed". */
+/* "open", "closed", "exec". */
 const char *config_model_to_string(LoadModel m);
 
 /* Looks a criterion up by name; NULL when absent. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "load/histogram.h"
 #include "store/store.h"
 
@@ -54,7 +55,7 @@ static int open_store(RunRecord *rec, char **ret_error) {
 
 int run_record_begin(const char *path, const ScenarioConfig *sc, uint64_t started_usec, RunRecord **ret,
                      char **ret_error) {
-        StoreRun run = { .scenario = sc->name, .model = sc->model == LOAD_MODEL_OPEN ? "open" : "closed",
+        StoreRun run = { .scenario = sc->name, .model = config_model_to_string(sc->model),
                          .started_at_ms = (int64_t) (started_usec / USEC_PER_MSEC),
                          .target_rps = sc->model == LOAD_MODEL_OPEN ? sc->rate_rps : 0 };
         uint64_t start = now_monotonic_usec();
@@ -179,6 +180,11 @@ int run_record_store_finish(Store *s, int64_t id, const StoreRun *run, const Loa
          * have them; a retry after -EBUSY sets them again, harmlessly. */
         if (result->writes_json) {
                 r = store_run_set_extra(s, id, "writes", result->writes_json);
+                if (r < 0)
+                        return r;
+        }
+        if (result->exec_json) {
+                r = store_run_set_extra(s, id, "locust", result->exec_json);
                 if (r < 0)
                         return r;
         }

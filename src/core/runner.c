@@ -596,7 +596,7 @@ static json_t *scenario_json(Runner *r, const ScenarioConfig *sc) {
         const Entry *e = find_entry(r, sc->name);
         bool active = r->active && strcmp(r->active->scenario, sc->name) == 0;
 
-        return json_pack("{ss ss sb so so ss sf so so sI}", "name", sc->name, "model",
+        return json_pack("{ss ss sb so so s:s? sf so so sI}", "name", sc->name, "model",
                          config_model_to_string(sc->model), "enabled", sc->enabled, "schedule",
                          sc->schedule ? json_string(sc->schedule) : json_null(), "next_run_at", iso_or_null(e),
                          "base_url", sc->base_url, "duration_s", scenario_seconds(sc), "active_run",

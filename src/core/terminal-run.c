@@ -227,6 +227,13 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
                 fprintf(stderr, "perfwatchd: [scenario %s]: cancelled: no verdict\n", sc->name);
                 return TERMINAL_RUN_ERROR;
         }
+        /* Locust's latencies are closed-loop and rounded: not what
+         * latency_p95's threshold is about (perfwatchd.conf(5)). */
+        if (sc->model == LOAD_MODEL_EXEC) {
+                fprintf(stderr, "perfwatchd: latency_p95: not judged: [scenario %s] is a Locust run (model = exec: "
+                        "closed loop, rounded latencies); exit 0\n", sc->name);
+                return TERMINAL_RUN_MET;
+        }
         if (hist_count(r->total.latency) == 0) {
                 fprintf(stderr, "perfwatchd: [scenario %s]: no request was answered, no verdict: %s\n", sc->name,
                         r->reason ?: "nothing was sent");
@@ -343,6 +350,11 @@ int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool
 
         if (!sc) {
                 print_unknown(c, name);
+                return TERMINAL_RUN_ERROR;
+        }
+        if (sc->model == LOAD_MODEL_EXEC && duration_usec > 0) {
+                fprintf(stderr, "perfwatchd: [scenario %s]: --duration does not apply to model = exec: the "
+                        "command's own options (Locust's -t) say how long it runs\n", name);
                 return TERMINAL_RUN_ERROR;
         }
         r = terminal_open(&t);

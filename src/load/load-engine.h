@@ -23,11 +23,13 @@
 #include <stdint.h>
 
 #include "load/histogram.h"
+#include "load/load-exec.h"
 #include "load/stages.h"
 
 typedef enum LoadModel {
         LOAD_MODEL_OPEN,
         LOAD_MODEL_CLOSED,
+        LOAD_MODEL_EXEC,        /* an outside load tool (Locust): load/load-exec.h */
 } LoadModel;
 
 /* One kind of request; the engine picks one per send, weighted.  `path`
@@ -104,6 +106,9 @@ typedef struct LoadScenario {
         const LoadStatusRange *expect;  /* none: 200-299 */
         size_t n_expect;
         const LoadWrites *writes;       /* required with write requests; else ignored */
+        /* model exec: the command and where its figures are (load/load-exec.h);
+         * of the rest only name and duration_usec (required) count. */
+        const LoadExec *exec;
 } LoadScenario;
 
 typedef enum LoadRunState {
@@ -171,6 +176,10 @@ typedef struct LoadResult {
          * the client's), read_back_ms, book_bytes (what the book held)
          * and nonce (8 hex digits). */
         char *writes_json;
+        /* model exec: the command's run and the figures imported from
+         * Locust's CSV, compact JSON text (load/load-exec.h); NULL for the
+         * other models, and while running. */
+        char *exec_json;
 } LoadResult;
 
 typedef struct LoadRun LoadRun;

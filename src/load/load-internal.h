@@ -30,6 +30,7 @@ typedef struct LoadReq {
 } LoadReq;
 
 typedef struct LoadWriteCheck LoadWriteCheck;
+typedef struct LoadExecRun LoadExecRun;
 
 typedef struct User User;
 
@@ -91,6 +92,7 @@ struct LoadRun {
         uint64_t seq;                   /* requests sent so far: ${seq} of the last */
         TemplateRng rng;                /* picks, think times, ${uuid}, ${rand:N} */
         LoadWriteCheck *writes;         /* NULL: no write requests */
+        LoadExecRun *exec;              /* model exec: the command; NULL otherwise */
         bool stopping, finished, cancelled;
         LoadRunState stop_state;
         LoadCounts sec;
@@ -107,6 +109,7 @@ struct LoadRun {
         Histogram *lateness;
         char *reason;
         char *writes_json;              /* set once, when the run is over */
+        char *exec_json;                /* model exec: set once, when the run is over */
 };
 
 /* load-engine.c: the loop's side. */
@@ -170,3 +173,16 @@ void load_writes_answer(LoadWriteCheck *w, const Slot *slot, CURLcode result, bo
  * stopped early by a readable `cancel_fd`); then the verdict as JSON text
  * (NULL when out of memory).  *ret_cancelled: a cancel came meanwhile. */
 char *load_writes_finish(LoadWriteCheck *w, LoadRun *run, bool read_back, bool *ret_cancelled);
+
+/* load-exec.c: model exec, the command instead of the engine's loop. */
+
+/* Copies the scenario's LoadExec, makes the run's directory, its argv, its
+ * loop and cancel switch (on the caller's thread).  0 or a negative errno
+ * with a reason. */
+int load_exec_new(LoadRun *run, const LoadScenario *s, char **ret_error);
+/* Spawns the command and watches it, on the run's thread; a command that
+ * cannot be spawned ends the run failed (and returns 0).  0 or a negative
+ * errno. */
+int load_exec_arm(LoadRun *run);
+/* Frees what load_exec_new() made (not the loop: load_engine_teardown()). */
+void load_exec_free(LoadRun *run);

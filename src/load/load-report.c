@@ -78,6 +78,10 @@ static json_t *time_json(uint64_t usec) {
         return json_string(units_format_iso8601(usec, buf, sizeof buf));
 }
 
+static const char *model_name(LoadModel m) {
+        return m == LOAD_MODEL_OPEN ? "open" : m == LOAD_MODEL_EXEC ? "exec" : "closed";
+}
+
 json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info) {
         bool over = r->state != LOAD_RUN_RUNNING;
         json_t *o;
@@ -85,7 +89,7 @@ json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info) {
         o = json_pack("{s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o*, s:I, s:I, s:i}",
                       "id", info->id >= 0 ? json_integer(info->id) : json_null(),
                       "scenario", info->scenario ?: "",
-                      "model", info->model == LOAD_MODEL_OPEN ? "open" : "closed",
+                      "model", model_name(info->model),
                       "state", info->state ?: load_run_state_to_string(r->state),
                       "started_at", time_json(r->started_usec),
                       "ended_at", over ? time_json(r->started_usec + r->elapsed_usec) : json_null(),
@@ -112,6 +116,13 @@ json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info) {
                 json_t *w = json_loads(r->writes_json, 0, NULL);
 
                 if (!w || json_object_set_new(o, "writes", w) < 0)
+                        return json_decref(o), NULL;
+        }
+        if (r->exec_json) {
+                json_t *l = json_loads(r->exec_json, 0, NULL);
+
+                if (!l || json_object_set_new(o, "latency_source", json_incref(json_object_get(l, "latency_source"))) < 0 ||
+                    json_object_set_new(o, "locust", l) < 0)
                         return json_decref(o), NULL;
         }
         return o;
@@ -162,6 +173,47 @@ static void text_writes(FILE *f, const char *writes_json) {
         json_decref(w);
 }
 
+static void text_ms(FILE *f, const json_t *o, const char *key) {
+        const json_t *v = json_object_get(o, key);
+
+        if (json_is_number(v))
+                fprintf(f, " %9.0f", json_number_value(v));
+        else
+                fprintf(f, " %9s", "-");
+}
+
+/* Locust's own figures, from the run's "locust" object. */
+static void text_locust(FILE *f, const char *exec_json) {
+        json_t *l = json_loads(exec_json, 0, NULL), *pct, *rt;
+
+        if (!l) {
+                fprintf(f, "Locust: (the report cannot be read)\n");
+                return;
+        }
+        pct = json_object_get(l, "percentiles_ms");
+        rt = json_object_get(l, "response_time_ms");
+        fprintf(f, "Locust's figures (latency source: %s):\n",
+                json_string_value(json_object_get(l, "latency_source")) ?: "?");
+        if (json_is_true(json_object_get(l, "imported"))) {
+                fprintf(f, "  %" PRIu64 " requests, %" PRIu64 " failures, %.1f/s\n", member_u64(l, "requests"),
+                        member_u64(l, "failures"), json_number_value(json_object_get(l, "rps")));
+                fprintf(f, "  %-26s %9s %9s %9s %9s %9s %9s\n", "response time (ms)", "p50", "p90", "p95", "p99",
+                        "max", "average");
+                fprintf(f, "  %-26s", "Locust's, rounded");
+                text_ms(f, pct, "50%");
+                text_ms(f, pct, "90%");
+                text_ms(f, pct, "95%");
+                text_ms(f, pct, "99%");
+                text_ms(f, pct, "100%");
+                text_ms(f, rt, "average");
+                fputc('\n', f);
+        } else
+                fprintf(f, "  not imported: %s\n", json_string_value(json_object_get(l, "import_error")) ?: "?");
+        fprintf(f, "  run directory: %s%s\n", json_string_value(json_object_get(l, "run_dir")) ?: "?",
+                json_is_true(json_object_get(l, "run_dir_kept")) ? " (kept)" : " (removed)");
+        json_decref(l);
+}
+
 static void text_latency(FILE *f, const char *what, const Histogram *h) {
         fprintf(f, "  %-26s", what);
         for (size_t i = 0; i < ELEMENTSOF(percentiles); i++)
@@ -192,10 +244,18 @@ static void text_per_request(FILE *f, const LoadResult *r, bool stored) {
 
 int load_report_text(const LoadResult *r, const LoadReportInfo *info, FILE *f) {
         fprintf(f, "Scenario %s (%s model): %s after %.1fs\n", info->scenario ?: "?",
-                info->model == LOAD_MODEL_OPEN ? "open" : "closed",
+                model_name(info->model),
                 info->state ?: load_run_state_to_string(r->state), (double) r->elapsed_usec / USEC_PER_SEC);
         fprintf(f, "  ");
         text_counts(f, &r->total.counts);
+        if (info->model == LOAD_MODEL_EXEC) {
+                fputc('\n', f);
+                if (r->exec_json)
+                        text_locust(f, r->exec_json);
+                if (r->reason)
+                        fprintf(f, "First error: %s\n", r->reason);
+                return ferror(f) ? -EIO : 0;
+        }
         fprintf(f, "\n  %" PRIu64 " dropped (max_inflight reached), %" PRIu64 " aborted", r->total.counts.dropped,
                 r->total.counts.aborted);
         if (!info->stored)

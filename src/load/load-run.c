@@ -209,7 +209,17 @@ void load_stats_finish(LoadRun *run, LoadRunState state) {
 
 /* ---------------------------------------------------------------- scenario */
 
+static int check_exec(const LoadScenario *s, char **ret_error) {
+        if (!s->exec || !s->exec->command)
+                return set_error(ret_error, -EINVAL, "an exec run needs a command");
+        if (s->duration_usec == 0)
+                return set_error(ret_error, -EINVAL, "an exec run needs a duration");
+        return 0;
+}
+
 static int check_scenario(const LoadScenario *s, char **ret_error) {
+        if (s->model == LOAD_MODEL_EXEC)
+                return check_exec(s, ret_error);
         if (!s->base_url || !s->base_url[0])
                 return set_error(ret_error, -EINVAL, "base_url is empty");
         if (s->timeout_usec == 0)
@@ -389,6 +399,12 @@ static int copy_scenario(LoadRun *run, const LoadScenario *s, char **ret_error) 
         run->think_max_usec = s->think_max_usec;
         run->ramp_up_usec = s->ramp_up_usec;
         run->duration_usec = s->duration_usec;
+        if (s->model == LOAD_MODEL_EXEC) {
+                if (stats_init(&run->total, s->name) < 0 || hist_new(&run->lateness) < 0 ||
+                    hist_new(&run->sec_latency) < 0)
+                        return -ENOMEM;
+                return load_exec_new(run, s, ret_error);
+        }
         r = copy_requests(run, s, ret_error);
         if (r < 0)
                 return r;
@@ -411,7 +427,7 @@ static int copy_scenario(LoadRun *run, const LoadScenario *s, char **ret_error) 
 
 static void *run_thread(void *userdata) {
         LoadRun *run = userdata;
-        int r = load_engine_arm(run);
+        int r = run->model == LOAD_MODEL_EXEC ? load_exec_arm(run) : load_engine_arm(run);
 
         if (r < 0) {
                 load_stats_fail(run, "cannot arm the run's timers", r);
@@ -444,6 +460,7 @@ static int thread_start(LoadRun *run) {
 }
 
 static void run_free_data(LoadRun *run) {
+        load_exec_free(run);
         load_engine_teardown(run);
         for (size_t i = 0; run->reqs && i < run->n_reqs; i++) {
                 free(run->reqs[i].name);
@@ -466,6 +483,7 @@ static void run_free_data(LoadRun *run) {
         hist_free(run->sec_latency);
         free(run->reason);
         free(run->writes_json);
+        free(run->exec_json);
         load_writes_free(run->writes);
         pthread_mutex_destroy(&run->lock);
         free(run);
@@ -494,7 +512,7 @@ int load_run_start(const LoadScenario *scenario, const LoadCallbacks *cb, LoadRu
         r = copy_scenario(run, scenario, ret_error);
         if (r == -ENOMEM)
                 set_error(ret_error, r, "cannot copy the scenario: %s", strerror(-r));
-        if (r >= 0)
+        if (r >= 0 && scenario->model != LOAD_MODEL_EXEC)
                 r = load_engine_setup(run, ret_error);
         if (r >= 0) {
                 r = thread_start(run);
@@ -536,6 +554,8 @@ static int snapshot_locked(LoadRun *run, LoadResult *res) {
         if (run->reason && !(res->reason = strdup(run->reason)))
                 return -ENOMEM;
         if (run->writes_json && !(res->writes_json = strdup(run->writes_json)))
+                return -ENOMEM;
+        if (run->exec_json && !(res->exec_json = strdup(run->exec_json)))
                 return -ENOMEM;
         if (stats_copy(&res->total, &run->total) < 0 || hist_new(&res->lateness) < 0)
                 return -ENOMEM;
@@ -607,6 +627,7 @@ LoadResult *load_result_free(LoadResult *r) {
         hist_free(r->lateness);
         free(r->reason);
         free(r->writes_json);
+        free(r->exec_json);
         free(r);
         return NULL;
 }

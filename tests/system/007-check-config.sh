@@ -87,6 +87,9 @@ check "and nothing else (13 lines)" test "$(wc -l <<<"$out")" = 13
         printf 'users = 0\nduration = 1m\nthink = 1s..x\nramp_up = forever\nrequest = GET /\n' # 31-35
         printf '[criterion latency_p95]\nscenario = ee\n'     # 36-37
         printf '[criterion memory]\nenabled = maybe\n'        # 38-39
+        printf '[scenario g]\nmodel = exec\n'                 # 40-41
+        printf "command = sh -c 'x\n"                          # 42
+        printf 'grace = 2h\nusers = 5\n'                      # 43-44
 } >"$WORK/scen.conf"
 out=$("$PERFWATCHD" --check-config --config "$WORK/scen.conf" 2>&1); rc=$?
 diag "$out"
@@ -94,7 +97,7 @@ check "a file with bad scenarios exits 1" test "$rc" = 1
 for want in \
         'scen.conf:3: [scenario a] rate: "0/s" must be above 0' \
         'scen.conf:5: [scenario a] request: "GET" has no PATH: expected [WEIGHT] METHOD PATH [BODY]' \
-        'scen.conf:7: [scenario b] model: "half-open" is not a load model (open, closed)' \
+        'scen.conf:7: [scenario b] model: "half-open" is not a load model (open, closed, exec)' \
         'scen.conf:13: [scenario c] rate: rate and stages both set: give one of them' \
         'scen.conf:15: [scenario c] expect: "2xx" has "2xx", which is not a status code 100-599 or a range LO-HI of them' \
         'scen.conf:16: [scenario c] header: "nocolon" is not "Name: value" (a field name, then a colon)' \
@@ -106,11 +109,15 @@ for want in \
         'scen.conf:31: [scenario f] users: "0" is below the minimum 1' \
         'scen.conf:33: [scenario f] think: "1s..x" is not a duration or MIN..MAX (1s..3s)' \
         'scen.conf:34: [scenario f] ramp_up: "forever" is not a duration' \
-        'scen.conf:37: [criterion latency_p95] scenario: no [scenario ee] section, did you mean "e"? (one of: a, b, c, d, e, f)' \
-        'scen.conf:39: [criterion memory] enabled: "maybe" is not yes or no'; do
+        'scen.conf:37: [criterion latency_p95] scenario: no [scenario ee] section, did you mean "e"? (one of: a, b, c, d, e, f, g)' \
+        'scen.conf:39: [criterion memory] enabled: "maybe" is not yes or no' \
+        'scen.conf:40: [scenario g]: missing required key duration (model = exec: the command is stopped after it and grace)' \
+        "scen.conf:42: [scenario g] command: \"sh -c 'x\" has a quote that is not closed" \
+        'scen.conf:43: [scenario g] grace: "2h" is above the maximum 1h' \
+        "scen.conf:44: [scenario g] users: not for model = exec (the command's own options say what it sends)"; do
         check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
 done
-check "and nothing else (16 lines)" test "$(wc -l <<<"$out")" = 16
+check "and nothing else (20 lines)" test "$(wc -l <<<"$out")" = 20
 "$PERFWATCHD" --config "$WORK/scen.conf" --duration 1s >/dev/null 2>"$WORK/usage.err"; rc=$?
 check "--duration without --run is a usage error (exit 2)" test "$rc" = 2
 check "and says so" grep -qF -- "--duration and --json go with --run NAME" "$WORK/usage.err"
