@@ -91,6 +91,23 @@ ok $? "(b) the target and the scenario that answers pass (any HTTP status does)"
 [ "$(sqlite3 "$WORK/b.db" 'SELECT count(*) FROM runs')" = 0 ]
 ok $? "(b) no run is recorded"
 
+# (b2) a target whose /memory answers 404, a [postgres] that does not
+# connect and a database that cannot be opened: each named.
+conf "$WORK/b2.conf" "$WORK/missing/b2.db" "$API/nope" "$(scenario one "$API" /api/items)" \
+        "$(printf '\n[postgres main]\nconninfo = host=127.0.0.1 port=%s dbname=x user=x\n' "$DEAD")"
+suite "$WORK/b2.conf" one,one
+ok $(( RC != 2 )) "(b2) /memory 404, a [postgres] down, a database that cannot open: exit 2 (got $RC)"
+grep -q "^perfwatchd: pre-flight: target app /memory $API/nope: failed: HTTP 404, not 200$" "$ERR"
+ok $? "(b2) a /memory that answers 404 fails: it must answer 200"
+grep -q "^perfwatchd: pre-flight: postgres main: failed: .*127.0.0.1.*$DEAD" "$ERR"
+ok $? "(b2) the pre-flight line names the [postgres] section and says why"
+grep -q "^perfwatchd: pre-flight: database $WORK/missing/b2.db: failed: .*" "$ERR"
+ok $? "(b2) the pre-flight line names the database and says why"
+[ "$(grep -c "pre-flight: scenario one base_url" "$ERR")" = 1 ]
+ok $? "(b2) a scenario named twice is checked once"
+grep -q "^perfwatchd: suite: 3 pre-flight checks failed: nothing was run: exit 2$" "$ERR"
+ok $? "(b2) the suite line counts the three"
+
 # (c) an unknown name.
 conf "$WORK/c.conf" "$WORK/c.db" "$MEM_URL" "$(scenario quick "$API" /api/items)" \
         "$(scenario missing "$API" /nope)"
