@@ -7,7 +7,7 @@
 # both recorded in order, each shortened by --duration, exit 0, and
 # --json prints an array; (e) one of them answering 404 makes the suite
 # exit 1 and the suite line says which; (f) --no-preflight runs the
-# suite of (a) anyway.
+# suite of (a) anyway; (g) SIGINT ends the suite.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 start_target
@@ -168,5 +168,20 @@ ok $? "(f) both runs recorded"
 n=$(grep -c '^/api/items$' "$SEEN")
 [ "$n" -ge 60 ] && [ "$n" -le 100 ]
 ok $? "(f) the load reached the service ($n requests, 2 x 2 s at 20/s)"
+
+# (g) SIGINT during the first run cancels it and ends the suite.
+ERR=$WORK/daemon.suite-int.log
+"$PERFWATCHD" --config "$WORK/d.conf" --run first,second --duration 20s >/dev/null 2>"$ERR" &
+pid=$!
+PIDS="$PIDS $pid"
+wait_until 20 grep -q '^ *[0-9]*s  rate' "$ERR"
+kill -INT "$pid"
+wait_until 20 sh -c "! kill -0 $pid"
+wait "$pid"; RC=$?
+ok $(( RC != 2 )) "(g) SIGINT during a run ends the suite with exit 2 (got $RC)"
+grep -q "^perfwatchd: suite: first no verdict, second not run: exit 2$" "$ERR"
+ok $? "(g) the suite line says the rest was not run"
+[ "$(sqlite3 "$WORK/d.db" "SELECT scenario || ' ' || state FROM runs ORDER BY id DESC LIMIT 1")" = "first cancelled" ]
+ok $? "(g) the cancelled run is recorded, and no other after it"
 
 done_testing
