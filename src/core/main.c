@@ -10,6 +10,7 @@
 
 #include "core/manager.h"
 #include "core/terminal-run.h"
+#include "core/terminal-suite.h"
 #include "transport/curl-glue.h"
 #include "util/log.h"
 #include "util/units.h"
@@ -24,9 +25,12 @@ static void help(void) {
                "  -c, --config PATH    configuration file (default %s)\n"
                "      --check-config   check the configuration file, print every problem, exit\n"
                "      --run NAME       run [scenario NAME] in the foreground, print its summary, exit\n"
-               "                       0 when latency_p95 holds, 1 when not, 2 on error\n"
-               "      --duration D     with --run: stop the run after D (e.g. 30s)\n"
-               "      --json           with --run: print the run as JSON on stdout\n"
+               "                       0 when its criteria hold, 1 when not, 2 on error\n"
+               "      --run A,B,...    run a suite: pre-flight checks, then each scenario in order,\n"
+               "                       one combined verdict; the exit status is the worst run's\n"
+               "      --no-preflight   with --run A,B,...: skip the pre-flight checks\n"
+               "      --duration D     with --run: stop each run after D (e.g. 30s)\n"
+               "      --json           with --run: print the run (a suite: an array) as JSON on stdout\n"
                "  -h, --help           show this help\n"
                "      --version        show the version\n\n"
                "See perfwatchd(8) and perfwatchd.conf(5).\n",
@@ -37,7 +41,8 @@ typedef struct Options {
         const char *config_path;
         bool config_given;           /* --config was used */
         bool check_config;
-        const char *run;             /* --run NAME */
+        const char *run;             /* --run NAME or --run A,B,... */
+        bool no_preflight;
         uint64_t duration_usec;      /* --duration; 0: the scenario's */
         bool json;
 } Options;
@@ -61,13 +66,14 @@ static int usage_error(int c, char *argv[]) {
 
 /* 0 to go on, 1 to exit successfully (help, version), -EINVAL on bad usage. */
 static int parse_options(int argc, char *argv[], Options *o) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_RUN, ARG_DURATION, ARG_JSON };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_RUN, ARG_DURATION, ARG_JSON, ARG_NO_PREFLIGHT };
         static const struct option options[] = {
                 { "config",       required_argument, NULL, 'c' },
                 { "check-config", no_argument,       NULL, ARG_CHECK_CONFIG },
                 { "run",          required_argument, NULL, ARG_RUN },
                 { "duration",     required_argument, NULL, ARG_DURATION },
                 { "json",         no_argument,       NULL, ARG_JSON },
+                { "no-preflight", no_argument,       NULL, ARG_NO_PREFLIGHT },
                 { "help",         no_argument,       NULL, 'h' },
                 { "version",      no_argument,       NULL, ARG_VERSION },
                 {}
@@ -97,6 +103,9 @@ static int parse_options(int argc, char *argv[], Options *o) {
                 case ARG_JSON:
                         o->json = true;
                         break;
+                case ARG_NO_PREFLIGHT:
+                        o->no_preflight = true;
+                        break;
                 case 'h':
                         help();
                         return 1;
@@ -107,8 +116,9 @@ static int parse_options(int argc, char *argv[], Options *o) {
                         return usage_error(c, argv);
                 }
         }
-        if (!o->run && (o->duration_usec > 0 || o->json)) {
-                fprintf(stderr, "perfwatchd: --duration and --json go with --run NAME. Try 'perfwatchd --help'.\n");
+        if (!o->run && (o->duration_usec > 0 || o->json || o->no_preflight)) {
+                fprintf(stderr, "perfwatchd: --duration and --json go with --run NAME, as --no-preflight with a list. "
+                        "Try 'perfwatchd --help'.\n");
                 return -EINVAL;
         }
         if (optind < argc) {
@@ -155,7 +165,9 @@ int main(int argc, char *argv[]) {
                 return o.run ? TERMINAL_RUN_ERROR : EXIT_FAILURE;
         }
         if (o.run) {
-                r = terminal_run(config, o.run, o.duration_usec, o.json);
+                /* One name runs as it always did; a list is a suite. */
+                r = strchr(o.run, ',') ? terminal_suite(config, o.run, o.duration_usec, o.json, !o.no_preflight)
+                                       : terminal_run(config, o.run, o.duration_usec, o.json);
                 curl_glue_global_cleanup();
                 config_free(config);
                 return r;

@@ -252,7 +252,7 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
 /* Writes the summary, and the JSON run object with `json`; `id` is the
  * run's in `database`, or < 0 when it was not recorded. */
 static int terminal_report(const LoadResult *r, const ScenarioConfig *sc, int64_t id, const char *database,
-                           bool json) {
+                           bool json, json_t **ret_object) {
         LoadReportInfo info = { .id = id, .scenario = sc->name, .model = sc->model };
         json_t *j;
 
@@ -262,6 +262,10 @@ static int terminal_report(const LoadResult *r, const ScenarioConfig *sc, int64_
         if (!json)
                 return 0;
         j = load_report_json(r, &info);
+        if (j && ret_object) {
+                *ret_object = j;
+                return 0;
+        }
         if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) < 0) {
                 json_decref(j);
                 fprintf(stderr, "perfwatchd: cannot write the run as JSON\n");
@@ -339,7 +343,8 @@ static int64_t terminal_record_finish(RunRecord *rec, const LoadResult *result, 
         return run_record_id(rec);
 }
 
-int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool json) {
+int terminal_run_one(const Config *c, const char *name, uint64_t duration_usec, bool json, json_t **ret_object,
+                     bool *ret_cancelled) {
         const ScenarioConfig *sc = config_find_scenario(c, name);
         LoadResult *result = NULL;
         RunRecord *rec = NULL;
@@ -369,7 +374,7 @@ int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool
         if (r >= 0)
                 r = load_run_snapshot(run, &result);
         id = terminal_record_finish(rec, r >= 0 ? result : NULL, r);
-        if (r >= 0 && terminal_report(result, sc, id, c->daemon.database, json) >= 0)
+        if (r >= 0 && terminal_report(result, sc, id, c->daemon.database, json, ret_object) >= 0)
                 status = terminal_verdict(c, result, sc);
         else if (r < 0 && run)
                 fprintf(stderr, "perfwatchd: [scenario %s]: %s\n", name, strerror(-r));
@@ -377,5 +382,11 @@ int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool
         load_run_free(run);
         run_record_free(rec);
         terminal_close(&t);
+        if (ret_cancelled)
+                *ret_cancelled = t.cancelled;
         return status;
+}
+
+int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool json) {
+        return terminal_run_one(c, name, duration_usec, json, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
 
 enum {
@@ -44,3 +46,11 @@ int terminal_run_worst(int a, int b);
  * (curl_glue_global_init()).  Returns one of the TERMINAL_RUN_* exit
  * statuses; every problem is reported on stderr. */
 int terminal_run(const Config *c, const char *name, uint64_t duration_usec, bool json);
+
+/* terminal_run() for one scenario of a suite (core/terminal-suite.h): with
+ * `json` and `ret_object`, the run object goes to *ret_object (the caller
+ * decrefs it; left alone when the run has none) instead of stdout;
+ * *ret_cancelled (when not NULL) says whether SIGINT or SIGTERM cancelled
+ * the run. */
+int terminal_run_one(const Config *c, const char *name, uint64_t duration_usec, bool json, json_t **ret_object,
+                     bool *ret_cancelled);
