@@ -74,6 +74,12 @@ done
 timeout 60 go tool pprof -top -diff_base "$PW/v1/profiles/$HB" "$PW/v1/profiles/$HA" >"$WORK/diff.txt" \
         2>"$WORK/diff.err"
 ok $? "go tool pprof -diff_base compares heap_before with heap_after"
+T=$(curl -s --max-time 5 "$PW/v1/runs/$ID?format=text")
+check "the run's text names its profiles" \
+        grep -qxF "Profiles of app: heap_before $HB cpu $CPU heap_after $HA" <<<"$T"
+check "and the heap diff command" \
+        grep -qxF "Heap diff: go tool pprof -top -diff_base /v1/profiles/$HB /v1/profiles/$HA" <<<"$T"
+check "and Sys and HeapAlloc before and after" grep -qE '^Memory of app: Sys [0-9]+ -> [0-9]+ HeapAlloc [0-9]+ -> [0-9]+$' <<<"$T"
 for m in memory_before memory_after; do
         check "$m carries Sys and HeapAlloc as numbers, with its time" \
                 test "$(jq -r ".$m | [(.Sys | type), (.HeapAlloc | type), (.at | type)] | join(\" \")" <<<"$P")" \
@@ -99,6 +105,9 @@ for what in heap_before heap_after cpu; do
         check "errors.$what says the connection failed" \
                 grep -q '^connect failed' <<<"$(jq -r ".errors.$what" <<<"$P")"
 done
+check "the run's text says why each profile is missing" \
+        grep -qxF "Profiles of app: heap_before failed (connect failed: Connection refused) cpu failed (connect failed: Connection refused) heap_after failed (connect failed: Connection refused)" \
+        <<<"$(curl -s --max-time 5 "$PW/v1/runs/$ID?format=text")"
 check "the memory figures are still there" test "$(jq -r '.memory_after.Sys | type' <<<"$P")" = number
 check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = 3
 stop_daemon
