@@ -3,9 +3,10 @@
 # `target = app` started through the API gets, in its extra.profiles, a heap
 # profile taken before it started and one after it ended, a CPU profile
 # taken after its ramp-up, each openable by go tool pprof from
-# /v1/profiles/ID, and the /memory figures before and after.  With the
-# target's pprof port closed the run still completes and extra.profiles
-# says why each capture failed.
+# /v1/profiles/ID, and the /memory figures polled right before and after.  With the
+# target's pprof and /memory ports closed the run still completes,
+# extra.profiles says why each capture failed, and the memory figures are
+# the store's newest, saying why the run's own /memory poll failed.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 command -v go >/dev/null || bail "go is not installed (go tool pprof is needed)"
@@ -34,9 +35,6 @@ has_profiles() { [ "$(jget "$PW/v1/runs/$1" '.extra.profiles != null')" = true ]
 
 run_config "$WORK/pw.conf" "http://127.0.0.1:$PPROF_PORT/debug/pprof"
 start_daemon "$WORK/pw.conf"
-# The memory figures before the run come from the newest stored samples.
-wait_until 10 test "$(sql "SELECT count(*) FROM series WHERE name = 'go.app.Sys'" 2>/dev/null)" = 1
-sleep 1.5
 
 ID=$(start_run)
 check "the run started through the API ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
@@ -80,6 +78,13 @@ check "the run's text names its profiles" \
 check "and the heap diff command" \
         grep -qxF "Heap diff: go tool pprof -top -diff_base /v1/profiles/$HB /v1/profiles/$HA" <<<"$T"
 check "and Sys and HeapAlloc before and after" grep -qE '^Memory of app: Sys [0-9]+ -> [0-9]+ HeapAlloc [0-9]+ -> [0-9]+$' <<<"$T"
+AT_B=$(jq -r '.memory_before.at | fromdateiso8601' <<<"$P")
+AT_A=$(jq -r '.memory_after.at | fromdateiso8601' <<<"$P")
+check "memory_before was polled no later than the run's start" test "$AT_B" -le $((START / 1000))
+check "memory_after was polled no earlier than the run's end (its own poll, not a stored sample)" \
+        test "$AT_A" -ge $((END / 1000))
+check "memory_after counts the run's allocations: TotalAlloc grew" \
+        test "$(jq -r '.memory_after.TotalAlloc > .memory_before.TotalAlloc' <<<"$P")" = true
 for m in memory_before memory_after; do
         check "$m carries Sys and HeapAlloc as numbers, with its time" \
                 test "$(jq -r ".$m | [(.Sys | type), (.HeapAlloc | type), (.at | type)] | join(\" \")" <<<"$P")" \
@@ -91,6 +96,8 @@ stop_daemon
 # ------------------------------------------------------------ pprof down
 CLOSED=$(free_port)
 run_config "$WORK/down.conf" "http://127.0.0.1:$CLOSED/debug/pprof"
+# /memory down too: the figures come from the store (the first daemon's samples).
+sed -i "s|^memory_url = .*|memory_url = http://127.0.0.1:$CLOSED/memory|" "$WORK/down.conf"
 start_daemon "$WORK/down.conf"
 ID=$(start_run)
 check "a run against a target whose pprof port is closed started ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
@@ -108,7 +115,11 @@ done
 check "the run's text says why each profile is missing" \
         grep -qxF "Profiles of app: heap_before failed (connect failed: Connection refused) cpu failed (connect failed: Connection refused) heap_after failed (connect failed: Connection refused)" \
         <<<"$(curl -s --max-time 5 "$PW/v1/runs/$ID?format=text")"
-check "the memory figures are still there" test "$(jq -r '.memory_after.Sys | type' <<<"$P")" = number
+for m in memory_before memory_after; do
+        check "$m: the store's newest figures, saying why the poll failed" \
+                test "$(jq -r ".$m | [(.Sys | type), .from, (.poll_error | startswith(\"connect failed\"))] | join(\" \")" <<<"$P")" \
+                = "number store true"
+done
 check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = 3
 stop_daemon
 done_testing
