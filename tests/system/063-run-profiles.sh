@@ -3,7 +3,9 @@
 # `target = app` started through the API gets, in its extra.profiles, a heap
 # profile taken before it started and one after it ended, a CPU profile
 # taken after its ramp-up, each openable by go tool pprof from
-# /v1/profiles/ID, and the /memory figures polled right before and after.  With the
+# /v1/profiles/ID, and the /memory figures polled right before and after.
+# A run cancelled during its ramp-up has no CPU profile and says why; one
+# stopped by SIGTERM still records its profiles, saying which were cut.  With the
 # target's pprof and /memory ports closed the run still completes,
 # extra.profiles says why each capture failed, and the memory figures are
 # the store's newest, saying why the run's own /memory poll failed.
@@ -91,9 +93,32 @@ for m in memory_before memory_after; do
                 = "number number string"
         check "$m's Sys is above 1 MiB" test "$(jq -r ".$m.Sys > 1048576" <<<"$P")" = true
 done
+
+# ------------------------------------------------------------ cancelled during its ramp-up
+ID=$(start_run)
+curl -s -o /dev/null --max-time 5 -X POST -H "Authorization: Bearer $TOKEN" "$PW/v1/runs/$ID/cancel"
+check "a run cancelled during its ramp-up gets its profiles within 20 s" wait_until 20 has_profiles "$ID"
+P=$(curl -s --max-time 5 "$PW/v1/runs/$ID" | jq -c .extra.profiles)
+diag "extra.profiles: $(jq -c 'del(.memory_before, .memory_after)' <<<"$P")"
+check "it has no CPU profile, and says why" \
+        test "$(jq -r '"\(.cpu) \(.errors.cpu)"' <<<"$P")" = "null the run ended before its ramp-up was over"
+check "but both heap profiles" test "$(jq -r '[.heap_before, .heap_after] | map(type) | join(" ")' <<<"$P")" \
+        = "number number"
+
+# ------------------------------------------------------------ SIGTERM during a run
+ID=$(start_run)
+sleep 0.5
 stop_daemon
+diag "after SIGTERM: $(sql "SELECT json_extract(extra, '$.profiles.errors') FROM runs WHERE id = $ID")"
+check "a run stopped by SIGTERM still records its profiles, the after-heap failing with the reason" \
+        test "$(sql "SELECT state || ' ' || json_extract(extra, '$.profiles.errors.heap_after') FROM runs WHERE id = $ID")" \
+        = "aborted perfwatchd stopped before the capture ended"
+check "and its CPU profile ended before ramp-up" \
+        test "$(sql "SELECT json_extract(extra, '$.profiles.errors.cpu') FROM runs WHERE id = $ID")" \
+        = "the run ended before its ramp-up was over"
 
 # ------------------------------------------------------------ pprof down
+NPROF=$(sql 'SELECT count(*) FROM profiles')
 CLOSED=$(free_port)
 run_config "$WORK/down.conf" "http://127.0.0.1:$CLOSED/debug/pprof"
 # /memory down too: the figures come from the store (the first daemon's samples).
@@ -120,6 +145,6 @@ for m in memory_before memory_after; do
                 test "$(jq -r ".$m | [(.Sys | type), .from, (.poll_error | startswith(\"connect failed\"))] | join(\" \")" <<<"$P")" \
                 = "number store true"
 done
-check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = 3
+check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = "$NPROF"
 stop_daemon
 done_testing
