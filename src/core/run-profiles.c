@@ -112,7 +112,8 @@ static void write_extra(RunProfiles *p) {
         if (k < 0)
                 log_error("run %" PRId64 ": cannot record its profiles: %s", p->run_id, strerror(-k));
         else
-                log_info("run %" PRId64 ": profiles of [target %s] recorded: %s", p->run_id, p->target.name, text);
+                log_info("run %" PRId64 ": profiles of [target %s] recorded (%zu failed)", p->run_id, p->target.name,
+                         json_object_size(p->errors));
         free(text);
 }
 
