@@ -609,6 +609,42 @@ static void test_criterion_errors(void) {
                      "latency_p95 judges a run, not a window");
 }
 
+/* `target = NAME` names a [target] with a pprof_url; cpu_seconds defaults
+ * to 30 s. */
+static void test_scenario_target(void) {
+        static const char sc[] = "[scenario s]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\n"
+                                 "request = GET /\n";
+        char text[1024];
+        Config *c = NULL;
+        char *errors = NULL;
+
+        snprintf(text, sizeof text, "[target app]\npprof_url = http://127.0.0.1:2/debug/pprof\n%s"
+                 "target = app\ncpu_seconds = 5s\n", sc);
+        ok(load(text, &c, &errors) >= 0 && c, "a scenario with target = a [target] with pprof_url loads");
+        if (c) {
+                is_str(c->scenarios[0].target, "app", "its target");
+                is_int((long long) c->scenarios[0].cpu_seconds_usec, 5000000, "its cpu_seconds");
+                c = config_free(c);
+        }
+        free(errors);
+        errors = NULL;
+        snprintf(text, sizeof text, "%s", sc);
+        ok(load(text, &c, &errors) >= 0 && c, "a scenario without target loads");
+        if (c) {
+                ok(!c->scenarios[0].target, "and has no target");
+                is_int((long long) c->scenarios[0].cpu_seconds_usec, 30000000, "cpu_seconds defaults to 30 s");
+                c = config_free(c);
+        }
+        free(errors);
+        snprintf(text, sizeof text, "[target app]\npprof_url = http://127.0.0.1:2/debug/pprof\n%starget = ap\n", sc);
+        expect_error(text, ":8: [scenario s] target: no [target ap] section", "a target that does not exist");
+        snprintf(text, sizeof text, "[target app]\nmemory_url = http://127.0.0.1:2/memory\n%starget = app\n", sc);
+        expect_error(text, ":8: [scenario s] target: [target app] has no pprof_url: its profiles cannot be taken",
+                     "a target without pprof_url");
+        snprintf(text, sizeof text, "%scpu_seconds = 0\n", sc);
+        expect_error(text, ":6: [scenario s] cpu_seconds: \"0\" is below the minimum 1s", "cpu_seconds = 0");
+}
+
 /* A scenario written out must exist; a typo gets a suggestion. */
 static void test_latency_scenario_errors(void) {
         static const char scenarios[] =
@@ -1855,11 +1891,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 73, "config_foreach_key visits every key of the table");
+        is_int(k.n, 75, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 24,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion and 24 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 26,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion and 26 scenario keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1900,7 +1936,7 @@ static const struct {
         { "scenario", "[scenario open]\nmodel = open\nbase_url = http://127.0.0.1:4\nrate = 5/s\nduration = 2s\n"
                       "timeout = 2s\nmax_inflight = 20\nrequest = 2 POST /a/${seq} {\"id\": \"${uuid}\"}\n"
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
-                      "schedule = */5 * * * *\nenabled = no\n"
+                      "schedule = */5 * * * *\nenabled = no\ntarget = go\ncpu_seconds = 3s\n"
                       "[scenario ramp]\nbase_url = http://127.0.0.1:4\nstages = 1s:0/s..5/s, 1s:5/s\n"
                       "request = GET /c\n"
                       "[scenario closed]\nmodel = closed\nbase_url = http://127.0.0.1:4\nusers = 3\n"
@@ -2068,6 +2104,7 @@ int main(void) {
         test_foreach_and_strings();
         test_free_every_key();
         test_parse_is_linear();
+        test_scenario_target();
 
         for (unsigned i = 1; i <= n_files; i++) {
                 snprintf(path, sizeof path, "%s/%u.conf", dir, i);

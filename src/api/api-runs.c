@@ -341,6 +341,52 @@ static void text_acu_window(FILE *f, const StoreRun *run) {
         json_decref(extra);
 }
 
+/* One of the run's profiles: its id, or why it is missing. */
+static void text_profile(FILE *f, json_t *prof, const char *what) {
+        json_t *id = json_object_get(prof, what);
+        const char *why = json_string_value(json_object_get(json_object_get(prof, "errors"), what));
+
+        if (json_is_integer(id))
+                fprintf(f, " %s %" JSON_INTEGER_FORMAT, what, json_integer_value(id));
+        else
+                fprintf(f, " %s failed (%s)", what, why ?: "unknown");
+}
+
+/* A /memory field before and after the run, when both were read. */
+static void text_memory_field(FILE *f, json_t *prof, const char *field) {
+        json_t *before = json_object_get(json_object_get(prof, "memory_before"), field);
+        json_t *after = json_object_get(json_object_get(prof, "memory_after"), field);
+
+        if (json_is_number(before) && json_is_number(after))
+                fprintf(f, " %s %.0f -> %.0f", field, json_number_value(before), json_number_value(after));
+}
+
+/* The profiles tied to the run (`target =`), once taken: their ids (or
+ * why each is missing), Sys and HeapAlloc before and after, and the
+ * command that compares the heaps. */
+static void text_profiles(FILE *f, const StoreRun *run) {
+        json_t *extra = run->extra ? json_loads(run->extra, 0, NULL) : NULL;
+        json_t *prof = json_object_get(extra, "profiles");
+        const char *target = json_string_value(json_object_get(prof, "target"));
+        json_t *before = json_object_get(prof, "heap_before"), *after = json_object_get(prof, "heap_after");
+
+        if (target) {
+                fprintf(f, "Profiles of %s:", target);
+                text_profile(f, prof, "heap_before");
+                text_profile(f, prof, "cpu");
+                text_profile(f, prof, "heap_after");
+                fprintf(f, "\nMemory of %s:", target);
+                text_memory_field(f, prof, "Sys");
+                text_memory_field(f, prof, "HeapAlloc");
+                fprintf(f, "\n");
+                if (json_is_integer(before) && json_is_integer(after))
+                        fprintf(f, "Heap diff: go tool pprof -top -diff_base /v1/profiles/%" JSON_INTEGER_FORMAT
+                                " /v1/profiles/%" JSON_INTEGER_FORMAT "\n", json_integer_value(before),
+                                json_integer_value(after));
+        }
+        json_decref(extra);
+}
+
 /* The run as load-report.c writes it, JSON (with extra and url) or text. */
 static void reply_record(Request *r, const StoreRunRecord *rec) {
         LoadReportInfo info;
@@ -372,8 +418,10 @@ static void reply_record(Request *r, const StoreRunRecord *rec) {
                 if (reason_is_stop(&rec->run))
                         res.reason = NULL;
                 written = f && load_report_text(&res, &info, f) >= 0;
-                if (written)
+                if (written) {
                         text_acu_window(f, &rec->run);
+                        text_profiles(f, &rec->run);
+                }
                 /* NB: fclose() once, whatever it says: a second one on a
                  * failed close would free the stream twice. */
                 if (f && ferror(f))

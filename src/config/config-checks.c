@@ -466,12 +466,37 @@ static void parser_latency_exec(Parser *p) {
                                     "enabled = no", sc->name);
 }
 
+/* `target = NAME` must name a [target] section with a pprof_url: its
+ * profiles are what the run captures. */
+static void parser_scenario_targets(Parser *p) {
+        const Config *c = p->config;
+
+        for (size_t i = 0; i < c->n_scenarios; i++) {
+                const ScenarioConfig *sc = &c->scenarios[i];
+                const Section *s = config_section_find(p, SECTION_SCENARIO, sc->name);
+                const TargetConfig *t = NULL;
+
+                if (!sc->target || !s || !key_valid(s, "target"))
+                        continue;
+                for (size_t j = 0; j < c->n_targets && !t; j++)
+                        if (streq(c->targets[j].name, sc->target))
+                                t = &c->targets[j];
+                if (!t)
+                        config_parser_error(p, key_line(s, "target"), s, "target", "no [target %s] section",
+                                            sc->target);
+                else if (!t->pprof_url)
+                        config_parser_error(p, key_line(s, "target"), s, "target", "[target %s] has no pprof_url: "
+                                            "its profiles cannot be taken", sc->target);
+        }
+}
+
 int config_parser_check(Parser *p) {
         int r;
 
         for (size_t i = 0; i < p->n_sections; i++)
                 section_check(p, p->sections[i]);
         parser_latency_exec(p);
+        parser_scenario_targets(p);
         r = parser_run_scenario(p, "latency_p95");
         if (r >= 0)
                 r = parser_run_scenario(p, "acu_scaling");

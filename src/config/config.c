@@ -197,6 +197,11 @@ const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(ScenarioConfig, csv), KEY_EXEC },
         { SECTION_SCENARIO, "grace", CONFIG_DURATION, "30s",
           "0", "1h", offsetof(ScenarioConfig, grace_usec), KEY_EXEC },
+        /* Profiles of a [target] tied to each run (its pprof_url). */
+        { SECTION_SCENARIO, "target", CONFIG_STRING, NULL,
+          NULL, NULL, offsetof(ScenarioConfig, target), 0 },
+        { SECTION_SCENARIO, "cpu_seconds", CONFIG_DURATION, "30s",
+          "1s", "5m", offsetof(ScenarioConfig, cpu_seconds_usec), 0 },
         { SECTION_SCENARIO, "schedule", CONFIG_SCHEDULE, NULL,
           NULL, NULL, offsetof(ScenarioConfig, schedule), 0 },
         { SECTION_SCENARIO, "enabled", CONFIG_BOOLEAN, "yes",

@@ -171,6 +171,11 @@ typedef struct ScenarioConfig {
         char *schedule;              /* `schedule` as written; NULL: run only when asked */
         CronExpr cron;               /* parsed from schedule (local time zone, load/cron.h) */
         bool enabled;                /* `enabled`: false keeps the schedule from firing */
+        /* `target`: a [target] with a pprof_url whose heap profiles and
+         * /memory figures are taken right before and after each run, and a
+         * CPU profile of `cpu_seconds` during it (after ramp_up); NULL: none. */
+        char *target;
+        uint64_t cpu_seconds_usec;
         /* The lost-write check (issue 8), for a scenario with `write`
          * lines (in `requests`, write set): load/load-engine.h's LoadWrites. */
         uint64_t documents;

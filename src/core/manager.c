@@ -608,6 +608,8 @@ static int start_runner(Manager *m) {
         m->active_run = -1;
         r = runner_new(m->event, m->store, on_runs_changed, m, &m->runner);
         if (r >= 0)
+                runner_set_glue(m->runner, m->glue);
+        if (r >= 0)
                 r = runner_set_config(m->runner, m->config);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the scenario runs: %s", strerror(-r));

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/run-profiles.h"
 #include "core/run-record.h"
 #include "load/load-engine.h"
 #include "load/load-report.h"
@@ -52,6 +53,7 @@ typedef struct Active {
         LoadModel model;
         uint64_t timeout_usec;
         LoadResult *last;            /* the latest snapshot (loop thread) */
+        RunProfiles *profiles;       /* `target =`: its profiles (owned by Runner.profiles); NULL: none */
         sd_event_source *tick;       /* every second: the run's row and the published figures */
         bool update_failing;
         bool stopping;               /* runner_stop(): a cancelled run ends aborted */
@@ -60,6 +62,8 @@ typedef struct Active {
 struct Runner {
         sd_event *event;
         Store *store;
+        CurlGlue *glue;              /* NULL: no profiles are taken */
+        RunProfiles *profiles;       /* the runs' profiles still being taken */
         RunnerChangedFn changed;
         void *userdata;
         const Config *config;
@@ -143,6 +147,7 @@ static Active *active_free(Active *a) {
         sd_event_source_disable_unref(a->tick);
         load_run_free(a->run);
         load_result_free(a->last);
+        run_profiles_discard(a->profiles);
         free(a->scenario);
         free(a);
         return NULL;
@@ -228,6 +233,9 @@ static void finish_active(Runner *r) {
                       last_run_json(a->id, store_run_state_to_string(run.state), run.started_at_ms, run.ended_at_ms,
                                     load_report_ms(res->total.latency, 95), hist_count(res->total.latency) > 0));
 done:
+        /* From here on the profiles finish on their own. */
+        run_profiles_run_over(a->profiles);
+        a->profiles = NULL;
         load_result_free(res);
         r->active = active_free(a);
 }
@@ -327,6 +335,28 @@ static int start_tick(Runner *r, Active *a) {
         return k;
 }
 
+/* `target = NAME`: its heap profile and memory figures before the run,
+ * taken before the run's row says it started.  A failure to set them up
+ * is logged and the run goes on without. */
+static void begin_profiles(Runner *r, const ScenarioConfig *sc, Active *a) {
+        const TargetConfig *t = NULL;
+        int k;
+
+        if (!sc->target || !r->glue)
+                return;
+        for (size_t i = 0; i < r->config->n_targets && !t; i++)
+                if (strcmp(r->config->targets[i].name, sc->target) == 0)
+                        t = &r->config->targets[i];
+        if (!t) {
+                log_error("[scenario %s]: no [target %s]: the run has no profiles", sc->name, sc->target);
+                return;
+        }
+        k = run_profiles_begin(r->event, r->glue, r->store, sc, t, &r->profiles, &a->profiles);
+        if (k < 0)
+                log_error("[scenario %s]: cannot take the profiles of [target %s]: %s", sc->name, t->name,
+                          strerror(-k));
+}
+
 static const char *trigger_name(RunTrigger t) {
         return t == RUN_TRIGGER_SCHEDULE ? "its schedule" : "the API";
 }
@@ -356,7 +386,9 @@ int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_i
                 active_free(a);
                 return set_error(ret_error, -ENOMEM, "[scenario %s]: out of memory", name);
         }
+        begin_profiles(r, sc, a);
         k = begin_row(r, sc, trigger, &a->id, &error);
+        run_profiles_set_run(a->profiles, a->id);
         if (k >= 0)
                 k = start_engine(r, sc, a, &error);
         if (k < 0) {
@@ -418,6 +450,10 @@ void runner_stop(Runner *r) {
                 return;
         }
         finish_active(r);
+}
+
+void runner_set_glue(Runner *r, CurlGlue *glue) {
+        r->glue = glue;
 }
 
 int64_t runner_active_id(const Runner *r) {
@@ -659,6 +695,7 @@ Runner *runner_free(Runner *r) {
         runner_stop(r);
         r->active = active_free(r->active);
         entries_free(r->entries, r->n_entries);
+        run_profiles_free_all(&r->profiles);
         sd_event_source_disable_unref(r->done_source);
         if (r->done_fd >= 0 && !r->abandoned)
                 close(r->done_fd);

@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "store/store.h"
+#include "transport/curl-glue.h"
 
 typedef struct Runner Runner;
 
@@ -36,6 +37,11 @@ typedef void (*RunnerChangedFn)(Runner *r, void *userdata);
 
 /* `store` is borrowed (read-write, the loop's).  0 or a negative errno. */
 int runner_new(sd_event *event, Store *store, RunnerChangedFn changed, void *userdata, Runner **ret);
+
+/* The loop's transfers (borrowed; must outlive the runner): with it a run
+ * of a scenario with `target =` takes that target's profiles
+ * (core/run-profiles.h); without, it takes none. */
+void runner_set_glue(Runner *r, CurlGlue *glue);
 
 /* Takes the scenarios of `config` (borrowed: it must stay alive until the
  * next runner_set_config() or runner_free()) and rebuilds the schedule

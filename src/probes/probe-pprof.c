@@ -365,3 +365,142 @@ const PollerKind pprof_poller_kind = {
         .name = "pprof",
         .build = pprof_build,
 };
+
+/* ---------------------------------------------------------------- on demand */
+
+struct PprofCapture {
+        CurlGlue *glue;
+        Store *store;
+        char *target, *kind, *url;
+        size_t max_profile;
+        uint64_t timeout_usec;
+        uint64_t started_usec, started_mono_usec;
+        CURL *easy;
+        CurlBuffer body;
+        char errbuf[CURL_ERROR_SIZE];
+        PprofCaptureFn fn;
+        void *userdata;
+};
+
+static void capture_free(PprofCapture *c) {
+        if (c->easy)
+                curl_easy_cleanup(c->easy);
+        curl_buffer_done(&c->body);
+        free(c->target);
+        free(c->kind);
+        free(c->url);
+        free(c);
+}
+
+PprofCapture *pprof_capture_cancel(PprofCapture *c) {
+        if (!c)
+                return NULL;
+        curl_glue_remove(c->glue, c->easy);
+        capture_free(c);
+        return NULL;
+}
+
+/* Decodes and stores the answer; 0 and *ret_id, or < 0 with the reason. */
+static int capture_keep(PprofCapture *c, int64_t *ret_id, char *error, size_t n) {
+        size_t inflated = c->max_profile > SIZE_MAX / PPROF_INFLATE_RATIO ? SIZE_MAX
+                                                                          : c->max_profile * PPROF_INFLATE_RATIO;
+        uint64_t duration = now_monotonic_usec() - c->started_mono_usec;
+        PprofSummary *s = NULL;
+        char why[256] = "";
+        json_t *j;
+        char *text;
+        int r;
+
+        if (c->body.size == 0) {
+                snprintf(error, n, "%s profile is empty", c->kind);
+                return -ENODATA;
+        }
+        r = pprof_decode(c->body.data, c->body.size, inflated, &s, why, sizeof why);
+        if (r < 0) {
+                snprintf(error, n, "%s profile: %s", c->kind, why[0] ? why : strerror(-r));
+                return r;
+        }
+        j = pprof_summary_to_json(s);
+        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        pprof_summary_free(s);
+        if (!text) {
+                snprintf(error, n, "out of memory");
+                return -ENOMEM;
+        }
+        r = store_profile_add(c->store, c->target, c->kind, (int64_t) (c->started_usec / USEC_PER_MSEC),
+                              (int64_t) (duration / USEC_PER_MSEC), c->body.data, c->body.size, text, ret_id);
+        free(text);
+        if (r < 0)
+                snprintf(error, n, "cannot store the %s profile: %s", c->kind, strerror(-r));
+        return r;
+}
+
+static void capture_on_done(CURL *easy, CURLcode result, void *userdata) {
+        PprofCapture *c = userdata;
+        char error[CURL_GLUE_REASON_MAX + 64] = "";
+        int64_t id = 0;
+        long code = 0;
+
+        if (result != CURLE_OK)
+                curl_glue_describe(easy, result, &c->body, c->errbuf, c->timeout_usec, "profile", "max_profile",
+                                   error, sizeof error);
+        else if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code), code < 200 || code > 299)
+                snprintf(error, sizeof error, "HTTP %ld from the %s profile's URL", code, c->kind);
+        else if (capture_keep(c, &id, error, sizeof error) < 0)
+                id = 0;
+        c->fn(id, id > 0 ? NULL : error, c->userdata);
+        capture_free(c);
+}
+
+int pprof_capture_start(CurlGlue *glue, Store *store, const TargetConfig *t, const char *kind,
+                        uint64_t cpu_seconds, PprofCaptureFn fn, void *userdata, PprofCapture **ret,
+                        char *error, size_t n) {
+        size_t len = t->pprof_url ? strlen(t->pprof_url) : 0;
+        bool cpu = strcmp(kind, "cpu") == 0;
+        PprofCapture *c;
+        int r;
+
+        if (!t->pprof_url) {
+                snprintf(error, n, "[target %s] has no pprof_url", t->name);
+                return -EINVAL;
+        }
+        while (len > 0 && t->pprof_url[len - 1] == '/')
+                len--;
+        cpu_seconds = cpu_seconds < 1 ? 1 : cpu_seconds;
+        c = calloc(1, sizeof *c);
+        if (!c)
+                goto oom;
+        *c = (PprofCapture) { .glue = glue, .store = store, .target = strdup(t->name), .kind = strdup(kind),
+                              .max_profile = (size_t) t->max_profile,
+                              .timeout_usec = t->timeout_usec + (cpu ? cpu_seconds * USEC_PER_SEC : 0),
+                              .started_usec = now_realtime_usec(), .started_mono_usec = now_monotonic_usec(),
+                              .fn = fn, .userdata = userdata };
+        if (!c->target || !c->kind)
+                goto oom;
+        r = cpu ? asprintf(&c->url, "%.*s/profile?seconds=%" PRIu64, (int) len, t->pprof_url, cpu_seconds)
+                : asprintf(&c->url, "%.*s/%s", (int) len, t->pprof_url, kind);
+        if (r < 0) {
+                c->url = NULL;
+                goto oom;
+        }
+        r = curl_glue_easy_new(c->url, c->timeout_usec, t->timeout_usec, c->errbuf, &c->easy);
+        if (r >= 0 && curl_easy_setopt(c->easy, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK)
+                r = -EINVAL;
+        if (r >= 0) {
+                curl_buffer_attach(&c->body, c->easy, c->max_profile);
+                r = curl_glue_add(glue, c->easy, capture_on_done, c);
+        }
+        if (r < 0) {
+                snprintf(error, n, "cannot request the %s profile: %s", kind, strerror(-r));
+                capture_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+oom:
+        if (c)
+                capture_free(c);
+        snprintf(error, n, "out of memory");
+        return -ENOMEM;
+}

@@ -1,0 +1,150 @@
+#!/bin/bash
+# Profiles tied to a run (issue 8, point 8): a run of a scenario with
+# `target = app` started through the API gets, in its extra.profiles, a heap
+# profile taken before it started and one after it ended, a CPU profile
+# taken after its ramp-up, each openable by go tool pprof from
+# /v1/profiles/ID, and the /memory figures polled right before and after.
+# A run cancelled during its ramp-up has no CPU profile and says why; one
+# stopped by SIGTERM still records its profiles, saying which were cut.  With the
+# target's pprof and /memory ports closed the run still completes,
+# extra.profiles says why each capture failed, and the memory figures are
+# the store's newest, saying why the run's own /memory poll failed.
+. "$TOP_SRCDIR/tests/system/lib.sh"
+
+command -v go >/dev/null || bail "go is not installed (go tool pprof is needed)"
+export PPROF_TMPDIR=$WORK HOME=$WORK GOCACHE=$WORK/gocache GOFLAGS=-mod=mod GOPROXY=off
+
+TOKEN=tok-$RANDOM$RANDOM-prof
+TF=$WORK/api-token
+printf '%s\n' "$TOKEN" >"$TF"
+chmod 0600 "$TF"
+
+start_target
+TA=http://127.0.0.1:$API_PORT
+# run_config FILE PPROF_URL: the periodic collectors off (a periodic CPU
+# profile would hold the target's only CPU profiler).
+run_config() {
+        write_config "$1" "pprof_url = $2" "heap_interval = 0" "goroutine_interval = 0" "cpu_interval = 0" \
+                "[scenario prof]" "model = closed" "base_url = $TA" "users = 4" "think = 20ms" "ramp_up = 1s" \
+                "duration = 4s" "timeout = 2s" "request = GET /api/items" "target = app" "cpu_seconds = 2s"
+        sed -i "/^\[daemon\]/a api_token_file = $TF" "$1"
+}
+sql() { sqlite3 -cmd '.timeout 5000' "$WORK/perfwatch.db" "$@"; }
+start_run() {
+        curl -s --max-time 5 -X POST -H "Authorization: Bearer $TOKEN" "$PW/v1/scenarios/prof/run" | jq -r .id
+}
+has_profiles() { [ "$(jget "$PW/v1/runs/$1" '.extra.profiles != null')" = true ]; }
+
+run_config "$WORK/pw.conf" "http://127.0.0.1:$PPROF_PORT/debug/pprof"
+start_daemon "$WORK/pw.conf"
+
+ID=$(start_run)
+check "the run started through the API ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
+check "its profiles are recorded within 20 s" wait_until 20 has_profiles "$ID"
+R=$(curl -s --max-time 5 "$PW/v1/runs/$ID")
+P=$(jq -c .extra.profiles <<<"$R")
+diag "extra.profiles: $P"
+check "the run completed" test "$(jq -r .state <<<"$R")" = completed
+check "no capture failed" test "$(jq -r '.errors // {} | length' <<<"$P")" = 0
+check "the target and cpu_seconds are named" test "$(jq -r '"\(.target) \(.cpu_seconds)"' <<<"$P")" = "app 2"
+HB=$(jq -r .heap_before <<<"$P")
+HA=$(jq -r .heap_after <<<"$P")
+CPU=$(jq -r .cpu <<<"$P")
+check "heap_before, heap_after and cpu are three profile ids" \
+        test "$(printf '%s\n' "$HB" "$HA" "$CPU" | grep -E '^[0-9]+$' | sort -u | wc -l)" = 3
+check "of kinds heap, heap, cpu of target app" \
+        test "$(sql "SELECT group_concat(target || ':' || kind, ' ') FROM (SELECT * FROM profiles WHERE id IN ($HB, $HA, $CPU) ORDER BY id)")" \
+        = "app:heap app:cpu app:heap"
+START=$(sql "SELECT started_at FROM runs WHERE id = $ID")
+END=$(sql "SELECT ended_at FROM runs WHERE id = $ID")
+TB=$(sql "SELECT ts FROM profiles WHERE id = $HB")
+TA2=$(sql "SELECT ts FROM profiles WHERE id = $HA")
+TC=$(sql "SELECT ts || ' ' || duration_ms FROM profiles WHERE id = $CPU")
+diag "run $START..$END, heap_before at $TB, heap_after at $TA2, cpu at/for $TC"
+check "heap_before was taken no later than the run's start" test "$TB" -le "$START"
+check "heap_after was taken no earlier than the run's end" test "$TA2" -ge "$END"
+check "the CPU profile began after the 1 s ramp-up" test "${TC% *}" -ge $((START + 1000))
+check "and lasted about its 2 s" test "${TC#* }" -ge 1900 -a "${TC#* }" -lt 4000
+for what in heap_before heap_after cpu; do
+        id=$(jq -r ".$what" <<<"$P")
+        timeout 60 go tool pprof -top "$PW/v1/profiles/$id" >"$WORK/$what.txt" 2>"$WORK/$what.err"
+        ok $? "go tool pprof -top opens $what (/v1/profiles/$id)"
+        grep -q 'flat%' "$WORK/$what.txt" || sed 's/^/# /' "$WORK/$what.err"
+done
+timeout 60 go tool pprof -top -diff_base "$PW/v1/profiles/$HB" "$PW/v1/profiles/$HA" >"$WORK/diff.txt" \
+        2>"$WORK/diff.err"
+ok $? "go tool pprof -diff_base compares heap_before with heap_after"
+T=$(curl -s --max-time 5 "$PW/v1/runs/$ID?format=text")
+check "the run's text names its profiles" \
+        grep -qxF "Profiles of app: heap_before $HB cpu $CPU heap_after $HA" <<<"$T"
+check "and the heap diff command" \
+        grep -qxF "Heap diff: go tool pprof -top -diff_base /v1/profiles/$HB /v1/profiles/$HA" <<<"$T"
+check "and Sys and HeapAlloc before and after" grep -qE '^Memory of app: Sys [0-9]+ -> [0-9]+ HeapAlloc [0-9]+ -> [0-9]+$' <<<"$T"
+AT_B=$(jq -r '.memory_before.at | fromdateiso8601' <<<"$P")
+AT_A=$(jq -r '.memory_after.at | fromdateiso8601' <<<"$P")
+check "memory_before was polled no later than the run's start" test "$AT_B" -le $((START / 1000))
+check "memory_after was polled no earlier than the run's end (its own poll, not a stored sample)" \
+        test "$AT_A" -ge $((END / 1000))
+check "memory_after counts the run's allocations: TotalAlloc grew" \
+        test "$(jq -r '.memory_after.TotalAlloc > .memory_before.TotalAlloc' <<<"$P")" = true
+for m in memory_before memory_after; do
+        check "$m carries Sys and HeapAlloc as numbers, with its time" \
+                test "$(jq -r ".$m | [(.Sys | type), (.HeapAlloc | type), (.at | type)] | join(\" \")" <<<"$P")" \
+                = "number number string"
+        check "$m's Sys is above 1 MiB" test "$(jq -r ".$m.Sys > 1048576" <<<"$P")" = true
+done
+
+# ------------------------------------------------------------ cancelled during its ramp-up
+ID=$(start_run)
+curl -s -o /dev/null --max-time 5 -X POST -H "Authorization: Bearer $TOKEN" "$PW/v1/runs/$ID/cancel"
+check "a run cancelled during its ramp-up gets its profiles within 20 s" wait_until 20 has_profiles "$ID"
+P=$(curl -s --max-time 5 "$PW/v1/runs/$ID" | jq -c .extra.profiles)
+diag "extra.profiles: $(jq -c 'del(.memory_before, .memory_after)' <<<"$P")"
+check "it has no CPU profile, and says why" \
+        test "$(jq -r '"\(.cpu) \(.errors.cpu)"' <<<"$P")" = "null the run ended before its ramp-up was over"
+check "but both heap profiles" test "$(jq -r '[.heap_before, .heap_after] | map(type) | join(" ")' <<<"$P")" \
+        = "number number"
+
+# ------------------------------------------------------------ SIGTERM during a run
+ID=$(start_run)
+sleep 0.5
+stop_daemon
+diag "after SIGTERM: $(sql "SELECT json_extract(extra, '$.profiles.errors') FROM runs WHERE id = $ID")"
+check "a run stopped by SIGTERM still records its profiles, the after-heap failing with the reason" \
+        test "$(sql "SELECT state || ' ' || json_extract(extra, '$.profiles.errors.heap_after') FROM runs WHERE id = $ID")" \
+        = "aborted perfwatchd stopped before the capture ended"
+check "and its CPU profile ended before ramp-up" \
+        test "$(sql "SELECT json_extract(extra, '$.profiles.errors.cpu') FROM runs WHERE id = $ID")" \
+        = "the run ended before its ramp-up was over"
+
+# ------------------------------------------------------------ pprof down
+NPROF=$(sql 'SELECT count(*) FROM profiles')
+CLOSED=$(free_port)
+run_config "$WORK/down.conf" "http://127.0.0.1:$CLOSED/debug/pprof"
+# /memory down too: the figures come from the store (the first daemon's samples).
+sed -i "s|^memory_url = .*|memory_url = http://127.0.0.1:$CLOSED/memory|" "$WORK/down.conf"
+start_daemon "$WORK/down.conf"
+ID=$(start_run)
+check "a run against a target whose pprof port is closed started ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
+check "its profiles are recorded within 20 s" wait_until 20 has_profiles "$ID"
+R=$(curl -s --max-time 5 "$PW/v1/runs/$ID")
+P=$(jq -c .extra.profiles <<<"$R")
+diag "extra.profiles: $P"
+check "the run itself completed" test "$(jq -r .state <<<"$R")" = completed
+check "no profile id" test "$(jq -r '[.heap_before, .heap_after, .cpu] | map(tostring) | join(" ")' <<<"$P")" \
+        = "null null null"
+for what in heap_before heap_after cpu; do
+        check "errors.$what says the connection failed" \
+                grep -q '^connect failed' <<<"$(jq -r ".errors.$what" <<<"$P")"
+done
+check "the run's text says why each profile is missing" \
+        grep -qxF "Profiles of app: heap_before failed (connect failed: Connection refused) cpu failed (connect failed: Connection refused) heap_after failed (connect failed: Connection refused)" \
+        <<<"$(curl -s --max-time 5 "$PW/v1/runs/$ID?format=text")"
+for m in memory_before memory_after; do
+        check "$m: the store's newest figures, saying why the poll failed" \
+                test "$(jq -r ".$m | [(.Sys | type), .from, (.poll_error | startswith(\"connect failed\"))] | join(\" \")" <<<"$P")" \
+                = "number store true"
+done
+check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = "$NPROF"
+stop_daemon
+done_testing
