@@ -128,7 +128,7 @@ int criteria_evaluate_acu(CriterionResult *res, const CriterionConfig *cc, Store
                 return criteria_no_scenario(res, cc);
         k = store_run_latest_completed(store, cc->scenario, &l, &error);
         if (k == -ENOENT)
-                return criteria_unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
+                return criteria_run_read_failed(res, cc, k, NULL, limit_usec);
         if (k >= 0) {
                 k = criteria_run_stale(res, cc, &l, now_usec);
                 if (k <= 0)

@@ -20,6 +20,13 @@ int criteria_no_scenario(CriterionResult *res, const CriterionConfig *cc);
 int criteria_run_stale(CriterionResult *res, const CriterionConfig *cc, const StoreRunLatest *l,
                        uint64_t now_usec);
 
+/* Maps a failed read `k` of the latest completed run of cc->scenario onto
+ * an unknown result: -ENOENT no run, -ETIMEDOUT the time limit, another
+ * errno a store error saying `error` (may be NULL: strerror()).  0, or
+ * -ENOMEM (also for k = -ENOMEM, which is no verdict at all). */
+int criteria_run_read_failed(CriterionResult *res, const CriterionConfig *cc, int k, const char *error,
+                             uint64_t limit_usec);
+
 /* acu_scaling: the capacity around the latest completed run of the
  * criterion's scenario, judged by acu_window_judge() as of now_usec.  0 or
  * -ENOMEM; a store error or the time limit is an unknown result. */

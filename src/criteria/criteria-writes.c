@@ -162,23 +162,14 @@ static int judge(CriterionResult *res, const CriterionConfig *cc, const StoreRun
 int criteria_evaluate_writes(CriterionResult *res, const CriterionConfig *cc, Store *store, uint64_t now_usec,
                              uint64_t limit_usec) {
         StoreRunLatest l = {};
-        char limit[32], *text = NULL;
+        char *text = NULL;
         int k;
 
         if (cc->no_scenario)
                 return criteria_no_scenario(res, cc);
         k = store_run_latest_extra(store, cc->scenario, "writes", &l, &text);
-        if (k == -ENOENT)
-                return criteria_unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
-        if (k == -ENOMEM)
-                return k;
-        if (k == -ETIMEDOUT)
-                return criteria_unknown(res, CRITERION_CAUSE_TIME_LIMIT, "reading the runs of scenario %s took longer "
-                                        "than the %s limit", cc->scenario,
-                                        units_format_duration(limit_usec, limit, sizeof limit));
         if (k < 0)
-                return criteria_unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read the runs of scenario "
-                                        "%s: %s", cc->scenario, strerror(-k));
+                return criteria_run_read_failed(res, cc, k, NULL, limit_usec);
         k = criteria_run_stale(res, cc, &l, now_usec);
         if (k > 0)
                 k = judge(res, cc, &l, text);

@@ -192,36 +192,43 @@ bool criteria_run_unsound(uint64_t requests, uint64_t failed, uint64_t dropped, 
         return false;
 }
 
+int criteria_run_read_failed(CriterionResult *res, const CriterionConfig *cc, int k, const char *error,
+                             uint64_t limit_usec) {
+        char limit[32];
+
+        if (k == -ENOMEM)
+                return k;
+        if (k == -ENOENT)
+                return criteria_unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
+        if (k == -ETIMEDOUT)
+                return criteria_unknown(res, CRITERION_CAUSE_TIME_LIMIT, "reading the runs of scenario %s took longer "
+                                        "than the %s limit", cc->scenario,
+                                        units_format_duration(limit_usec, limit, sizeof limit));
+        return criteria_unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read the runs of scenario %s: %s",
+                                cc->scenario, error ?: strerror(-k));
+}
+
 /* The latest completed run of the scenario, if recent and big enough:
  * its p95 from each request's intended start, in ms. */
 static int evaluate_run(CriterionResult *res, const CriterionConfig *cc, Store *store,
                         uint64_t now_usec, uint64_t limit_usec) {
         StoreRunLatest l = {};
-        char limit[32], unsound[200], *error = NULL;
+        char unsound[200], *error = NULL;
         bool beyond = false, bad = false;
         int k;
 
         if (cc->no_scenario)
                 return criteria_no_scenario(res, cc);
         k = store_run_latest_completed(store, cc->scenario, &l, &error);
-        if (k == -ENOENT)
-                return criteria_unknown(res, CRITERION_CAUSE_NO_RUN, "no completed run of scenario %s", cc->scenario);
-        if (k >= 0) {
-                k = run_unusable(res, cc, &l, now_usec);
-                if (k <= 0)
-                        return k;
-                run_p95(&l, &res->value, &beyond);
-        }
-        if (k == -ETIMEDOUT)
-                return criteria_unknown(res, CRITERION_CAUSE_TIME_LIMIT, "reading the runs of scenario %s took longer "
-                               "than the %s limit", cc->scenario,
-                               units_format_duration(limit_usec, limit, sizeof limit));
         if (k < 0) {
-                k = criteria_unknown(res, CRITERION_CAUSE_STORE_ERROR, "store: cannot read the runs of scenario %s: %s",
-                            cc->scenario, error ?: strerror(-k));
+                k = criteria_run_read_failed(res, cc, k, error, limit_usec);
                 free(error);
                 return k;
         }
+        k = run_unusable(res, cc, &l, now_usec);
+        if (k <= 0)
+                return k;
+        run_p95(&l, &res->value, &beyond);
         bad = criteria_run_unsound(l.requests, l.failed, l.dropped, unsound, sizeof unsound);
         res->state = !beyond && !bad && compare(res->value, cc->op, cc->threshold) ? CRITERION_STATE_MET
                                                                                    : CRITERION_STATE_NOT_MET;
