@@ -136,9 +136,12 @@ static void collector_prune(PprofCollector *c) {
                            collector_kind(c));
 }
 
-/* Stores the raw bytes with the summary; 0 and the new id, or a negative errno. */
-static int collector_store(PprofCollector *c, const CurlBuffer *body, const PprofSummary *s, uint64_t duration,
-                           int64_t *ret_id) {
+/* Stores the raw bytes of a `kind` profile of `target` with its summary,
+ * collected from started_usec (CLOCK_REALTIME) for duration_usec: the
+ * periodic collectors and the captures around runs keep them alike.  0 and
+ * the new id, or a negative errno. */
+static int profile_store(Store *store, const char *target, const char *kind, uint64_t started_usec,
+                         uint64_t duration_usec, const CurlBuffer *body, const PprofSummary *s, int64_t *ret_id) {
         json_t *j = pprof_summary_to_json(s);
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         int r;
@@ -146,17 +149,30 @@ static int collector_store(PprofCollector *c, const CurlBuffer *body, const Ppro
         json_decref(j);
         if (!text)
                 return -ENOMEM;
-        r = store_profile_add(c->store, c->target->name, collector_kind(c),
-                              (int64_t) (c->base.started_usec / USEC_PER_MSEC), (int64_t) (duration / USEC_PER_MSEC),
-                              body->data, body->size, text, ret_id);
+        r = store_profile_add(store, target, kind, (int64_t) (started_usec / USEC_PER_MSEC),
+                              (int64_t) (duration_usec / USEC_PER_MSEC), body->data, body->size, text, ret_id);
         free(text);
         return r;
 }
 
-static size_t max_inflated(const TargetConfig *t) {
-        if (t->max_profile > SIZE_MAX / PPROF_INFLATE_RATIO)
-                return SIZE_MAX;
-        return (size_t) t->max_profile * PPROF_INFLATE_RATIO;
+/* Decodes a `kind` profile of at most max_profile bytes (its gzip at most
+ * PPROF_INFLATE_RATIO times that inflated): 0 and *ret, or a negative errno
+ * with "heap profile is empty" / "heap profile: why" in error. */
+static int profile_decode(const char *kind, const CurlBuffer *body, uint64_t max_profile, PprofSummary **ret,
+                          char *error, size_t n) {
+        size_t inflated = max_profile > SIZE_MAX / PPROF_INFLATE_RATIO ? SIZE_MAX
+                                                                       : (size_t) max_profile * PPROF_INFLATE_RATIO;
+        char why[256] = "";
+        int r;
+
+        if (body->size == 0) {
+                snprintf(error, n, "%s profile is empty", kind);
+                return -ENODATA;
+        }
+        r = pprof_decode(body->data, body->size, inflated, ret, why, sizeof why);
+        if (r < 0)
+                snprintf(error, n, "%s profile: %s", kind, why[0] ? why : strerror(-r));
+        return r;
 }
 
 /* Decodes the body, decides whether the profile is usable, keeps it and
@@ -168,18 +184,15 @@ static int collector_done(Poller *p, const CurlBuffer *body) {
         int64_t id = 0;
         int r;
 
-        if (body->size == 0) {
-                poller_report_down(p, "%s profile is empty", collector_kind(c));
-                return 0;
-        }
-        r = pprof_decode(body->data, body->size, max_inflated(c->target), &s, error, sizeof(error));
+        r = profile_decode(collector_kind(c), body, c->target->max_profile, &s, error, sizeof error);
         if (r < 0) {
-                poller_report_down(p, "%s profile: %s", collector_kind(c), error[0] ? error : strerror(-r));
+                poller_report_down(p, "%s", error);
                 return 0;
         }
         if (s->n_types == 0)
                 poller_report_down(p, "%s profile has no sample type", collector_kind(c));
-        else if ((r = collector_store(c, body, s, poller_duration(p), &id)) < 0)
+        else if ((r = profile_store(c->store, c->target->name, collector_kind(c), c->base.started_usec,
+                                    poller_duration(p), body, s, &id)) < 0)
                 poller_report_down(p, "cannot store the %s profile: %s", collector_kind(c), strerror(-r));
         else {
                 source_set_info(p->source, "last_profile_id", json_integer(id));
@@ -402,35 +415,15 @@ PprofCapture *pprof_capture_cancel(PprofCapture *c) {
 
 /* Decodes and stores the answer; 0 and *ret_id, or < 0 with the reason. */
 static int capture_keep(PprofCapture *c, int64_t *ret_id, char *error, size_t n) {
-        size_t inflated = c->max_profile > SIZE_MAX / PPROF_INFLATE_RATIO ? SIZE_MAX
-                                                                          : c->max_profile * PPROF_INFLATE_RATIO;
         uint64_t duration = now_monotonic_usec() - c->started_mono_usec;
         PprofSummary *s = NULL;
-        char why[256] = "";
-        json_t *j;
-        char *text;
         int r;
 
-        if (c->body.size == 0) {
-                snprintf(error, n, "%s profile is empty", c->kind);
-                return -ENODATA;
-        }
-        r = pprof_decode(c->body.data, c->body.size, inflated, &s, why, sizeof why);
-        if (r < 0) {
-                snprintf(error, n, "%s profile: %s", c->kind, why[0] ? why : strerror(-r));
+        r = profile_decode(c->kind, &c->body, c->max_profile, &s, error, n);
+        if (r < 0)
                 return r;
-        }
-        j = pprof_summary_to_json(s);
-        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
+        r = profile_store(c->store, c->target, c->kind, c->started_usec, duration, &c->body, s, ret_id);
         pprof_summary_free(s);
-        if (!text) {
-                snprintf(error, n, "out of memory");
-                return -ENOMEM;
-        }
-        r = store_profile_add(c->store, c->target, c->kind, (int64_t) (c->started_usec / USEC_PER_MSEC),
-                              (int64_t) (duration / USEC_PER_MSEC), c->body.data, c->body.size, text, ret_id);
-        free(text);
         if (r < 0)
                 snprintf(error, n, "cannot store the %s profile: %s", c->kind, strerror(-r));
         return r;
