@@ -296,6 +296,15 @@ static void test_run_failures(void) {
            "its locust object: exit 1, nothing imported, and why");
         load_result_free(res);
 
+        /* As Locust does: the exception, then its tables. */
+        res = run_command("sh -c 'echo Traceback; echo \"FileNotFoundError: /proc/stat\" >&2; "
+                          "echo \"--|--\"; echo \"Aggregated 0\"; exit 2'", NULL, 5 * SEC, 5 * SEC, 0, 20, &seen);
+        ok(res && res->state == LOAD_RUN_FAILED && res->reason &&
+           !strcmp(res->reason, "the command exited with status 2: FileNotFoundError: /proc/stat"),
+           "exit 2 after tables: the reason is the last line naming an error: %s",
+           res && res->reason ? res->reason : "");
+        load_result_free(res);
+
         res = run_command("no-such-command-perfwatch --x", NULL, 5 * SEC, 5 * SEC, 0, 20, &seen);
         ok(res && res->state == LOAD_RUN_FAILED && res->reason &&
            !strcmp(res->reason, "command not found: no-such-command-perfwatch"),

@@ -53,6 +53,7 @@ struct LoadExecRun {
         char line[LINE_MAX_BYTES];
         size_t line_len;
         char last[LAST_LINE_BYTES];     /* the command's last line of output */
+        char error[LAST_LINE_BYTES];    /* its last line naming an error */
         uint64_t seconds;               /* history rows handed to on_second */
         uint64_t prev_requests, prev_failures;
 };
@@ -178,6 +179,10 @@ static void output_line(LoadExecRun *x, const char *line) {
                 return;
         log_source(LOG_INFO, x->source, "%s", line);
         snprintf(x->last, sizeof x->last, "%s", line);
+        /* NB: Locust prints its tables of figures after the exception that
+         * ended it, so its last line is a table's rule, not the reason. */
+        if (strcasestr(line, "error") || strcasestr(line, "exception"))
+                snprintf(x->error, sizeof x->error, "%s", line);
 }
 
 /* Reads what the command wrote, logging each whole line (a longer one in
@@ -304,10 +309,11 @@ static int import_history(LoadRun *run, char **ret_error) {
 
 /* ---------------------------------------------------------------- the end */
 
-/* Why a command that ran did not complete; NULL: it did. */
+/* Why a command that ran did not complete, with its last line that names
+ * an error (else its last line); NULL: it did. */
 static char *exit_reason(LoadExecRun *x) {
         char grace[32], duration[32], *s = NULL;
-        const char *tail = x->last[0] ? ": " : "";
+        const char *said = x->error[0] ? x->error : x->last, *tail = said[0] ? ": " : "";
 
         if (x->timed_out) {
                 units_format_duration(x->grace_usec, grace, sizeof grace);
@@ -318,10 +324,10 @@ static char *exit_reason(LoadExecRun *x) {
         } else if (WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0)
                 return NULL;
         else if (WIFEXITED(x->status)) {
-                if (asprintf(&s, "the command exited with status %d%s%s", WEXITSTATUS(x->status), tail, x->last) < 0)
+                if (asprintf(&s, "the command exited with status %d%s%s", WEXITSTATUS(x->status), tail, said) < 0)
                         s = NULL;
         } else if (asprintf(&s, "the command was killed by signal %d (%s)%s%s", WTERMSIG(x->status),
-                            strsignal(WTERMSIG(x->status)), tail, x->last) < 0)
+                            strsignal(WTERMSIG(x->status)), tail, said) < 0)
                 s = NULL;
         return s ?: strdup("out of memory");
 }

@@ -66,11 +66,32 @@ stage_sanitizer_dropin() {
                 "Environment=UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" >"$dir/sanitizers.conf"
 }
 
+# stage_locust_unit DIR: perfwatchd-locust.service, the shipped unit's
+# sandbox running `perfwatchd --run loc` once: the shipped example Locust
+# suite (model = exec) against the demo target on the host.
+stage_locust_unit() {
+        local unitdir=$1/etc/systemd/system
+        sed -e 's|^Type=notify$|Type=oneshot|' -e '/^NotifyAccess=/d' -e '/^WatchdogSec=/d' \
+            -e '/^ExecStartPre=/d' -e '/^ExecReload=/d' -e '/^Restart/d' -e '/^StartLimit/d' \
+            -e 's|^ExecStart=\(.*\)$|ExecStart=\1 --run loc|' \
+            "$unitdir/perfwatchd.service" >"$unitdir/perfwatchd-locust.service" &&
+        grep -q '^ExecStart=.* --run loc$' "$unitdir/perfwatchd-locust.service" &&
+        install -m 0644 "$TOP_SRCDIR/etc/examples/locustfile.py" "$1/etc/perfwatch/locustfile.py"
+}
+
+locust_config() {
+        good_config
+        printf '%s\n' "" "[scenario loc]" "model = exec" "duration = 20s" "grace = 10s" \
+                "csv = \${run_dir}/locust" \
+                "command = locust -f /etc/perfwatch/locustfile.py --headless -u 10 -r 10 -t 4s --host http://127.0.0.1:$API_PORT --csv \${run_dir}/locust --exit-code-on-error 0"
+}
+
 stage() {                # stage DIR: the tree copied over the container's /
         local dir=$1
         mkdir -p "$dir/usr/sbin" "$dir/etc/perfwatch" &&
         install -m 0755 "$PERFWATCHD" "$dir/usr/sbin/perfwatchd" &&
         stage_units "$dir" &&
+        stage_locust_unit "$dir" &&
         stage_sanitizer_dropin "$dir" &&
         good_config >"$dir$CONF" &&
         chmod 0644 "$dir$CONF"
@@ -225,6 +246,24 @@ test_bad_reload() {
         good_config | write_conf_inside
 }
 
+# A Locust suite (model = exec) run by perfwatchd under the shipped unit's
+# sandbox: Locust needs /proc/stat (psutil), which ProcSubset=pid hid.
+test_exec() {
+        local db=/var/lib/private/perfwatch/perfwatch.db row
+        mark_journal
+        locust_config | write_conf_inside
+        check "perfwatchd --run loc (a Locust suite) succeeds under the unit's sandbox" \
+                boot_sd systemctl start perfwatchd-locust.service
+        journal perfwatchd-locust.service -o cat | grep -E 'Scenario loc|requests|Error' | sed 's/^/# /'
+        row=$(boot_sd sqlite3 "$db" "SELECT state, requests FROM runs WHERE scenario = 'loc'")
+        check "the run is recorded as completed with Locust's requests imported ($row)" \
+                test "${row%%|*}" = completed -a "${row##*|}" -gt 0
+        # Locust's own lines (see load-exec.c): no traceback, no Python error.
+        check "Locust said nothing about an error" \
+                eval "! journal perfwatchd-locust.service -o cat | grep -E '^scenario loc: .*(Traceback|Error)'"
+        good_config | write_conf_inside
+}
+
 # The daemon's messages are kept in WORK for lib.sh's sanitizer check.
 save_journal() {
         boot_sd journalctl -b -q --no-pager -u perfwatchd.service -o cat >"$WORK/daemon.journal.log" 2>&1
@@ -247,5 +286,6 @@ test_stop
 test_socket
 test_bad_reload
 test_bad_start
+test_exec
 save_journal
 done_testing
