@@ -196,6 +196,10 @@ int store_file_check(Store *s);
 /* Records a flush's outcome in s->health: r < 0 failed with `n` samples. */
 void store_health_note_flush(Store *s, int r, size_t n);
 
+/* Counts a failed store_run_set_extra() of `key` on run `id` in s->health,
+ * with SQLite's words when the failure was SQLite's, else strerror(-r). */
+void store_health_note_extra(Store *s, int64_t id, const char *key, int r);
+
 /* ------------------------------------------------ store-inbox.c */
 
 /* Sets up the inbox (the eventfd for a writer).  0 or -errno. */

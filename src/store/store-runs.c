@@ -301,12 +301,12 @@ static bool extra_key_valid(const char *key) {
         return true;
 }
 
-int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json) {
+static int run_set_extra(Store *s, int64_t id, const char *key, const char *json) {
         sqlite3_stmt *st = NULL;
         char path[80];
         int r;
 
-        if (!s || !extra_key_valid(key) || !json)
+        if (!extra_key_valid(key) || !json)
                 return -EINVAL;
         if (!writable(s))
                 return -EROFS;
@@ -318,6 +318,18 @@ int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json)
         sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
         return run_exec_changes(s, st, STMT_RUN_EXTRA);
+}
+
+int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json) {
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        s->sql_error[0] = '\0';
+        r = run_set_extra(s, id, key, json);
+        if (r < 0)
+                store_health_note_extra(s, id, key, r);
+        return r;
 }
 
 int store_run_abort_interrupted(Store *s, unsigned *ret_n) {

@@ -9,6 +9,8 @@
 # target's pprof and /memory ports closed the run still completes,
 # extra.profiles says why each capture failed, and the memory figures are
 # the store's newest, saying why the run's own /memory poll failed.
+# A profiles object the store refuses is counted in /v1/status's store
+# object and said in STATUS= with the reason.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 command -v go >/dev/null || bail "go is not installed (go tool pprof is needed)"
@@ -146,5 +148,38 @@ for m in memory_before memory_after; do
                 = "number store true"
 done
 check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = "$NPROF"
+stop_daemon
+
+# ------------------------------------------------------------ the store refuses the profiles object
+# As a full disk would, for this one write: the run is recorded, its
+# profiles object is not, and that is counted and said, not only logged.
+sql "CREATE TRIGGER refuse_profiles BEFORE UPDATE OF extra ON runs WHEN json_extract(NEW.extra, '\$.profiles') IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+sock=$WORK/notify.sock
+msgs=$WORK/notify.txt
+$PY "$TOP_SRCDIR/tests/system/notify-listen.py" "$sock" "$msgs" &
+PIDS="$PIDS $!"
+wait_until 10 test -S "$sock" || bail "notify listener did not start"
+NOTIFY_SOCKET=$sock start_daemon "$WORK/pw.conf"
+none_refused() { [ "$(jget "$PW/v1/status" '"\(.store.run_extras_failed) \(.store.run_extra_error)"')" = "0 null" ]; }
+check "/v1/status counts no unrecorded run object at start (once the store's health is published)" \
+        wait_until 10 none_refused
+ID=$(start_run)
+check "a run whose profiles the store refuses started ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
+refused() { [ "$(jget "$PW/v1/status" '.store.run_extras_failed')" = 1 ]; }
+check "the refusal is counted in /v1/status within 20 s" wait_until 20 refused
+S=$(curl -s --max-time 5 "$PW/v1/status")
+diag "store: $(jq -c .store <<<"$S")"
+check "with the run, the key and the database's words" \
+        test "$(jq -r .store.run_extra_error <<<"$S")" = "run $ID profiles: refused by the test"
+check "and its time" jq -e '.store.run_extra_failed_at | test("^20.*Z$")' <<<"$S"
+check "the run itself completed, without profiles" \
+        test "$(jget "$PW/v1/runs/$ID" '"\(.state) \(.extra.profiles)"')" = "completed null"
+check "STATUS= says so with the reason" wait_until 10 grep -qF \
+        "STATUS=store $WORK/perfwatch.db: 1 run objects not recorded, the last: run $ID profiles: refused by the test; " \
+        "$msgs"
+check "so does the text table's store line" \
+        grep -qE "^store $WORK/perfwatch.db: writing \([0-9]+ queued, 0 dropped since start\); 1 run objects not recorded, the last: run $ID profiles: refused by the test$" \
+        <<<"$(curl -s "$PW/v1/status?format=text" | tail -n 1)"
+check "and the log" grep -q "run $ID: cannot record its profiles" "$DAEMON_LOG"
 stop_daemon
 done_testing
