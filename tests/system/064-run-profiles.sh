@@ -9,7 +9,9 @@
 # target's pprof and /memory ports closed the run still completes,
 # extra.profiles says why each capture failed, and the memory figures are
 # the store's newest, saying why the run's own /memory poll failed.
-# A profiles object the store refuses is counted in /v1/status's store
+# A run's CPU profile due while the target's periodic one records waits
+# for it, and the periodic one due meanwhile is skipped and counted.  A
+# profiles object the store refuses is counted in /v1/status's store
 # object and said in STATUS= with the reason.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
@@ -23,10 +25,12 @@ chmod 0600 "$TF"
 
 start_target
 TA=http://127.0.0.1:$API_PORT
-# run_config FILE PPROF_URL: the periodic collectors off (a periodic CPU
-# profile would hold the target's only CPU profiler).
+# run_config FILE PPROF_URL [CPU_INTERVAL CPU_SECONDS]: the periodic
+# collectors off, or only the CPU one on (with the target's cpu_seconds).
 run_config() {
-        write_config "$1" "pprof_url = $2" "heap_interval = 0" "goroutine_interval = 0" "cpu_interval = 0" \
+        local cpu=("cpu_interval = 0")
+        [ -z "${3:-}" ] || cpu=("cpu_interval = $3" "cpu_seconds = $4")
+        write_config "$1" "pprof_url = $2" "heap_interval = 0" "goroutine_interval = 0" "${cpu[@]}" \
                 "[scenario prof]" "model = closed" "base_url = $TA" "users = 4" "think = 20ms" "ramp_up = 1s" \
                 "duration = 4s" "timeout = 2s" "request = GET /api/items" "target = app" "cpu_seconds = 2s"
         sed -i "/^\[daemon\]/a api_token_file = $TF" "$1"
@@ -148,6 +152,43 @@ for m in memory_before memory_after; do
                 = "number store true"
 done
 check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = "$NPROF"
+stop_daemon
+
+# ------------------------------------------------------------ a periodic CPU profile recording
+# The target's periodic CPU profile records 9 s of every 10 s, the first
+# beginning within 5 s of the start: the run started 5.5 s after the start
+# finds it recording when its ramp-up ends, waits for its end instead of
+# failing with Go's "cpu profiling already in use", and the periodic
+# profile due during the run's is skipped and counted.
+run_config "$WORK/turns.conf" "http://127.0.0.1:$PPROF_PORT/debug/pprof" 10s 9s
+start_daemon "$WORK/turns.conf"
+sleep 5.5
+ID=$(start_run)
+check "a run started while the periodic CPU profile records ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
+check "its profiles are recorded within 30 s" wait_until 30 has_profiles "$ID"
+P=$(curl -s --max-time 5 "$PW/v1/runs/$ID" | jq -c 'del(.extra.profiles.memory_before, .extra.profiles.memory_after) | .extra.profiles')
+diag "extra.profiles: $P"
+check "no capture of the run failed" test "$(jq -r '.errors // {} | length' <<<"$P")" = 0
+CPU=$(jq -r .cpu <<<"$P")
+check "the run has its CPU profile ($CPU)" grep -qE '^[0-9]+$' <<<"$CPU"
+check "the log says it waited for the periodic one" \
+        grep -q "a periodic CPU profile is recording: the run's CPU profile waits for its end" "$DAEMON_LOG"
+check "and that it started once that one ended" \
+        grep -qE "the periodic CPU profile ended after [0-9]+ ms: the run's CPU profile starts" "$DAEMON_LOG"
+PER=$(sql "SELECT ts || ' ' || duration_ms FROM profiles WHERE kind = 'cpu' AND id < $CPU ORDER BY id DESC LIMIT 1")
+RUNCPU=$(sql "SELECT ts || ' ' || duration_ms FROM profiles WHERE id = $CPU")
+diag "periodic CPU profile at/for $PER; the run's at/for $RUNCPU"
+check "the periodic profile it waited for was stored, whole (about 9 s)" \
+        test "${PER#* }" -ge 8900 -a "${PER#* }" -lt 11000
+check "the run's began no earlier than its end" test "${RUNCPU% *}" -ge $(( ${PER% *} + ${PER#* } - 2 ))
+check "and lasted about its 2 s" test "${RUNCPU#* }" -ge 1900 -a "${RUNCPU#* }" -lt 4000
+SRC=$(curl -s --max-time 5 "$PW/v1/sources" | jq -c '.sources[] | select(.name == "go.app.cpu")')
+diag "go.app.cpu: $SRC"
+check "the periodic profile due during the run's was skipped, and counted once" \
+        test "$(jq -r .cpu_skipped_for_runs <<<"$SRC")" = 1
+check "the periodic collector never failed (no \"already in use\")" \
+        test "$(jq -r '"\(.failures) \(.last_error)"' <<<"$SRC")" = "0 null"
+check "neither did any capture say so in the log" sh -c "! grep -q 'already in use' '$DAEMON_LOG'"
 stop_daemon
 
 # ------------------------------------------------------------ the store refuses the profiles object
