@@ -93,6 +93,11 @@ check "memory_after was polled no earlier than the run's end (its own poll, not 
         test "$AT_A" -ge $((END / 1000))
 check "memory_after counts the run's allocations: TotalAlloc grew" \
         test "$(jq -r '.memory_after.TotalAlloc > .memory_before.TotalAlloc' <<<"$P")" = true
+FIELDS=$(jq -r '.memory_before | keys - ["at"] | map("go.app." + .) | sort | join(" ")' <<<"$P")
+SERIES=$(curl -s --max-time 5 "$PW/v1/metrics?match=go.app." |
+        jq -r '[.metrics[].name | select(startswith("go.app.memory.") | not)] | sort | join(" ")')
+check "memory_before's fields are the names of the /memory poller's series go.app.* ($(wc -w <<<"$FIELDS"))" \
+        test "$FIELDS" = "$SERIES"
 for m in memory_before memory_after; do
         check "$m carries Sys and HeapAlloc as numbers, with its time" \
                 test "$(jq -r ".$m | [(.Sys | type), (.HeapAlloc | type), (.at | type)] | join(\" \")" <<<"$P")" \
