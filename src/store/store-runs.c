@@ -425,12 +425,24 @@ static StoreRun run_from_row(sqlite3_stmt *st) {
         };
 }
 
+typedef struct RunWalk {
+        int (*fn)(const StoreRun *run, void *u);
+        void *u;
+} RunWalk;
+
+static int run_row(sqlite3_stmt *st, void *u) {
+        RunWalk *w = u;
+        StoreRun run = run_from_row(st);
+
+        return w->fn(&run, w->u);
+}
+
 int store_run_list(Store *s, const StoreRunFilter *f, size_t max,
                    int (*fn)(const StoreRun *run, void *u), void *u) {
+        RunWalk w = { .fn = fn, .u = u };
         unsigned id;
         sqlite3_stmt *st = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !f || !fn || max > INT64_MAX - 1 || f->state >= _STORE_RUN_STATE_MAX)
                 return -EINVAL;
@@ -444,22 +456,7 @@ int store_run_list(Store *s, const StoreRunFilter *f, size_t max,
         sqlite3_bind_int64(st, 3, f->from_ms);
         sqlite3_bind_int64(st, 4, f->to_ms);
         sqlite3_bind_int64(st, 5, (int64_t) max + 1);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreRun run;
-
-                if (n++ == max) {
-                        r = 1;
-                        break;
-                }
-                run = run_from_row(st);
-                r = fn(&run, u);
-                if (r != 0)
-                        break;
-        }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = store_sql_error(s, rc, id);
-        store_stmt_done(st);
-        return r;
+        return store_walk(s, id, st, max, run_row, &w);
 }
 
 StoreRunRecord *store_run_record_free(StoreRunRecord *r) {
