@@ -2,7 +2,6 @@
  * histograms, list, get, the latest completed run of a scenario, the
  * interrupted runs after a crash, retention, corrupt histograms and the
  * migration from schema version 3. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -17,14 +16,8 @@
 
 #include "load/histogram.h"
 #include "store/store.h"
-#include "sql-helpers.h"
 #include "tap.h"
-
-static char tmpdir[] = "/tmp/test-runs.XXXXXX";
-
-static void path_in(char *buf, size_t size, const char *name) {
-        snprintf(buf, size, "%s/%s", tmpdir, name);
-}
+#include "sql-helpers.h"
 
 static Store *open_rw(const char *path) {
         Store *s = NULL;
@@ -629,29 +622,11 @@ static void test_names(void) {
         is_str(store_run_hist_kind_to_string(STORE_RUN_HIST_SERVICE), "service", "kind names");
 }
 
-static void remove_tmpdir(void) {
-        DIR *d = opendir(tmpdir);
-        struct dirent *e;
-        char p[PATH_MAX];
-
-        while (d && (e = readdir(d))) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                path_in(p, sizeof p, e->d_name);
-                unlink(p);
-        }
-        if (d)
-                closedir(d);
-        ok(rmdir(tmpdir) == 0, "the test directory is removed");
-}
-
 int main(void) {
         char path[PATH_MAX];
 
-        if (!mkdtemp(tmpdir)) {
-                perror("mkdtemp");
+        if (tmpdir_make("test-runs") < 0)
                 return 1;
-        }
         test_names();
         path_in(path, sizeof path, "trip.db");
         test_round_trip(path);
