@@ -46,21 +46,25 @@ static const uint64_t pprof_first_spread_usec[_PPROF_KIND_MAX] = {
 #define CPU_WAIT_STEP_USEC (100 * USEC_PER_MSEC)
 #define CPU_WAIT_SLACK_USEC (1 * USEC_PER_SEC)
 
-typedef struct PprofCollector PprofCollector;
-typedef struct PprofCapture PprofCapture;
+/* A user of a pprof_url's CPU profiler: a periodic CPU collector, or a
+ * run's CPU capture while it waits or records (see "the CPU profiler's
+ * turns" below). */
+typedef struct CpuTurn {
+        struct CpuTurn *next, **pprev;
+        char *base_url;                /* pprof_url without trailing '/' */
+        const Poller *periodic;        /* the collector's (recording while in flight); NULL: a run's capture */
+} CpuTurn;
 
-struct PprofCollector {
+typedef struct PprofCollector {
         Poller base;                   /* first: a PprofCollector is a Poller */
         Store *store;
         const TargetConfig *target;
         char *prefix;                  /* "go.<target>" */
         PprofKind kind;
         char *url;
-        /* CPU collectors only: their place among the CPU profiler's users. */
-        char *base_url;                /* pprof_url without trailing '/' */
-        PprofCollector *cpu_next, **cpu_pprev;
-        uint64_t cpu_skipped;          /* profiles skipped for a run's */
-};
+        CpuTurn turn;                  /* CPU collectors only */
+        uint64_t cpu_skipped;          /* CPU profiles skipped for a run's */
+} PprofCollector;
 
 /* ---------------------------------------------------------------- the CPU profiler's turns
  * Go's net/http/pprof records one CPU profile at a time: a second request
@@ -70,27 +74,53 @@ struct PprofCollector {
  * is skipped (counted in its source's "cpu_skipped_for_runs"), and a run's
  * capture that finds a periodic one recording waits for it to end.  These
  * lists are the loop's: loop thread only, as everything here. */
-static PprofCollector *cpu_collectors;
-static PprofCapture *cpu_captures;
+static CpuTurn *cpu_turns;
 
-static char *base_url_of(const char *pprof_url) {
+/* `t` joins the users of pprof_url's CPU profiler.  0 or -ENOMEM. */
+static int cpu_turn_join(CpuTurn *t, const char *pprof_url, const Poller *periodic) {
         size_t len = strlen(pprof_url);
 
         while (len > 0 && pprof_url[len - 1] == '/')
                 len--;
-        return strndup(pprof_url, len);
+        t->base_url = strndup(pprof_url, len);
+        if (!t->base_url)
+                return -ENOMEM;
+        t->periodic = periodic;
+        t->next = cpu_turns;
+        if (t->next)
+                t->next->pprev = &t->next;
+        t->pprev = &cpu_turns;
+        cpu_turns = t;
+        return 0;
 }
 
-/* The periodic CPU collector of `base_url` whose profile is recording now,
- * or NULL. */
-static const PprofCollector *cpu_collector_recording(const char *base_url) {
-        for (const PprofCollector *c = cpu_collectors; c; c = c->cpu_next)
-                if (c->base.in_flight && strcmp(c->base_url, base_url) == 0)
-                        return c;
+/* Leaves the users, if `t` joined them. */
+static void cpu_turn_leave(CpuTurn *t) {
+        if (t->pprev) {
+                *t->pprev = t->next;
+                if (t->next)
+                        t->next->pprev = t->pprev;
+        }
+        free(t->base_url);
+        *t = (CpuTurn) {};
+}
+
+/* The periodic CPU collector of t's profiler whose profile records now
+ * (its poller), or NULL. */
+static const Poller *cpu_turn_periodic_recording(const CpuTurn *t) {
+        for (const CpuTurn *u = cpu_turns; u; u = u->next)
+                if (u->periodic && u->periodic->in_flight && strcmp(u->base_url, t->base_url) == 0)
+                        return u->periodic;
         return NULL;
 }
 
-static bool cpu_capture_on(const char *base_url);
+/* Whether a run's capture of t's profiler waits or records. */
+static bool cpu_turn_run_on(const CpuTurn *t) {
+        for (const CpuTurn *u = cpu_turns; u; u = u->next)
+                if (!u->periodic && strcmp(u->base_url, t->base_url) == 0)
+                        return true;
+        return false;
+}
 
 static const char *collector_kind(const PprofCollector *c) {
         return pprof_kind_names[c->kind];
@@ -257,7 +287,7 @@ static int collector_done(Poller *p, const CurlBuffer *body) {
 static int collector_start(Poller *p) {
         PprofCollector *c = (PprofCollector *) p;
 
-        if (c->kind == PPROF_CPU && cpu_capture_on(c->base_url)) {
+        if (c->kind == PPROF_CPU && cpu_turn_run_on(&c->turn)) {
                 c->cpu_skipped++;
                 source_set_info(p->source, "cpu_skipped_for_runs", json_integer((json_int_t) c->cpu_skipped));
                 log_source(LOG_INFO, source_name(p->source),
@@ -286,12 +316,7 @@ static int collector_setup_http(PprofCollector *c, CurlGlue *glue, uint64_t time
 static void collector_free(Poller *p) {
         PprofCollector *c = (PprofCollector *) p;
 
-        if (c->cpu_pprev) {
-                *c->cpu_pprev = c->cpu_next;
-                if (c->cpu_next)
-                        c->cpu_next->cpu_pprev = c->cpu_pprev;
-        }
-        free(c->base_url);
+        cpu_turn_leave(&c->turn);
         free(c->url);
         free(c->prefix);
         free(c);
@@ -366,14 +391,9 @@ static int collector_setup(PprofCollector *c, const PollerContext *ctx, uint64_t
         free(source);
         if (r < 0 || c->kind != PPROF_CPU)
                 return r;
-        c->base_url = base_url_of(c->target->pprof_url);
-        if (!c->base_url)
-                return -ENOMEM;
-        c->cpu_next = cpu_collectors;
-        if (c->cpu_next)
-                c->cpu_next->cpu_pprev = &c->cpu_next;
-        c->cpu_pprev = &cpu_collectors;
-        cpu_collectors = c;
+        r = cpu_turn_join(&c->turn, c->target->pprof_url, &c->base);
+        if (r < 0)
+                return r;
         source_set_info(c->base.source, "cpu_skipped_for_runs", json_integer(0));
         return 0;
 }
@@ -463,29 +483,16 @@ struct PprofCapture {
         char errbuf[CURL_ERROR_SIZE];
         PprofCaptureFn fn;
         void *userdata;
-        /* CPU captures only: their place among the CPU profiler's users,
-         * and while a periodic profile records, the wait for its end. */
-        char *base_url;
-        PprofCapture *cpu_next, **cpu_pprev;
+        /* CPU captures only: their turn at the profiler, and while a
+         * periodic profile records, the wait for its end. */
+        CpuTurn turn;
         sd_event_source *wait;
         uint64_t wait_started_usec, wait_until_usec;
 };
 
-static bool cpu_capture_on(const char *base_url) {
-        for (const PprofCapture *c = cpu_captures; c; c = c->cpu_next)
-                if (strcmp(c->base_url, base_url) == 0)
-                        return true;
-        return false;
-}
-
 static void capture_free(PprofCapture *c) {
-        if (c->cpu_pprev) {
-                *c->cpu_pprev = c->cpu_next;
-                if (c->cpu_next)
-                        c->cpu_next->cpu_pprev = c->cpu_pprev;
-        }
+        cpu_turn_leave(&c->turn);
         sd_event_source_disable_unref(c->wait);
-        free(c->base_url);
         if (c->easy)
                 curl_easy_cleanup(c->easy);
         curl_buffer_done(&c->body);
@@ -556,7 +563,7 @@ static int capture_on_wait(sd_event_source *s, uint64_t usec, void *userdata) {
         char error[256];
         int r;
 
-        if (cpu_collector_recording(c->base_url)) {
+        if (cpu_turn_periodic_recording(&c->turn)) {
                 if (usec < c->wait_until_usec && sd_event_source_set_time_relative(s, CPU_WAIT_STEP_USEC) >= 0 &&
                     sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
                         return 0;
@@ -580,23 +587,18 @@ static int capture_on_wait(sd_event_source *s, uint64_t usec, void *userdata) {
  * the same pprof_url records, it waits for that one's end (at most its
  * transfer timeout and CPU_WAIT_SLACK_USEC), else it is sent now. */
 static int capture_take_turn(PprofCapture *c, const char *pprof_url) {
-        const PprofCollector *rec;
+        const Poller *rec;
         sd_event *e = curl_glue_get_event(c->glue);
         int r;
 
-        c->base_url = base_url_of(pprof_url);
-        if (!c->base_url)
-                return -ENOMEM;
-        c->cpu_next = cpu_captures;
-        if (c->cpu_next)
-                c->cpu_next->cpu_pprev = &c->cpu_next;
-        c->cpu_pprev = &cpu_captures;
-        cpu_captures = c;
-        rec = cpu_collector_recording(c->base_url);
+        r = cpu_turn_join(&c->turn, pprof_url, NULL);
+        if (r < 0)
+                return r;
+        rec = cpu_turn_periodic_recording(&c->turn);
         if (!rec || !e)
                 return capture_send(c);
         c->wait_started_usec = now_monotonic_usec();
-        c->wait_until_usec = rec->base.started_mono_usec + rec->base.timeout_usec + CPU_WAIT_SLACK_USEC;
+        c->wait_until_usec = rec->started_mono_usec + rec->timeout_usec + CPU_WAIT_SLACK_USEC;
         r = sd_event_add_time_relative(e, &c->wait, CLOCK_MONOTONIC, CPU_WAIT_STEP_USEC, 0, capture_on_wait, c);
         if (r < 0)
                 return r;
