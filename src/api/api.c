@@ -1072,7 +1072,7 @@ void api_publish_store(Api *a, const char *path, const StoreHealth *h) {
         if (!a || !path || !h)
                 return;
         if (h->extras_failed > 0)
-                snprintf(extras, sizeof extras, "; %" PRIu64 " run objects not recorded, the last: %s",
+                snprintf(extras, sizeof extras, "; %" PRIu64 " refused writes of run objects, the last: %s",
                          h->extras_failed, h->extra_error);
         j = store_health_json(path, h);
         dump = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -100,7 +100,7 @@ static int rearm(sd_event_source *s, uint64_t usec) {
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
-/* "store PATH: N run objects not recorded, the last: run 12 profiles:
+/* "store PATH: N refused writes of run objects, the last: run 12 profiles:
  * REASON; " for EXTRA_FAILURE_SHOWN_USEC after a store_run_set_extra()
  * failed, else "". */
 static void extras_status(Manager *m, char *buf, size_t size) {
@@ -110,7 +110,7 @@ static void extras_status(Manager *m, char *buf, size_t size) {
         buf[0] = '\0';
         store_health(m->store, &h);
         if (h.extras_failed > 0 && now_ms - h.extra_failed_ms < (int64_t) (EXTRA_FAILURE_SHOWN_USEC / USEC_PER_MSEC))
-                snprintf(buf, size, "store %s: %" PRIu64 " run objects not recorded, the last: %s; ",
+                snprintf(buf, size, "store %s: %" PRIu64 " refused writes of run objects, the last: %s; ",
                          m->config->daemon.database, h.extras_failed, h.extra_error);
 }
 

@@ -221,10 +221,10 @@ check "and its time" jq -e '.store.run_extra_failed_at | test("^20.*Z$")' <<<"$S
 check "the run itself completed, without profiles" \
         test "$(jget "$PW/v1/runs/$ID" '"\(.state) \(.extra.profiles)"')" = "completed null"
 check "STATUS= says so with the reason" wait_until 10 grep -qF \
-        "STATUS=store $WORK/perfwatch.db: 1 run objects not recorded, the last: run $ID profiles: refused by the test; " \
+        "STATUS=store $WORK/perfwatch.db: 1 refused writes of run objects, the last: run $ID profiles: refused by the test; " \
         "$msgs"
 check "so does the text table's store line" \
-        grep -qE "^store $WORK/perfwatch.db: writing \([0-9]+ queued, 0 dropped since start\); 1 run objects not recorded, the last: run $ID profiles: refused by the test$" \
+        grep -qE "^store $WORK/perfwatch.db: writing \([0-9]+ queued, 0 dropped since start\); 1 refused writes of run objects, the last: run $ID profiles: refused by the test$" \
         <<<"$(curl -s "$PW/v1/status?format=text" | tail -n 1)"
 check "and the log" grep -q "run $ID: cannot record its profiles" "$DAEMON_LOG"
 stop_daemon
