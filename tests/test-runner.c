@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "core/runner.h"
-#include "sql-helpers.h"
 #include "store/store.h"
-#include "tap.h"
 #include "transport/curl-glue.h"
 #include "util/util.h"
+#include "tap.h"
+#include "sql-helpers.h"
 
 static char dir[] = "/tmp/test-runner.XXXXXX", db[256], conf[256];
 static unsigned changes;

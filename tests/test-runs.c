@@ -2,8 +2,8 @@
  * histograms, list, get, the latest completed run of a scenario, the
  * interrupted runs after a crash, retention, corrupt histograms and the
  * migration from schema version 3. */
-#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,14 +16,8 @@
 
 #include "load/histogram.h"
 #include "store/store.h"
-#include "sql-helpers.h"
 #include "tap.h"
-
-static char tmpdir[] = "/tmp/test-runs.XXXXXX";
-
-static void path_in(char *buf, size_t size, const char *name) {
-        snprintf(buf, size, "%s/%s", tmpdir, name);
-}
+#include "sql-helpers.h"
 
 static Store *open_rw(const char *path) {
         Store *s = NULL;
@@ -239,6 +233,40 @@ static void test_extra(Store *w, Store *rd, int64_t id) {
         is_int(store_run_set_extra(rd, id, "x", "1"), -EROFS, "a read-only store: -EROFS");
 }
 
+/* A run's object the database refuses (as a full disk would) is counted in
+ * the writer's health with the run, the key and SQLite's words; a
+ * read-only store's refusal in that store's. */
+static void test_extra_failures(const char *path, Store *w, Store *rd, int64_t id) {
+        char want[128];
+        StoreHealth h;
+
+        store_health(w, &h);
+        is_int((int) h.extras_failed, 3,
+               "test_extra's three refusals by the writer are counted (not JSON, a bad key, no run)");
+        is_int(raw_exec(path, "CREATE TRIGGER refuse_profiles BEFORE UPDATE OF extra ON runs "
+                        "WHEN json_extract(NEW.extra, '$.profiles') IS NOT NULL "
+                        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"), SQLITE_OK,
+               "plant a trigger that refuses a profiles object");
+        ok(store_run_set_extra(w, id, "profiles", "{\"cpu\":7}") < 0, "the profiles object is refused");
+        store_health(w, &h);
+        snprintf(want, sizeof want, "run %" PRId64 " profiles: refused by the test", id);
+        is_int((int) h.extras_failed, 4, "the refusal is counted in the store's health: 4");
+        is_str(h.extra_error, want, "with the run, the key and the database's words");
+        ok(h.extra_failed_ms > 1700000000000, "and its time");
+        is_int(store_run_set_extra(w, id + 100, "acu_window", "{}"), -ENOENT, "an object for no run fails too");
+        store_health(w, &h);
+        is_int((int) h.extras_failed, 5, "and is counted: 5");
+        snprintf(want, sizeof want, "run %" PRId64 " acu_window: %s", id + 100, strerror(ENOENT));
+        is_str(h.extra_error, want, "the last failure is the one shown, in strerror's words without SQLite's");
+        is_int(store_run_set_extra(w, id, "acu_window", "{}"), 0, "another key is written");
+        store_health(w, &h);
+        is_int((int) h.extras_failed, 5, "and counts nothing");
+        is_int(store_run_set_extra(rd, id, "profiles", "{}"), -EROFS, "a read-only store refuses");
+        store_health(rd, &h);
+        is_int((int) h.extras_failed, 2, "and counts it in its own health (test_extra's refusal too)");
+        is_int(raw_exec(path, "DROP TRIGGER refuse_profiles"), SQLITE_OK, "drop the trigger");
+}
+
 static void test_round_trip(const char *path) {
         Store *w = open_rw(path), *rd = NULL;
         char *err = NULL;
@@ -256,6 +284,7 @@ static void test_round_trip(const char *path) {
                 test_running(w, rd, &id);
                 test_finished(w, rd, id);
                 test_extra(w, rd, id);
+                test_extra_failures(path, w, rd, id);
         }
         store_free(rd);
         store_free(w);
@@ -593,29 +622,11 @@ static void test_names(void) {
         is_str(store_run_hist_kind_to_string(STORE_RUN_HIST_SERVICE), "service", "kind names");
 }
 
-static void remove_tmpdir(void) {
-        DIR *d = opendir(tmpdir);
-        struct dirent *e;
-        char p[PATH_MAX];
-
-        while (d && (e = readdir(d))) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                path_in(p, sizeof p, e->d_name);
-                unlink(p);
-        }
-        if (d)
-                closedir(d);
-        ok(rmdir(tmpdir) == 0, "the test directory is removed");
-}
-
 int main(void) {
         char path[PATH_MAX];
 
-        if (!mkdtemp(tmpdir)) {
-                perror("mkdtemp");
+        if (tmpdir_make("test-runs") < 0)
                 return 1;
-        }
         test_names();
         path_in(path, sizeof path, "trip.db");
         test_round_trip(path);

@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -15,18 +14,12 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "sql-helpers.h"
 #include "tap.h"
+#include "sql-helpers.h"
 
 extern const char *const store_migrations[];
 
 #define QUEUE_MAX 100000
-
-static char tmpdir[] = "/tmp/test-store.XXXXXX";
-
-static void path_in(char *buf, size_t size, const char *name) {
-        snprintf(buf, size, "%s/%s", tmpdir, name);
-}
 
 static int known_version(void) {
         int n = 0;
@@ -748,22 +741,6 @@ static void test_migrate_v1(const char *path) {
         store_free(s);
 }
 
-static void remove_tmpdir(void) {
-        DIR *d = opendir(tmpdir);
-        struct dirent *e;
-        char p[PATH_MAX];
-
-        while (d && (e = readdir(d))) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                path_in(p, sizeof p, e->d_name);
-                unlink(p);
-        }
-        if (d)
-                closedir(d);
-        ok(rmdir(tmpdir) == 0, "the test directory is removed");
-}
-
 static int append_names(Store *s, const char *prefix, int n) {
         char name[48];
         int r = 0;
@@ -1027,10 +1004,8 @@ int main(void) {
         Store *w = NULL, *rd = NULL;
         char *err = NULL;
 
-        if (!mkdtemp(tmpdir)) {
-                perror("mkdtemp");
+        if (tmpdir_make("test-store") < 0)
                 return 1;
-        }
         test_open_errors();
 
         path_in(path, sizeof path, "main.db");

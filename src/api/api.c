@@ -1051,7 +1051,7 @@ static json_t *time_or_null(int64_t ms) {
 }
 
 static json_t *store_health_json(const char *path, const StoreHealth *h) {
-        return json_pack("{s:s,s:b,s:I,s:I,s:I,s:o,s:o,s:o}",
+        return json_pack("{s:s,s:b,s:I,s:I,s:I,s:o,s:o,s:o,s:I,s:o,s:o}",
                          "database", path,
                          "ok", !store_health_failing(h),
                          "queued", (json_int_t) h->queued,
@@ -1059,15 +1059,21 @@ static json_t *store_health_json(const char *path, const StoreHealth *h) {
                          "failed_samples", (json_int_t) h->failed_samples,
                          "last_error", h->last_error[0] ? json_string(h->last_error) : json_null(),
                          "failing_since", time_or_null(h->failing_since_ms),
-                         "last_flush", time_or_null(h->last_flush_ms));
+                         "last_flush", time_or_null(h->last_flush_ms),
+                         "run_extras_failed", (json_int_t) h->extras_failed,
+                         "run_extra_error", h->extra_error[0] ? json_string(h->extra_error) : json_null(),
+                         "run_extra_failed_at", time_or_null(h->extra_failed_ms));
 }
 
 void api_publish_store(Api *a, const char *path, const StoreHealth *h) {
-        char reason[400], *dump;
+        char reason[400], extras[320] = "", *dump;
         json_t *j;
 
         if (!a || !path || !h)
                 return;
+        if (h->extras_failed > 0)
+                snprintf(extras, sizeof extras, "; %" PRIu64 " refused writes of run objects, the last: %s",
+                         h->extras_failed, h->extra_error);
         j = store_health_json(path, h);
         dump = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
@@ -1087,7 +1093,7 @@ void api_publish_store(Api *a, const char *path, const StoreHealth *h) {
                 snprintf(a->store_line, sizeof a->store_line, "%s", a->store_reason);
         else
                 snprintf(a->store_line, sizeof a->store_line,
-                         "store %s: writing (%" PRIu64 " queued, %" PRIu64 " dropped since start)", path,
-                         h->queued, h->dropped);
+                         "store %s: writing (%" PRIu64 " queued, %" PRIu64 " dropped since start)%s", path,
+                         h->queued, h->dropped, extras);
         pthread_mutex_unlock(&a->lock);
 }

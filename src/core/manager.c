@@ -37,6 +37,9 @@
  * (well inside the unit's TimeoutStopSec=30s) while the disk is full. */
 #define EXIT_FLUSH_USEC (10 * USEC_PER_SEC)
 #define EXIT_FLUSH_RETRY_USEC (250 * USEC_PER_MSEC)
+/* How long STATUS= keeps saying that a run's object (its profiles, its
+ * acu_window) could not be recorded, as the runner does for its failures. */
+#define EXTRA_FAILURE_SHOWN_USEC (10 * USEC_PER_MIN)
 
 /* Every kind of poller: each row builds the pollers its config sections
  * ask for.  A new kind is one file with its PollerKind and one row here. */
@@ -97,10 +100,24 @@ static int rearm(sd_event_source *s, uint64_t usec) {
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
+/* "store PATH: N refused writes of run objects, the last: run 12 profiles:
+ * REASON; " for EXTRA_FAILURE_SHOWN_USEC after a store_run_set_extra()
+ * failed, else "". */
+static void extras_status(Manager *m, char *buf, size_t size) {
+        int64_t now_ms = (int64_t) (now_realtime_usec() / USEC_PER_MSEC);
+        StoreHealth h;
+
+        buf[0] = '\0';
+        store_health(m->store, &h);
+        if (h.extras_failed > 0 && now_ms - h.extra_failed_ms < (int64_t) (EXTRA_FAILURE_SHOWN_USEC / USEC_PER_MSEC))
+                snprintf(buf, size, "store %s: %" PRIu64 " refused writes of run objects, the last: %s; ",
+                         m->config->daemon.database, h.extras_failed, h.extra_error);
+}
+
 /* Sends STATUS= when it changed: the store's trouble first, then the
  * criteria's `line` (NULL: the last one again). */
 static void send_status(Manager *m, const char *line) {
-        char *full;
+        char extras[600], *full;
 
         if (line) {
                 free(m->criteria_line);
@@ -108,9 +125,10 @@ static void send_status(Manager *m, const char *line) {
         }
         const char *runs = m->runner ? runner_status(m->runner) : "";
 
+        extras_status(m, extras, sizeof extras);
         full = strjoin(m->store_reason[0] ? "store " : "", m->store_reason[0] ? m->config->daemon.database : "",
                        m->store_reason[0] ? " failing: " : "", m->store_reason, m->store_reason[0] ? "; " : "",
-                       runs, runs[0] ? "; " : "", m->criteria_line ?: "", NULL);
+                       extras, runs, runs[0] ? "; " : "", m->criteria_line ?: "", NULL);
         if (!full || (m->status_line && strcmp(m->status_line, full) == 0)) {
                 free(full);
                 return;
@@ -139,10 +157,11 @@ static int manager_flush(Manager *m) {
                 log_error("store %s: %s (kept for the next try)", db, m->store_reason);
         else if (r >= 0 && m->flush_failing)
                 log_info("store %s: writing again (%zu samples written)", db, pending);
-        if (m->flush_failing != (r < 0)) {
-                m->flush_failing = r < 0;
-                send_status(m, NULL);
-        }
+        m->flush_failing = r < 0;
+        /* NB: also when the flush's state stays: a run's object that could
+         * not be recorded since (or the end of its time shown) changes the
+         * line, which goes out only when it changed. */
+        send_status(m, NULL);
         api_publish_store(m->api, db, &h);
         return r;
 }

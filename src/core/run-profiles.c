@@ -11,14 +11,16 @@
 #include <jansson.h>
 
 #include "probes/probe-pprof.h"
+#include "util/json-stream.h"
 #include "util/log.h"
 #include "util/units.h"
 #include "util/util.h"
 
 /* At most this many /memory fields are copied into each memory object. */
-#define MEMORY_FIELDS_MAX 64
-/* The run's own /memory polls parse the whole answer on the loop at once
- * (the periodic poller streams it): answers past this are refused. */
+#define MEMORY_FIELDS_MAX RUN_PROFILES_MEMORY_FIELDS_MAX
+/* The run's own /memory polls parse the whole answer on the loop at once,
+ * through the periodic poller's flattener (util/json-stream.h), when it has
+ * arrived: answers past this are refused. */
 #define MEMORY_BODY_MAX (256u * 1024u)
 
 typedef enum What {
@@ -210,33 +212,52 @@ static json_t *memory_stored(RunProfiles *p, const char *why) {
         return m.obj;
 }
 
-/* The answer's top-level numbers, {"at": ..., FIELD: value}; NULL with
- * the reason in why[n] when it has none. */
-static json_t *memory_parse(MemoryPoll *m, char *why, size_t n) {
-        json_error_t error;
-        json_t *doc = json_loadb(m->body.data ?: "", m->body.size, 0, &error), *obj, *v;
-        const char *key;
-        char at[64];
+typedef struct MemoryFields {
+        json_t *obj;
+        bool cut;
+} MemoryFields;
 
-        if (!json_is_object(doc)) {
-                snprintf(why, n, "/memory: %s", doc ? "not a JSON object" : error.text);
-                json_decref(doc);
+static int memory_field_add(const char *name, double value, void *u) {
+        MemoryFields *f = u;
+
+        if (json_object_size(f->obj) >= MEMORY_FIELDS_MAX) {
+                f->cut = true;
+                return -EMSGSIZE;
+        }
+        return json_object_set_new(f->obj, name, json_real(value)) < 0 ? -ENOMEM : 0;
+}
+
+json_t *run_profiles_memory_parse(const char *body, size_t size, uint64_t at_usec, char *why, size_t n) {
+        MemoryFields f = { .obj = json_object() };
+        JsonStream *parser = NULL;
+        unsigned count = 0;
+        char at[64];
+        int r;
+
+        if (!f.obj) {
+                snprintf(why, n, "/memory: %s", strerror(ENOMEM));
                 return NULL;
         }
-        obj = json_object();
-        json_object_foreach(doc, key, v)
-                if (obj && json_is_number(v) && json_object_size(obj) < MEMORY_FIELDS_MAX)
-                        (void) json_object_set(obj, key, v);
-        json_decref(doc);
-        if (obj && json_object_size(obj) == 0) {
+        r = json_stream_new(NULL, memory_field_add, &f, &parser);
+        if (r >= 0)
+                r = json_stream_feed(parser, body ?: "", size);
+        if (r >= 0)
+                r = json_stream_finish(parser, &count);
+        if (r == -EBADMSG)
+                snprintf(why, n, "/memory: %s", json_stream_error(parser));
+        else if (r < 0 && r != -EMSGSIZE)
+                snprintf(why, n, "/memory: %s", strerror(-r));
+        else if (json_object_size(f.obj) == 0)
                 snprintf(why, n, "/memory: no numeric fields");
-                json_decref(obj);
+        json_stream_free(parser);
+        if ((r < 0 && r != -EMSGSIZE) || json_object_size(f.obj) == 0) {
+                json_decref(f.obj);
                 return NULL;
         }
-        if (obj)
-                (void) json_object_set_new(obj, "at", json_string(units_format_iso8601(m->started_usec, at,
-                                                                                         sizeof at)));
-        return obj;
+        if (f.cut)
+                (void) json_object_set_new(f.obj, "fields_cut", json_true());
+        (void) json_object_set_new(f.obj, "at", json_string(units_format_iso8601(at_usec, at, sizeof at)));
+        return f.obj;
 }
 
 static void memory_poll_over(MemoryPoll *m, json_t *obj) {
@@ -260,7 +281,7 @@ static void on_memory(CURL *easy, CURLcode result, void *userdata) {
         else if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code), code < 200 || code > 299)
                 snprintf(why, sizeof why, "/memory: HTTP %ld", code);
         else
-                obj = memory_parse(m, why, sizeof why);
+                obj = run_profiles_memory_parse(m->body.data, m->body.size, m->started_usec, why, sizeof why);
         /* NB: the glue has let go of the handle. */
         curl_easy_cleanup(m->easy);
         m->easy = NULL;

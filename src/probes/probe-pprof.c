@@ -40,6 +40,21 @@ static const uint64_t pprof_first_spread_usec[_PPROF_KIND_MAX] = {
         [PPROF_CPU] = 5 * USEC_PER_SEC,
 };
 
+/* A run's CPU capture that finds a periodic CPU profile recording looks
+ * again this often, and waits at most that profile's transfer timeout
+ * (its cpu_seconds + timeout) and this much more. */
+#define CPU_WAIT_STEP_USEC (100 * USEC_PER_MSEC)
+#define CPU_WAIT_SLACK_USEC (1 * USEC_PER_SEC)
+
+/* A user of a pprof_url's CPU profiler: a periodic CPU collector, or a
+ * run's CPU capture while it waits or records (see "the CPU profiler's
+ * turns" below). */
+typedef struct CpuTurn {
+        struct CpuTurn *next, **pprev;
+        char *base_url;                /* pprof_url without trailing '/' */
+        const Poller *periodic;        /* the collector's (recording while in flight); NULL: a run's capture */
+} CpuTurn;
+
 typedef struct PprofCollector {
         Poller base;                   /* first: a PprofCollector is a Poller */
         Store *store;
@@ -47,7 +62,65 @@ typedef struct PprofCollector {
         char *prefix;                  /* "go.<target>" */
         PprofKind kind;
         char *url;
+        CpuTurn turn;                  /* CPU collectors only */
+        uint64_t cpu_skipped;          /* CPU profiles skipped for a run's */
 } PprofCollector;
+
+/* ---------------------------------------------------------------- the CPU profiler's turns
+ * Go's net/http/pprof records one CPU profile at a time: a second request
+ * while one records is answered 500 "cpu profiling already in use".  So the
+ * periodic CPU collectors and the runs' CPU captures of one pprof_url take
+ * turns: a periodic CPU profile due while a run's capture waits or records
+ * is skipped (counted in its source's "cpu_skipped_for_runs"), and a run's
+ * capture that finds a periodic one recording waits for it to end.  These
+ * lists are the loop's: loop thread only, as everything here. */
+static CpuTurn *cpu_turns;
+
+/* `t` joins the users of pprof_url's CPU profiler.  0 or -ENOMEM. */
+static int cpu_turn_join(CpuTurn *t, const char *pprof_url, const Poller *periodic) {
+        size_t len = strlen(pprof_url);
+
+        while (len > 0 && pprof_url[len - 1] == '/')
+                len--;
+        t->base_url = strndup(pprof_url, len);
+        if (!t->base_url)
+                return -ENOMEM;
+        t->periodic = periodic;
+        t->next = cpu_turns;
+        if (t->next)
+                t->next->pprev = &t->next;
+        t->pprev = &cpu_turns;
+        cpu_turns = t;
+        return 0;
+}
+
+/* Leaves the users, if `t` joined them. */
+static void cpu_turn_leave(CpuTurn *t) {
+        if (t->pprev) {
+                *t->pprev = t->next;
+                if (t->next)
+                        t->next->pprev = t->pprev;
+        }
+        free(t->base_url);
+        *t = (CpuTurn) {};
+}
+
+/* The periodic CPU collector of t's profiler whose profile records now
+ * (its poller), or NULL. */
+static const Poller *cpu_turn_periodic_recording(const CpuTurn *t) {
+        for (const CpuTurn *u = cpu_turns; u; u = u->next)
+                if (u->periodic && u->periodic->in_flight && strcmp(u->base_url, t->base_url) == 0)
+                        return u->periodic;
+        return NULL;
+}
+
+/* Whether a run's capture of t's profiler waits or records. */
+static bool cpu_turn_run_on(const CpuTurn *t) {
+        for (const CpuTurn *u = cpu_turns; u; u = u->next)
+                if (!u->periodic && strcmp(u->base_url, t->base_url) == 0)
+                        return true;
+        return false;
+}
 
 static const char *collector_kind(const PprofCollector *c) {
         return pprof_kind_names[c->kind];
@@ -212,6 +285,16 @@ static int collector_done(Poller *p, const CurlBuffer *body) {
 }
 
 static int collector_start(Poller *p) {
+        PprofCollector *c = (PprofCollector *) p;
+
+        if (c->kind == PPROF_CPU && cpu_turn_run_on(&c->turn)) {
+                c->cpu_skipped++;
+                source_set_info(p->source, "cpu_skipped_for_runs", json_integer((json_int_t) c->cpu_skipped));
+                log_source(LOG_INFO, source_name(p->source),
+                           "a run's CPU profile holds the profiler: this CPU profile is skipped (%" PRIu64
+                           " so far)", c->cpu_skipped);
+                return -EBUSY;
+        }
         return poller_http_send(p);
 }
 
@@ -233,6 +316,7 @@ static int collector_setup_http(PprofCollector *c, CurlGlue *glue, uint64_t time
 static void collector_free(Poller *p) {
         PprofCollector *c = (PprofCollector *) p;
 
+        cpu_turn_leave(&c->turn);
         free(c->url);
         free(c->prefix);
         free(c);
@@ -305,7 +389,13 @@ static int collector_setup(PprofCollector *c, const PollerContext *ctx, uint64_t
                 return -ENOMEM;
         r = poller_register(&c->base, ctx->sources, source, "pprof", c->url);
         free(source);
-        return r;
+        if (r < 0 || c->kind != PPROF_CPU)
+                return r;
+        r = cpu_turn_join(&c->turn, c->target->pprof_url, &c->base);
+        if (r < 0)
+                return r;
+        source_set_info(c->base.source, "cpu_skipped_for_runs", json_integer(0));
+        return 0;
 }
 
 static int collector_new(const PollerContext *ctx, const TargetConfig *t, PprofKind kind, uint64_t interval,
@@ -393,9 +483,16 @@ struct PprofCapture {
         char errbuf[CURL_ERROR_SIZE];
         PprofCaptureFn fn;
         void *userdata;
+        /* CPU captures only: their turn at the profiler, and while a
+         * periodic profile records, the wait for its end. */
+        CpuTurn turn;
+        sd_event_source *wait;
+        uint64_t wait_started_usec, wait_until_usec;
 };
 
 static void capture_free(PprofCapture *c) {
+        cpu_turn_leave(&c->turn);
+        sd_event_source_disable_unref(c->wait);
         if (c->easy)
                 curl_easy_cleanup(c->easy);
         curl_buffer_done(&c->body);
@@ -446,6 +543,71 @@ static void capture_on_done(CURL *easy, CURLcode result, void *userdata) {
         capture_free(c);
 }
 
+/* Sends the capture's request now: its profile's time starts here. */
+static int capture_send(PprofCapture *c) {
+        c->started_usec = now_realtime_usec();
+        c->started_mono_usec = now_monotonic_usec();
+        curl_buffer_attach(&c->body, c->easy, c->max_profile);
+        return curl_glue_add(c->glue, c->easy, capture_on_done, c);
+}
+
+/* Ends a capture that never got its answer: fn with the reason, then free. */
+static void capture_fail(PprofCapture *c, const char *error) {
+        c->fn(0, error, c->userdata);
+        capture_free(c);
+}
+
+static int capture_on_wait(sd_event_source *s, uint64_t usec, void *userdata) {
+        PprofCapture *c = userdata;
+        uint64_t waited = usec - c->wait_started_usec;
+        char error[256];
+        int r;
+
+        if (cpu_turn_periodic_recording(&c->turn)) {
+                if (usec < c->wait_until_usec && sd_event_source_set_time_relative(s, CPU_WAIT_STEP_USEC) >= 0 &&
+                    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
+                        return 0;
+                snprintf(error, sizeof error, "the periodic CPU profile of [target %s] still recorded after %" PRIu64
+                         " s of waiting for it", c->target, (uint64_t) (waited / USEC_PER_SEC));
+                capture_fail(c, error);
+                return 0;
+        }
+        c->wait = sd_event_source_disable_unref(c->wait);
+        log_info("[target %s]: the periodic CPU profile ended after %" PRIu64 " ms: the run's CPU profile starts",
+                 c->target, (uint64_t) (waited / USEC_PER_MSEC));
+        r = capture_send(c);
+        if (r < 0) {
+                snprintf(error, sizeof error, "cannot request the cpu profile: %s", strerror(-r));
+                capture_fail(c, error);
+        }
+        return 0;
+}
+
+/* A CPU capture joins the profiler's users; when a periodic CPU profile of
+ * the same pprof_url records, it waits for that one's end (at most its
+ * transfer timeout and CPU_WAIT_SLACK_USEC), else it is sent now. */
+static int capture_take_turn(PprofCapture *c, const char *pprof_url) {
+        const Poller *rec;
+        sd_event *e = curl_glue_get_event(c->glue);
+        int r;
+
+        r = cpu_turn_join(&c->turn, pprof_url, NULL);
+        if (r < 0)
+                return r;
+        rec = cpu_turn_periodic_recording(&c->turn);
+        if (!rec || !e)
+                return capture_send(c);
+        c->wait_started_usec = now_monotonic_usec();
+        c->wait_until_usec = rec->started_mono_usec + rec->timeout_usec + CPU_WAIT_SLACK_USEC;
+        r = sd_event_add_time_relative(e, &c->wait, CLOCK_MONOTONIC, CPU_WAIT_STEP_USEC, 0, capture_on_wait, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(c->wait, "pprof-cpu-turn");
+        log_info("[target %s]: a periodic CPU profile is recording: the run's CPU profile waits for its end "
+                 "(at most %" PRIu64 " s)", c->target, (uint64_t) ((c->wait_until_usec - c->wait_started_usec) / USEC_PER_SEC));
+        return 0;
+}
+
 int pprof_capture_start(CurlGlue *glue, Store *store, const TargetConfig *t, const char *kind,
                         uint64_t cpu_seconds, PprofCaptureFn fn, void *userdata, PprofCapture **ret,
                         char *error, size_t n) {
@@ -467,7 +629,6 @@ int pprof_capture_start(CurlGlue *glue, Store *store, const TargetConfig *t, con
         *c = (PprofCapture) { .glue = glue, .store = store, .target = strdup(t->name), .kind = strdup(kind),
                               .max_profile = (size_t) t->max_profile,
                               .timeout_usec = t->timeout_usec + (cpu ? cpu_seconds * USEC_PER_SEC : 0),
-                              .started_usec = now_realtime_usec(), .started_mono_usec = now_monotonic_usec(),
                               .fn = fn, .userdata = userdata };
         if (!c->target || !c->kind)
                 goto oom;
@@ -480,10 +641,8 @@ int pprof_capture_start(CurlGlue *glue, Store *store, const TargetConfig *t, con
         r = curl_glue_easy_new(c->url, c->timeout_usec, t->timeout_usec, c->errbuf, &c->easy);
         if (r >= 0 && curl_easy_setopt(c->easy, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK)
                 r = -EINVAL;
-        if (r >= 0) {
-                curl_buffer_attach(&c->body, c->easy, c->max_profile);
-                r = curl_glue_add(glue, c->easy, capture_on_done, c);
-        }
+        if (r >= 0)
+                r = cpu ? capture_take_turn(c, t->pprof_url) : capture_send(c);
         if (r < 0) {
                 snprintf(error, n, "cannot request the %s profile: %s", kind, strerror(-r));
                 capture_free(c);

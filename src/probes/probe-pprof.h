@@ -29,7 +29,13 @@ typedef struct PprofCapture PprofCapture;
 typedef void (*PprofCaptureFn)(int64_t id, const char *error, void *userdata);
 
 /* Starts capturing target `t`'s profile of `kind` ("heap" or "cpu"; a CPU
- * profile lasts `cpu_seconds`, at least 1).  Everything from `t` is copied.
+ * profile lasts `cpu_seconds`, at least 1).  Go records one CPU profile at
+ * a time, so a CPU capture takes turns with the periodic CPU collector of
+ * the same pprof_url: it waits (on a timer of the glue's loop) while that
+ * one records, at most that profile's transfer timeout and a second (then
+ * fn gets the reason), and the collector skips its CPU profiles while the
+ * capture waits or records, counting them as its source's
+ * "cpu_skipped_for_runs".  Everything from `t` is copied.
  * 0 and *ret (owned by the capture until fn runs: keep it only to cancel),
  * or a negative errno with a reason in error[n] (fn is not called). */
 int pprof_capture_start(CurlGlue *glue, Store *store, const TargetConfig *t, const char *kind,

@@ -78,6 +78,15 @@ void store_health_note_flush(Store *s, int r, size_t n) {
                  s->sql_error[0] ? s->sql_error : strerror(-r));
 }
 
+void store_health_note_extra(Store *s, int64_t id, const char *key, int r) {
+        StoreHealth *h = &s->health;
+
+        h->extras_failed++;
+        h->extra_failed_ms = (int64_t) (now_realtime_usec() / USEC_PER_MSEC);
+        snprintf(h->extra_error, sizeof h->extra_error, "run %" PRId64 " %s: %s", id, key ?: "(null)",
+                 s->sql_error[0] ? s->sql_error : strerror(-r));
+}
+
 void store_health(const Store *s, StoreHealth *ret) {
         if (!s) {
                 *ret = (StoreHealth) {};

@@ -155,6 +155,15 @@ int store_stmt_get(Store *s, unsigned id, sqlite3_stmt **ret);
 /* Resets a statement and clears its bindings once its rows are read. */
 void store_stmt_done(sqlite3_stmt *st);
 
+/* Steps statement `id` (`st`, bound by the caller) row by row, calling
+ * row(st, u) for each of the first `max` rows until one returns non-zero,
+ * then resets it (store_stmt_done()).  A row past `max` stops the walk
+ * with 1 (a list asks its query for max + 1 rows to say there are more);
+ * SIZE_MAX for no such limit.  0 when every row was walked, row's non-zero
+ * value as is, or store_sql_error()'s negative errno when a step failed. */
+int store_walk(Store *s, unsigned id, sqlite3_stmt *st, size_t max, int (*row)(sqlite3_stmt *st, void *u),
+               void *u);
+
 /* Runs statement `id`, which returns no rows.  0, or a negative errno. */
 int store_stmt_exec(Store *s, unsigned id);
 
@@ -195,6 +204,10 @@ int store_file_check(Store *s);
 
 /* Records a flush's outcome in s->health: r < 0 failed with `n` samples. */
 void store_health_note_flush(Store *s, int r, size_t n);
+
+/* Counts a failed store_run_set_extra() of `key` on run `id` in s->health,
+ * with SQLite's words when the failure was SQLite's, else strerror(-r). */
+void store_health_note_extra(Store *s, int64_t id, const char *key, int r);
 
 /* ------------------------------------------------ store-inbox.c */
 

@@ -148,12 +148,25 @@ static StoreProfile profile_from_row(sqlite3_stmt *st) {
         };
 }
 
+typedef struct ProfileWalk {
+        int (*fn)(const StoreProfile *p, void *u);
+        void *u;
+} ProfileWalk;
+
+static int profile_row(sqlite3_stmt *st, void *u) {
+        ProfileWalk *w = u;
+        StoreProfile p = profile_from_row(st);
+
+        return w->fn(&p, w->u);
+}
+
 int store_profile_list(Store *s, const char *target, const char *kind, int64_t from_ms,
                        int64_t to_ms, size_t max,
                        int (*fn)(const StoreProfile *p, void *u), void *u) {
         unsigned id = STMT_PROFILE_LIST_ANY + (target ? 1 : 0) + (kind ? 2 : 0);
+        ProfileWalk w = { .fn = fn, .u = u };
         sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
         if (!s || !fn)
                 return -EINVAL;
@@ -165,18 +178,7 @@ int store_profile_list(Store *s, const char *target, const char *kind, int64_t f
         sqlite3_bind_int64(st, 3, from_ms);
         sqlite3_bind_int64(st, 4, to_ms);
         sqlite3_bind_int64(st, 5, max > INT64_MAX ? INT64_MAX : (int64_t) max);
-
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreProfile p = profile_from_row(st);
-
-                r = fn(&p, u);
-                if (r != 0)
-                        break;
-        }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = store_sql_error(s, rc, id);
-        store_stmt_done(st);
-        return r;
+        return store_walk(s, id, st, SIZE_MAX, profile_row, &w);
 }
 
 int store_profile_get(Store *s, int64_t id,

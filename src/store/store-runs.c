@@ -301,12 +301,12 @@ static bool extra_key_valid(const char *key) {
         return true;
 }
 
-int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json) {
+static int run_set_extra(Store *s, int64_t id, const char *key, const char *json) {
         sqlite3_stmt *st = NULL;
         char path[80];
         int r;
 
-        if (!s || !extra_key_valid(key) || !json)
+        if (!extra_key_valid(key) || !json)
                 return -EINVAL;
         if (!writable(s))
                 return -EROFS;
@@ -318,6 +318,18 @@ int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json)
         sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
         return run_exec_changes(s, st, STMT_RUN_EXTRA);
+}
+
+int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json) {
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        s->sql_error[0] = '\0';
+        r = run_set_extra(s, id, key, json);
+        if (r < 0)
+                store_health_note_extra(s, id, key, r);
+        return r;
 }
 
 int store_run_abort_interrupted(Store *s, unsigned *ret_n) {
@@ -413,12 +425,24 @@ static StoreRun run_from_row(sqlite3_stmt *st) {
         };
 }
 
+typedef struct RunWalk {
+        int (*fn)(const StoreRun *run, void *u);
+        void *u;
+} RunWalk;
+
+static int run_row(sqlite3_stmt *st, void *u) {
+        RunWalk *w = u;
+        StoreRun run = run_from_row(st);
+
+        return w->fn(&run, w->u);
+}
+
 int store_run_list(Store *s, const StoreRunFilter *f, size_t max,
                    int (*fn)(const StoreRun *run, void *u), void *u) {
+        RunWalk w = { .fn = fn, .u = u };
         unsigned id;
         sqlite3_stmt *st = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !f || !fn || max > INT64_MAX - 1 || f->state >= _STORE_RUN_STATE_MAX)
                 return -EINVAL;
@@ -432,22 +456,7 @@ int store_run_list(Store *s, const StoreRunFilter *f, size_t max,
         sqlite3_bind_int64(st, 3, f->from_ms);
         sqlite3_bind_int64(st, 4, f->to_ms);
         sqlite3_bind_int64(st, 5, (int64_t) max + 1);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreRun run;
-
-                if (n++ == max) {
-                        r = 1;
-                        break;
-                }
-                run = run_from_row(st);
-                r = fn(&run, u);
-                if (r != 0)
-                        break;
-        }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = store_sql_error(s, rc, id);
-        store_stmt_done(st);
-        return r;
+        return store_walk(s, id, st, max, run_row, &w);
 }
 
 StoreRunRecord *store_run_record_free(StoreRunRecord *r) {

@@ -149,6 +149,22 @@ void store_stmt_done(sqlite3_stmt *st) {
         sqlite3_clear_bindings(st);
 }
 
+int store_walk(Store *s, unsigned id, sqlite3_stmt *st, size_t max, int (*row)(sqlite3_stmt *st, void *u),
+               void *u) {
+        size_t n = 0;
+        int r = 0, rc;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = n++ == max ? 1 : row(st, u);
+                if (r != 0)
+                        break;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                r = store_sql_error(s, rc, id);
+        store_stmt_done(st);
+        return r;
+}
+
 /* Runs a statement that returns no rows. */
 int store_stmt_exec(Store *s, unsigned id) {
         sqlite3_stmt *st = NULL;
@@ -1009,12 +1025,25 @@ static int prefix_successor(const char *prefix, char **ret) {
         return 0;
 }
 
+typedef struct SeriesWalk {
+        int (*fn)(const char *name, int64_t ts_ms, double value, void *u);
+        void *u;
+} SeriesWalk;
+
+/* A series whose samples retention removed comes back with NULLs: ts 0. */
+static int series_row(sqlite3_stmt *st, void *u) {
+        SeriesWalk *w = u;
+
+        return w->fn((const char *) sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+                     sqlite3_column_double(st, 2), w->u);
+}
+
 int store_list_series(Store *s, const char *prefix, size_t max,
                       int (*fn)(const char *name, int64_t ts_ms, double value, void *u), void *u) {
+        SeriesWalk w = { .fn = fn, .u = u };
         sqlite3_stmt *st = NULL;
         char *up;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !fn || max > INT64_MAX - 1)
                 return -EINVAL;
@@ -1033,20 +1062,7 @@ int store_list_series(Store *s, const char *prefix, size_t max,
         else
                 sqlite3_bind_null(st, 2);
         sqlite3_bind_int64(st, 3, (int64_t) max + 1);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n++ == max) {
-                        r = 1;
-                        break;
-                }
-                /* A series whose samples retention removed comes back with NULLs: ts 0. */
-                r = fn((const char *) sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
-                       sqlite3_column_double(st, 2), u);
-                if (r != 0)
-                        break;
-        }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = store_sql_error(s, rc, STMT_LIST);
-        store_stmt_done(st);
+        r = store_walk(s, STMT_LIST, st, max, series_row, &w);
         free(up);
         return r;
 }

@@ -108,6 +108,11 @@ typedef struct StoreHealth {
         int64_t last_flush_ms;       /* realtime ms of the last successful flush; 0: none yet */
         int error;                   /* negative errno of the last flush, 0 when it worked */
         char last_error[256];        /* the last failure in words, kept after recovery; "" none */
+        /* store_run_set_extra() failures since open: a run's profiles,
+         * acu_window, writes or locust object that is not in the store. */
+        uint64_t extras_failed;
+        int64_t extra_failed_ms;     /* realtime ms of the last of them; 0: none */
+        char extra_error[256];       /* the last of them, "run 12 profiles: database or disk is full"; "" none */
 } StoreHealth;
 
 /* Loop thread: fills *ret with the store's health now. */
@@ -323,7 +328,9 @@ int store_run_finish(Store *s, int64_t id, const StoreRun *run,
 /* Sets key `key` ([a-z0-9_]+) of run `id`'s extra object to the JSON text
  * `json` (any JSON value), whatever the run's state: for what later issues
  * hang on a run.  -EINVAL for a bad key or `json` that is not JSON,
- * -ENOENT for no run `id`. */
+ * -ENOENT for no run `id`.  Every failure is also counted in the store's
+ * health (extras_failed, extra_error), so that it is visible without the
+ * caller's log line. */
 int store_run_set_extra(Store *s, int64_t id, const char *key, const char *json);
 
 /* NB: an explicit call, not part of store_open(): perfwatchd calls it once

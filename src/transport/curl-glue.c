@@ -296,6 +296,10 @@ int curl_glue_new(sd_event *e, CurlGlue **ret) {
         return 0;
 }
 
+sd_event *curl_glue_get_event(const CurlGlue *g) {
+        return g ? g->event : NULL;
+}
+
 CurlGlue *curl_glue_free(CurlGlue *g) {
         if (!g)
                 return NULL;

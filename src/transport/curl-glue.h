@@ -21,6 +21,10 @@ typedef void (*curl_glue_done_t)(CURL *easy, CURLcode result, void *userdata);
 
 int curl_glue_new(sd_event *e, CurlGlue **ret);
 
+/* The loop `g` runs on (borrowed), for a caller's own timers beside its
+ * transfers. */
+sd_event *curl_glue_get_event(const CurlGlue *g);
+
 /* Aborts transfers still running (their callbacks are not called; their easy
  * handles stay owned by whoever added them).  NULL is a no-op.  Returns NULL. */
 CurlGlue *curl_glue_free(CurlGlue *g);

@@ -9,6 +9,10 @@
 # target's pprof and /memory ports closed the run still completes,
 # extra.profiles says why each capture failed, and the memory figures are
 # the store's newest, saying why the run's own /memory poll failed.
+# A run's CPU profile due while the target's periodic one records waits
+# for it, and the periodic one due meanwhile is skipped and counted.  A
+# profiles object the store refuses is counted in /v1/status's store
+# object and said in STATUS= with the reason.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 command -v go >/dev/null || bail "go is not installed (go tool pprof is needed)"
@@ -21,10 +25,12 @@ chmod 0600 "$TF"
 
 start_target
 TA=http://127.0.0.1:$API_PORT
-# run_config FILE PPROF_URL: the periodic collectors off (a periodic CPU
-# profile would hold the target's only CPU profiler).
+# run_config FILE PPROF_URL [CPU_INTERVAL CPU_SECONDS]: the periodic
+# collectors off, or only the CPU one on (with the target's cpu_seconds).
 run_config() {
-        write_config "$1" "pprof_url = $2" "heap_interval = 0" "goroutine_interval = 0" "cpu_interval = 0" \
+        local cpu=("cpu_interval = 0")
+        [ -z "${3:-}" ] || cpu=("cpu_interval = $3" "cpu_seconds = $4")
+        write_config "$1" "pprof_url = $2" "heap_interval = 0" "goroutine_interval = 0" "${cpu[@]}" \
                 "[scenario prof]" "model = closed" "base_url = $TA" "users = 4" "think = 20ms" "ramp_up = 1s" \
                 "duration = 4s" "timeout = 2s" "request = GET /api/items" "target = app" "cpu_seconds = 2s"
         sed -i "/^\[daemon\]/a api_token_file = $TF" "$1"
@@ -87,6 +93,11 @@ check "memory_after was polled no earlier than the run's end (its own poll, not 
         test "$AT_A" -ge $((END / 1000))
 check "memory_after counts the run's allocations: TotalAlloc grew" \
         test "$(jq -r '.memory_after.TotalAlloc > .memory_before.TotalAlloc' <<<"$P")" = true
+FIELDS=$(jq -r '.memory_before | keys - ["at"] | map("go.app." + .) | sort | join(" ")' <<<"$P")
+SERIES=$(curl -s --max-time 5 "$PW/v1/metrics?match=go.app." |
+        jq -r '[.metrics[].name | select(startswith("go.app.memory.") | not)] | sort | join(" ")')
+check "memory_before's fields are the names of the /memory poller's series go.app.* ($(wc -w <<<"$FIELDS"))" \
+        test "$FIELDS" = "$SERIES"
 for m in memory_before memory_after; do
         check "$m carries Sys and HeapAlloc as numbers, with its time" \
                 test "$(jq -r ".$m | [(.Sys | type), (.HeapAlloc | type), (.at | type)] | join(\" \")" <<<"$P")" \
@@ -146,5 +157,75 @@ for m in memory_before memory_after; do
                 = "number store true"
 done
 check "and no profile was stored" test "$(sql 'SELECT count(*) FROM profiles')" = "$NPROF"
+stop_daemon
+
+# ------------------------------------------------------------ a periodic CPU profile recording
+# The target's periodic CPU profile records 9 s of every 10 s, the first
+# beginning within 5 s of the start: the run started 5.5 s after the start
+# finds it recording when its ramp-up ends, waits for its end instead of
+# failing with Go's "cpu profiling already in use", and the periodic
+# profile due during the run's is skipped and counted.
+run_config "$WORK/turns.conf" "http://127.0.0.1:$PPROF_PORT/debug/pprof" 10s 9s
+start_daemon "$WORK/turns.conf"
+sleep 5.5
+ID=$(start_run)
+check "a run started while the periodic CPU profile records ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
+check "its profiles are recorded within 30 s" wait_until 30 has_profiles "$ID"
+P=$(curl -s --max-time 5 "$PW/v1/runs/$ID" | jq -c 'del(.extra.profiles.memory_before, .extra.profiles.memory_after) | .extra.profiles')
+diag "extra.profiles: $P"
+check "no capture of the run failed" test "$(jq -r '.errors // {} | length' <<<"$P")" = 0
+CPU=$(jq -r .cpu <<<"$P")
+check "the run has its CPU profile ($CPU)" grep -qE '^[0-9]+$' <<<"$CPU"
+check "the log says it waited for the periodic one" \
+        grep -q "a periodic CPU profile is recording: the run's CPU profile waits for its end" "$DAEMON_LOG"
+check "and that it started once that one ended" \
+        grep -qE "the periodic CPU profile ended after [0-9]+ ms: the run's CPU profile starts" "$DAEMON_LOG"
+PER=$(sql "SELECT ts || ' ' || duration_ms FROM profiles WHERE kind = 'cpu' AND id < $CPU ORDER BY id DESC LIMIT 1")
+RUNCPU=$(sql "SELECT ts || ' ' || duration_ms FROM profiles WHERE id = $CPU")
+diag "periodic CPU profile at/for $PER; the run's at/for $RUNCPU"
+check "the periodic profile it waited for was stored, whole (about 9 s)" \
+        test "${PER#* }" -ge 8900 -a "${PER#* }" -lt 11000
+check "the run's began no earlier than its end" test "${RUNCPU% *}" -ge $(( ${PER% *} + ${PER#* } - 2 ))
+check "and lasted about its 2 s" test "${RUNCPU#* }" -ge 1900 -a "${RUNCPU#* }" -lt 4000
+SRC=$(curl -s --max-time 5 "$PW/v1/sources" | jq -c '.sources[] | select(.name == "go.app.cpu")')
+diag "go.app.cpu: $SRC"
+check "the periodic profile due during the run's was skipped, and counted once" \
+        test "$(jq -r .cpu_skipped_for_runs <<<"$SRC")" = 1
+check "the periodic collector never failed (no \"already in use\")" \
+        test "$(jq -r '"\(.failures) \(.last_error)"' <<<"$SRC")" = "0 null"
+check "neither did any capture say so in the log" sh -c "! grep -q 'already in use' '$DAEMON_LOG'"
+stop_daemon
+
+# ------------------------------------------------------------ the store refuses the profiles object
+# As a full disk would, for this one write: the run is recorded, its
+# profiles object is not, and that is counted and said, not only logged.
+sql "CREATE TRIGGER refuse_profiles BEFORE UPDATE OF extra ON runs WHEN json_extract(NEW.extra, '\$.profiles') IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+sock=$WORK/notify.sock
+msgs=$WORK/notify.txt
+$PY "$TOP_SRCDIR/tests/system/notify-listen.py" "$sock" "$msgs" &
+PIDS="$PIDS $!"
+wait_until 10 test -S "$sock" || bail "notify listener did not start"
+NOTIFY_SOCKET=$sock start_daemon "$WORK/pw.conf"
+none_refused() { [ "$(jget "$PW/v1/status" '"\(.store.run_extras_failed) \(.store.run_extra_error)"')" = "0 null" ]; }
+check "/v1/status counts no unrecorded run object at start (once the store's health is published)" \
+        wait_until 10 none_refused
+ID=$(start_run)
+check "a run whose profiles the store refuses started ($ID)" grep -qE '^[0-9]+$' <<<"$ID"
+refused() { [ "$(jget "$PW/v1/status" '.store.run_extras_failed')" = 1 ]; }
+check "the refusal is counted in /v1/status within 20 s" wait_until 20 refused
+S=$(curl -s --max-time 5 "$PW/v1/status")
+diag "store: $(jq -c .store <<<"$S")"
+check "with the run, the key and the database's words" \
+        test "$(jq -r .store.run_extra_error <<<"$S")" = "run $ID profiles: refused by the test"
+check "and its time" jq -e '.store.run_extra_failed_at | test("^20.*Z$")' <<<"$S"
+check "the run itself completed, without profiles" \
+        test "$(jget "$PW/v1/runs/$ID" '"\(.state) \(.extra.profiles)"')" = "completed null"
+check "STATUS= says so with the reason" wait_until 10 grep -qF \
+        "STATUS=store $WORK/perfwatch.db: 1 refused writes of run objects, the last: run $ID profiles: refused by the test; " \
+        "$msgs"
+check "so does the text table's store line" \
+        grep -qE "^store $WORK/perfwatch.db: writing \([0-9]+ queued, 0 dropped since start\); 1 refused writes of run objects, the last: run $ID profiles: refused by the test$" \
+        <<<"$(curl -s "$PW/v1/status?format=text" | tail -n 1)"
+check "and the log" grep -q "run $ID: cannot record its profiles" "$DAEMON_LOG"
 stop_daemon
 done_testing
