@@ -176,9 +176,17 @@ check "zero_data_loss: ok = acknowledged = the writes the target applied ($APPLI
 check "zero_data_loss: the target's own $CONFLICTS conflicts, at least min_conflicts $MIN_CONFLICTS" \
         test "$(crit zero_data_loss '[.evidence.conflicts, .evidence.conflicts_source] | join(",")')" = "$CONFLICTS,server" \
         -a "$CONFLICTS" -ge "$MIN_CONFLICTS"
+# a_sample V: V is one of the target's stored go.app.Sys samples.
+a_sample() {
+        curl -s --max-time 5 "$PW/v1/series?metric=go.app.Sys&from=now-2m" |
+                jq -e --argjson v "$1" '[.points[][1]] | index($v) != null' >/dev/null
+}
 SYS=$(crit memory .value)
 check "memory: the target's Sys ($SYS bytes), below ${THRESHOLD_MIB} MiB" \
         test "$SYS" -gt 0 -a "$SYS" -lt $((THRESHOLD_MIB << 20))
+check "memory: the max of series go.app.Sys over 5s" \
+        test "$(crit memory '[.evidence.series, .evidence.statistic, .evidence.window] | join(",")')" = "go.app.Sys,max,5s"
+check "memory: its value is one of the samples stored" a_sample "$SYS"
 
 # others_kept NAME: the three criteria other than NAME still judge the
 # runs they judged in the all-met state.
@@ -264,6 +272,7 @@ target_control "leak?rate=0"
 flipped memory "(4) leak"
 check "(4) its value, the target's Sys, is above ${THRESHOLD_MIB} MiB" \
         test "$(crit memory '[.value > .threshold, .threshold] | map(tostring) | join(",")')" = "true,$((THRESHOLD_MIB << 20))"
+check "(4) and one of the samples stored" a_sample "$(crit memory .value)"
 stop_target
 start_target
 check "(4) a restarted target: memory met once the leak has left the 5 s window" wait_until 30 state_is memory met
