@@ -2,7 +2,8 @@
  * requests against the demo target's /docs documents, whose fault switches
  * (POST /docs/faults) drop, stall or invent writes and count what they did;
  * each test compares the run's "writes" verdict with the target's own
- * counts, exactly.  Also: a cancelled run is not read back, the server's
+ * counts, exactly.  Also: a second run counts the rise of the server's
+ * conflict count over it, a cancelled run is not read back, the server's
  * conflict count when it cannot be had, and the scenarios refused. */
 #include <errno.h>
 #include <inttypes.h>
@@ -142,6 +143,8 @@ static void test_clean(void) {
         is_str(json_string_value(json_object_get(w, "conflicts_source")), "server", "conflicts are the server's");
         ok(w_of(w, "conflicts") > 0, "conflicts > 0: %lld", w_of(w, "conflicts"));
         is_int(w_of(w, "conflicts"), stat_of(stats, "conflicts"), "and equal /docs/stats's");
+        is_int(w_of(w, "conflicts_before"), 0, "its count before the load was 0 (reset)");
+        is_int(w_of(w, "conflicts_after"), stat_of(stats, "conflicts"), "and after, /docs/stats's");
         is_int(w_of(w, "attempted"), stat_of(stats, "writes"), "the target saw each write");
         ok((uint64_t) w_of(w, "book_bytes") <= (uint64_t) w_of(w, "attempted") * WRITE_BOOK_BYTES_PER_WRITE +
                    WRITE_BOOK_CHUNK * WRITE_BOOK_BYTES_PER_WRITE + 4096,
@@ -150,6 +153,36 @@ static void test_clean(void) {
            (double) res->elapsed_usec / SEC);
         json_decref(stats);
 out:
+        json_decref(w);
+        load_result_free(res);
+}
+
+/* A service counts its conflicts since it started: a second run on the
+ * same target reports the rise of that count over the run, not the count
+ * the first run left. */
+static void test_conflicts_rise(void) {
+        LoadWrites ws = settings("/conflicts");
+        LoadScenario sc = scenario(100, 2 * SEC, 5 * SEC, &ws);
+        json_t *w, *before = target_json("GET", "/docs/stats"), *after;
+        LoadResult *res;
+
+        res = run(&sc, 0, &w);
+        after = target_json("GET", "/docs/stats");
+        ok(res && w && before && after && stat_of(before, "conflicts") > 0,
+           "a second run on a target that counted %lld conflicts before it", before ? stat_of(before, "conflicts") : -1);
+        if (!res || !w || !before || !after)
+                goto out;
+        printf("# target conflicts %lld before, %lld after; run: %lld\n", stat_of(before, "conflicts"),
+               stat_of(after, "conflicts"), w_of(w, "conflicts"));
+        is_str(json_string_value(json_object_get(w, "conflicts_source")), "server", "conflicts are the server's");
+        ok(w_of(w, "conflicts") > 0, "conflicts > 0: %lld", w_of(w, "conflicts"));
+        is_int(w_of(w, "conflicts"), stat_of(after, "conflicts") - stat_of(before, "conflicts"),
+               "the rise of the target's count over the run");
+        is_int(w_of(w, "conflicts_before"), stat_of(before, "conflicts"), "its count before the load");
+        is_int(w_of(w, "conflicts_after"), stat_of(after, "conflicts"), "its count after the read-back");
+out:
+        json_decref(before);
+        json_decref(after);
         json_decref(w);
         load_result_free(res);
 }
@@ -252,7 +285,9 @@ static void test_invented(void) {
         is_str(json_string_value(json_object_get(w, "conflicts_source")), "client",
                "a server count not found falls back to the client's");
         error = json_string_value(json_object_get(w, "conflicts_error"));
-        is_str(error, "/docs/stats: no count (a number >= 0) at /no/such", "and says why");
+        is_str(error, "/docs/stats (before the load): no count (a number >= 0) at /no/such", "and says why");
+        ok(json_is_null(json_object_get(w, "conflicts_before")) && json_is_null(json_object_get(w, "conflicts_after")),
+           "neither reading is reported");
         f = open_memstream(&text, &size);
         load_report_text(res, &(LoadReportInfo) { .id = -1, .scenario = "crdt", .model = LOAD_MODEL_CLOSED }, f);
         fclose(f);
@@ -367,6 +402,7 @@ int main(void) {
         }
         test_refused();
         test_clean();
+        test_conflicts_rise();
         test_dropped();
         test_stalled();
         test_invented();

@@ -455,12 +455,16 @@ int load_engine_setup(LoadRun *run, char **ret_error) {
         return 0;
 }
 
-/* Arms the run's timers from its start on: the first request or the
- * users, and the per-second tick. */
+/* Reads the server's conflict count when the lost-write check has
+ * conflicts_from, then arms the run's timers from its start on: the first
+ * request or the users, and the per-second tick. */
 int load_engine_arm(LoadRun *run) {
         uint64_t start = run->start_usec;
         int r;
 
+        /* Its time is the first requests' lateness, measured as such. */
+        if (run->writes)
+                load_writes_before(run->writes, run);
         r = add_timer(run, &run->second_timer, start + USEC_PER_SEC, on_second, run, "load-second");
         if (r < 0)
                 return r;

@@ -168,6 +168,10 @@ int load_writes_sent(LoadWriteCheck *w, Slot *slot, const char **ret_doc);
 /* Records the answer to the slot's write (`expected`: an expected status;
  * the outcome follows LoadWrites' rules). */
 void load_writes_answer(LoadWriteCheck *w, const Slot *slot, CURLcode result, bool expected);
+/* Before the load, on the run's thread: the server's conflict count as it
+ * stands (with conflicts_from; blocking, bounded like the read-back), so
+ * that the run's conflicts are the count's rise over the run. */
+void load_writes_before(LoadWriteCheck *w, LoadRun *run);
 /* After the load: when `read_back`, waits read_after, reads every document
  * back and the server's conflicts (blocking the run's thread, bounded, and
  * stopped early by a readable `cancel_fd`); then the verdict as JSON text

@@ -24,8 +24,11 @@ struct LoadWriteCheck {
         uint64_t read_after_usec;
         /* The read-back's. */
         char *read_error, *conflicts_error;
-        bool have_server_conflicts;
-        uint64_t server_conflicts;
+        /* The server's count right before the load and after the
+         * read-back: a service counts its conflicts since it started, and
+         * the run's are the difference. */
+        bool have_conflicts_before, have_conflicts_after;
+        uint64_t conflicts_before, conflicts_after;
         bool cancelled;
 };
 
@@ -279,15 +282,19 @@ static void read_document(LoadWriteCheck *w, LoadRun *run, uint32_t doc, CurlBuf
         json_decref(root);
 }
 
-/* The server's own conflict count: a number at conflicts_pointer. */
-static void read_conflicts(LoadWriteCheck *w, LoadRun *run, CurlBuffer *body) {
-        char why[CURL_GLUE_REASON_MAX];
+/* The server's own conflict count: a number at conflicts_pointer.  0, or
+ * -EIO with the reason kept in conflicts_error (`when` names the read). */
+static int read_conflicts(LoadWriteCheck *w, LoadRun *run, CurlBuffer *body, const char *when,
+                          uint64_t *ret_count) {
+        char why[CURL_GLUE_REASON_MAX], what[4096];
         json_t *root = NULL, *v;
         long status = 0;
+        int r = -EIO;
 
+        snprintf(what, sizeof what, "%s (%s)", w->conflicts_path, when);
         if (fetch(run, "GET", w->conflicts_path, body, &status, why, sizeof why) < 0) {
-                keep_error(&w->conflicts_error, w->conflicts_path, why);
-                return;
+                keep_error(&w->conflicts_error, what, why);
+                return -EIO;
         }
         if (status < 200 || status > 299)
                 snprintf(why, sizeof why, "HTTP status %ld", status);
@@ -297,12 +304,22 @@ static void read_conflicts(LoadWriteCheck *w, LoadRun *run, CurlBuffer *body) {
                  json_number_value(v) < 0)
                 snprintf(why, sizeof why, "no count (a number >= 0) at %s", w->conflicts_pointer);
         else {
-                w->have_server_conflicts = true;
-                w->server_conflicts = (uint64_t) json_number_value(v);
+                *ret_count = (uint64_t) json_number_value(v);
+                r = 0;
         }
-        if (!w->have_server_conflicts)
-                keep_error(&w->conflicts_error, w->conflicts_path, why);
+        if (r < 0)
+                keep_error(&w->conflicts_error, what, why);
         json_decref(root);
+        return r;
+}
+
+void load_writes_before(LoadWriteCheck *w, LoadRun *run) {
+        CurlBuffer body = { 0 };
+
+        if (!w->conflicts_path)
+                return;
+        w->have_conflicts_before = read_conflicts(w, run, &body, "before the load", &w->conflicts_before) >= 0;
+        curl_buffer_done(&body);
 }
 
 /* false: a cancel stopped it. */
@@ -318,8 +335,9 @@ static bool read_back(LoadWriteCheck *w, LoadRun *run) {
                         return false;
                 }
         }
-        if (w->conflicts_path)
-                read_conflicts(w, run, &body);
+        if (w->conflicts_path && w->have_conflicts_before)
+                w->have_conflicts_after = read_conflicts(w, run, &body, "after the read-back",
+                                                         &w->conflicts_after) >= 0;
         curl_buffer_done(&body);
         return !cancel_pending(run->cancel_fd, 0);
 }
@@ -328,9 +346,32 @@ static json_t *string_or_null(const char *s) {
         return s ? json_string(s) : json_null();
 }
 
+/* The run's conflicts by the server's count: the rise of its count over
+ * the run.  false (the client's count stands) when a read failed or the
+ * count went down, a service restarted during the run. */
+static bool server_conflicts(LoadWriteCheck *w, uint64_t *ret) {
+        char why[128];
+
+        if (!w->have_conflicts_before || !w->have_conflicts_after)
+                return false;
+        if (w->conflicts_after < w->conflicts_before) {
+                snprintf(why, sizeof why, "the count went down from %" PRIu64 " to %" PRIu64
+                         " during the run (did the service restart?)", w->conflicts_before, w->conflicts_after);
+                keep_error(&w->conflicts_error, w->conflicts_path, why);
+                return false;
+        }
+        *ret = w->conflicts_after - w->conflicts_before;
+        return true;
+}
+
+static json_t *count_or_null(bool have, uint64_t n) {
+        return have ? json_integer((json_int_t) n) : json_null();
+}
+
 static char *verdict(LoadWriteCheck *w, bool read, uint64_t read_usec) {
         WriteBookReport *r = calloc(1, sizeof *r);
         char nonce[16], *text = NULL;
+        uint64_t conflicts;
         json_t *o;
 
         if (!r)
@@ -338,9 +379,15 @@ static char *verdict(LoadWriteCheck *w, bool read, uint64_t read_usec) {
         write_book_report(w->book, r);
         o = write_book_report_json(w->book, r);
         snprintf(nonce, sizeof nonce, "%08" PRIx32, w->nonce);
-        if (o && w->have_server_conflicts &&
-            (json_object_set_new(o, "conflicts", json_integer((json_int_t) w->server_conflicts)) < 0 ||
+        if (o && server_conflicts(w, &conflicts) &&
+            (json_object_set_new(o, "conflicts", json_integer((json_int_t) conflicts)) < 0 ||
              json_object_set_new(o, "conflicts_source", json_string("server")) < 0))
+                goto out;
+        if (o && w->conflicts_path &&
+            (json_object_set_new(o, "conflicts_before", count_or_null(w->have_conflicts_before,
+                                                                      w->conflicts_before)) < 0 ||
+             json_object_set_new(o, "conflicts_after", count_or_null(w->have_conflicts_after,
+                                                                     w->conflicts_after)) < 0))
                 goto out;
         if (o && json_object_set_new(o, "read_back", json_boolean(read)) >= 0 &&
             json_object_set_new(o, "read_error", string_or_null(w->read_error)) >= 0 &&
