@@ -59,7 +59,7 @@ dur() {
 # run NAMES: perfwatchd --run NAMES --json; sets RC, OUT, ERR, and for
 # the last run ID, S, END (ms), T0 (S's whole second), E (the window's end).
 run() {
-        ERR=$WORK/run.$((++RUNS)).err
+        ERR=$WORK/daemon.run.$((++RUNS)).log
         OUT=$(timeout 90 "$PERFWATCHD" --config "$WORK/pw.conf" --run "$1" --json 2>"$ERR"); RC=$?
         ID=$(sqlite3 "$WORK/perfwatch.db" "SELECT max(id) FROM runs")
         IFS='|' read -r S END <<<"$(sqlite3 "$WORK/perfwatch.db" "SELECT started_at, ended_at FROM runs WHERE id = $ID")"
@@ -134,7 +134,7 @@ check "(d) quick is not judged by acu_scaling" test "$(grep -c "acu_scaling: met
 # (e) without [capacity]: as before, by latency_p95.
 write_config "$WORK/nocap.conf" "${SCEN[@]:0:10}" "[criterion latency_p95]" "threshold = 5000" \
         "[criterion zero_data_loss]" "enabled = no"
-ERR=$WORK/nocap.err
+ERR=$WORK/daemon.nocap.log
 timeout 60 "$PERFWATCHD" --config "$WORK/nocap.conf" --run spike >/dev/null 2>"$ERR"; rc=$?
 check "(e) no [capacity]: acu_scaling is not judged, said on stderr" \
         grep -qxF "perfwatchd: acu_scaling: not judged: no [capacity] source" "$ERR"
@@ -143,7 +143,7 @@ grep -q "latency_p95: .* met" "$ERR"; ok $? "(e) latency_p95 judged the run"
 
 # (f) SIGINT while waiting for capacity data.
 control "lag=600"
-ERR=$WORK/sigint.err
+ERR=$WORK/daemon.sigint.log
 "$PERFWATCHD" --config "$WORK/pw.conf" --run spike >/dev/null 2>"$ERR" &
 pid=$!
 check "(f) waiting for capacity data" wait_until 20 grep -q "waiting for capacity data" "$ERR"
