@@ -172,6 +172,23 @@ static int start_pollers(TerminalAcu *a) {
         return capacity_poller_kind.build(&ctx, a->pollers);
 }
 
+/* Opens the database read-write, retrying while a running daemon holds
+ * its write lock, as run-record.h does. */
+static int open_store(const char *path, Store **ret, char **ret_error) {
+        struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
+        uint64_t start = now_monotonic_usec();
+        int r;
+
+        for (;;) {
+                free(*ret_error);
+                *ret_error = NULL;
+                r = store_open(path, ret, ret_error);
+                if (r != -EBUSY || now_monotonic_usec() - start >= RUN_RECORD_BUSY_USEC)
+                        return r;
+                (void) nanosleep(&pause, NULL);
+        }
+}
+
 int terminal_acu_new(sd_event *event, const Config *c, const CriterionConfig *cc, TerminalAcu **ret) {
         TerminalAcu *a = calloc(1, sizeof *a);
         char *error = NULL;
@@ -182,7 +199,7 @@ int terminal_acu_new(sd_event *event, const Config *c, const CriterionConfig *cc
                 return -ENOMEM;
         }
         *a = (TerminalAcu) { .event = event, .config = c, .cc = cc };
-        r = store_open(c->daemon.database, &a->store, &error);
+        r = open_store(c->daemon.database, &a->store, &error);
         if (r < 0) {
                 fprintf(stderr, "perfwatchd: acu_scaling: cannot store the capacity: %s\n",
                         error ?: strerror(-r));

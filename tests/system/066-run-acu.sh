@@ -11,7 +11,8 @@
 # window's end + 8 s, naming the part missing; (d) the suite quick,spike
 # exits 1 when spike's capacity is stuck and 0 when it ramps; (e) without
 # [capacity] --run spike says acu_scaling is not judged and exits by
-# latency_p95; (f) SIGINT while waiting: exit 2 with the reason.
+# latency_p95; (f) SIGINT while waiting: exit 2 with the reason; (g) a
+# database that cannot be opened: exit 2, saying so.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 command -v jq >/dev/null || bail "jq is needed"
@@ -152,6 +153,16 @@ wait $pid; rc=$?
 check "(f) SIGINT: exit 2" test "$rc" = 2
 check "(f) saying why" grep -qxF "perfwatchd: acu_scaling: no verdict: Interrupt while waiting for capacity data" "$ERR"
 control "lag=0"
+
+# (g) a database that cannot be opened: no capacity stored, no verdict.
+sed "s|^database = .*|database = $WORK/missing/dir/pw.db|" "$WORK/pw.conf" >"$WORK/nodb.conf"
+ERR=$WORK/daemon.nodb.log
+timeout 60 "$PERFWATCHD" --config "$WORK/nodb.conf" --run spike >/dev/null 2>"$ERR"; rc=$?
+check "(g) a database that cannot be opened: exit 2" test "$rc" = 2
+check "(g) saying where the capacity could not go" \
+        grep -qF "perfwatchd: acu_scaling: cannot store the capacity: $WORK/missing/dir/pw.db: " "$ERR"
+check "(g) and that acu_scaling has no verdict" \
+        grep -qxF "perfwatchd: acu_scaling: no verdict: the capacity was not polled (see above)" "$ERR"
 
 # GET /v1/runs/ID shows the window terminal mode hung on run (a).
 start_daemon "$WORK/pw.conf"
