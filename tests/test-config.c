@@ -692,7 +692,16 @@ static void test_acu_keys(void) {
                    a->scale_to == 8 && a->min_acu == 0.5 && a->max_acu == 8 && a->max_age_usec == 2 * USEC_PER_HOUR,
                    "settle 30s, scale_to 8 within 90s, [0.5, 8] ACU, max_age 2h");
                 is_int(a->max_gap_usec, 30 * USEC_PER_SEC, "max_gap: three of the source's 10s periods");
+                is_int(a->lag_usec, 5 * USEC_PER_MIN, "lag: CloudWatch's 5m, which the 10m lookback reaches");
         }
+        c = config_free(c);
+
+        is_int(load(CW_SECTION("db", "1s") "lookback = 2m\ninterval = 5s\ntimeout = 3s\n", &c, NULL), 0,
+           "a [capacity] section with a 2m lookback loads");
+        a = c ? config_find_criterion(c, "acu_scaling") : NULL;
+        if (a)
+                is_int(a->lag_usec, (120 + 5 + 3) * USEC_PER_SEC,
+                       "lag: lookback 2m + interval 5s + timeout 3s: later datapoints are never asked for");
         c = config_free(c);
 
         is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m")
@@ -704,6 +713,8 @@ static void test_acu_keys(void) {
         if (a) {
                 is_str(a->series, "aurora.s.acu", "the series is the one set");
                 is_int(a->max_gap_usec, 21 * USEC_PER_SEC, "max_gap: three of the sql source's 7s intervals");
+                is_int(a->lag_usec, (2 * 7 + 10) * USEC_PER_SEC,
+                       "lag: two of the sql source's 7s intervals and its 10s timeout");
         }
         c = config_free(c);
         is_int(load(CW_SECTION("a", "1m") CW_SECTION("b", "1m"), &c, NULL), 0,
@@ -717,6 +728,7 @@ static void test_acu_keys(void) {
         is_int(load("[criterion acu_scaling]\nseries = my.acu\n", &c, NULL), 0, "a series of no [capacity] loads");
         a = c ? config_find_criterion(c, "acu_scaling") : NULL;
         ok(a && a->max_gap_usec == 3 * USEC_PER_MIN && a->no_scenario, "with max_gap 3m, and no [scenario spike]");
+        ok(a && a->lag_usec == 5 * USEC_PER_MIN, "and lag 5m");
         config_free(c);
 }
 

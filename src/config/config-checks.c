@@ -405,12 +405,28 @@ static uint64_t capacity_max_gap(const CapacityConfig *c) {
         return 3 * (c->source == CAPACITY_CLOUDWATCH ? c->period_usec : c->interval_usec);
 }
 
+/* How long after an instant T a datapoint stamped T can still reach the
+ * store, at most CloudWatch's usual lag (ACU_WINDOW_LAG_MS).  CloudWatch:
+ * every poll asks for the last `lookback` only, so the last poll that can
+ * see T starts by T + lookback (the next tick within an interval of it)
+ * and is answered within `timeout`; a datapoint published later is never
+ * asked for.  sql: the sample is stamped when its poll starts, so the
+ * first one at or after T starts within an interval (two, with the
+ * timer's spread) and is answered within `timeout`. */
+static uint64_t capacity_lag(const CapacityConfig *c) {
+        uint64_t reach = c->source == CAPACITY_CLOUDWATCH ? c->lookback_usec + c->interval_usec + c->timeout_usec
+                                                          : 2 * c->interval_usec + c->timeout_usec;
+        uint64_t cap = (uint64_t) ACU_WINDOW_LAG_MS * USEC_PER_MSEC;
+
+        return reach < cap ? reach : cap;
+}
+
 /* As the memory criterion's series: with one [capacity] section
  * acu_scaling watches its aurora.NAME.acu; with none it has no data and
  * says so.  With several it cannot choose: a [criterion acu_scaling]
  * section that leaves series out is refused, and without one the criterion
  * answers unknown and says why, so that a file watching several clusters
- * still loads.  max_gap follows the source of the series. */
+ * still loads.  max_gap and lag follow the source of the series. */
 static int parser_acu_series(Parser *p) {
         Config *c = p->config;
         CriterionConfig *acu = (CriterionConfig *) config_find_criterion(c, "acu_scaling");
@@ -419,6 +435,7 @@ static int parser_acu_series(Parser *p) {
         if (!acu)
                 return 0;
         acu->max_gap_usec = (uint64_t) ACU_WINDOW_MAX_GAP_MS * USEC_PER_MSEC;
+        acu->lag_usec = (uint64_t) ACU_WINDOW_LAG_MS * USEC_PER_MSEC;
         if (!acu->series && c->n_capacity == 1 && asprintf(&acu->series, "aurora.%s.acu", c->capacity[0].name) < 0) {
                 acu->series = NULL;
                 return -ENOMEM;
@@ -433,8 +450,10 @@ static int parser_acu_series(Parser *p) {
 
                 if (asprintf(&name, "aurora.%s.acu", c->capacity[i].name) < 0)
                         return -ENOMEM;
-                if (streq(name, acu->series))
+                if (streq(name, acu->series)) {
                         acu->max_gap_usec = capacity_max_gap(&c->capacity[i]);
+                        acu->lag_usec = capacity_lag(&c->capacity[i]);
+                }
                 free(name);
         }
         return 0;

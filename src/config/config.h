@@ -125,6 +125,11 @@ typedef struct CriterionConfig {
         uint64_t scale_up_within_usec;
         double scale_to, min_acu, max_acu;
         uint64_t max_gap_usec;
+        /* Not a key either: how long after the window's end capacity data
+         * may still arrive, CloudWatch's lag (ACU_WINDOW_LAG_MS) or less
+         * when the source cannot deliver them later (capacity_lag());
+         * 0 means ACU_WINDOW_LAG_MS (a table built by hand). */
+        uint64_t lag_usec;
         /* `enabled = no`: listed as disabled, never evaluated, and not
          * counted by ?strict=1.  Negated so that a zeroed struct is on. */
         bool disabled;

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "core/run-record.h"
+#include "core/terminal-acu.h"
 #include "criteria/criteria.h"
 #include "load/load-report.h"
 #include "util/units.h"
@@ -33,6 +35,13 @@ typedef struct Terminal {
         int pipe[2];
         int signal_fd;
         sigset_t old_mask;
+        sd_event *event;
+        sd_event_source *pipe_source, *signal_source;
+        LoadRun *run;                /* while it runs */
+        uint64_t timeout_usec;       /* the scenario's request timeout */
+        bool done;                   /* the run is over */
+        int error;                   /* a negative errno that ended the wait */
+        TerminalAcu *acu;            /* acu_scaling's capacity polling, or NULL */
         bool cancelled;
 } Terminal;
 
@@ -58,10 +67,62 @@ static void on_done(LoadRun *run, void *userdata) {
                         usleep(1000);
 }
 
-static int terminal_open(Terminal *t) {
-        sigset_t mask;
+/* Each second's progress until the run is over: one message per call (the
+ * loop saw the pipe readable, and messages are whole, so it never blocks). */
+static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Terminal *t = userdata;
+        char line[256];
+        Message m;
 
-        *t = (Terminal) { .pipe = { -1, -1 }, .signal_fd = -1 };
+        (void) s;
+        (void) revents;
+        if (t->done)
+                return 0;
+        if (read(fd, &m, sizeof m) != (ssize_t) sizeof m) {
+                t->error = -EIO;
+                t->done = true;
+                return 0;
+        }
+        if (m.done) {
+                t->done = true;
+                return 0;
+        }
+        load_report_second(&m.second, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+        return 0;
+}
+
+/* SIGINT or SIGTERM: cancels the run while it runs, then stops the wait
+ * for capacity data. */
+static int on_signal(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Terminal *t = userdata;
+        struct signalfd_siginfo si;
+        char tbuf[64];
+
+        (void) s;
+        (void) revents;
+        if (read(fd, &si, sizeof si) != (ssize_t) sizeof si)
+                return 0;
+        if (t->done) {
+                if (t->acu)
+                        terminal_acu_cancel(t->acu, (int) si.ssi_signo);
+                t->cancelled = true;
+                return 0;
+        }
+        if (t->cancelled)
+                return 0;
+        t->cancelled = true;
+        fprintf(stderr, "perfwatchd: %s: cancelling the run; requests in flight get up to %s to end\n",
+                strsignal((int) si.ssi_signo), units_format_duration(t->timeout_usec, tbuf, sizeof tbuf));
+        load_run_cancel(t->run);
+        return 0;
+}
+
+static int terminal_open(Terminal *t, uint64_t timeout_usec) {
+        sigset_t mask;
+        int r;
+
+        *t = (Terminal) { .pipe = { -1, -1 }, .signal_fd = -1, .timeout_usec = timeout_usec };
         sigemptyset(&mask);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGTERM);
@@ -70,11 +131,27 @@ static int terminal_open(Terminal *t) {
         t->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (t->signal_fd < 0 || pipe2(t->pipe, O_CLOEXEC) < 0)
                 return -errno;
-        /* Only the writer is non-blocking: this thread waits on the reader. */
-        return fcntl(t->pipe[1], F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+        /* Only the writer is non-blocking: this thread reads once the loop
+         * says the reader is readable. */
+        if (fcntl(t->pipe[1], F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        r = sd_event_new(&t->event);
+        if (r >= 0)
+                r = sd_event_add_io(t->event, &t->pipe_source, t->pipe[0], EPOLLIN, on_pipe, t);
+        if (r >= 0)
+                r = sd_event_add_io(t->event, &t->signal_source, t->signal_fd, EPOLLIN, on_signal, t);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(t->pipe_source, "run-progress");
+        (void) sd_event_source_set_description(t->signal_source, "signals");
+        return 0;
 }
 
 static void terminal_close(Terminal *t) {
+        t->acu = terminal_acu_free(t->acu);
+        sd_event_source_disable_unref(t->pipe_source);
+        sd_event_source_disable_unref(t->signal_source);
+        sd_event_unref(t->event);
         for (size_t i = 0; i < 2; i++)
                 if (t->pipe[i] >= 0)
                         close(t->pipe[i]);
@@ -83,42 +160,15 @@ static void terminal_close(Terminal *t) {
         pthread_sigmask(SIG_SETMASK, &t->old_mask, NULL);
 }
 
-static void terminal_on_signal(Terminal *t, LoadRun *run, uint64_t timeout_usec) {
-        struct signalfd_siginfo si;
-        char tbuf[64];
+/* Runs the loop (progress lines, signals, the capacity pollers) until the
+ * run is over. */
+static int terminal_wait(Terminal *t, LoadRun *run) {
+        int r = 0;
 
-        if (read(t->signal_fd, &si, sizeof si) != (ssize_t) sizeof si || t->cancelled)
-                return;
-        t->cancelled = true;
-        fprintf(stderr, "perfwatchd: %s: cancelling the run; requests in flight get up to %s to end\n",
-                strsignal((int) si.ssi_signo), units_format_duration(timeout_usec, tbuf, sizeof tbuf));
-        load_run_cancel(run);
-}
-
-/* Prints each second's progress until the run is over. */
-static int terminal_wait(Terminal *t, LoadRun *run, uint64_t timeout_usec) {
-        char line[256];
-        Message m;
-
-        for (;;) {
-                struct pollfd p[2] = { { t->pipe[0], POLLIN, 0 }, { t->signal_fd, POLLIN, 0 } };
-
-                if (poll(p, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (p[1].revents)
-                        terminal_on_signal(t, run, timeout_usec);
-                if (!p[0].revents)
-                        continue;
-                if (read(t->pipe[0], &m, sizeof m) != (ssize_t) sizeof m)
-                        return -EIO;
-                if (m.done)
-                        return 0;
-                load_report_second(&m.second, line, sizeof line);
-                fprintf(stderr, "%s\n", line);
-        }
+        t->run = run;
+        while (!t->done && r >= 0)
+                r = sd_event_run(t->event, UINT64_MAX);
+        return r < 0 ? r : t->error;
 }
 
 static bool op_holds(double value, CriterionOp op, double threshold) {
@@ -212,8 +262,10 @@ static bool turned_off(const CriterionConfig *cc, bool other) {
         return true;
 }
 
-/* The exit status of a run that is over, with the reason on stderr. */
-static int terminal_verdict(const Config *c, const LoadResult *r, const ScenarioConfig *sc) {
+/* The exit status of a run that is over by latency_p95 and
+ * zero_data_loss, with the reason on stderr; `acu` says whether
+ * acu_scaling judges it too (afterwards: terminal_acu_verdict()). */
+static int terminal_verdict(const Config *c, const LoadResult *r, const ScenarioConfig *sc, bool acu) {
         const CriterionConfig *lat = config_find_criterion(c, "latency_p95");
         const CriterionConfig *zdl = config_find_criterion(c, "zero_data_loss");
         bool latency, writes;
@@ -231,7 +283,7 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
          * latency_p95's threshold is about (perfwatchd.conf(5)). */
         if (sc->model == LOAD_MODEL_EXEC) {
                 fprintf(stderr, "perfwatchd: latency_p95: not judged: [scenario %s] is a Locust run (model = exec: "
-                        "closed loop, rounded latencies); exit 0\n", sc->name);
+                        "closed loop, rounded latencies)%s\n", sc->name, acu ? "" : "; exit 0");
                 return TERMINAL_RUN_MET;
         }
         if (hist_count(r->total.latency) == 0) {
@@ -240,8 +292,8 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
                 return TERMINAL_RUN_ERROR;
         }
         terminal_run_judges(c, sc->name, &latency, &writes);
-        latency = latency && !turned_off(lat, writes && !zdl->disabled);
-        writes = writes && !turned_off(zdl, latency);
+        latency = latency && !turned_off(lat, acu || (writes && !zdl->disabled));
+        writes = writes && !turned_off(zdl, acu || latency);
         if (latency)
                 status = latency_status(lat, r);
         if (writes)
@@ -249,19 +301,47 @@ static int terminal_verdict(const Config *c, const LoadResult *r, const Scenario
         return status;
 }
 
-/* Writes the summary, and the JSON run object with `json`; `id` is the
- * run's in `database`, or < 0 when it was not recorded. */
-static int terminal_report(const LoadResult *r, const ScenarioConfig *sc, int64_t id, const char *database,
-                           bool json, json_t **ret_object) {
+/* acu_scaling's exit status for run `id` that is over (the capacity
+ * polled since before it started, or not when `t->acu` is NULL), with its
+ * line on stderr; *ret_window gets its acu_window object (or NULL).  A
+ * run that did not complete has no window to judge: its own status says
+ * so already. */
+static int terminal_acu_verdict(Terminal *t, const LoadResult *r, int64_t id, json_t **ret_window) {
+        int64_t started_ms = (int64_t) (r->started_usec / USEC_PER_MSEC);
+        int64_t ended_ms = (int64_t) ((r->started_usec + r->elapsed_usec) / USEC_PER_MSEC);
+
+        if (r->state != LOAD_RUN_COMPLETED)
+                return TERMINAL_RUN_MET;
+        if (!t->acu) {
+                fprintf(stderr, "perfwatchd: acu_scaling: no verdict: the capacity was not polled (see above)\n");
+                return TERMINAL_RUN_ERROR;
+        }
+        return terminal_acu_judge(t->acu, id, started_ms, ended_ms, ret_window);
+}
+
+/* Writes the summary, to stderr with `json` (stdout is the JSON's);
+ * `id` is the run's in `database`, or < 0 when it was not recorded. */
+static void terminal_summary(const LoadResult *r, const ScenarioConfig *sc, int64_t id, const char *database,
+                             bool json) {
         LoadReportInfo info = { .id = id, .scenario = sc->name, .model = sc->model };
-        json_t *j;
 
         (void) load_report_text(r, &info, json ? stderr : stdout);
         if (id >= 0)
                 fprintf(json ? stderr : stdout, "  recorded as run %" PRId64 " in %s\n", id, database);
-        if (!json)
-                return 0;
-        j = load_report_json(r, &info);
+}
+
+/* Writes the JSON run object, with acu_scaling's `acu_window` (borrowed,
+ * may be NULL) as its member "acu_window", to stdout, or hands it to
+ * *ret_object when that is not NULL. */
+static int terminal_json(const LoadResult *r, const ScenarioConfig *sc, int64_t id, json_t *acu_window,
+                         json_t **ret_object) {
+        LoadReportInfo info = { .id = id, .scenario = sc->name, .model = sc->model };
+        json_t *j = load_report_json(r, &info);
+
+        if (j && acu_window && json_object_set(j, "acu_window", acu_window) < 0) {
+                json_decref(j);
+                j = NULL;
+        }
         if (j && ret_object) {
                 *ret_object = j;
                 return 0;
@@ -343,6 +423,28 @@ static int64_t terminal_record_finish(RunRecord *rec, const LoadResult *result, 
         return run_record_id(rec);
 }
 
+/* The verdicts of run `id` that is over: latency_p95 and zero_data_loss
+ * at once, then acu_scaling once the capacity data are in (`acu`: it
+ * judges the run), and the JSON object last, so that it carries the
+ * capacity window. */
+static int terminal_judge(const Config *c, Terminal *t, const LoadResult *result, const ScenarioConfig *sc,
+                          int64_t id, bool acu, bool json, json_t **ret_object) {
+        const CriterionConfig *acu_cc = terminal_acu_criterion(c, sc->name);
+        json_t *window = NULL;
+        int status;
+
+        terminal_summary(result, sc, id, c->daemon.database, json);
+        status = terminal_verdict(c, result, sc, acu);
+        if (acu_cc)
+                (void) turned_off(acu_cc, true);
+        if (acu)
+                status = terminal_run_worst(status, terminal_acu_verdict(t, result, id, &window));
+        if (json && terminal_json(result, sc, id, window, ret_object) < 0)
+                status = TERMINAL_RUN_ERROR;
+        json_decref(window);
+        return status;
+}
+
 int terminal_run_one(const Config *c, const char *name, uint64_t duration_usec, bool json, json_t **ret_object,
                      bool *ret_cancelled) {
         const ScenarioConfig *sc = config_find_scenario(c, name);
@@ -351,6 +453,7 @@ int terminal_run_one(const Config *c, const char *name, uint64_t duration_usec, 
         LoadRun *run = NULL;
         int64_t id;
         Terminal t;
+        bool acu;
         int r, status = TERMINAL_RUN_ERROR;
 
         if (!sc) {
@@ -362,21 +465,26 @@ int terminal_run_one(const Config *c, const char *name, uint64_t duration_usec, 
                         "command's own options (Locust's -t) say how long it runs\n", name);
                 return TERMINAL_RUN_ERROR;
         }
-        r = terminal_open(&t);
+        acu = terminal_acu_polls(terminal_acu_criterion(c, name));
+        r = terminal_open(&t, sc->timeout_usec);
         if (r < 0)
                 fprintf(stderr, "perfwatchd: cannot watch for signals: %s\n", strerror(-r));
+        /* The capacity is polled from before the run starts, so that its
+         * start ACU is known; a failure leaves acu_scaling without verdict. */
+        if (r >= 0 && acu)
+                (void) terminal_acu_new(t.event, c, terminal_acu_criterion(c, name), &t.acu);
         if (r >= 0)
                 r = terminal_start(sc, duration_usec, &t, &run);
         if (r >= 0)
                 rec = terminal_record_begin(c, sc, run);
         if (r >= 0)
-                r = terminal_wait(&t, run, sc->timeout_usec);
+                r = terminal_wait(&t, run);
         if (r >= 0)
                 r = load_run_snapshot(run, &result);
         id = terminal_record_finish(rec, r >= 0 ? result : NULL, r);
-        if (r >= 0 && terminal_report(result, sc, id, c->daemon.database, json, ret_object) >= 0)
-                status = terminal_verdict(c, result, sc);
-        else if (r < 0 && run)
+        if (r >= 0)
+                status = terminal_judge(c, &t, result, sc, id, acu, json, ret_object);
+        else if (run)
                 fprintf(stderr, "perfwatchd: [scenario %s]: %s\n", name, strerror(-r));
         load_result_free(result);
         load_run_free(run);

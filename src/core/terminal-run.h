@@ -2,7 +2,10 @@
  * the foreground, without the API or the pollers; a progress line per
  * second on stderr, the summary at the end, the run recorded in the
  * [daemon] database (core/run-record.h) and judged by the latency_p95
- * criterion, by zero_data_loss when NAME is its scenario, or by both. */
+ * criterion, by zero_data_loss when NAME is its scenario, or by both; and
+ * by acu_scaling too when NAME is its scenario and a [capacity] source is
+ * configured, once the capacity data cover the run's window
+ * (core/terminal-acu.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -17,8 +20,9 @@ enum {
                                       * turned off (enabled = no): nothing to fail */
         TERMINAL_RUN_NOT_MET = 1,    /* the run completed and a criterion is not met */
         TERMINAL_RUN_ERROR = 2,      /* no verdict: unknown scenario, engine failure,
-                                      * no answer at all, cancelled by a signal, or no
-                                      * lost-write report for zero_data_loss */
+                                      * no answer at all, cancelled by a signal, no
+                                      * lost-write report for zero_data_loss, or no
+                                      * capacity data covering acu_scaling's window */
 };
 
 /* Which criteria judge a run of scenario `name` of `c`: zero_data_loss

@@ -40,6 +40,8 @@ static void params_of(AcuWindowParams *p, const CriterionConfig *cc, const Store
         p->settle_ms = (int64_t) (cc->settle_usec / USEC_PER_MSEC);
         p->scale_up_within_ms = (int64_t) (cc->scale_up_within_usec / USEC_PER_MSEC);
         p->max_gap_ms = (int64_t) (cc->max_gap_usec / USEC_PER_MSEC);
+        if (cc->lag_usec > 0)
+                p->lag_ms = (int64_t) (cc->lag_usec / USEC_PER_MSEC);
         p->scale_to = cc->scale_to;
         p->min_acu = cc->min_acu;
         p->max_acu = cc->max_acu;
@@ -112,6 +114,13 @@ static int read_failed(CriterionResult *res, const CriterionConfig *cc, uint64_t
                                 "or %s: %s", cc->scenario, cc->series, error ?: strerror(-k));
 }
 
+int criteria_acu_judge_run(CriterionResult *res, const CriterionConfig *cc, Store *store,
+                           const StoreRunLatest *run, uint64_t now_usec, uint64_t limit_usec) {
+        int k = judge_run(res, cc, store, run, now_usec);
+
+        return k < 0 && k != -ENOMEM ? read_failed(res, cc, limit_usec, k, NULL) : k;
+}
+
 int criteria_evaluate_acu(CriterionResult *res, const CriterionConfig *cc, Store *store, uint64_t now_usec,
                           uint64_t limit_usec) {
         StoreRunLatest l = {};
@@ -133,9 +142,8 @@ int criteria_evaluate_acu(CriterionResult *res, const CriterionConfig *cc, Store
                 k = criteria_run_stale(res, cc, &l, now_usec);
                 if (k <= 0)
                         return k;
-                k = judge_run(res, cc, store, &l, now_usec);
-        }
-        if (k < 0 && k != -ENOMEM)
+                k = criteria_acu_judge_run(res, cc, store, &l, now_usec, limit_usec);
+        } else if (k != -ENOMEM)
                 k = read_failed(res, cc, limit_usec, k, error);
         free(error);
         return k;

@@ -333,19 +333,25 @@ bool criteria_report_all_met(const CriteriaReport *r) {
         return true;
 }
 
+void criteria_result_clear(CriterionResult *res) {
+        if (!res)
+                return;
+        free(res->name);
+        free(res->reason);
+        free(res->unit);
+        free(res->series);
+        free(res->scenario);
+        free(res->evidence);
+        json_decref(res->writes.lost_sample);
+        json_decref(res->acu_window);
+        *res = (CriterionResult) {};
+}
+
 CriteriaReport *criteria_report_free(CriteriaReport *r) {
         if (!r)
                 return NULL;
-        for (size_t i = 0; i < r->n_results; i++) {
-                free(r->results[i].name);
-                free(r->results[i].reason);
-                free(r->results[i].unit);
-                free(r->results[i].series);
-                free(r->results[i].scenario);
-                free(r->results[i].evidence);
-                json_decref(r->results[i].writes.lost_sample);
-                json_decref(r->results[i].acu_window);
-        }
+        for (size_t i = 0; i < r->n_results; i++)
+                criteria_result_clear(&r->results[i]);
         free(r->results);
         free(r);
         return NULL;

@@ -147,6 +147,20 @@ CriteriaReport *criteria_report_free(CriteriaReport *r);
  * summary or the reason, one line, in `line`. */
 CriterionState criteria_writes_judge(const char *writes_json, uint64_t min_conflicts, char *line, size_t n);
 
+/* acu_scaling's judgement of one run by rule `cc` as of `now_usec`: the
+ * capacity series cc->series (set) read over the window of run->id, from
+ * run->started_at_ms to run->ended_at_ms (the rest of *run is not used),
+ * and judged by acu_window_judge(), with its acu_window JSON and evidence:
+ * what the evaluator answers for the latest run of the scenario, and what
+ * terminal mode judges its own run with.  `res` is zeroed by the caller,
+ * who frees it with criteria_result_clear().  A store error or the time
+ * limit `limit_usec` (for the reason) is an unknown result: 0 or -ENOMEM. */
+int criteria_acu_judge_run(CriterionResult *res, const CriterionConfig *cc, Store *store,
+                           const StoreRunLatest *run, uint64_t now_usec, uint64_t limit_usec);
+
+/* Frees what `res` owns and zeroes it; NULL is a no-op. */
+void criteria_result_clear(CriterionResult *res);
+
 /* "met", "not_met", "unknown" or "disabled": the state's name in the API. */
 const char *criteria_state_to_string(CriterionState s);
 
