@@ -89,6 +89,7 @@ struct LoadRun {
         char *slot_bufs;                /* every slot's url_buf and body_buf */
         User *user;
         uint64_t next_k, second;
+        uint64_t next_due_usec, armed_usec;     /* open: the next send's time; the send timer's */
         uint64_t seq;                   /* requests sent so far: ${seq} of the last */
         TemplateRng rng;                /* picks, think times, ${uuid}, ${rand:N} */
         LoadWriteCheck *writes;         /* NULL: no write requests */

@@ -50,6 +50,10 @@ struct CurlGlue {
         sd_event_source *epoll_io;
         Transfer *transfers;
         GlueSocket *sockets;
+        curl_glue_before_t before;
+        void *before_userdata;
+        bool dispatching;       /* in glue_on_epoll or glue_on_timer */
+        bool kick;              /* curl_glue_kick() called meanwhile */
 };
 
 static Transfer *glue_unlink_transfer(CurlGlue *g, CURL *easy) {
@@ -92,10 +96,16 @@ static void glue_check_finished(CurlGlue *g) {
         }
 }
 
+static void glue_before(CurlGlue *g) {
+        if (g->before)
+                g->before(g->before_userdata);
+}
+
 static void glue_action(CurlGlue *g, curl_socket_t fd, int mask) {
         int running;
         CURLMcode mc;
 
+        glue_before(g);
         mc = curl_multi_socket_action(g->multi, fd, mask, &running);
         if (mc != CURLM_OK)
                 log_warning("curl: socket action on %s failed: %s",
@@ -108,10 +118,26 @@ static void glue_action(CurlGlue *g, curl_socket_t fd, int mask) {
  * Only fds go to curl, never GlueSockets: curl may free those
  * (CURL_POLL_REMOVE) while we are inside an action; a socket closed and its
  * fd reused within the batch gets one spurious action, which curl ignores. */
+/* The end of a dispatch: the one timeout action a done callback asked for
+ * with curl_glue_kick().  Once, not until none is asked for: a chain of
+ * them goes through the loop (curl's zero timeout), so the loop's other
+ * sources are never starved. */
+static void glue_dispatch_end(CurlGlue *g) {
+        g->dispatching = false;
+        if (!g->kick)
+                return;
+        g->kick = false;
+        g->dispatching = true;
+        glue_action(g, CURL_SOCKET_TIMEOUT, 0);
+        g->dispatching = false;
+}
+
 static int glue_on_epoll(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct epoll_event ev[GLUE_EPOLL_BATCH];
         CurlGlue *g = userdata;
         int n = epoll_wait(g->epoll_fd, ev, GLUE_EPOLL_BATCH, 0);
+
+        g->dispatching = true;
 
         for (int i = 0; i < n; i++) {
                 int mask = 0, running;
@@ -122,15 +148,21 @@ static int glue_on_epoll(sd_event_source *s, int fd, uint32_t revents, void *use
                         mask |= CURL_CSELECT_OUT;
                 if (ev[i].events & (EPOLLERR | EPOLLHUP))
                         mask |= CURL_CSELECT_ERR;
+                glue_before(g);
                 if (curl_multi_socket_action(g->multi, ev[i].data.fd, mask, &running) != CURLM_OK)
                         log_warning("curl: socket action on socket %d failed", ev[i].data.fd);
         }
         glue_check_finished(g);
+        glue_dispatch_end(g);
         return 0;
 }
 
 static int glue_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        glue_action(userdata, CURL_SOCKET_TIMEOUT, 0);
+        CurlGlue *g = userdata;
+
+        g->dispatching = true;
+        glue_action(g, CURL_SOCKET_TIMEOUT, 0);
+        glue_dispatch_end(g);
         return 0;
 }
 
@@ -321,6 +353,25 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
         sd_event_unref(g->event);
         free(g);
         return NULL;
+}
+
+void curl_glue_set_before(CurlGlue *g, curl_glue_before_t before, void *userdata) {
+        if (!g)
+                return;
+        g->before = before;
+        g->before_userdata = userdata;
+}
+
+void curl_glue_kick(CurlGlue *g) {
+        if (!g)
+                return;
+        if (g->dispatching) {
+                g->kick = true;
+                return;
+        }
+        g->dispatching = true;
+        glue_action(g, CURL_SOCKET_TIMEOUT, 0);
+        glue_dispatch_end(g);
 }
 
 int curl_glue_set_max_connections(CurlGlue *g, unsigned n) {
