@@ -112,6 +112,7 @@ start_load_server() {
         case ${SERVER:=nginx} in
         go)
                 TARGET_WRAP="env GOMAXPROCS=1 taskset -c $SERVER_CPU"
+                # shellcheck disable=SC2119 # the demo target with no extra flags
                 start_demo_target
                 BASE=http://127.0.0.1:$API_PORT
                 SERVER_PID=$TARGET_PID

@@ -48,7 +48,8 @@ void curl_glue_set_before(CurlGlue *g, curl_glue_before_t before, void *userdata
 void curl_glue_kick(CurlGlue *g);
 
 /* Starts `easy`; `done` runs on the loop when it ends.  The caller keeps
- * ownership of `easy` and must not free it before `done` or curl_glue_remove. */
+ * ownership of `easy` and must not free it before `done` or curl_glue_remove.
+ * While it runs, its CURLOPT_PRIVATE is the glue's: the caller must not set it. */
 int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata);
 
 /* Aborts one transfer without calling its callback.  No-op if not running. */
