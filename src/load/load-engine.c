@@ -80,8 +80,13 @@ static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user, cons
         bool same = slot->prepared == i + 1;
         CURL *e = slot->easy;
 
-        if (!same || !req->url)
+        if (!same && req->uh)
+                (void) curl_easy_setopt(e, CURLOPT_CURLU, req->uh);
+        else if (!same || !req->url) {
+                if (!same)
+                        (void) curl_easy_setopt(e, CURLOPT_CURLU, NULL);
                 (void) curl_easy_setopt(e, CURLOPT_URL, slot_url(slot, req, &v));
+        }
         if (!same)
                 slot_set_method(e, req);
         if (req->body && (!same || !req->body_text)) {

@@ -23,6 +23,7 @@ typedef struct LoadReq {
         Template *path, *body;          /* body NULL: none */
         size_t prefix_len;              /* bytes of base_url before the path */
         char *url;                      /* constant path: the URL; NULL: per send */
+        CURLU *uh;                      /* url parsed once (CURLOPT_CURLU); NULL: none */
         char *body_text;                /* constant body: its text; NULL: per send or none */
         size_t body_size;               /* of body_text */
         bool head;

@@ -316,6 +316,14 @@ static int copy_request(LoadRun *run, size_t i, const LoadRequest *q, char **ret
         if (template_is_constant(d->path)) {
                 if (!(d->url = expand_constant(run->base_url, d->prefix_len, d->path, NULL)))
                         return -ENOMEM;
+                /* Parsed once: curl then copies it per transfer instead of
+                 * parsing the URL again.  A URL curl cannot parse here goes
+                 * by CURLOPT_URL, and fails on the transfer as before. */
+                d->uh = curl_url();
+                if (d->uh && curl_url_set(d->uh, CURLUPART_URL, d->url, 0) != CURLUE_OK) {
+                        curl_url_cleanup(d->uh);
+                        d->uh = NULL;
+                }
         } else
                 run->url_max = max_size(run->url_max, d->prefix_len + template_max_length(d->path));
         if (!d->body)
@@ -503,6 +511,7 @@ static void run_free_data(LoadRun *run) {
                 template_free(run->reqs[i].path);
                 template_free(run->reqs[i].body);
                 free(run->reqs[i].url);
+                curl_url_cleanup(run->reqs[i].uh);
                 free(run->reqs[i].body_text);
                 if (run->per)
                         stats_done(&run->per[i]);
