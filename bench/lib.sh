@@ -98,6 +98,67 @@ start_demo_target() {
         wait_for 20 curl -sf "$MEM_URL" || bail "demo target did not start: $(cat "$WORK/target.log")"
 }
 
+# start_load_server: the server the load scripts measure against, on
+# SERVER_CPU, per SERVER (default nginx):
+#   nginx  Debian's nginx-light, one worker process (master_process off,
+#          so its PID is the worker's), access log off, keep-alive without
+#          a request limit, GET /healthz answered from the config (16 bytes
+#          of JSON, the demo target's /healthz body); a server much lighter
+#          than the clients, so that they, not it, are measured;
+#   go     the demo target's API (Go net/http, GOMAXPROCS=1), which other
+#          scripts and the tests use.
+# Sets BASE (the server's URL), SERVER_PID and SERVER_DESC.
+start_load_server() {
+        case ${SERVER:=nginx} in
+        go)
+                TARGET_WRAP="env GOMAXPROCS=1 taskset -c $SERVER_CPU"
+                # shellcheck disable=SC2119 # the demo target with no extra flags
+                start_demo_target
+                BASE=http://127.0.0.1:$API_PORT
+                SERVER_PID=$TARGET_PID
+                SERVER_DESC="the demo target's API (Go net/http, GOMAXPROCS=1) on CPU $SERVER_CPU"
+                ;;
+        nginx)
+                local port
+                port=$(free_port)
+                mkdir -p "$WORK/nginx"
+                cat >"$WORK/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx;
+    scgi_temp_path $WORK/nginx;
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location = /healthz { default_type application/json; return 200 '{"status":"ok"}\n'; }
+    }
+}
+NGINX
+                taskset -c "$SERVER_CPU" /usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
+                        -e "$WORK/nginx/error.log" >"$WORK/nginx/out.log" 2>&1 &
+                SERVER_PID=$!
+                PIDS="$PIDS $SERVER_PID"
+                BASE=http://127.0.0.1:$port
+                wait_for 20 curl -sf "$BASE/healthz" ||
+                        bail "nginx did not start: $(cat "$WORK/nginx/out.log" "$WORK/nginx/error.log" 2>/dev/null)"
+                SERVER_DESC="nginx ($(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||'), one worker) on CPU $SERVER_CPU"
+                ;;
+        *)
+                bail "SERVER=$SERVER: nginx or go"
+                ;;
+        esac
+}
+
 # perfwatchd_port: PW_PORT, a free loopback port, and PW, perfwatchd's URL.
 perfwatchd_port() {
         PW_PORT=$(free_port)

@@ -697,6 +697,38 @@ static void test_bad_scenarios(void) {
         stages_free(st);
 }
 
+/* One slot sending a constant URL (parsed once, CURLOPT_CURLU) and a
+ * templated one (CURLOPT_URL per send) in turn: each goes to its own path,
+ * whichever the slot sent before it. */
+static void test_url_switch(void) {
+        static const LoadRequest reqs[] = {
+                { .weight = 1, .name = "constant", .method = "GET", .path = "/healthz" },
+                { .weight = 1, .name = "templated", .method = "GET", .path = "/no-such-path/${seq}" },
+        };
+        LoadStages *st = constant(200, 1 * SEC);
+        LoadScenario sc = open_scenario(st, 1);
+        Seconds secs;
+        LoadResult *res;
+
+        sc.requests = reqs;
+        sc.n_requests = 2;
+        res = run(&sc, &secs, 0, 20 * SEC, NULL);
+        ok(res != NULL, "open model, one slot, a constant and a templated URL: ran");
+        if (!res) {
+                stages_free(st);
+                return;
+        }
+        ok(res->per_request[0].counts.sent > 20 && res->per_request[1].counts.sent > 20,
+           "both were sent: %" PRIu64 " and %" PRIu64, res->per_request[0].counts.sent,
+           res->per_request[1].counts.sent);
+        is_int(res->per_request[0].counts.ok, res->per_request[0].counts.sent,
+               "every constant one reached /healthz (200)");
+        is_int(res->per_request[1].counts.err_status, res->per_request[1].counts.sent,
+               "every templated one reached its own path (404), not the constant URL");
+        load_result_free(res);
+        stages_free(st);
+}
+
 int main(void) {
         signal(SIGPIPE, SIG_IGN);
         if (curl_glue_global_init() < 0 || start_target() < 0) {
@@ -715,6 +747,7 @@ int main(void) {
         test_duration_cut();
         test_ramp_up();
         test_open_precision();
+        test_url_switch();
         test_coordinated_omission(1.0, 5.0, 100, 10);
         test_coordinated_omission(0.5, 2.0, 200, 8);
         test_closed_model();

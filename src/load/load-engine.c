@@ -80,8 +80,13 @@ static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user, cons
         bool same = slot->prepared == i + 1;
         CURL *e = slot->easy;
 
-        if (!same || !req->url)
+        if (!same && req->uh)
+                (void) curl_easy_setopt(e, CURLOPT_CURLU, req->uh);
+        else if (!same || !req->url) {
+                if (!same)
+                        (void) curl_easy_setopt(e, CURLOPT_CURLU, NULL);
                 (void) curl_easy_setopt(e, CURLOPT_URL, slot_url(slot, req, &v));
+        }
         if (!same)
                 slot_set_method(e, req);
         if (req->body && (!same || !req->body_text)) {
@@ -250,28 +255,65 @@ static int arm_timer(sd_event_source *s, uint64_t when) {
 }
 
 /* Sends every request that is due, each with its own intended time (a late
- * wake-up sends the backlog at once), then sleeps until the next one.  Each
- * time comes from the schedule's start, never from the previous one, so
- * the schedule cannot drift. */
-static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        LoadRun *run = userdata;
-        uint64_t now = now_monotonic_usec(), offset;
+ * wake-up sends the backlog at once), then arms the send timer for the
+ * next one, when that time moved.  Each time comes from the schedule's
+ * start, never from the previous one, so the schedule cannot drift.
+ * Returns how many were handed to curl or dropped. */
+static void arm_send_timer(LoadRun *run) {
+        if (run->next_due_usec == run->armed_usec)
+                return;
+        if (arm_timer(run->send_timer, run->next_due_usec) < 0) {
+                load_stats_fail(run, "cannot arm the send timer", -EIO);
+                run_stop(run, LOAD_RUN_FAILED);
+                return;
+        }
+        run->armed_usec = run->next_due_usec;
+}
 
-        while (!run->stopping && run->next_k < run->count_k) {
+static unsigned send_due(LoadRun *run) {
+        uint64_t now = now_monotonic_usec(), offset;
+        unsigned n = 0;
+
+        if (run->stopping)
+                return 0;
+        if (now < run->next_due_usec) {
+                arm_send_timer(run);
+                return 0;
+        }
+        while (run->next_k < run->count_k) {
                 if (stages_send_time(run->stages, run->next_k, &offset) < 0)
                         break;
                 if (run->start_usec + offset > now) {
-                        if (arm_timer(s, run->start_usec + offset) < 0) {
-                                load_stats_fail(run, "cannot arm the send timer", -EIO);
-                                run_stop(run, LOAD_RUN_FAILED);
-                        }
-                        return 0;
+                        run->next_due_usec = run->start_usec + offset;
+                        arm_send_timer(run);
+                        return n;
                 }
                 run->next_k++;
+                n++;
                 run_dispatch(run, run->start_usec + offset, NULL);
+                if (run->stopping)
+                        return n;
         }
         run_stop(run, LOAD_RUN_COMPLETED);
+        return n;
+}
+
+/* The send timer: the due requests, then curl's work for them at once
+ * (connection, request) rather than on the loop's next iteration. */
+static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        LoadRun *run = userdata;
+
+        run->armed_usec = 0;    /* a oneshot timer: off once it fired */
+        if (send_due(run) > 0 && !run->finished)
+                curl_glue_kick(run->glue);
         return 0;
+}
+
+/* Before curl handles a ready socket or a timeout: the requests that came
+ * due meanwhile go first, so a batch of answers does not delay them (curl
+ * starts them in the action that follows). */
+static void on_before_curl(void *userdata) {
+        (void) send_due(userdata);
 }
 
 /* ---------------------------------------------------------------- closed model */
@@ -294,6 +336,7 @@ static void user_think(LoadRun *run, User *user) {
                 return;
         if (think == 0) {
                 run_dispatch(run, 0, user);
+                curl_glue_kick(run->glue);
                 return;
         }
         if (arm_timer(user->timer, now_monotonic_usec() + think) < 0) {
@@ -473,6 +516,8 @@ int load_engine_arm(LoadRun *run) {
         r = add_timer(run, &run->send_timer, start, on_send_timer, run, "load-send");
         if (r < 0)
                 return r;
+        run->next_due_usec = run->armed_usec = start;
+        curl_glue_set_before(run->glue, on_before_curl, run);
         /* sd-event dispatches one source per iteration, by priority: sends
          * that are due go before the answers waiting to be read. */
         return sd_event_source_set_priority(run->send_timer, SD_EVENT_PRIORITY_IMPORTANT);

@@ -23,6 +23,7 @@ typedef struct LoadReq {
         Template *path, *body;          /* body NULL: none */
         size_t prefix_len;              /* bytes of base_url before the path */
         char *url;                      /* constant path: the URL; NULL: per send */
+        CURLU *uh;                      /* url parsed once (CURLOPT_CURLU); NULL: none */
         char *body_text;                /* constant body: its text; NULL: per send or none */
         size_t body_size;               /* of body_text */
         bool head;
@@ -89,6 +90,7 @@ struct LoadRun {
         char *slot_bufs;                /* every slot's url_buf and body_buf */
         User *user;
         uint64_t next_k, second;
+        uint64_t next_due_usec, armed_usec;     /* open: the next send's time; the send timer's */
         uint64_t seq;                   /* requests sent so far: ${seq} of the last */
         TemplateRng rng;                /* picks, think times, ${uuid}, ${rand:N} */
         LoadWriteCheck *writes;         /* NULL: no write requests */

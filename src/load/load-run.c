@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "load/load-internal.h"
 #include "util/util.h"
@@ -312,6 +316,14 @@ static int copy_request(LoadRun *run, size_t i, const LoadRequest *q, char **ret
         if (template_is_constant(d->path)) {
                 if (!(d->url = expand_constant(run->base_url, d->prefix_len, d->path, NULL)))
                         return -ENOMEM;
+                /* Parsed once: curl then copies it per transfer instead of
+                 * parsing the URL again.  A URL curl cannot parse here goes
+                 * by CURLOPT_URL, and fails on the transfer as before. */
+                d->uh = curl_url();
+                if (d->uh && curl_url_set(d->uh, CURLUPART_URL, d->url, 0) != CURLUE_OK) {
+                        curl_url_cleanup(d->uh);
+                        d->uh = NULL;
+                }
         } else
                 run->url_max = max_size(run->url_max, d->prefix_len + template_max_length(d->path));
         if (!d->body)
@@ -425,9 +437,40 @@ static int copy_scenario(LoadRun *run, const LoadScenario *s, char **ret_error) 
 
 /* ---------------------------------------------------------------- life cycle */
 
+/* The kernel's struct sched_attr (sched_setattr(2)): glibc has no wrapper. */
+struct load_sched_attr {
+        uint32_t size, policy;
+        uint64_t flags;
+        int32_t nice;
+        uint32_t priority;
+        uint64_t runtime, deadline, period;
+};
+
+/* NB: asks the kernel for a short time slice for the run's thread
+ * (SCHED_OTHER, its nice kept, sched_runtime LOAD_SLICE_NSEC): since Linux
+ * 6.12 the fair scheduler (EEVDF) lets a task with a shorter slice preempt
+ * one with a longer slice when it wakes, so a send that comes due while
+ * the core runs a build goes out then, not at the end of the build's
+ * slice (3 ms by default: on a shared core, most of the open model's
+ * lateness).  No privilege is needed; older kernels ignore the field, and a
+ * failure only costs that precision, so it is not reported. */
+#define LOAD_SLICE_NSEC 100000ULL
+
+static void thread_short_slice(void) {
+        struct load_sched_attr a = { .size = sizeof(a), .policy = SCHED_OTHER, .runtime = LOAD_SLICE_NSEC };
+
+        errno = 0;
+        a.nice = getpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid));
+        if (errno == 0)
+                (void) syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
 static void *run_thread(void *userdata) {
         LoadRun *run = userdata;
-        int r = run->model == LOAD_MODEL_EXEC ? load_exec_arm(run) : load_engine_arm(run);
+        int r;
+
+        thread_short_slice();
+        r = run->model == LOAD_MODEL_EXEC ? load_exec_arm(run) : load_engine_arm(run);
 
         if (r < 0) {
                 load_stats_fail(run, "cannot arm the run's timers", r);
@@ -468,6 +511,7 @@ static void run_free_data(LoadRun *run) {
                 template_free(run->reqs[i].path);
                 template_free(run->reqs[i].body);
                 free(run->reqs[i].url);
+                curl_url_cleanup(run->reqs[i].uh);
                 free(run->reqs[i].body_text);
                 if (run->per)
                         stats_done(&run->per[i]);

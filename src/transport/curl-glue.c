@@ -19,12 +19,15 @@
 
 #define CURL_GLUE_USER_AGENT "perfwatchd/0.1"
 
-/* One running transfer and whom to tell when it ends. */
+/* One running transfer and whom to tell when it ends; its easy handle's
+ * CURLOPT_PRIVATE points back at it, so finding it costs nothing however
+ * many run (a list walk per answer grew with the backlog: 10 % of a load
+ * run's CPU when a stall left hundreds in flight). */
 typedef struct Transfer {
         CURL *easy;
         curl_glue_done_t done;
         void *userdata;
-        struct Transfer *next;
+        struct Transfer *prev, *next;
 } Transfer;
 
 /* One socket curl asked us to watch; curl hands it back as `socketp`. */
@@ -50,16 +53,25 @@ struct CurlGlue {
         sd_event_source *epoll_io;
         Transfer *transfers;
         GlueSocket *sockets;
+        curl_glue_before_t before;
+        void *before_userdata;
+        bool dispatching;       /* in glue_on_epoll or glue_on_timer */
+        bool kick;              /* curl_glue_kick() called meanwhile */
 };
 
 static Transfer *glue_unlink_transfer(CurlGlue *g, CURL *easy) {
-        for (Transfer **t = &g->transfers; *t; t = &(*t)->next)
-                if ((*t)->easy == easy) {
-                        Transfer *found = *t;
-                        *t = found->next;
-                        return found;
-                }
-        return NULL;
+        Transfer *t = NULL;
+
+        if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &t) != CURLE_OK || !t || t->easy != easy)
+                return NULL;
+        (void) curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+        if (t->prev)
+                t->prev->next = t->next;
+        else
+                g->transfers = t->next;
+        if (t->next)
+                t->next->prev = t->prev;
+        return t;
 }
 
 /* Hands every finished transfer back to its owner.  Each callback may add
@@ -92,10 +104,16 @@ static void glue_check_finished(CurlGlue *g) {
         }
 }
 
+static void glue_before(CurlGlue *g) {
+        if (g->before)
+                g->before(g->before_userdata);
+}
+
 static void glue_action(CurlGlue *g, curl_socket_t fd, int mask) {
         int running;
         CURLMcode mc;
 
+        glue_before(g);
         mc = curl_multi_socket_action(g->multi, fd, mask, &running);
         if (mc != CURLM_OK)
                 log_warning("curl: socket action on %s failed: %s",
@@ -108,10 +126,26 @@ static void glue_action(CurlGlue *g, curl_socket_t fd, int mask) {
  * Only fds go to curl, never GlueSockets: curl may free those
  * (CURL_POLL_REMOVE) while we are inside an action; a socket closed and its
  * fd reused within the batch gets one spurious action, which curl ignores. */
+/* The end of a dispatch: the one timeout action a done callback asked for
+ * with curl_glue_kick().  Once, not until none is asked for: a chain of
+ * them goes through the loop (curl's zero timeout), so the loop's other
+ * sources are never starved. */
+static void glue_dispatch_end(CurlGlue *g) {
+        g->dispatching = false;
+        if (!g->kick)
+                return;
+        g->kick = false;
+        g->dispatching = true;
+        glue_action(g, CURL_SOCKET_TIMEOUT, 0);
+        g->dispatching = false;
+}
+
 static int glue_on_epoll(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct epoll_event ev[GLUE_EPOLL_BATCH];
         CurlGlue *g = userdata;
         int n = epoll_wait(g->epoll_fd, ev, GLUE_EPOLL_BATCH, 0);
+
+        g->dispatching = true;
 
         for (int i = 0; i < n; i++) {
                 int mask = 0, running;
@@ -122,15 +156,21 @@ static int glue_on_epoll(sd_event_source *s, int fd, uint32_t revents, void *use
                         mask |= CURL_CSELECT_OUT;
                 if (ev[i].events & (EPOLLERR | EPOLLHUP))
                         mask |= CURL_CSELECT_ERR;
+                glue_before(g);
                 if (curl_multi_socket_action(g->multi, ev[i].data.fd, mask, &running) != CURLM_OK)
                         log_warning("curl: socket action on socket %d failed", ev[i].data.fd);
         }
         glue_check_finished(g);
+        glue_dispatch_end(g);
         return 0;
 }
 
 static int glue_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        glue_action(userdata, CURL_SOCKET_TIMEOUT, 0);
+        CurlGlue *g = userdata;
+
+        g->dispatching = true;
+        glue_action(g, CURL_SOCKET_TIMEOUT, 0);
+        glue_dispatch_end(g);
         return 0;
 }
 
@@ -307,6 +347,7 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
         while (g->transfers) {
                 Transfer *t = g->transfers;
                 g->transfers = t->next;
+                (void) curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
                 if (g->multi)
                         curl_multi_remove_handle(g->multi, t->easy);
                 free(t);
@@ -325,6 +366,25 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
         sd_event_unref(g->event);
         free(g);
         return NULL;
+}
+
+void curl_glue_set_before(CurlGlue *g, curl_glue_before_t before, void *userdata) {
+        if (!g)
+                return;
+        g->before = before;
+        g->before_userdata = userdata;
+}
+
+void curl_glue_kick(CurlGlue *g) {
+        if (!g)
+                return;
+        if (g->dispatching) {
+                g->kick = true;
+                return;
+        }
+        g->dispatching = true;
+        glue_action(g, CURL_SOCKET_TIMEOUT, 0);
+        glue_dispatch_end(g);
 }
 
 int curl_glue_set_max_connections(CurlGlue *g, unsigned n) {
@@ -355,7 +415,10 @@ int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata
                        mc == CURLM_ADDED_ALREADY ? -EBUSY : -EINVAL;
         }
 
+        (void) curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
         t->next = g->transfers;
+        if (t->next)
+                t->next->prev = t;
         g->transfers = t;
         return 0;
 }

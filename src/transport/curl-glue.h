@@ -35,8 +35,25 @@ CurlGlue *curl_glue_free(CurlGlue *g);
  * connections instead of closing them.  0 or -EINVAL. */
 int curl_glue_set_max_connections(CurlGlue *g, unsigned n);
 
+/* Called on the loop before each call into curl's multi handle for a
+ * ready socket or a timeout (not from inside curl): an owner that starts
+ * transfers on a schedule (the load engine) starts those that are due
+ * there, so a batch of answers does not hold them back.  It may call
+ * curl_glue_add(); NULL turns it off. */
+typedef void (*curl_glue_before_t)(void *userdata);
+void curl_glue_set_before(CurlGlue *g, curl_glue_before_t before, void *userdata);
+
+/* Runs curl's due work (its timeout action, then the finished transfers'
+ * callbacks) in this wake-up instead of on the loop's next iteration: for
+ * an owner that has just added transfers and wants them sent at once.
+ * From a callback of the owner's own, at once; from a done callback (or
+ * the before callback), once the glue's current dispatch has ended, and
+ * then once only: more kicks meanwhile wait for curl's timer. */
+void curl_glue_kick(CurlGlue *g);
+
 /* Starts `easy`; `done` runs on the loop when it ends.  The caller keeps
- * ownership of `easy` and must not free it before `done` or curl_glue_remove. */
+ * ownership of `easy` and must not free it before `done` or curl_glue_remove.
+ * While it runs, its CURLOPT_PRIVATE is the glue's: the caller must not set it. */
 int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata);
 
 /* Aborts one transfer without calling its callback.  No-op if not running. */
