@@ -342,7 +342,7 @@ static void text_acu_window(FILE *f, const StoreRun *run) {
 }
 
 /* One of the run's profiles: its id, or why it is missing. */
-static void text_profile(FILE *f, json_t *prof, const char *what) {
+static void text_profile(FILE *f, const json_t *prof, const char *what) {
         json_t *id = json_object_get(prof, what);
         const char *why = json_string_value(json_object_get(json_object_get(prof, "errors"), what));
 
@@ -353,7 +353,7 @@ static void text_profile(FILE *f, json_t *prof, const char *what) {
 }
 
 /* A /memory field before and after the run, when both were read. */
-static void text_memory_field(FILE *f, json_t *prof, const char *field) {
+static void text_memory_field(FILE *f, const json_t *prof, const char *field) {
         json_t *before = json_object_get(json_object_get(prof, "memory_before"), field);
         json_t *after = json_object_get(json_object_get(prof, "memory_after"), field);
 
@@ -361,29 +361,32 @@ static void text_memory_field(FILE *f, json_t *prof, const char *field) {
                 fprintf(f, " %s %.0f -> %.0f", field, json_number_value(before), json_number_value(after));
 }
 
-/* The profiles tied to the run (`target =`), once taken: their ids (or
- * why each is missing), Sys and HeapAlloc before and after, and the
- * command that compares the heaps. */
+void api_render_run_profiles_text(const json_t *profiles, FILE *f) {
+        const json_t *prof = profiles;
+        const char *target = json_string_value(json_object_get(prof, "target"));
+        const json_t *before = json_object_get(prof, "heap_before"), *after = json_object_get(prof, "heap_after");
+
+        if (!target)
+                return;
+        fprintf(f, "Profiles of %s:", target);
+        text_profile(f, prof, "heap_before");
+        text_profile(f, prof, "cpu");
+        text_profile(f, prof, "heap_after");
+        fprintf(f, "\nMemory of %s:", target);
+        text_memory_field(f, prof, "Sys");
+        text_memory_field(f, prof, "HeapAlloc");
+        fprintf(f, "\n");
+        if (json_is_integer(before) && json_is_integer(after))
+                fprintf(f, "Heap diff: go tool pprof -top -diff_base /v1/profiles/%" JSON_INTEGER_FORMAT
+                        " /v1/profiles/%" JSON_INTEGER_FORMAT "\n", json_integer_value(before),
+                        json_integer_value(after));
+}
+
+/* The profiles tied to the run (`target =`), once taken. */
 static void text_profiles(FILE *f, const StoreRun *run) {
         json_t *extra = run->extra ? json_loads(run->extra, 0, NULL) : NULL;
-        json_t *prof = json_object_get(extra, "profiles");
-        const char *target = json_string_value(json_object_get(prof, "target"));
-        json_t *before = json_object_get(prof, "heap_before"), *after = json_object_get(prof, "heap_after");
 
-        if (target) {
-                fprintf(f, "Profiles of %s:", target);
-                text_profile(f, prof, "heap_before");
-                text_profile(f, prof, "cpu");
-                text_profile(f, prof, "heap_after");
-                fprintf(f, "\nMemory of %s:", target);
-                text_memory_field(f, prof, "Sys");
-                text_memory_field(f, prof, "HeapAlloc");
-                fprintf(f, "\n");
-                if (json_is_integer(before) && json_is_integer(after))
-                        fprintf(f, "Heap diff: go tool pprof -top -diff_base /v1/profiles/%" JSON_INTEGER_FORMAT
-                                " /v1/profiles/%" JSON_INTEGER_FORMAT "\n", json_integer_value(before),
-                                json_integer_value(after));
-        }
+        api_render_run_profiles_text(json_object_get(extra, "profiles"), f);
         json_decref(extra);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "criteria/criteria.h"
 #include "store/store.h"
@@ -95,3 +96,12 @@ int api_set_token(Api *a, const char *token);
  * it), or a negative errno with *ret_error (the caller frees it) saying
  * "api_token_file PATH: why" in one line, never the token. */
 int api_token_read(const char *path, char **ret, char **ret_error);
+
+/* A run's extra.profiles object `profiles` (core/run-profiles.h; borrowed,
+ * may be NULL: nothing is written, nor for one without a target) as the
+ * text of GET /v1/runs/{id}?format=text shows it: "Profiles of NAME:
+ * heap_before ID cpu ID heap_after ID" (a missing one "failed (REASON)"),
+ * "Memory of NAME: Sys B -> A HeapAlloc B -> A" and, with both heaps,
+ * "Heap diff: go tool pprof -top -diff_base /v1/profiles/ID /v1/profiles/ID".
+ * perfwatchd --run writes it in its summary too.  Any thread. */
+void api_render_run_profiles_text(const json_t *profiles, FILE *f);

@@ -40,14 +40,15 @@ static bool busy_wait(uint64_t start) {
         return true;
 }
 
-static int open_store(RunRecord *rec, char **ret_error) {
+int run_record_open_store(const char *path, Store **ret, char **ret_error) {
         uint64_t start = now_monotonic_usec();
         int r;
 
+        *ret_error = NULL;
         for (;;) {
                 free(*ret_error);
                 *ret_error = NULL;
-                r = store_open(rec->path, &rec->store, ret_error);
+                r = store_open(path, ret, ret_error);
                 if (r != -EBUSY || !busy_wait(start))
                         return r;
         }
@@ -70,7 +71,7 @@ int run_record_begin(const char *path, const ScenarioConfig *sc, uint64_t starte
         }
         rec->scenario = run.scenario;
         rec->model = run.model;
-        r = open_store(rec, ret_error);
+        r = run_record_open_store(rec->path, &rec->store, ret_error);
         if (r >= 0)
                 do
                         r = store_run_begin(rec->store, &run, &rec->id);

@@ -17,6 +17,14 @@
 
 typedef struct RunRecord RunRecord;
 
+/* Opens (creating if needed) the database at `path` read-write as
+ * store_open() does, retrying while a daemon holds its write lock, for
+ * RUN_RECORD_BUSY_USEC at most: for terminal mode's other writers on the
+ * same database (acu_scaling's capacity, the run's profiles).  0 with *ret,
+ * or a negative errno with *ret_error (the caller frees it) as
+ * store_open()'s. */
+int run_record_open_store(const char *path, Store **ret, char **ret_error);
+
 /* Opens (creating if needed) the database at `path` and records a new run
  * of `sc` (borrowed: it must outlive the record) in state running, started
  * at `started_usec` (CLOCK_REALTIME, the LoadResult's started_usec).

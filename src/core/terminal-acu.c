@@ -23,8 +23,8 @@ struct TerminalAcu {
         sd_event *event;                  /* borrowed */
         const Config *config;             /* borrowed */
         const CriterionConfig *cc;        /* borrowed */
-        Store *store;
-        CurlGlue *glue;
+        Store *store;                     /* borrowed */
+        CurlGlue *glue;                   /* borrowed */
         SourceSet *sources;
         PollerList *pollers;
         sd_event_source *tick;
@@ -162,8 +162,6 @@ static int start_pollers(TerminalAcu *a) {
         r = source_set_new(a->store, &a->sources);
         if (r >= 0)
                 r = poller_list_new(&a->pollers);
-        if (r >= 0)
-                r = curl_glue_new(a->event, &a->glue);
         if (r < 0)
                 return r;
         ctx = (PollerContext) { .event = a->event, .glue = a->glue, .store = a->store, .sources = a->sources,
@@ -172,41 +170,16 @@ static int start_pollers(TerminalAcu *a) {
         return capacity_poller_kind.build(&ctx, a->pollers);
 }
 
-/* Opens the database read-write, retrying while a running daemon holds
- * its write lock, as run-record.h does. */
-static int open_store(const char *path, Store **ret, char **ret_error) {
-        struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
-        uint64_t start = now_monotonic_usec();
-        int r;
-
-        for (;;) {
-                free(*ret_error);
-                *ret_error = NULL;
-                r = store_open(path, ret, ret_error);
-                if (r != -EBUSY || now_monotonic_usec() - start >= RUN_RECORD_BUSY_USEC)
-                        return r;
-                (void) nanosleep(&pause, NULL);
-        }
-}
-
-int terminal_acu_new(sd_event *event, const Config *c, const CriterionConfig *cc, TerminalAcu **ret) {
+int terminal_acu_new(sd_event *event, CurlGlue *glue, Store *store, const Config *c, const CriterionConfig *cc,
+                     TerminalAcu **ret) {
         TerminalAcu *a = calloc(1, sizeof *a);
-        char *error = NULL;
         int r;
 
         if (!a) {
                 fprintf(stderr, "perfwatchd: acu_scaling: out of memory\n");
                 return -ENOMEM;
         }
-        *a = (TerminalAcu) { .event = event, .config = c, .cc = cc };
-        r = open_store(c->daemon.database, &a->store, &error);
-        if (r < 0) {
-                fprintf(stderr, "perfwatchd: acu_scaling: cannot store the capacity: %s\n",
-                        error ?: strerror(-r));
-                free(error);
-                terminal_acu_free(a);
-                return r;
-        }
+        *a = (TerminalAcu) { .event = event, .glue = glue, .store = store, .config = c, .cc = cc };
         r = start_pollers(a);
         if (r >= 0)
                 r = sd_event_add_time_relative(event, &a->tick, CLOCK_MONOTONIC, TERMINAL_ACU_TICK_USEC, 0, on_tick,
@@ -223,7 +196,7 @@ int terminal_acu_new(sd_event *event, const Config *c, const CriterionConfig *cc
 }
 
 void terminal_acu_cancel(TerminalAcu *a, int signo) {
-        if (!a->judging || a->done)
+        if (a->done)
                 return;
         a->signo = signo;
         a->done = true;
@@ -318,10 +291,7 @@ TerminalAcu *terminal_acu_free(TerminalAcu *a) {
         sd_event_source_disable_unref(a->tick);
         poller_list_free(a->pollers);
         source_set_free(a->sources);
-        curl_glue_free(a->glue);
-        if (a->store)
-                (void) store_flush(a->store);
-        store_free(a->store);
+        (void) store_flush(a->store);
         criteria_result_clear(&a->res);
         free(a);
         return NULL;

@@ -36,6 +36,8 @@
 
 #include "config/config.h"
 #include "criteria/criteria.h"
+#include "store/store.h"
+#include "transport/curl-glue.h"
 #include "util/util.h"
 
 #define TERMINAL_ACU_TICK_USEC     USEC_PER_SEC
@@ -69,15 +71,18 @@ bool terminal_acu_waits(CriterionState state, CriterionCause cause);
  * met, 1 not met, 2 anything else. */
 int terminal_acu_status(CriterionState state);
 
-/* Starts polling every [capacity] section of `c` on `event` into the
- * database of [daemon] database, for the judgement of `cc` (whose series
- * is set).  `event`, `c` and `cc` are borrowed and must outlive it.  0 with
- * *ret (free it with terminal_acu_free()), or a negative errno with one
- * line on stderr. */
-int terminal_acu_new(sd_event *event, const Config *c, const CriterionConfig *cc, TerminalAcu **ret);
+/* Starts polling every [capacity] section of `c` on `event`, through
+ * `glue` (on `event`), into `store` (the [daemon] database, read-write,
+ * for the loop's thread: the terminal's, shared with the run's profiles),
+ * for the judgement of `cc` (whose series is set).  All are borrowed and
+ * must outlive it.  0 with *ret (free it with terminal_acu_free()), or a
+ * negative errno with one line on stderr. */
+int terminal_acu_new(sd_event *event, CurlGlue *glue, Store *store, const Config *c, const CriterionConfig *cc,
+                     TerminalAcu **ret);
 
 /* Stops the wait of terminal_acu_judge() (from a callback of the loop,
- * e.g. a signal's): it ends with no verdict, naming signal `signo`. */
+ * e.g. a signal's), or, called before it, makes it end at once: with no
+ * verdict, naming signal `signo`. */
 void terminal_acu_cancel(TerminalAcu *a, int signo);
 
 /* Judges run `id` (-1: not recorded: judged, but the window hangs on no
@@ -88,6 +93,6 @@ void terminal_acu_cancel(TerminalAcu *a, int signo);
  * window was not judged). */
 int terminal_acu_judge(TerminalAcu *a, int64_t id, int64_t started_ms, int64_t ended_ms, json_t **ret_window);
 
-/* Stops the pollers, writes what they stored and closes the database;
- * NULL is a no-op.  Returns NULL. */
+/* Stops the pollers and writes what they stored into the store, which
+ * stays open (its owner closes it); NULL is a no-op.  Returns NULL. */
 TerminalAcu *terminal_acu_free(TerminalAcu *a);

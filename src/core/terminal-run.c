@@ -17,8 +17,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "core/run-record.h"
 #include "core/terminal-acu.h"
+#include "core/terminal-profiles.h"
 #include "criteria/criteria.h"
 #include "load/load-report.h"
 #include "util/units.h"
@@ -41,7 +43,12 @@ typedef struct Terminal {
         uint64_t timeout_usec;       /* the scenario's request timeout */
         bool done;                   /* the run is over */
         int error;                   /* a negative errno that ended the wait */
+        /* What acu_scaling's capacity pollers and the run's profiles share
+         * on this loop, opened when either needs them: */
+        Store *store;                /* the [daemon] database, read-write */
+        CurlGlue *glue;
         TerminalAcu *acu;            /* acu_scaling's capacity polling, or NULL */
+        TerminalProfiles *profiles;  /* `target =`: the run's profiles, or NULL */
         bool cancelled;
 } Terminal;
 
@@ -92,8 +99,8 @@ static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-/* SIGINT or SIGTERM: cancels the run while it runs, then stops the wait
- * for capacity data. */
+/* SIGINT or SIGTERM: cancels the run while it runs, then stops the waits
+ * for the run's profiles and for capacity data. */
 static int on_signal(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Terminal *t = userdata;
         struct signalfd_siginfo si;
@@ -104,6 +111,7 @@ static int on_signal(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (read(fd, &si, sizeof si) != (ssize_t) sizeof si)
                 return 0;
         if (t->done) {
+                terminal_profiles_cancel(t->profiles, (int) si.ssi_signo);
                 if (t->acu)
                         terminal_acu_cancel(t->acu, (int) si.ssi_signo);
                 t->cancelled = true;
@@ -147,8 +155,46 @@ static int terminal_open(Terminal *t, uint64_t timeout_usec) {
         return 0;
 }
 
+/* The Store and the CurlGlue on the loop, for acu_scaling (`acu`) and the
+ * run's profiles (scenario `sc` has a target), when either needs them; a
+ * failure says on stderr what each of them misses, and leaves them
+ * without. */
+static void terminal_share(Terminal *t, const Config *c, const ScenarioConfig *sc, bool acu) {
+        char *error = NULL;
+        int r;
+
+        if (!acu && !sc->target)
+                return;
+        r = run_record_open_store(c->daemon.database, &t->store, &error);
+        if (r < 0) {
+                if (acu)
+                        fprintf(stderr, "perfwatchd: acu_scaling: cannot store the capacity: %s\n",
+                                error ?: strerror(-r));
+                if (sc->target)
+                        fprintf(stderr, "perfwatchd: [scenario %s]: no profiles of [target %s]: %s\n", sc->name,
+                                sc->target, error ?: strerror(-r));
+                free(error);
+                return;
+        }
+        r = curl_glue_new(t->event, &t->glue);
+        if (r < 0) {
+                if (acu)
+                        fprintf(stderr, "perfwatchd: acu_scaling: cannot poll the capacity: %s\n", strerror(-r));
+                if (sc->target)
+                        fprintf(stderr, "perfwatchd: [scenario %s]: no profiles of [target %s]: %s\n", sc->name,
+                                sc->target, strerror(-r));
+                t->store = store_free(t->store);
+        }
+}
+
 static void terminal_close(Terminal *t) {
+        /* The users of the glue and the store first. */
+        t->profiles = terminal_profiles_free(t->profiles);
         t->acu = terminal_acu_free(t->acu);
+        t->glue = curl_glue_free(t->glue);
+        if (t->store)
+                (void) store_flush(t->store);
+        t->store = store_free(t->store);
         sd_event_source_disable_unref(t->pipe_source);
         sd_event_source_disable_unref(t->signal_source);
         sd_event_unref(t->event);
@@ -319,26 +365,31 @@ static int terminal_acu_verdict(Terminal *t, const LoadResult *r, int64_t id, js
         return terminal_acu_judge(t->acu, id, started_ms, ended_ms, ret_window);
 }
 
-/* Writes the summary, to stderr with `json` (stdout is the JSON's);
- * `id` is the run's in `database`, or < 0 when it was not recorded. */
+/* Writes the summary, to stderr with `json` (stdout is the JSON's), with
+ * the run's `profiles` (borrowed, may be NULL) as GET /v1/runs/{id}'s text
+ * shows them; `id` is the run's in `database`, or < 0 when it was not
+ * recorded. */
 static void terminal_summary(const LoadResult *r, const ScenarioConfig *sc, int64_t id, const char *database,
-                             bool json) {
+                             const json_t *profiles, bool json) {
         LoadReportInfo info = { .id = id, .scenario = sc->name, .model = sc->model };
 
         (void) load_report_text(r, &info, json ? stderr : stdout);
+        api_render_run_profiles_text(profiles, json ? stderr : stdout);
         if (id >= 0)
                 fprintf(json ? stderr : stdout, "  recorded as run %" PRId64 " in %s\n", id, database);
 }
 
-/* Writes the JSON run object, with acu_scaling's `acu_window` (borrowed,
- * may be NULL) as its member "acu_window", to stdout, or hands it to
- * *ret_object when that is not NULL. */
+/* Writes the JSON run object, with acu_scaling's `acu_window` and the
+ * run's `profiles` (borrowed, each may be NULL) as its members
+ * "acu_window" and "profiles", to stdout, or hands it to *ret_object when
+ * that is not NULL. */
 static int terminal_json(const LoadResult *r, const ScenarioConfig *sc, int64_t id, json_t *acu_window,
-                         json_t **ret_object) {
+                         json_t *profiles, json_t **ret_object) {
         LoadReportInfo info = { .id = id, .scenario = sc->name, .model = sc->model };
         json_t *j = load_report_json(r, &info);
 
-        if (j && acu_window && json_object_set(j, "acu_window", acu_window) < 0) {
+        if (j && ((acu_window && json_object_set(j, "acu_window", acu_window) < 0) ||
+                  (profiles && json_object_set(j, "profiles", profiles) < 0))) {
                 json_decref(j);
                 j = NULL;
         }
@@ -426,20 +477,21 @@ static int64_t terminal_record_finish(RunRecord *rec, const LoadResult *result, 
 /* The verdicts of run `id` that is over: latency_p95 and zero_data_loss
  * at once, then acu_scaling once the capacity data are in (`acu`: it
  * judges the run), and the JSON object last, so that it carries the
- * capacity window. */
+ * capacity window; the summary and the JSON show the run's `profiles`
+ * (borrowed, may be NULL), which no criterion judges. */
 static int terminal_judge(const Config *c, Terminal *t, const LoadResult *result, const ScenarioConfig *sc,
-                          int64_t id, bool acu, bool json, json_t **ret_object) {
+                          int64_t id, json_t *profiles, bool acu, bool json, json_t **ret_object) {
         const CriterionConfig *acu_cc = terminal_acu_criterion(c, sc->name);
         json_t *window = NULL;
         int status;
 
-        terminal_summary(result, sc, id, c->daemon.database, json);
+        terminal_summary(result, sc, id, c->daemon.database, profiles, json);
         status = terminal_verdict(c, result, sc, acu);
         if (acu_cc)
                 (void) turned_off(acu_cc, true);
         if (acu)
                 status = terminal_run_worst(status, terminal_acu_verdict(t, result, id, &window));
-        if (json && terminal_json(result, sc, id, window, ret_object) < 0)
+        if (json && terminal_json(result, sc, id, window, profiles, ret_object) < 0)
                 status = TERMINAL_RUN_ERROR;
         json_decref(window);
         return status;
@@ -448,6 +500,7 @@ static int terminal_judge(const Config *c, Terminal *t, const LoadResult *result
 int terminal_run_one(const Config *c, const char *name, uint64_t duration_usec, bool json, json_t **ret_object,
                      bool *ret_cancelled) {
         const ScenarioConfig *sc = config_find_scenario(c, name);
+        json_t *profiles = NULL;
         LoadResult *result = NULL;
         RunRecord *rec = NULL;
         LoadRun *run = NULL;
@@ -469,23 +522,38 @@ int terminal_run_one(const Config *c, const char *name, uint64_t duration_usec, 
         r = terminal_open(&t, sc->timeout_usec);
         if (r < 0)
                 fprintf(stderr, "perfwatchd: cannot watch for signals: %s\n", strerror(-r));
+        if (r >= 0)
+                terminal_share(&t, c, sc, acu);
         /* The capacity is polled from before the run starts, so that its
          * start ACU is known; a failure leaves acu_scaling without verdict. */
-        if (r >= 0 && acu)
-                (void) terminal_acu_new(t.event, c, terminal_acu_criterion(c, name), &t.acu);
+        if (r >= 0 && acu && t.store)
+                (void) terminal_acu_new(t.event, t.glue, t.store, c, terminal_acu_criterion(c, name), &t.acu);
+        /* Its heap profile and /memory right before it starts; a failure
+         * leaves the run without profiles. */
+        if (r >= 0 && t.store)
+                (void) terminal_profiles_begin(t.event, t.glue, t.store, c, sc, duration_usec, &t.profiles);
         if (r >= 0)
                 r = terminal_start(sc, duration_usec, &t, &run);
         if (r >= 0)
                 rec = terminal_record_begin(c, sc, run);
+        if (rec)
+                terminal_profiles_set_run(t.profiles, run_record_id(rec));
         if (r >= 0)
                 r = terminal_wait(&t, run);
+        if (run)
+                terminal_profiles_run_over(t.profiles);
         if (r >= 0)
                 r = load_run_snapshot(run, &result);
         id = terminal_record_finish(rec, r >= 0 ? result : NULL, r);
+        /* The profiles are written before the summary, which shows them,
+         * and before a suite's next run starts. */
+        if (run)
+                profiles = terminal_profiles_wait(t.profiles);
         if (r >= 0)
-                status = terminal_judge(c, &t, result, sc, id, acu, json, ret_object);
+                status = terminal_judge(c, &t, result, sc, id, profiles, acu, json, ret_object);
         else if (run)
                 fprintf(stderr, "perfwatchd: [scenario %s]: %s\n", name, strerror(-r));
+        json_decref(profiles);
         load_result_free(result);
         load_run_free(run);
         run_record_free(rec);

@@ -5,7 +5,9 @@
  * criterion, by zero_data_loss when NAME is its scenario, or by both; and
  * by acu_scaling too when NAME is its scenario and a [capacity] source is
  * configured, once the capacity data cover the run's window
- * (core/terminal-acu.h). */
+ * (core/terminal-acu.h).  A scenario with `target =` takes the profiles
+ * tied to its run (core/terminal-profiles.h), waited for before the
+ * summary, which shows them. */
 #pragma once
 
 #include <stdbool.h>
