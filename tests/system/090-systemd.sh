@@ -58,12 +58,16 @@ broken_config() {
 # the other system tests check leaks.  Any other report still lands in the
 # journal and fails lib.sh's sanitizer check.
 stage_sanitizer_dropin() {
-        local dir=$1/etc/systemd/system/perfwatchd.service.d
+        local unit dir
         grep -q -F __asan_init "$PERFWATCHD" || return 0
-        diag "sanitized build: LeakSanitizer is off inside the unit's sandbox"
-        mkdir -p "$dir" &&
-        printf '%s\n' "[Service]" "Environment=ASAN_OPTIONS=detect_leaks=0" \
-                "Environment=UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" >"$dir/sanitizers.conf"
+        diag "sanitized build: LeakSanitizer is off inside the units' sandbox"
+        for unit in perfwatchd perfwatchd-locust; do
+                dir=$1/etc/systemd/system/$unit.service.d
+                mkdir -p "$dir" &&
+                printf '%s\n' "[Service]" "Environment=ASAN_OPTIONS=detect_leaks=0" \
+                        "Environment=UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" >"$dir/sanitizers.conf" ||
+                        return 1
+        done
 }
 
 # stage_locust_unit DIR: perfwatchd-locust.service, the shipped unit's
@@ -266,7 +270,8 @@ test_exec() {
 
 # The daemon's messages are kept in WORK for lib.sh's sanitizer check.
 save_journal() {
-        boot_sd journalctl -b -q --no-pager -u perfwatchd.service -o cat >"$WORK/daemon.journal.log" 2>&1
+        boot_sd journalctl -b -q --no-pager -u perfwatchd.service -u perfwatchd-locust.service -o cat \
+                >"$WORK/daemon.journal.log" 2>&1
 }
 
 # ------------------------------------------------------------- main
