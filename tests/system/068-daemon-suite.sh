@@ -11,8 +11,10 @@
 # pre-flight for its 3 s timeout while /v1/status still answers in
 # milliseconds; (d) cancelling the active run ends the suite cancelled;
 # (e) 404 for an unknown suite, 401 without the token; ?format=text;
-# SIGTERM during a suite's run ends both aborted; (f) --check-config
-# names bad [suite] lines with FILE:LINE.
+# SIGTERM during a suite's run ends both aborted; (g) a suite's schedule
+# and a scenario's due at the same minute: one starts, the other is
+# skipped and counted; (f) --check-config names bad [suite] lines with
+# FILE:LINE.
 . "$TOP_SRCDIR/tests/system/lib.sh"
 
 TOKEN=tok-$RANDOM$RANDOM-suite
@@ -198,6 +200,55 @@ ok $? "perfwatchd exits 0 at SIGTERM during the suite"
 check "the run ended aborted" test "$(sql "SELECT state FROM runs WHERE id = $RID")" = aborted
 check "and the log says the suite was aborted, and why" \
         grep -q "suite cancel aborted: run $RID of long was aborted: perfwatchd was stopped; the scenarios after it did not run" "$DAEMON_LOG"
+
+# --- (g) schedules: a suite and a scenario both due at the next minute.
+# Whichever fires first starts; the other finds it active, is skipped
+# and counted (a scenario's schedule during a suite, or a suite's during
+# a run).
+write_config "$WORK/sched.conf" \
+        "[scenario tick]" "base_url = $TA" "rate = 20/s" "duration = 5s" "timeout = 2s" "request = GET /api/items" \
+        "schedule = * * * * *" \
+        "[scenario one]" "base_url = $TA" "rate = 50/s" "duration = 5s" "timeout = 2s" "request = GET /api/items" \
+        "[suite every]" "scenarios = one" "schedule = * * * * *"
+rm -f "$WORK/perfwatch.db"*
+start_daemon "$WORK/sched.conf"
+before=$(date +%s)
+next=$(suite every .next_run_at)
+after=$(date +%s)
+# NB: a minute may turn between the two clock reads.
+check "the suite's next_run_at is the next minute ($next)" \
+        grep -qxE "$(( (before / 60 + 1) * 60 ))|$(( (after / 60 + 1) * 60 ))" <<<"$(date -d "$next" +%s)"
+fired() { [ "$(sql 'SELECT count(*) FROM runs')" -ge 1 ]; }
+check "one of them starts at the minute" wait_until 70 fired
+sleep 1
+first=$(sql "SELECT scenario || ' ' || (extra ->> 'trigger') || ' ' || coalesce(extra ->> '\$.suite.name', '-') FROM runs ORDER BY id LIMIT 1")
+skips="$(suite every .runs_skipped) $(jget "$PW/v1/scenarios" '.scenarios[] | select(.name == "tick") | .runs_skipped')"
+diag "first run: $first; skipped (suite, scenario): $skips"
+case $first in
+"one schedule every") want="0 1" ;;
+"tick schedule -") want="1 0" ;;
+*) want="?" ;;
+esac
+check "the first run is the suite's (one, extra.suite every) or the scenario's, by its schedule" test "$want" != "?"
+check "and the other was skipped and counted ($skips)" test "$skips" = "$want"
+check "only one run started" test "$(sql 'SELECT count(*) FROM runs')" = 1
+check "the log says why it was skipped" grep -qE "\[(suite every|scenario tick)\] schedule: skipped: (suite every|run [0-9]+) is (still )?active" "$DAEMON_LOG"
+# Without the scenario's schedule (a reload), the suite starts at the next
+# minute by its own.
+sed 's/^schedule = \* \* \* \* \*$/;&/; /^\[suite every\]/,$ s/^;schedule/schedule/' "$WORK/sched.conf" >"$WORK/sched2.conf"
+cp "$WORK/sched2.conf" "$WORK/sched.conf"
+kill -HUP "$PW_PID"
+unscheduled() { [ "$(jget "$PW/v1/scenarios" '.scenarios[] | select(.name == "tick") | .schedule')" = null ]; }
+check "after a reload the scenario has no schedule" wait_until 10 unscheduled
+check "and the suite keeps its skip count ($want)" test "$(suite every .runs_skipped)" = "${want%% *}"
+by_schedule() { [ "$(suite every '.last_run.trigger + " " + .last_run.state')" = "schedule completed" ]; }
+check "the suite runs by its schedule at the next minute, to completion" wait_until 80 by_schedule
+SID=$(suite every '.last_run.run_ids[0]')
+check "its run ($SID) says so in its extra" \
+        test "$(sql "SELECT (extra ->> 'trigger') || ' ' || (extra ->> '\$.suite.name') || ' ' || scenario FROM runs WHERE id = $SID")" \
+        = "schedule every one"
+stop_daemon
+ok $? "perfwatchd exits 0 at SIGTERM"
 
 # --- (f) --check-config
 printf '[scenario peak]\nbase_url = %s\nrate = 1/s\nduration = 1s\nrequest = GET /\n[suite seed]\nscenarios = peak, paek\nschedule = 0 25 * * *\npreflight = maybe\n' \
