@@ -74,7 +74,12 @@ write_config "$WORK/pw.conf" \
         "[suite cancel]" "scenarios = long, one" "preflight = no" \
         "[criterion latency_p95]" "scenario = one" "min_requests = 100" "max_age = 10m"
 sed -i "/^\[daemon\]/a api_token_file = $TF" "$WORK/pw.conf"
-start_daemon "$WORK/pw.conf"
+sock=$WORK/notify.sock
+msgs=$WORK/notify.txt
+$PY "$TOP_SRCDIR/tests/system/notify-listen.py" "$sock" "$msgs" &
+PIDS="$PIDS $!"
+wait_until 10 test -S "$sock" || bail "notify listener did not start"
+NOTIFY_SOCKET=$sock start_daemon "$WORK/pw.conf"
 sql() { sqlite3 -cmd '.timeout 5000' "$WORK/perfwatch.db" "$@"; }
 post() {        # post PATH [TOKEN]: the status of a POST
         curl -s -o "$WORK/post.body" -w '%{http_code}' --max-time 5 -X POST \
@@ -135,6 +140,7 @@ check "scenario one: latency_p95 met about run $ID1" \
         = "one $ID1 completed latency_p95 met $ID1"
 check "scenario two: no criterion judges it, no verdict" \
         test "$(jq -r '.scenarios[1] | "\(.name) \(.run) \(.verdict) \(.criteria | length)"' <<<"$J")" = "two $ID2 null 0"
+check "STATUS= named the suite and its scenario while it ran" grep -qE '^STATUS=suite pair [12]/2 (one|two); run [0-9]+ ' "$msgs"
 T=$(curl -s --max-time 5 "$PW/v1/suites?format=text")
 diag "$(head -3 <<<"$T")"
 check "?format=text: a table row with the run ids and the verdict" \
@@ -156,6 +162,7 @@ check "no run ids, combined verdict unknown" test "$(jq -r '"\(.run_ids | length
 check "the live service saw only the pre-flight's GET / ($(paste -sd' ' "$SEEN"))" test "$(paste -sd' ' "$SEEN")" = "/"
 check "the log says why" grep -q "suite down failed: pre-flight: 1 check failed" "$DAEMON_LOG"
 check "and the log names the check" grep -q "suite down: pre-flight: scenario dead base_url .*: failed: " "$DAEMON_LOG"
+check "and STATUS= says it" wait_until 5 grep -q "^STATUS=suite down failed: pre-flight: 1 check failed, nothing was run: scenario dead base_url" "$msgs"
 
 # --- (c) the pre-flight waits for a black hole; the loop does not
 check "POST /v1/suites/slow/run: 202" test "$(post /v1/suites/slow/run "$TOKEN")" = 202
