@@ -208,6 +208,22 @@ check "the run ended aborted" test "$(sql "SELECT state FROM runs WHERE id = $RI
 check "and the log says the suite was aborted, and why" \
         grep -q "suite cancel aborted: run $RID of long was aborted: perfwatchd was stopped; the scenarios after it did not run" "$DAEMON_LOG"
 
+# --- SIGTERM during a pre-flight check that waits: the daemon waits for
+# the check's thread (bounded by the check's 3 s timeout), the suite ends
+# aborted, and no run starts.
+NOTIFY_SOCKET=$sock start_daemon "$WORK/pw.conf"
+N=$(sql 'SELECT count(*) FROM runs')
+check "POST /v1/suites/slow/run after a restart: 202" test "$(post /v1/suites/slow/run "$TOKEN")" = 202
+sleep 0.5
+t0=$(date +%s%N)
+stop_daemon
+ok $? "perfwatchd exits 0 at SIGTERM during the pre-flight"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "within the check's timeout and a margin ($ms ms)" test "$ms" -lt 6000
+check "the log says the suite was aborted during its checks" \
+        grep -q "suite slow aborted: perfwatchd was stopped during the pre-flight checks" "$DAEMON_LOG"
+check "no run started" test "$(sql 'SELECT count(*) FROM runs')" = "$N"
+
 # --- (g) schedules: a suite and a scenario both due at the next minute.
 # Whichever fires first starts; the other finds it active, is skipped
 # and counted (a scenario's schedule during a suite, or a suite's during
