@@ -11,7 +11,9 @@
 # pre-flight for its 3 s timeout while /v1/status still answers in
 # milliseconds; (d) cancelling the active run ends the suite cancelled;
 # (e) 404 for an unknown suite, 401 without the token; ?format=text;
-# SIGTERM during a suite's run ends both aborted; (g) a suite's schedule
+# SIGTERM during a suite's run ends both aborted, during a waiting
+# pre-flight check the suite (within the check's timeout); STATUS= names
+# the running suite and a failure's reason; (g) a suite's schedule
 # and a scenario's due at the same minute: one starts, the other is
 # skipped and counted; (f) --check-config names bad [suite] lines with
 # FILE:LINE.
