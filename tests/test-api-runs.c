@@ -346,7 +346,7 @@ static void test_auth(void) {
         r = post("/v1/scenarios/peak/run", "Bearer " TOKEN);
         is_int(r.code, 503, "without api_set_control POST answers 503");
         reply_clear(&r);
-        api_set_control(api, &(ApiControl) { fake_start, fake_cancel, NULL });
+        api_set_control(api, &(ApiControl) { fake_start, fake_cancel, NULL, NULL });
 
         r = post("/v1/scenarios/peak/run", NULL);
         is_int(r.code, 401, "no Authorization: 401");

@@ -302,7 +302,7 @@ static void test_error_classes(void) {
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\ncolour = blue\n",
                      ":3: [target go] colour: unknown key " TARGET_KEYS, "an unknown key");
         expect_error("[daemon]\n\n[tagret x]\nfoo = 1\n", ":3: [tagret x]: unknown section kind \"tagret\", "
-                     "did you mean \"target\"? (one of: daemon, target, postgres, capacity, criterion, scenario)",
+                     "did you mean \"target\"? (one of: daemon, target, postgres, capacity, criterion, scenario, suite)",
                      "an unknown section kind (its keys are not reported again)");
         expect_error("[target go]\nmemory_url = http://127.0.0.1:1/memory\nmemory_interval = 5q\n",
                      ":3: [target go] memory_interval: \"5q\" is not a duration", "a bad duration");
@@ -528,7 +528,7 @@ static void test_suggestions(void) {
                      "scale_up_within, min_acu, max_acu, enabled)", "a missing letter is suggested");
         expect_error("[critrion c]\n",
                      ":1: [critrion c]: unknown section kind \"critrion\", did you mean \"criterion\"? (one of: daemon, "
-                     "target, postgres, capacity, criterion, scenario)", "a misspelt section kind is suggested");
+                     "target, postgres, capacity, criterion, scenario, suite)", "a misspelt section kind is suggested");
 }
 
 /* libinih reports only its first syntax error; --check-config lists all. */
@@ -926,7 +926,7 @@ static void test_many_errors(void) {
                 ":6: [criterion c]: missing required key series",
                 ":6: [criterion c]: missing required key threshold",
                 ":7: [criterion c] op: \"!\" is not a comparison (<, <=, >, >=)",
-                ":8: [nope]: unknown section kind \"nope\" (one of: daemon, target, postgres, capacity, criterion, scenario)",
+                ":8: [nope]: unknown section kind \"nope\" (one of: daemon, target, postgres, capacity, criterion, scenario, suite)",
                 ":9: syntax error, expected \"[section]\" or \"key = value\"",
         };
         size_t len = strlen(path), at = 0;
@@ -1874,12 +1874,13 @@ static void test_memory_series_with_pprof_targets(void) {
 }
 
 typedef struct Keys {
-        size_t n, per_section[6];
+        size_t n, per_section[7];
         bool retention, memory_url, threshold, sections_known, profile, endpoint, cpu_interval, conninfo;
 } Keys;
 
 static void collect_key(const char *section, const char *key, const char *def, void *u) {
-        static const char *const sections[] = { "daemon", "target", "postgres", "capacity", "criterion", "scenario" };
+        static const char *const sections[] = { "daemon", "target", "postgres", "capacity", "criterion", "scenario",
+                                                "suite" };
         Keys *k = u;
         size_t i;
 
@@ -1891,23 +1892,70 @@ static void collect_key(const char *section, const char *key, const char *def, v
         k->conninfo |= !strcmp(section, "postgres") && !strcmp(key, "conninfo") && !strcmp(def, "");
         k->profile |= !strcmp(section, "capacity") && !strcmp(key, "profile") && !strcmp(def, "default");
         k->endpoint |= !strcmp(section, "capacity") && !strcmp(key, "endpoint") && !strcmp(def, "");
-        for (i = 0; i < 6 && strcmp(section, sections[i]); i++)
+        for (i = 0; i < 7 && strcmp(section, sections[i]); i++)
                 ;
-        if (i == 6)
+        if (i == 7)
                 k->sections_known = false;
         else
                 k->per_section[i]++;
+}
+
+/* [suite NAME]: the names in order, the schedule and the two switches. */
+static void test_suites(void) {
+        const SuiteConfig *su;
+        char *errors = NULL;
+        Config *c = NULL;
+        int r;
+
+        r = load("[scenario a]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                 "[scenario b]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                 "[suite seed]\nscenarios =  b ,a,b\nschedule = 30 2 * * *\n"
+                 "[suite quiet]\nscenarios = a\nenabled = no\npreflight = no\n", &c, &errors);
+        is_int(r, 0, "a file with two suites loads");
+        if (errors)
+                printf("# %s", errors);
+        su = config_find_suite(c, "seed");
+        ok(su && su->n_scenarios == 3 && !strcmp(su->scenarios[0], "b") && !strcmp(su->scenarios[1], "a") &&
+           !strcmp(su->scenarios[2], "b"), "scenarios: three names in order, blanks trimmed, a repeat kept");
+        ok(su && su->schedule && !strcmp(su->schedule, "30 2 * * *") && su->enabled && su->preflight &&
+           su->line == 11, "schedule as written; enabled and preflight default to yes; its line");
+        su = config_find_suite(c, "quiet");
+        ok(su && su->n_scenarios == 1 && !su->schedule && !su->enabled && !su->preflight,
+           "no schedule; enabled = no and preflight = no");
+        ok(!config_find_suite(c, "nope") && !config_find_suite(NULL, "seed"), "an unknown suite is not found");
+        config_free(c);
+        free(errors);
+
+        expect_error("[scenario peak]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                     "[suite s]\nscenarios = peak, peek\n",
+                     ":7: [suite s] scenarios: no [scenario peek] section, did you mean \"peak\"? (one of: peak)",
+                     "a suite naming an unknown scenario (and a near one suggested)");
+        expect_error("[suite s]\nscenarios = a\n", ":2: [suite s] scenarios: no [scenario a] section (the file has no "
+                     "[scenario] section)", "a suite in a file without scenarios");
+        expect_error("[suite s]\nscenarios = a,,b\n", ":2: [suite s] scenarios: \"a,,b\" has an empty name (name 2 of "
+                     "3): expected NAME, NAME...", "an empty name in the list");
+        expect_error("[suite s]\nscenarios = a b\n", ":2: [suite s] scenarios: \"a b\" has a blank inside \"a b\": "
+                     "names are separated by commas", "two names without a comma");
+        expect_error("[suite s]\nschedule = 0 3 * * *\n", ":1: [suite s]: missing required key scenarios",
+                     "a suite without scenarios");
+        expect_error("[scenario a]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                     "[suite s]\nscenarios = a\nschedule = 61 * * * *\n",
+                     ":8: [suite s] schedule: \"61 * * * *\" minute: 61 is out of range 0-59",
+                     "a bad cron expression, as in a [scenario]");
+        expect_error("[scenario a]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                     "[suite s]\nscenarios = a\nscenario = a\n", ":8: [suite s] scenario: unknown key, did you mean "
+                     "\"scenarios\"? (one of: scenarios, schedule, enabled, preflight)", "a misspelt key is suggested");
 }
 
 static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 75, "config_foreach_key visits every key of the table");
-        ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion or scenario");
+        is_int(k.n, 79, "config_foreach_key visits every key of the table");
+        ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion, scenario or suite");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 26,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion and 26 scenario keys");
+           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 26 && k.per_section[6] == 4,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion, 26 scenario and 4 suite keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1958,6 +2006,8 @@ static const struct {
                       "read_after = 1s\n"
                       "[scenario locust]\nmodel = exec\ncommand = locust --csv ${run_dir}/l\nduration = 5s\n"
                       "csv = ${run_dir}/l\ngrace = 10s\n" },
+        { "suite", "[suite all]\nscenarios = open, ramp,closed , locust\nschedule = 0 4 * * 1\nenabled = no\n"
+                   "preflight = no\n" },
 };
 
 static void check_key_is_set(const char *section, const char *key, const char *def, void *userdata) {
@@ -2113,6 +2163,7 @@ int main(void) {
         test_scenario_body_file();
         test_scenario_writes();
         test_scenario_write_errors();
+        test_suites();
         test_foreach_and_strings();
         test_free_every_key();
         test_parse_is_linear();

@@ -1,5 +1,5 @@
 /* The routes that act (POST /v1/scenarios/NAME/run, POST
- * /v1/runs/ID/cancel): the bearer token is checked on libmicrohttpd's
+ * /v1/runs/ID/cancel, POST /v1/suites/NAME/run): the bearer token is checked on libmicrohttpd's
  * thread, then the request is suspended and queued for the daemon's loop
  * thread, which alone may start or cancel a run: api_control_dispatch()
  * makes the ApiControl call there and resumes the connection with the
@@ -25,8 +25,9 @@
 
 typedef struct CtlJob {
         Request *r;
-        char *scenario;              /* start: the scenario's name; NULL: cancel */
+        char *scenario;              /* start: the scenario's (or suite's) name; NULL: cancel */
         int64_t id;                  /* cancel: the run */
+        bool suite;                  /* start: of the suite `scenario` */
 } CtlJob;
 
 struct ApiCtl {
@@ -136,14 +137,56 @@ static void set_location(Request *r, int64_t id) {
                 r->location = NULL;
 }
 
+static void answer_suite(CtlJob *job, const ApiControl *ctl) {
+        Request *r = job->r;
+        char *error = NULL, *url = NULL;
+        int64_t active;
+        int k;
+
+        k = ctl->suite_start ? ctl->suite_start(job->scenario, &error, ctl->userdata) : -EOPNOTSUPP;
+        if (asprintf(&url, "/v1/suites/%s", job->scenario) < 0)
+                url = NULL;
+        if (k >= 0 && url) {
+                free(r->location);
+                r->location = strdup(url);
+                reply_json(r, MHD_HTTP_ACCEPTED, json_pack("{s:s,s:s,s:s}", "suite", job->scenario, "state", "running",
+                                                           "url", url));
+        } else if (k >= 0)
+                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
+        else if (k == -EBUSY) {
+                active = api_runs_active_id(api_runs(r->api));
+                if (active >= 0)
+                        api_reply_error(r, MHD_HTTP_CONFLICT, "run_active",
+                                        "a run is active (one at a time): run %" PRId64, active);
+                else
+                        api_reply_error(r, MHD_HTTP_CONFLICT, "suite_active", "a suite is active (one at a time)");
+        } else if (k == -ENOENT)
+                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "suite \"%s\" is not configured", job->scenario);
+        else
+                api_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "suite_failed", "suite \"%s\" could not start: %s",
+                                job->scenario, error ? error : strerror(-k));
+        free(error);
+        free(url);
+}
+
 static void answer_start(CtlJob *job, const ApiControl *ctl) {
         Request *r = job->r;
         char *error = NULL, url[48];
         int64_t id = -1;
         int k;
 
+        if (job->suite) {
+                answer_suite(job, ctl);
+                return;
+        }
         k = ctl->run_start(job->scenario, &id, &error, ctl->userdata);
         snprintf(url, sizeof url, "/v1/runs/%" PRId64, id);
+        if (k == -EBUSY && id < 0) {
+                api_reply_error(r, MHD_HTTP_CONFLICT, "suite_active",
+                                "a suite is active: its runs come one at a time, and no other starts before it ends");
+                free(error);
+                return;
+        }
         if (k >= 0) {
                 set_location(r, id);
                 reply_json(r, MHD_HTTP_ACCEPTED,
@@ -292,6 +335,25 @@ bool api_act_scenario(Request *r) {
                 return false;
         }
         return enqueue(r, (CtlJob) { .r = r, .scenario = name });
+}
+
+bool api_act_suite(Request *r) {
+        size_t n = strcspn(r->arg, "/");
+        char *name;
+
+        if (n == 0 || strcmp(r->arg + n, "/run") != 0) {
+                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                                "no such path: /v1/suites/%s (POST /v1/suites/NAME/run starts a suite)", r->arg);
+                return false;
+        }
+        if (!authorized(r, api_ctl(r->api)))
+                return false;
+        name = strndup(r->arg, n);
+        if (!name) {
+                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
+                return false;
+        }
+        return enqueue(r, (CtlJob) { .r = r, .scenario = name, .suite = true });
 }
 
 bool api_act_run(Request *r) {

@@ -201,6 +201,12 @@ int64_t api_runs_active_id(ApiRuns *x);
 /* GET /v1/scenarios: the published list. */
 void api_route_scenarios(Request *r);
 
+/* GET /v1/suites: the published list. */
+void api_route_suites(Request *r);
+
+/* GET /v1/suites/NAME: one suite of the published list. */
+void api_route_suite(Request *r);
+
 /* GET /v1/runs: the stored runs, filtered by scenario, state, from, to,
  * limit, newest first. */
 void api_route_runs(Request *r);
@@ -231,6 +237,9 @@ bool api_act_scenario(Request *r);
 
 /* POST /v1/runs/ID/cancel. */
 bool api_act_run(Request *r);
+
+/* POST /v1/suites/NAME/run. */
+bool api_act_suite(Request *r);
 
 /* ------------------------------------------------ api-auth.c: the token */
 
@@ -268,3 +277,4 @@ int api_render_top_text(const json_t *j, FILE *f);
 int api_render_index_text(const json_t *j, FILE *f);
 int api_render_scenarios_text(const json_t *j, FILE *f);
 int api_render_runs_text(const json_t *j, FILE *f);
+int api_render_suites_text(const json_t *j, FILE *f);

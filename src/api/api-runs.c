@@ -29,6 +29,7 @@ struct ApiRuns {
         pthread_mutex_t lock;        /* guards the references, as api.c's snapshots */
         json_t *scenarios;           /* {"scenarios": [...]}; NULL before the first publish */
         json_t *active;              /* the active run's object, or NULL */
+        json_t *suites;              /* {"suites": [...]}; NULL before the first publish */
         int64_t active_id;           /* its id, or -1 */
 };
 
@@ -48,6 +49,7 @@ ApiRuns *api_runs_free(ApiRuns *x) {
                 return NULL;
         json_decref(x->scenarios);
         json_decref(x->active);
+        json_decref(x->suites);
         pthread_mutex_destroy(&x->lock);
         free(x);
         return NULL;
@@ -109,6 +111,56 @@ static void runs_unref(ApiRuns *x, json_t *j) {
         pthread_mutex_lock(&x->lock);
         json_decref(j);
         pthread_mutex_unlock(&x->lock);
+}
+
+void api_publish_suites(Api *a, json_t *suites) {
+        ApiRuns *x = a ? api_runs(a) : NULL;
+        json_t *list = suites ? json_pack("{s:o}", "suites", suites) : NULL, *old;
+
+        if (!x || !list) {
+                json_decref(list);
+                return;
+        }
+        pthread_mutex_lock(&x->lock);
+        old = x->suites;
+        x->suites = list;
+        json_decref(old);
+        pthread_mutex_unlock(&x->lock);
+}
+
+void api_route_suites(Request *r) {
+        ApiRuns *x = api_runs(r->api);
+        json_t *j = runs_ref(x, &x->suites);
+
+        if (!j)
+                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not_ready",
+                                "no suite list has been published yet; try again shortly");
+        else
+                api_reply_render(r, MHD_HTTP_OK, j, api_render_suites_text);
+        runs_unref(x, j);
+}
+
+void api_route_suite(Request *r) {
+        ApiRuns *x = api_runs(r->api);
+        json_t *j = runs_ref(x, &x->suites), *one = NULL, *item, *wrap;
+        size_t i;
+
+        json_array_foreach(json_object_get(j, "suites"), i, item)
+                if (json_is_string(json_object_get(item, "name")) &&
+                    strcmp(json_string_value(json_object_get(item, "name")), r->arg) == 0)
+                        one = item;
+        if (!j)
+                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not_ready",
+                                "no suite list has been published yet; try again shortly");
+        else if (!one)
+                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "suite \"%s\" is not configured", r->arg);
+        else {
+                /* The text form is the list's, with one row. */
+                wrap = r->text ? json_pack("{s:[o]}", "suites", json_deep_copy(one)) : NULL;
+                api_reply_render(r, MHD_HTTP_OK, r->text ? wrap : one, api_render_suites_text);
+                json_decref(wrap);
+        }
+        runs_unref(x, j);
 }
 
 void api_route_scenarios(Request *r) {

@@ -207,6 +207,32 @@ static const TableSpec top_table = { { "FLAT", "FLAT%", "FUNCTION" }, strings_fi
 static const TableSpec scenarios_table = {
         { "NAME", "MODEL", "ENABLED", "SCHEDULE", "NEXT RUN", "LAST RUN", "P95 MS", "ACTIVE" }, scenario_fill,
 };
+static void suite_fill(const json_t *su, Cells cells) {
+        const json_t *last = json_object_get(su, "last_run"), *id;
+        size_t i, used = 0;
+
+        cell_text(json_object_get(su, "name"), cells[0], CELL_MAX);
+        cell_text(json_object_get(su, "schedule"), cells[1], CELL_MAX);
+        cell_text(json_object_get(su, "next_run_at"), cells[2], CELL_MAX);
+        cell_text(json_object_get(last, "state"), cells[3], CELL_MAX);
+        cells[4][0] = '\0';
+        json_array_foreach(json_object_get(last, "run_ids"), i, id) {
+                int k = snprintf(cells[4] + used, CELL_MAX - used, "%s%" JSON_INTEGER_FORMAT, i ? "," : "",
+                                 json_integer_value(id));
+                if (k < 0 || (size_t) k >= CELL_MAX - used)
+                        break;
+                used += (size_t) k;
+        }
+        if (!cells[4][0])
+                snprintf(cells[4], CELL_MAX, "-");
+        cell_text(json_object_get(last, "verdict"), cells[5], CELL_MAX);
+        cell_text(json_object_get(su, "runs_skipped"), cells[6], CELL_MAX);
+        cell_text(json_object_get(last, "reason"), cells[7], CELL_MAX);
+}
+
+static const TableSpec suites_table = {
+        { "NAME", "SCHEDULE", "NEXT RUN", "STATE", "RUNS", "VERDICT", "SKIPPED", "REASON" }, suite_fill,
+};
 static const TableSpec runs_table = {
         { "ID", "SCENARIO", "STATE", "STARTED", "SECONDS", "REQUESTS", "OK", "P95 MS" }, run_fill,
 };
@@ -284,6 +310,10 @@ int api_render_series_text(const json_t *j, FILE *f) {
 
 int api_render_scenarios_text(const json_t *j, FILE *f) {
         return table_print(f, &scenarios_table, json_object_get(j, "scenarios"));
+}
+
+int api_render_suites_text(const json_t *j, FILE *f) {
+        return table_print(f, &suites_table, json_object_get(j, "suites"));
 }
 
 int api_render_runs_text(const json_t *j, FILE *f) {

@@ -63,6 +63,9 @@ typedef struct ApiControl {
         /* As runner_cancel(): 0 or -ENOENT. */
         int (*run_cancel)(int64_t id, void *userdata);
         void *userdata;
+        /* As suites_start(): 0, -ENOENT, -EBUSY, or another errno with
+         * *ret_error.  NULL: POST /v1/suites/NAME/run answers 500. */
+        int (*suite_start)(const char *suite, char **ret_error, void *userdata);
 } ApiControl;
 
 /* Loop thread, before api_start(): `control` (copied) is what the acting
@@ -83,6 +86,10 @@ void api_control_dispatch(Api *a);
  * /v1/scenarios' list, taken) and `active` (the active run's object as
  * runner_active_json() makes it, taken; NULL: no run is active). */
 void api_publish_runs(Api *a, json_t *scenarios, json_t *active);
+
+/* Loop thread: replaces GET /v1/suites' list with `suites` (suites_json(),
+ * taken; NULL: keeps the last one). */
+void api_publish_suites(Api *a, json_t *suites);
 
 /* Sets the bearer token the acting routes require (copied; any thread);
  * NULL turns them off (403, saying to set api_token_file).  0, or -EINVAL

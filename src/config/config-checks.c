@@ -509,6 +509,37 @@ static void parser_scenario_targets(Parser *p) {
         }
 }
 
+/* Each name of a suite's `scenarios` must be a [scenario] section: a
+ * typo would otherwise fail the suite at its first run. */
+static int parser_suite_scenarios(Parser *p) {
+        const Config *c = p->config;
+        const char **names = calloc(c->n_scenarios + 1, sizeof *names);
+
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_scenarios; i++)
+                names[i] = c->scenarios[i].name;
+        for (size_t i = 0; i < c->n_suites; i++) {
+                const SuiteConfig *su = &c->suites[i];
+                const Section *s = config_section_find(p, SECTION_SUITE, su->name);
+
+                if (!s || !key_valid(s, "scenarios"))
+                        continue;
+                for (size_t j = 0; j < su->n_scenarios; j++) {
+                        char hint[SUGGESTION_MAX] = "";
+
+                        if (config_section_find(p, SECTION_SCENARIO, su->scenarios[j]))
+                                continue;
+                        (void) config_suggestion(su->scenarios[j], names, c->n_scenarios, hint, sizeof hint);
+                        config_parser_error(p, key_line(s, "scenarios"), s, "scenarios", "no [scenario %s] section%s",
+                                            su->scenarios[j],
+                                            c->n_scenarios > 0 ? hint : " (the file has no [scenario] section)");
+                }
+        }
+        free(names);
+        return 0;
+}
+
 int config_parser_check(Parser *p) {
         int r;
 
@@ -516,6 +547,8 @@ int config_parser_check(Parser *p) {
                 section_check(p, p->sections[i]);
         parser_latency_exec(p);
         parser_scenario_targets(p);
+        if (parser_suite_scenarios(p) < 0)
+                return -ENOMEM;
         r = parser_run_scenario(p, "latency_p95");
         if (r >= 0)
                 r = parser_run_scenario(p, "acu_scaling");

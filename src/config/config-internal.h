@@ -24,6 +24,7 @@ typedef enum SectionKind {
         SECTION_CAPACITY,
         SECTION_CRITERION,
         SECTION_SCENARIO,
+        SECTION_SUITE,
         _SECTION_KIND_MAX,
 } SectionKind;
 
@@ -58,6 +59,7 @@ typedef enum ConfigType {
         CONFIG_JSON_POINTER,         /* RFC 6901: "" or /a/b */
         CONFIG_CONFLICTS_FROM,       /* PATH /pointer: into conflicts_path, conflicts_pointer */
         CONFIG_COMMAND,              /* a command line, split into words (load/load-exec.h) */
+        CONFIG_NAME_LIST,            /* NAME, NAME...: a block of names and their count (SuiteConfig) */
         _CONFIG_TYPE_MAX,
 } ConfigType;
 
@@ -127,6 +129,8 @@ int config_parse_request(const ConfigKey *k, const char *v, void *base, char *pr
 int config_parse_header(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_expect(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_schedule(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_name_list(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+void config_release_name_list(const ConfigKey *k, void *base);
 void config_release_stages(const ConfigKey *k, void *base);
 void config_release_requests(const ConfigKey *k, void *base);
 int config_parse_write(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);

@@ -573,23 +573,79 @@ void config_release_expect(const ConfigKey *k, void *base) {
 
 /* ---------------------------------------------------------------- schedule */
 
+/* Both [scenario] and [suite] have a schedule: the text, and its parsed
+ * form beside it. */
 int config_parse_schedule(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        ScenarioConfig *sc = base;
-        char *reason = NULL, *copy;
-        CronExpr cron;
+        char *reason = NULL, *copy, **text;
+        CronExpr cron, *parsed;
         int r;
 
-        (void) k;
         r = cron_parse(v, &cron, &reason);
         if (r < 0)
                 return take_reason(reason, r, problem, n);
         copy = strdup(v);
         if (!copy)
                 return oom(problem, n);
-        free(sc->schedule);
-        sc->schedule = copy;
-        sc->cron = cron;
+        if (k->section == SECTION_SUITE) {
+                text = &((SuiteConfig *) base)->schedule;
+                parsed = &((SuiteConfig *) base)->cron;
+        } else {
+                text = &((ScenarioConfig *) base)->schedule;
+                parsed = &((ScenarioConfig *) base)->cron;
+        }
+        free(*text);
+        *text = copy;
+        *parsed = cron;
         return 0;
+}
+
+/* `scenarios = peak, spike, crdt`: the names in order, blanks around
+ * each trimmed, in one block (the array, then the names). */
+int config_parse_name_list(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        SuiteConfig *su = base;
+        size_t count = 1, len = strlen(v), i = 0;
+        char **names, *copy, *word;
+
+        (void) k;
+        for (const char *p = v; *p; p++)
+                count += *p == ',';
+        names = malloc(count * sizeof *names + len + 1);
+        if (!names)
+                return oom(problem, n);
+        copy = memcpy((char *) (names + count), v, len + 1);
+        while ((word = strsep(&copy, ",")) && i < count) {
+                char *end;
+
+                word += strspn(word, " \t");
+                end = word + strlen(word);
+                while (end > word && isspace((unsigned char) end[-1]))
+                        *--end = '\0';
+                if (*word == '\0') {
+                        snprintf(problem, n, "has an empty name (name %zu of %zu): expected NAME, NAME...", i + 1,
+                                 count);
+                        free(names);
+                        return -EINVAL;
+                }
+                if (strcspn(word, " \t") != strlen(word)) {
+                        snprintf(problem, n, "has a blank inside \"%s\": names are separated by commas", word);
+                        free(names);
+                        return -EINVAL;
+                }
+                names[i++] = word;
+        }
+        free(su->scenarios);
+        su->scenarios = names;
+        su->n_scenarios = count;
+        return 0;
+}
+
+void config_release_name_list(const ConfigKey *k, void *base) {
+        SuiteConfig *su = base;
+
+        (void) k;
+        free(su->scenarios);
+        su->scenarios = NULL;
+        su->n_scenarios = 0;
 }
 
 /* ---------------------------------------------------------------- hand-over */

@@ -608,6 +608,7 @@ static const struct {
         [CONFIG_JSON_POINTER] = { config_parse_json_pointer, owned_field },
         [CONFIG_CONFLICTS_FROM] = { config_parse_conflicts_from, NULL, config_release_conflicts_from },
         [CONFIG_COMMAND] = { config_parse_command, owned_field },
+        [CONFIG_NAME_LIST] = { config_parse_name_list, NULL, config_release_name_list },
 };
 
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {

@@ -28,6 +28,7 @@ static const char *const section_kind_names[_SECTION_KIND_MAX] = {
         [SECTION_CAPACITY] = "capacity",
         [SECTION_CRITERION] = "criterion",
         [SECTION_SCENARIO] = "scenario",
+        [SECTION_SUITE] = "suite",
 };
 
 /* The whole configuration language; perfwatchd.conf(5) documents exactly
@@ -206,6 +207,16 @@ const ConfigKey config_keys[] = {
           NULL, NULL, offsetof(ScenarioConfig, schedule), 0 },
         { SECTION_SCENARIO, "enabled", CONFIG_BOOLEAN, "yes",
           NULL, NULL, offsetof(ScenarioConfig, enabled), 0 },
+
+        /* Each name must be a [scenario]: checked once the whole file is read. */
+        { SECTION_SUITE, "scenarios", CONFIG_NAME_LIST, NULL,
+          NULL, NULL, offsetof(SuiteConfig, scenarios), KEY_REQUIRED },
+        { SECTION_SUITE, "schedule", CONFIG_SCHEDULE, NULL,
+          NULL, NULL, offsetof(SuiteConfig, schedule), 0 },
+        { SECTION_SUITE, "enabled", CONFIG_BOOLEAN, "yes",
+          NULL, NULL, offsetof(SuiteConfig, enabled), 0 },
+        { SECTION_SUITE, "preflight", CONFIG_BOOLEAN, "yes",
+          NULL, NULL, offsetof(SuiteConfig, preflight), 0 },
 };
 
 const size_t config_n_keys = ELEMENTSOF(config_keys);
@@ -244,6 +255,8 @@ static const SectionLayout section_layouts[_SECTION_KIND_MAX] = {
                                 sizeof(CriterionConfig), offsetof(CriterionConfig, name) },
         [SECTION_SCENARIO] = { offsetof(Config, scenarios), offsetof(Config, n_scenarios),
                                sizeof(ScenarioConfig), offsetof(ScenarioConfig, name) },
+        [SECTION_SUITE] = { offsetof(Config, suites), offsetof(Config, n_suites),
+                            sizeof(SuiteConfig), offsetof(SuiteConfig, name) },
 };
 
 const BuiltinCriterion *config_builtin_lookup(const char *name) {
@@ -459,6 +472,7 @@ static int section_add_named(Parser *p, Section *s, SectionKind kind) {
         case SECTION_POSTGRES: p->config->postgres[s->index].line = s->line; break;
         case SECTION_CAPACITY: p->config->capacity[s->index].line = s->line; break;
         case SECTION_SCENARIO: p->config->scenarios[s->index].line = s->line; break;
+        case SECTION_SUITE: p->config->suites[s->index].line = s->line; break;
         default: break;
         }
         parser_apply_defaults(p, s, kind);
@@ -902,6 +916,15 @@ const PostgresConfig *config_find_postgres(const Config *c, const char *name) {
         for (size_t i = 0; i < c->n_postgres; i++)
                 if (streq(c->postgres[i].name, name))
                         return &c->postgres[i];
+        return NULL;
+}
+
+const SuiteConfig *config_find_suite(const Config *c, const char *name) {
+        if (!c || !name)
+                return NULL;
+        for (size_t i = 0; i < c->n_suites; i++)
+                if (streq(c->suites[i].name, name))
+                        return &c->suites[i];
         return NULL;
 }
 

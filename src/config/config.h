@@ -194,6 +194,19 @@ typedef struct ScenarioConfig {
         uint64_t grace_usec;
 } ScenarioConfig;
 
+/* [suite NAME] (issue 8, point 7): scenarios run one after the other,
+ * after pre-flight checks, with one combined verdict (core/suites.h). */
+typedef struct SuiteConfig {
+        char *name;                  /* [suite NAME] */
+        unsigned line;
+        char **scenarios;            /* `scenarios`, in order: one block (the names inside it) */
+        size_t n_scenarios;
+        char *schedule;              /* `schedule` as written; NULL: run only when asked */
+        CronExpr cron;               /* parsed from schedule (local time zone, load/cron.h) */
+        bool enabled;                /* `enabled`: false keeps the schedule from firing */
+        bool preflight;              /* `preflight`: the checks of core/preflight.h first */
+} SuiteConfig;
+
 typedef struct Config {
         char *path;
         DaemonConfig daemon;
@@ -205,6 +218,8 @@ typedef struct Config {
         size_t n_capacity;
         ScenarioConfig *scenarios;
         size_t n_scenarios;
+        SuiteConfig *suites;
+        size_t n_suites;
         /* Always holds the four built-in criteria first, in the order
          * latency_p95, memory, acu_scaling, zero_data_loss, then the
          * user's own in file order. */
@@ -226,6 +241,9 @@ const PostgresConfig *config_find_postgres(const Config *c, const char *name);
 
 /* Looks a [scenario NAME] section up by name; NULL when absent. */
 const ScenarioConfig *config_find_scenario(const Config *c, const char *name);
+
+/* Looks a [suite NAME] section up by name; NULL when absent. */
+const SuiteConfig *config_find_suite(const Config *c, const char *name);
 
 /* Fills *ret with what load_run_start() needs to run scenario `sc`:
  * pointers into `sc` (which must outlive the call to load_run_start()) and
@@ -252,7 +270,7 @@ const char *config_stat_to_string(CriterionStat s);
 
 /* Key documentation hook for the test that compares the table with the man
  * page: calls `fn` for every key of the table with its section kind
- * ("daemon", "target", "criterion", "postgres", "capacity", "scenario"), name and default as text ("" = none). */
+ * ("daemon", "target", "criterion", "postgres", "capacity", "scenario", "suite"), name and default as text ("" = none). */
 void config_foreach_key(void (*fn)(const char *section, const char *key, const char *def, void *u), void *u);
 
 /* The same hook for the keys that have bounds: calls `fn` with each one's

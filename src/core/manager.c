@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "core/manager.h"
 #include "core/runner.h"
+#include "core/suites.h"
 #include "probes/probe-capacity.h"
 #include "probes/probe-gomem.h"
 #include "probes/probe-pg.h"
@@ -67,6 +68,7 @@ struct Manager {
         Api *api;
         Evaluator *evaluator;
         Runner *runner;
+        Suites *suites;
         sd_event_source *control_source;
         int64_t active_run;     /* the run last published as active, -1: none */
         bool exiting;           /* the loop is over: no evaluation is asked for */
@@ -124,11 +126,13 @@ static void send_status(Manager *m, const char *line) {
                 m->criteria_line = strdup(line);
         }
         const char *runs = m->runner ? runner_status(m->runner) : "";
+        const char *suites = m->suites ? suites_status(m->suites) : "";
 
         extras_status(m, extras, sizeof extras);
         full = strjoin(m->store_reason[0] ? "store " : "", m->store_reason[0] ? m->config->daemon.database : "",
                        m->store_reason[0] ? " failing: " : "", m->store_reason, m->store_reason[0] ? "; " : "",
-                       extras, runs, runs[0] ? "; " : "", m->criteria_line ?: "", NULL);
+                       extras, suites, suites[0] ? "; " : "", runs, runs[0] ? "; " : "", m->criteria_line ?: "",
+                       NULL);
         if (!full || (m->status_line && strcmp(m->status_line, full) == 0)) {
                 free(full);
                 return;
@@ -289,6 +293,12 @@ static void on_evaluated(CriteriaReport *report, void *userdata) {
 
         hang_acu_window(m, report);
         notify_status(m, report);
+        /* The suites' verdicts are read from this report: before the API
+         * takes it. */
+        if (m->suites) {
+                suites_set_report(m->suites, report);
+                api_publish_suites(m->api, suites_json(m->suites));
+        }
         api_publish_criteria(m->api, report);
 }
 
@@ -463,6 +473,11 @@ static int manager_reload(Manager *m) {
         /* NB: a running run goes on untouched: the engine copied its
          * scenario, whatever the new file says about it. */
         r = runner_set_config(m->runner, next);
+        if (r >= 0) {
+                r = suites_set_config(m->suites, next);
+                if (r < 0)
+                        (void) runner_set_config(m->runner, m->config);
+        }
         if (r < 0) {
                 log_error("%s: reload failed, keeping the running configuration: %s", next->path, strerror(-r));
                 probes_free(&fresh);
@@ -603,6 +618,12 @@ static void on_runs_changed(Runner *r, void *userdata) {
 static int control_run_start(const char *scenario, int64_t *ret_id, char **ret_error, void *userdata) {
         Manager *m = userdata;
 
+        /* NB: a suite holds the runner also while one of its runs is
+         * active: the answer names the suite, not only that run. */
+        if (suites_active(m->suites)) {
+                *ret_id = -1;
+                return -EBUSY;
+        }
         return runner_start(m->runner, scenario, RUN_TRIGGER_API, ret_id, ret_error);
 }
 
@@ -610,6 +631,29 @@ static int control_run_cancel(int64_t id, void *userdata) {
         Manager *m = userdata;
 
         return runner_cancel(m->runner, id);
+}
+
+static int control_suite_start(const char *suite, char **ret_error, void *userdata) {
+        Manager *m = userdata;
+
+        return suites_start(m->suites, suite, RUN_TRIGGER_API, ret_error);
+}
+
+/* A run ended: the active suite goes on or ends. */
+static void on_run_ended(Runner *r, int64_t id, const char *scenario, StoreRunState state, void *userdata) {
+        Manager *m = userdata;
+
+        (void) r;
+        if (m->suites)
+                suites_run_ended(m->suites, id, scenario, state);
+}
+
+/* The suites changed: the API's list and STATUS=. */
+static void on_suites_changed(Suites *s, void *userdata) {
+        Manager *m = userdata;
+
+        api_publish_suites(m->api, suites_json(s));
+        send_status(m, NULL);
 }
 
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -621,7 +665,8 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 /* The scenario runs: their runner, and the API's hand-over to it. */
 static int start_runner(Manager *m) {
-        ApiControl control = { .run_start = control_run_start, .run_cancel = control_run_cancel, .userdata = m };
+        ApiControl control = { .run_start = control_run_start, .run_cancel = control_run_cancel,
+                               .suite_start = control_suite_start, .userdata = m };
         int r, fd;
 
         m->active_run = -1;
@@ -630,6 +675,12 @@ static int start_runner(Manager *m) {
                 runner_set_glue(m->runner, m->glue);
         if (r >= 0)
                 r = runner_set_config(m->runner, m->config);
+        if (r >= 0)
+                r = suites_new(m->event, m->runner, on_suites_changed, m, &m->suites);
+        if (r >= 0) {
+                runner_set_ended(m->runner, on_run_ended, m);
+                r = suites_set_config(m->suites, m->config);
+        }
         if (r < 0)
                 return log_error_errno(r, "cannot set up the scenario runs: %s", strerror(-r));
         api_set_control(m->api, &control);
@@ -705,6 +756,8 @@ int manager_run(Manager *m) {
         /* The active run ends aborted, with what it measured, before the
          * last samples (its last seconds among them) are written. */
         runner_stop(m->runner);
+        /* After the runner: its active run's end (aborted) ends the suite. */
+        suites_stop(m->suites);
         (void) store_inbox_drain(m->store, NULL);
         k = manager_flush_at_exit(m);
         /* -ESTALE: on_flush stopped the loop and said why. */
@@ -717,6 +770,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->exiting = true;
+        /* The suites first: they release the runner they hold. */
+        m->suites = suites_free(m->suites);
         m->runner = runner_free(m->runner);
         sd_event_source_disable_unref(m->control_source);
         sd_event_source_disable_unref(m->flush_timer);

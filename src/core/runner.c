@@ -66,6 +66,9 @@ struct Runner {
         RunProfiles *profiles;       /* the runs' profiles still being taken */
         RunnerChangedFn changed;
         void *userdata;
+        RunnerEndedFn ended;         /* NULL: nobody is told */
+        void *ended_userdata;
+        char *holder;                /* runner_hold(): the suite holding the runner; NULL: none */
         const Config *config;
         Entry *entries;
         size_t n_entries;
@@ -207,7 +210,9 @@ static void final_state(const Active *a, const LoadResult *res, StoreRun *run, c
 static void finish_active(Runner *r) {
         Active *a = r->active;
         LoadResult *res = NULL;
-        char reason[512];
+        StoreRunState state = STORE_RUN_FAILED;
+        char reason[512], *scenario;
+        int64_t id = a->id;
         StoreRun run;
         int k;
 
@@ -219,6 +224,7 @@ static void finish_active(Runner *r) {
         }
         run = run_record_summary(a->scenario, config_model_to_string(a->model), res);
         final_state(a, res, &run, reason, sizeof reason);
+        state = run.state;
         k = run_record_store_finish(r->store, a->id, &run, res);
         if (k < 0)
                 set_failure(r, "run %" PRId64 " %s: cannot record its end (%s): %s", a->id, a->scenario,
@@ -237,7 +243,13 @@ done:
         run_profiles_run_over(a->profiles);
         a->profiles = NULL;
         load_result_free(res);
+        /* The scenario's name outlives the Active for the one told. */
+        scenario = a->scenario;
+        a->scenario = NULL;
         r->active = active_free(a);
+        if (r->ended && scenario)
+                r->ended(r, id, scenario, state, r->ended_userdata);
+        free(scenario);
 }
 
 static int on_done_fd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -281,15 +293,34 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The run's extra object at its start: what started it and, for a run of
+ * a suite, {"suite": {name, started_at, position, of}}.  NULL: no memory. */
+static char *start_extra(RunTrigger trigger, const RunnerSuiteRun *suite) {
+        json_t *j = json_pack("{ss}", "trigger", trigger == RUN_TRIGGER_SCHEDULE ? "schedule" : "api");
+        char buf[64], *text;
+
+        if (j && suite)
+                (void) json_object_set_new(j, "suite", json_pack("{ss ss sI sI}", "name", suite->name,
+                                                                 "started_at",
+                                                                 units_format_iso8601(suite->started_usec, buf,
+                                                                                      sizeof buf),
+                                                                 "position", (json_int_t) suite->position,
+                                                                 "of", (json_int_t) suite->of));
+        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        return text;
+}
+
 /* The run's row, state running, with what started it in its extra object. */
-static int begin_row(Runner *r, const ScenarioConfig *sc, RunTrigger trigger, int64_t *ret_id, char **ret_error) {
+static int begin_row(Runner *r, const ScenarioConfig *sc, RunTrigger trigger, const RunnerSuiteRun *suite,
+                     int64_t *ret_id, char **ret_error) {
+        char *extra = start_extra(trigger, suite);
         StoreRun run = { .scenario = sc->name, .model = config_model_to_string(sc->model),
                          .started_at_ms = (int64_t) (now_realtime_usec() / USEC_PER_MSEC),
-                         .target_rps = sc->model == LOAD_MODEL_OPEN ? sc->rate_rps : 0,
-                         .extra = trigger == RUN_TRIGGER_SCHEDULE ? "{\"trigger\": \"schedule\"}"
-                                                                  : "{\"trigger\": \"api\"}" };
-        int k = store_run_begin(r->store, &run, ret_id);
+                         .target_rps = sc->model == LOAD_MODEL_OPEN ? sc->rate_rps : 0, .extra = extra };
+        int k = extra ? store_run_begin(r->store, &run, ret_id) : -ENOMEM;
 
+        free(extra);
         if (k < 0)
                 return set_error(ret_error, k, "[scenario %s]: the store cannot record a new run: %s", sc->name,
                                  strerror(-k));
@@ -361,7 +392,8 @@ static const char *trigger_name(RunTrigger t) {
         return t == RUN_TRIGGER_SCHEDULE ? "its schedule" : "the API";
 }
 
-int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_id, char **ret_error) {
+static int start_run(Runner *r, const char *name, RunTrigger trigger, const RunnerSuiteRun *suite,
+                     int64_t *ret_id, char **ret_error) {
         const ScenarioConfig *sc = config_find_scenario(r->config, name);
         char *error = NULL;
         Active *a;
@@ -371,9 +403,9 @@ int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_i
                 *ret_error = NULL;
         if (!sc)
                 return -ENOENT;
-        if (r->active) {
+        if (r->active || (r->holder && !suite)) {
                 if (ret_id)
-                        *ret_id = r->active->id;
+                        *ret_id = r->active ? r->active->id : -1;
                 return -EBUSY;
         }
         if (r->stopped)
@@ -387,7 +419,7 @@ int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_i
                 return set_error(ret_error, -ENOMEM, "[scenario %s]: out of memory", name);
         }
         begin_profiles(r, sc, a);
-        k = begin_row(r, sc, trigger, &a->id, &error);
+        k = begin_row(r, sc, trigger, suite, &a->id, &error);
         run_profiles_set_run(a->profiles, a->id);
         if (k >= 0)
                 k = start_engine(r, sc, a, &error);
@@ -409,6 +441,31 @@ int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_i
                 free(error);
         notify_changed(r);
         return k;
+}
+
+int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_id, char **ret_error) {
+        return start_run(r, name, trigger, NULL, ret_id, ret_error);
+}
+
+int runner_start_suite_run(Runner *r, const char *name, RunTrigger trigger, const RunnerSuiteRun *suite,
+                           int64_t *ret_id, char **ret_error) {
+        return start_run(r, name, trigger, suite, ret_id, ret_error);
+}
+
+void runner_hold(Runner *r, const char *holder) {
+        free(r->holder);
+        r->holder = holder ? strdup(holder) : NULL;
+        if (holder && !r->holder)
+                log_warning("out of memory: scenario schedules are not held back during suite %s", holder);
+}
+
+const char *runner_holder(const Runner *r) {
+        return r->holder;
+}
+
+void runner_set_ended(Runner *r, RunnerEndedFn fn, void *userdata) {
+        r->ended = fn;
+        r->ended_userdata = userdata;
 }
 
 int runner_cancel(Runner *r, int64_t id) {
@@ -515,8 +572,12 @@ static int arm_entry(Entry *e, time_t after) {
 
 static void skip_firing(Runner *r, Entry *e) {
         e->skipped++;
-        log_notice("[scenario %s] schedule: skipped: run %" PRId64 " of %s is still active (%" PRIu64
-                   " skipped so far)", e->name, r->active->id, r->active->scenario, e->skipped);
+        if (r->active)
+                log_notice("[scenario %s] schedule: skipped: run %" PRId64 " of %s is still active (%" PRIu64
+                           " skipped so far)", e->name, r->active->id, r->active->scenario, e->skipped);
+        else
+                log_notice("[scenario %s] schedule: skipped: suite %s is active (%" PRIu64 " skipped so far)",
+                           e->name, r->holder ?: "?", e->skipped);
 }
 
 static int on_schedule(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -529,7 +590,7 @@ static int on_schedule(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
-        k = cron_tick(&e->cron, e->due, time(NULL), r->active != NULL, &action, &next);
+        k = cron_tick(&e->cron, e->due, time(NULL), r->active != NULL || r->holder != NULL, &action, &next);
         if (k < 0) {
                 log_warning("[scenario %s] schedule: never fires again: not scheduled", e->name);
                 e->timer = sd_event_source_disable_unref(e->timer);
@@ -696,6 +757,7 @@ Runner *runner_free(Runner *r) {
         r->active = active_free(r->active);
         entries_free(r->entries, r->n_entries);
         run_profiles_free_all(&r->profiles);
+        free(r->holder);
         sd_event_source_disable_unref(r->done_source);
         if (r->done_fd >= 0 && !r->abandoned)
                 close(r->done_fd);

@@ -51,10 +51,42 @@ int runner_set_config(Runner *r, const Config *config);
 
 /* Starts a run of scenario `name` now.  0 with *ret_id (may be NULL) the
  * new run's id; -ENOENT when there is no such scenario; -EBUSY when a run
- * is active (then *ret_id gets the active run's id); another negative errno
+ * is active (then *ret_id gets the active run's id) or a suite holds the
+ * runner (runner_hold(): *ret_id -1); another negative errno
  * with *ret_error (the caller frees it; may be NULL) saying why in one line
  * (the store cannot record it, the engine refused the scenario). */
 int runner_start(Runner *r, const char *name, RunTrigger trigger, int64_t *ret_id, char **ret_error);
+
+/* A run that is part of a suite (core/suites.h): what its extra object
+ * says, {"suite": {name, started_at, position, of}}. */
+typedef struct RunnerSuiteRun {
+        const char *name;
+        uint64_t started_usec;       /* CLOCK_REALTIME: when the suite started */
+        unsigned position, of;       /* 1-based place of the run in the suite */
+} RunnerSuiteRun;
+
+/* As runner_start(), for a run of a suite (`suite` borrowed): it starts
+ * while the runner is held (runner_hold()), and its extra object carries
+ * `suite`. */
+int runner_start_suite_run(Runner *r, const char *name, RunTrigger trigger, const RunnerSuiteRun *suite,
+                           int64_t *ret_id, char **ret_error);
+
+/* While `holder` (a suite's name, copied; NULL releases) holds the runner,
+ * runner_start() answers -EBUSY (*ret_id -1 when no run is active) and a
+ * scenario's schedule that fires is skipped and counted as during a run. */
+void runner_hold(Runner *r, const char *holder);
+
+/* The suite holding the runner (borrowed), or NULL. */
+const char *runner_holder(const Runner *r);
+
+/* Called on the loop thread when a run is over and recorded (or could not
+ * be: then `state` is failed), with its id, scenario (borrowed for the
+ * call) and final state; also from runner_stop().  The runner has no
+ * active run during the call, so `fn` may start the next one. */
+typedef void (*RunnerEndedFn)(Runner *r, int64_t id, const char *scenario, StoreRunState state, void *userdata);
+
+/* Sets who is told when a run ends (NULL: nobody). */
+void runner_set_ended(Runner *r, RunnerEndedFn fn, void *userdata);
 
 /* Cancels the active run `id`: it stops sending, keeps what it measured and
  * ends `cancelled` (asynchronously: GET /v1/runs/{id} says running until it

@@ -51,7 +51,7 @@ for want in \
         'all.conf:3: [daemon] listen: "999.1.1.1:1" has an invalid IPv4 address' \
         'all.conf:4: line is not valid UTF-8 (column 14)' \
         'all.conf:5: syntax error, expected "[section]" or "key = value"' \
-        'all.conf:6: [taget a]: unknown section kind "taget", did you mean "target"? (one of: daemon, target, postgres, capacity, criterion, scenario)' \
+        'all.conf:6: [taget a]: unknown section kind "taget", did you mean "target"? (one of: daemon, target, postgres, capacity, criterion, scenario, suite)' \
         'all.conf:8: [target a] memory_url: "http:///memory" has no host' \
         'all.conf:9: [target a] memory_ulr: unknown key, did you mean "memory_url"?' \
         'all.conf:10: line contains a NUL byte (column 33)' \
