@@ -11,13 +11,7 @@ $PY -c 'import botocore.auth' 2>/dev/null || { echo "1..0 # SKIP python3-botocor
 
 AKID=AKIDSHAPETEST
 SECRET='shape/secret+key'
-CW_PORT=$(free_port)
-CW=http://127.0.0.1:$CW_PORT
-
-STANDIN_ACCESS_KEY=$AKID STANDIN_SECRET=$SECRET \
-        $PY "$TOP_SRCDIR/tests/cloudwatch-standin.py" "$CW_PORT" --region eu-west-1 >>"$WORK/standin.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_until 10 curl -sf "$CW/_stats" || bail "the CloudWatch stand-in did not start"
+start_standin "$AKID" "$SECRET"
 
 control() { curl -sf -X POST "$CW/_control?$1" >/dev/null; }
 refused() {     # refused QUERY TEXT: a 400 whose message has TEXT
@@ -84,9 +78,6 @@ check "a body that is not a list of points is refused" \
 
 # perfwatchd's poller stores a scripted shape as it is.
 control "capacity=2,4,8,16,20,16@60&start=$S&before=none&after=none"
-umask 077
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AKID" "$SECRET" >"$WORK/credentials"
-umask 022
 start_target
 write_config "$WORK/pw.conf" "[capacity aurora]" "source = cloudwatch" "region = eu-west-1" "cluster = app-cluster" \
         "endpoint = $CW" "credentials_file = $WORK/credentials" "interval = 1s" "timeout = 2s" \

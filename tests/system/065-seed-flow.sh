@@ -26,15 +26,9 @@ $PY -c 'import botocore.auth' 2>/dev/null || { echo "1..0 # SKIP python3-botocor
 # --- the CloudWatch stand-in
 AKID=AKIDSEEDFLOW
 SECRET='seed/flow+key'
-CW_PORT=$(free_port)
-CW=http://127.0.0.1:$CW_PORT
-STANDIN_ACCESS_KEY=$AKID STANDIN_SECRET=$SECRET \
-        $PY "$TOP_SRCDIR/tests/cloudwatch-standin.py" "$CW_PORT" --region eu-west-1 >>"$WORK/standin.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_until 10 curl -sf "$CW/_stats" || bail "the CloudWatch stand-in did not start"
+start_standin "$AKID" "$SECRET"
 control() { curl -sf -X POST "$CW/_control?$1" >/dev/null || bail "the stand-in refused $1"; }
 umask 077
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AKID" "$SECRET" >"$WORK/credentials"
 TOKEN=tok-$RANDOM$RANDOM-seed
 printf '%s\n' "$TOKEN" >"$WORK/api-token"
 umask 022

@@ -101,6 +101,21 @@ target_control() {      # target_control PATH?QUERY
         curl -sf -X POST "http://127.0.0.1:$MEM_PORT/control/$1" >/dev/null
 }
 
+# start_standin AKID SECRET: starts the CloudWatch stand-in
+# (tests/cloudwatch-standin.py, region eu-west-1) accepting that key,
+# sets CW_PORT and CW (its URL) and writes WORK/credentials (mode 0600)
+# with the key, for a [capacity] section's credentials_file.
+start_standin() {
+        CW_PORT=$(free_port)
+        CW=http://127.0.0.1:$CW_PORT
+        STANDIN_ACCESS_KEY=$1 STANDIN_SECRET=$2 \
+                $PY "$TOP_SRCDIR/tests/cloudwatch-standin.py" "$CW_PORT" --region eu-west-1 >>"$WORK/standin.log" 2>&1 &
+        PIDS="$PIDS $!"
+        wait_until 10 curl -sf "$CW/_stats" || bail "the CloudWatch stand-in did not start"
+        (umask 077; printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$1" "$2" \
+                >"$WORK/credentials")
+}
+
 # write_config FILE [EXTRA...]: a config for one target on MEM_URL, API on
 # API_LISTEN, database in WORK; extra lines are appended verbatim.
 write_config() {
