@@ -32,19 +32,7 @@ DEAD=$(free_port)
 # A service that counts what reaches it: one line per request, its path.
 COUNT_PORT=$(free_port)
 SEEN=$WORK/seen.log
-$PY - "$COUNT_PORT" "$SEEN" >"$WORK/counter.log" 2>&1 <<'PYEOF' &
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, fmt, *args):
-        with open(sys.argv[2], "a") as f:
-            f.write(self.path + "\n")
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PYEOF
+$PY "$TOP_SRCDIR/tests/system/count-requests.py" "$COUNT_PORT" "$SEEN" >"$WORK/counter.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_until 20 curl -sf "http://127.0.0.1:$COUNT_PORT/ready" || bail "the counting service did not start"
 : >"$SEEN"
