@@ -1442,6 +1442,8 @@ static void test_scenarios(void) {
            ls.duration_usec == 30 * USEC_PER_SEC && ls.users == 5 && ls.n_requests == 1 &&
            !strcmp(ls.requests[0].path, "/api/items"), "handed to the engine, shortened to 30s by the caller");
         free(reqs);
+        reqs = NULL;
+        ok(ls.client == LOAD_CLIENT_AUTO, "client auto by default");
         ok(config_find_scenario(c, "nope") == NULL, "an unknown scenario is not found");
         sc = config_find_scenario(c, "peak");
         ok(sc && !sc->schedule && sc->enabled, "no schedule and enabled by default");
@@ -1467,6 +1469,14 @@ static void test_scenarios(void) {
            !strcmp(sc->requests[1].name, "POST /a #2") && !strcmp(sc->requests[2].name, "GET /a"),
            "and are named apart for their per-request figures: POST /a, POST /a #2");
         is_str(config_model_to_string(LOAD_MODEL_CLOSED), "closed", "model closed as text");
+        config_free(c);
+        c = NULL;
+        is_int(load("[scenario s]\nbase_url = http://127.0.0.1:1\nrate = 1/s\nduration = 1s\nrequest = GET /\n"
+                    "client = libcurl\n", &c, NULL), 0, "client = libcurl loads");
+        sc = config_find_scenario(c, "s");
+        ok(sc && config_scenario_to_load(sc, 0, &ls, &reqs) == 0 && ls.client == LOAD_CLIENT_LIBCURL,
+           "and is handed to the engine");
+        free(reqs);
         config_free(c);
 }
 
@@ -1676,6 +1686,11 @@ static void test_scenario_errors(void) {
                      "bad stages");
         snprintf(text, sizeof text, "%smodel = openn\nrate = 1/s\nduration = 1s\n", head);
         expect_error(text, ":4: [scenario s] model: \"openn\" is not a load model (open, closed, exec)", "unknown model");
+        snprintf(text, sizeof text, "%sclient = curl\nrate = 1/s\nduration = 1s\n", head);
+        expect_error(text, ":4: [scenario s] client: \"curl\" is not an HTTP client (auto, libcurl)", "unknown client");
+        expect_error("[scenario s]\nmodel = exec\ncommand = locust\nduration = 1m\nclient = libcurl\n",
+                     ":5: [scenario s] client: not for model = exec (the command's own options say what it sends)",
+                     "client in an exec scenario");
         expect_error("[scenario s]\nbase_url = http://127.0.0.1:1\nrequest = GET\nrate = 1/s\nduration = 1s\n",
                      ":3: [scenario s] request: \"GET\" has no PATH: expected [WEIGHT] METHOD PATH [BODY]",
                      "a request line without a path");
@@ -1951,11 +1966,11 @@ static void test_foreach_and_strings(void) {
         Keys k = { .sections_known = true };
 
         config_foreach_key(collect_key, &k);
-        is_int(k.n, 79, "config_foreach_key visits every key of the table");
+        is_int(k.n, 80, "config_foreach_key visits every key of the table");
         ok(k.sections_known, "section kinds are daemon, target, postgres, capacity, criterion, scenario or suite");
         ok(k.per_section[0] == 7 && k.per_section[1] == 12 && k.per_section[2] == 3 &&
-           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 26 && k.per_section[6] == 4,
-           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion, 26 scenario and 4 suite keys");
+           k.per_section[3] == 12 && k.per_section[4] == 15 && k.per_section[5] == 27 && k.per_section[6] == 4,
+           "7 daemon, 12 target, 3 postgres, 12 capacity, 15 criterion, 27 scenario and 4 suite keys");
         ok(k.retention && k.cpu_interval && k.profile, "with defaults as text (retention 14d, cpu_interval 10m, "
            "profile default)");
         ok(k.memory_url && k.threshold && k.conninfo, "and \"\" for keys without a default");
@@ -1998,7 +2013,7 @@ static const struct {
                       "request = GET /b\nheader = X-A: 1\nheader = X-B: 2\nexpect = 200-299, 404\n"
                       "schedule = */5 * * * *\nenabled = no\ntarget = go\ncpu_seconds = 3s\n"
                       "[scenario ramp]\nbase_url = http://127.0.0.1:4\nstages = 1s:0/s..5/s, 1s:5/s\n"
-                      "request = GET /c\n"
+                      "request = GET /c\nclient = libcurl\n"
                       "[scenario closed]\nmodel = closed\nbase_url = http://127.0.0.1:4\nusers = 3\n"
                       "think = 1s..2s\nramp_up = 1s\nduration = 5s\nrequest = GET /d\n"
                       "write = 2 POST /w/${doc} {\"t\": \"${token}\"}\nwrite = PUT /w/${doc}/${token}\n"

@@ -81,16 +81,23 @@ static uint64_t sleep_until_done(LoadRun *run, uint64_t limit_usec) {
         return now_monotonic_usec() - start;
 }
 
+/* Which client the runs ask for: the tests run once with the default (the
+ * own HTTP/1.1 client, the target being http://127.0.0.1), and some again
+ * with libcurl. */
+static LoadClient client_under_test = LOAD_CLIENT_AUTO;
+
 /* Runs `sc` to its end (bounded by `limit_usec`; cancels after
  * `cancel_after_usec` when not 0) and returns its final figures. */
-static LoadResult *run(const LoadScenario *sc, Seconds *secs, uint64_t cancel_after_usec, uint64_t limit_usec,
+static LoadResult *run(const LoadScenario *sc_in, Seconds *secs, uint64_t cancel_after_usec, uint64_t limit_usec,
                        uint64_t *ret_wall) {
         LoadCallbacks cb = { .on_second = on_second, .on_done = on_done, .userdata = secs };
+        LoadScenario sc_copy = *sc_in, *sc = &sc_copy;
         LoadResult *res = NULL;
         LoadRun *r = NULL;
         char *err = NULL;
         uint64_t wall = 0;
 
+        sc->client = client_under_test;
         memset(secs, 0, sizeof(*secs));
         pthread_mutex_init(&secs->lock, NULL);
         if (load_run_start(sc, &cb, &r, &err) < 0) {
@@ -105,6 +112,11 @@ static LoadResult *run(const LoadScenario *sc, Seconds *secs, uint64_t cancel_af
         wall += sleep_until_done(r, limit_usec);
         if (load_run_snapshot(r, &res) < 0)
                 res = NULL;
+        if (res && res->own_client != (client_under_test == LOAD_CLIENT_AUTO)) {
+                printf("# the run went by %s, not the client under test\n", res->own_client ? "the own client" : "libcurl");
+                load_result_free(res);
+                res = NULL;
+        }
         load_run_free(r);
         if (ret_wall)
                 *ret_wall = wall;
@@ -753,6 +765,23 @@ int main(void) {
         test_closed_model();
         test_closed_no_think();
         test_max_inflight();
+
+        /* The same engine over libcurl, which https:// and host names use. */
+        client_under_test = LOAD_CLIENT_LIBCURL;
+        printf("# again with client = libcurl, against a new target (no items)\n");
+        stop_target();
+        if (start_target() < 0) {
+                printf("Bail out! cannot start the demo target again\n");
+                return 99;
+        }
+        test_refused();
+        test_cancel();
+        test_methods_and_status();
+        test_templates();
+        test_timeouts();
+        test_url_switch();
+        test_closed_no_think();
+        test_coordinated_omission(0.5, 2.0, 200, 8);
         stop_target();
         curl_glue_global_cleanup();
         return tap_done();

@@ -6,7 +6,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything the build, the tests and the demo use, by Debian package name.
 PERFWATCH_PACKAGES="build-essential autoconf automake pkg-config
  libmicrohttpd-dev libcurl4-gnutls-dev libssh2-1-dev libpq-dev libsqlite3-dev libjansson-dev libyajl-dev
- libsystemd-dev libinih-dev zlib1g-dev golang-go mandoc curl jq sqlite3 python3
+ libsystemd-dev libinih-dev zlib1g-dev libhttp-parser-dev golang-go mandoc curl jq sqlite3 python3
  systemd util-linux iproute2 postgresql-15 postgresql-client-15 python3-botocore python3-locust
  clang libclang-rt-14-dev"
 

@@ -45,6 +45,7 @@ typedef enum ConfigType {
         CONFIG_OP,
         CONFIG_THRESHOLD,
         CONFIG_MODEL,                /* open, closed, exec */
+        CONFIG_CLIENT,               /* auto, libcurl (LoadClient) */
         CONFIG_RATE,                 /* 100/s (stages.h), above 0 */
         CONFIG_STAGES,               /* the stages grammar of stages.h */
         CONFIG_DURATION_RANGE,       /* 1s..3s, or one duration */
@@ -121,6 +122,7 @@ int config_parse_value(const ConfigKey *k, const char *v, void *base, char *prob
 /* The [scenario] value types (config-scenario.c): parsers as
  * config_parse_value(), and, for values that own memory, what frees it. */
 int config_parse_model(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
+int config_parse_client(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_command(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_rate(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 int config_parse_stages(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);

@@ -60,6 +60,18 @@ int config_parse_model(const ConfigKey *k, const char *v, void *base, char *prob
         return -EINVAL;
 }
 
+int config_parse_client(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        static const char *const names[] = { [LOAD_CLIENT_AUTO] = "auto", [LOAD_CLIENT_LIBCURL] = "libcurl" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(names[i], v)) {
+                        *(LoadClient *) field(base, k) = (LoadClient) i;
+                        return 0;
+                }
+        snprintf(problem, n, "is not an HTTP client (auto, libcurl)");
+        return -EINVAL;
+}
+
 /* Checked as load_run_start() will split it, ${run_dir} standing for the
  * run's directory. */
 int config_parse_command(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
@@ -691,8 +703,8 @@ int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, Lo
                                           .method = sc->requests[i].method, .path = sc->requests[i].path,
                                           .body = sc->requests[i].body, .write = sc->requests[i].write };
         *ret = (LoadScenario) {
-                .name = sc->name, .model = sc->model, .base_url = sc->base_url, .stages = sc->stages,
-                .users = (unsigned) sc->users, .think_min_usec = sc->think.min_usec,
+                .name = sc->name, .model = sc->model, .client = sc->client, .base_url = sc->base_url,
+                .stages = sc->stages, .users = (unsigned) sc->users, .think_min_usec = sc->think.min_usec,
                 .think_max_usec = sc->think.max_usec, .ramp_up_usec = sc->ramp_up_usec,
                 .duration_usec = sc->duration_usec, .timeout_usec = sc->timeout_usec,
                 .max_inflight = (unsigned) sc->max_inflight, .requests = reqs, .n_requests = sc->n_requests,

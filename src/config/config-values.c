@@ -594,6 +594,7 @@ static const struct {
         [CONFIG_OP] = { parse_op, NULL },
         [CONFIG_THRESHOLD] = { parse_threshold, owned_unit },
         [CONFIG_MODEL] = { config_parse_model, NULL },
+        [CONFIG_CLIENT] = { config_parse_client, NULL },
         [CONFIG_RATE] = { config_parse_rate, NULL },
         [CONFIG_STAGES] = { config_parse_stages, NULL, config_release_stages },
         [CONFIG_DURATION_RANGE] = { config_parse_duration_range, NULL },

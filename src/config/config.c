@@ -171,6 +171,8 @@ const ConfigKey config_keys[] = {
           "10ms", "5m", offsetof(ScenarioConfig, timeout_usec), 0 },
         { SECTION_SCENARIO, "max_inflight", CONFIG_COUNT, "1000",
           "1", "100000", offsetof(ScenarioConfig, max_inflight), KEY_OPEN },
+        { SECTION_SCENARIO, "client", CONFIG_CLIENT, "auto",
+          NULL, NULL, offsetof(ScenarioConfig, client), 0 },
         /* Required, or a write line: checked once the section is read. */
         { SECTION_SCENARIO, "request", CONFIG_REQUEST, NULL,
           NULL, NULL, offsetof(ScenarioConfig, requests), KEY_REPEATED },

@@ -156,6 +156,7 @@ typedef struct ScenarioConfig {
         char *name;                  /* [scenario NAME] */
         unsigned line;
         LoadModel model;
+        LoadClient client;           /* `client` */
         char *base_url;              /* without trailing slashes */
         double rate_rps;             /* `rate`; 0: not set */
         /* Open model: the arrival-rate schedule, from `stages`, or from

@@ -11,6 +11,7 @@
 
 #include "load/load-engine.h"
 #include "load/load-internal.h"
+#include "load/load-wire.h"
 #include "transport/curl-glue.h"
 #include "util/util.h"
 
@@ -103,6 +104,33 @@ static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user, cons
         slot->prepared = i + 1;
 }
 
+/* Sends the slot's request by the own client: a constant one as rendered
+ * at start, else rendered now in the slot's buffer. */
+static void slot_send_h1(Slot *slot, uint64_t seq, uint64_t user, const char *doc) {
+        LoadRun *run = slot->run;
+        const LoadReq *req = &run->reqs[slot->req];
+        TemplateVars v = { .seq = seq, .user = user, .rng = &run->rng, .doc = doc,
+                           .token = slot->write ? slot->token_text : NULL };
+        const char *url, *body = req->body_text;
+        size_t size = req->body_size, len;
+        unsigned id = slot->number - 1;
+
+        if (req->wire) {
+                h1_client_send(run->h1, id, req->wire, req->wire_len, req->head);
+                return;
+        }
+        url = slot_url(slot, req, &v);
+        if (req->body && !body) {
+                size = template_expand(req->body, &v, slot->body_buf, run->body_max + 1);
+                body = slot->body_buf;
+        }
+        len = load_wire_render(run, req, url, req->body ? body : NULL, size, slot->wire_buf, run->wire_max + 1);
+        if (len == 0)
+                h1_client_fail(run->h1, id, H1_BAD_REQUEST);
+        else
+                h1_client_send(run->h1, id, slot->wire_buf, len, req->head);
+}
+
 static void slot_release(LoadRun *run, Slot *slot) {
         slot->busy = false;
         slot->write = false;
@@ -114,12 +142,13 @@ static void slot_release(LoadRun *run, Slot *slot) {
 static void transfer_done(CURL *easy, CURLcode result, void *userdata);
 static void run_stop(LoadRun *run, LoadRunState state);
 
-/* Hands request `req` to curl in a free slot; `intended` is when it should
- * have gone (monotonic).  A full engine counts it dropped. */
+/* Hands a request to the client (the own one or libcurl) in a free slot;
+ * `intended` is when it should have gone (monotonic).  A full engine
+ * counts it dropped. */
 static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
         Slot *slot = run->free_slots;
         const char *doc = NULL;
-        uint64_t now;
+        uint64_t now, seq, user_no;
         int r;
 
         if (!slot) {
@@ -139,7 +168,18 @@ static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
         /* ${user}: the closed model's user (1..users); in the open model the
          * slot's number (1..max_inflight).  Either way no two requests in
          * flight at once share one. */
-        slot_prepare(slot, slot->req, ++run->seq, user ? user->id + 1 : slot->number, doc);
+        seq = ++run->seq;
+        user_no = user ? user->id + 1 : slot->number;
+        if (run->h1) {
+                now = now_monotonic_usec();
+                slot->intended_usec = intended ? intended : now;
+                slot->sent_usec = now;
+                /* Its end is reported on the loop, never from in here. */
+                slot_send_h1(slot, seq, user_no, doc);
+                load_stats_sent(run, slot->req, intended ? now - intended : 0, intended != 0);
+                return;
+        }
+        slot_prepare(slot, slot->req, seq, user_no, doc);
         now = now_monotonic_usec();
         slot->intended_usec = intended ? intended : now;
         slot->sent_usec = now;
@@ -213,7 +253,10 @@ static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
                 if (!slot->busy)
                         continue;
-                curl_glue_remove(run->glue, slot->easy);
+                if (run->h1)
+                        h1_client_abort(run->h1, (unsigned) i);
+                else
+                        curl_glue_remove(run->glue, slot->easy);
                 load_stats_aborted(run);
                 slot_release(run, slot);
         }
@@ -304,7 +347,7 @@ static int on_send_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         LoadRun *run = userdata;
 
         run->armed_usec = 0;    /* a oneshot timer: off once it fired */
-        if (send_due(run) > 0 && !run->finished)
+        if (send_due(run) > 0 && !run->finished && run->glue)
                 curl_glue_kick(run->glue);
         return 0;
 }
@@ -336,7 +379,8 @@ static void user_think(LoadRun *run, User *user) {
                 return;
         if (think == 0) {
                 run_dispatch(run, 0, user);
-                curl_glue_kick(run->glue);
+                if (run->glue)
+                        curl_glue_kick(run->glue);
                 return;
         }
         if (arm_timer(user->timer, now_monotonic_usec() + think) < 0) {
@@ -352,17 +396,14 @@ static int on_end_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---------------------------------------------------------------- transfers */
 
-static void transfer_done(CURL *easy, CURLcode result, void *userdata) {
-        Slot *slot = userdata;
+/* The slot's request ended at `now`: its figures, its write, its user's
+ * next request, and the run's end when it was the last one. */
+static void slot_finished(Slot *slot, CURLcode result, long status, long connects, uint64_t now,
+                          const char *reason) {
         LoadRun *run = slot->run;
         User *user = slot->user;
-        uint64_t now = now_monotonic_usec();
-        long status = 0, connects = 0;
 
-        if (result == CURLE_OK)
-                (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-        (void) curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
-        load_stats_answer(run, slot, result, status, connects, now);
+        load_stats_answer(run, slot, result, status, connects, now, reason);
         if (slot->write)
                 load_writes_answer(run->writes, slot, result, result == CURLE_OK && load_status_expected(run, status));
         slot_release(run, slot);
@@ -370,6 +411,50 @@ static void transfer_done(CURL *easy, CURLcode result, void *userdata) {
                 user_think(run, user);
         if (run->stopping && load_stats_in_flight(run) == 0)
                 run_finish(run);
+}
+
+static void transfer_done(CURL *easy, CURLcode result, void *userdata) {
+        uint64_t now = now_monotonic_usec();
+        long status = 0, connects = 0;
+
+        if (result == CURLE_OK)
+                (void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        (void) curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+        slot_finished(userdata, result, status, connects, now, NULL);
+}
+
+/* The own client's outcomes as the libcurl codes the figures count by. */
+static CURLcode h1_result_code(H1Result result) {
+        switch (result) {
+        case H1_OK:
+                return CURLE_OK;
+        case H1_CONNECT:
+                return CURLE_COULDNT_CONNECT;
+        case H1_TIMEOUT:
+                return CURLE_OPERATION_TIMEDOUT;
+        case H1_SEND:
+                return CURLE_SEND_ERROR;
+        case H1_NOTHING:
+                return CURLE_GOT_NOTHING;
+        case H1_PARTIAL:
+                return CURLE_PARTIAL_FILE;
+        case H1_BAD_ANSWER:
+                return CURLE_WEIRD_SERVER_REPLY;
+        case H1_BAD_REQUEST:
+                return CURLE_URL_MALFORMAT;
+        }
+        return CURLE_RECV_ERROR;
+}
+
+static void h1_done(unsigned id, H1Result result, long status, bool connected, void *userdata) {
+        LoadRun *run = userdata;
+        uint64_t now = now_monotonic_usec();
+        char reason[H1_REASON_MAX];
+
+        if (result != H1_OK)
+                h1_client_describe(run->h1, id, result, reason, sizeof(reason));
+        slot_finished(&run->slots[id], h1_result_code(result), status, connected, now,
+                      result != H1_OK ? reason : NULL);
 }
 
 static int on_second(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -406,31 +491,43 @@ static int add_timer(LoadRun *run, sd_event_source **ret, uint64_t when, sd_even
 /* Each slot's buffers for per-send expansions, in one block. */
 static int slot_bufs_new(LoadRun *run) {
         size_t url = run->url_max ? run->url_max + 1 : 0, body = run->body_max ? run->body_max + 1 : 0;
+        size_t wire = run->wire_max ? run->wire_max + 1 : 0, each;
 
-        if (url + body == 0)
-                return 0;
-        if (run->n_slots > SIZE_MAX / (url + body))
+        if (url > SIZE_MAX - body || url + body > SIZE_MAX - wire)
                 return -ENOMEM;
-        run->slot_bufs = malloc(run->n_slots * (url + body));
+        each = url + body + wire;
+        if (each == 0)
+                return 0;
+        if (run->n_slots > SIZE_MAX / each)
+                return -ENOMEM;
+        run->slot_bufs = malloc(run->n_slots * each);
         if (!run->slot_bufs)
                 return -ENOMEM;
         for (size_t i = 0; i < run->n_slots; i++) {
-                char *p = run->slot_bufs + i * (url + body);
+                char *p = run->slot_bufs + i * each;
 
                 run->slots[i].url_buf = url ? p : NULL;
                 run->slots[i].body_buf = body ? p + url : NULL;
+                run->slots[i].wire_buf = wire ? p + url + body : NULL;
         }
         return 0;
 }
 
 static int slots_new(LoadRun *run, char **ret_error) {
-        run->n_slots = run->model == LOAD_MODEL_OPEN ? run->max_inflight : run->users;
         run->slots = calloc(run->n_slots, sizeof(*run->slots));
         if (!run->slots || slot_bufs_new(run) < 0)
                 return set_error(ret_error, -ENOMEM, "cannot allocate %zu transfers' buffers", run->n_slots);
         for (size_t i = run->n_slots; i-- > 0;) {
                 Slot *slot = &run->slots[i];
-                int r = curl_glue_easy_new(run->base_url, run->timeout_usec, run->timeout_usec,
+                int r;
+
+                slot->run = run;
+                slot->number = (unsigned) i + 1;
+                slot->next_free = run->free_slots;
+                run->free_slots = slot;
+                if (run->h1)
+                        continue;
+                r = curl_glue_easy_new(run->base_url, run->timeout_usec, run->timeout_usec,
                                            slot->errbuf, &slot->easy);
                 if (r < 0)
                         return set_error(ret_error, r, "cannot make a transfer for %s: %s", run->base_url,
@@ -442,11 +539,33 @@ static int slots_new(LoadRun *run, char **ret_error) {
                  * also spares libcurl reading five proxy variables from the
                  * environment on every transfer. */
                 (void) curl_easy_setopt(slot->easy, CURLOPT_NOPROXY, "*");
-                slot->run = run;
-                slot->number = (unsigned) i + 1;
-                slot->next_free = run->free_slots;
-                run->free_slots = slot;
         }
+        return 0;
+}
+
+/* The own client when the scenario allows it and base_url suits it (plain
+ * http:// to an IP address), with the run's requests rendered for it;
+ * libcurl's glue otherwise. */
+static int client_new(LoadRun *run, char **ret_error) {
+        int r;
+
+        if (run->client == LOAD_CLIENT_AUTO && h1_client_supports(run->base_url, &run->authority_len)) {
+                /* Read by snapshots on other threads: set before the run's starts. */
+                run->use_h1 = true;
+                r = h1_client_new(run->event, run->base_url, run->timeout_usec, (unsigned) run->n_slots, h1_done,
+                                  run, &run->h1);
+                if (r >= 0)
+                        r = load_wire_setup(run, h1_client_host_header(run->h1));
+                if (r < 0)
+                        return set_error(ret_error, r, "cannot set up the HTTP client for the run: %s",
+                                         strerror(-r));
+                return 0;
+        }
+        r = curl_glue_new(run->event, &run->glue);
+        if (r >= 0)
+                r = curl_glue_set_max_connections(run->glue, (unsigned) run->n_slots);
+        if (r < 0)
+                return set_error(ret_error, r, "cannot set up libcurl for the run: %s", strerror(-r));
         return 0;
 }
 
@@ -478,12 +597,10 @@ int load_engine_setup(LoadRun *run, char **ret_error) {
         r = sd_event_new(&run->event);
         if (r < 0)
                 return set_error(ret_error, r, "cannot make the run's event loop: %s", strerror(-r));
-        r = curl_glue_new(run->event, &run->glue);
-        if (r >= 0)
-                r = curl_glue_set_max_connections(run->glue, run->model == LOAD_MODEL_OPEN ? run->max_inflight
-                                                                                           : run->users);
+        run->n_slots = run->model == LOAD_MODEL_OPEN ? run->max_inflight : run->users;
+        r = client_new(run, ret_error);
         if (r < 0)
-                return set_error(ret_error, r, "cannot set up libcurl for the run: %s", strerror(-r));
+                return r;
         r = slots_new(run, ret_error);
         if (r < 0)
                 return r;
@@ -517,7 +634,10 @@ int load_engine_arm(LoadRun *run) {
         if (r < 0)
                 return r;
         run->next_due_usec = run->armed_usec = start;
-        curl_glue_set_before(run->glue, on_before_curl, run);
+        if (run->h1)
+                h1_client_set_before(run->h1, on_before_curl, run);
+        else
+                curl_glue_set_before(run->glue, on_before_curl, run);
         /* sd-event dispatches one source per iteration, by priority: sends
          * that are due go before the answers waiting to be read. */
         return sd_event_source_set_priority(run->send_timer, SD_EVENT_PRIORITY_IMPORTANT);
@@ -535,6 +655,8 @@ void load_engine_teardown(LoadRun *run) {
         sd_event_source_disable_unref(run->cancel_io);
         /* The glue first: it takes the easy handles out of the multi handle. */
         curl_glue_free(run->glue);
+        h1_client_free(run->h1);
+        load_wire_free(run);
         for (size_t i = 0; run->slots && i < run->n_slots; i++)
                 if (run->slots[i].easy)
                         curl_easy_cleanup(run->slots[i].easy);

@@ -32,6 +32,14 @@ typedef enum LoadModel {
         LOAD_MODEL_EXEC,        /* an outside load tool (Locust): load/load-exec.h */
 } LoadModel;
 
+/* Which HTTP client sends the requests.  Auto: the engine's own HTTP/1.1
+ * client (transport/h1-client.h) when base_url is plain http:// to an IP
+ * address, libcurl otherwise (https, HTTP/2, host names). */
+typedef enum LoadClient {
+        LOAD_CLIENT_AUTO,
+        LOAD_CLIENT_LIBCURL,
+} LoadClient;
+
 /* One kind of request; the engine picks one per send, weighted.  `path`
  * and `body` are template text (load/template.h): load_run_start()
  * compiles its own copy (reading ${env:NAME} then) and expands them per
@@ -109,6 +117,7 @@ typedef struct LoadScenario {
         /* model exec: the command and where its figures are (load/load-exec.h);
          * of the rest only name and duration_usec (required) count. */
         const LoadExec *exec;
+        LoadClient client;
 } LoadScenario;
 
 typedef enum LoadRunState {
@@ -159,6 +168,7 @@ typedef struct LoadResult {
         double achieved_rps;            /* sent / elapsed */
         unsigned in_flight;
         uint64_t connections;           /* new connections opened (the rest reused one) */
+        bool own_client;                /* sent by the own HTTP/1.1 client, not libcurl */
         LoadStats total;
         LoadStats *per_request;         /* n_per_request, in the scenario's order */
         size_t n_per_request;

@@ -13,6 +13,7 @@
 #include "load/template.h"
 #include "load/write-book.h"
 #include "transport/curl-glue.h"
+#include "transport/h1-client.h"
 
 /* A scenario request, copied at start: its templates compiled by the run
  * itself (a Template of the config's would tie the run to the config's
@@ -26,6 +27,8 @@ typedef struct LoadReq {
         CURLU *uh;                      /* url parsed once (CURLOPT_CURLU); NULL: none */
         char *body_text;                /* constant body: its text; NULL: per send or none */
         size_t body_size;               /* of body_text */
+        char *wire;                     /* own client, constant URL and body: the whole request */
+        size_t wire_len;                /* of wire */
         bool head;
         bool write;                     /* LoadRequest.write */
 } LoadReq;
@@ -42,6 +45,7 @@ typedef struct Slot {
         CURL *easy;
         char errbuf[CURL_ERROR_SIZE];
         char *url_buf, *body_buf;       /* run->url_max + 1, run->body_max + 1 bytes (or NULL) */
+        char *wire_buf;                 /* own client: run->wire_max + 1 bytes (or NULL) */
         unsigned number;                /* 1..n_slots */
         size_t prepared;                /* 1 + the request its handle is set up for; 0: none */
         bool busy;
@@ -72,6 +76,15 @@ struct LoadRun {
         char *base_url;
         size_t url_max, body_max;       /* longest per-send expansions; 0: none per send */
         struct curl_slist *headers;
+        LoadClient client;
+        /* The own HTTP/1.1 client's (h1-client.h) request parts, when it is
+         * used: the header lines after the request line, with and without
+         * the default Content-Type of a request with a body; the length of
+         * "http://host:port" in base_url; the longest request rendered per
+         * send (0: none). */
+        bool use_h1;
+        char *h1_fields, *h1_fields_body;
+        size_t h1_fields_len, h1_fields_body_len, authority_len, wire_max;
         LoadStatusRange *expect;
         size_t n_expect;
         uint64_t count_k;               /* open: requests the run sends */
@@ -82,7 +95,8 @@ struct LoadRun {
 
         /* The run's thread only. */
         sd_event *event;
-        CurlGlue *glue;
+        CurlGlue *glue;                 /* libcurl's transfers; NULL with the own client */
+        H1Client *h1;                   /* the own client's; NULL with libcurl */
         sd_event_source *send_timer, *second_timer, *drain_timer, *end_timer, *cancel_io;
         int cancel_fd;
         Slot *slots, *free_slots;
@@ -138,8 +152,10 @@ void load_stats_dropped(LoadRun *run);
 /* A request in flight was given up at the end of a cancel. */
 void load_stats_aborted(LoadRun *run);
 /* The slot's transfer ended (`status` when result is CURLE_OK; `connects`
- * new connections it opened) at `now` (monotonic). */
-void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now);
+ * new connections it opened) at `now` (monotonic).  `reason`: why it failed
+ * (the own client's words); NULL: libcurl's, from the slot's easy handle. */
+void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now,
+                       const char *reason);
 /* Keeps "what: strerror" as the run's reason unless one is kept already. */
 void load_stats_fail(LoadRun *run, const char *what, int error);
 unsigned load_stats_in_flight(LoadRun *run);

@@ -83,7 +83,7 @@ static uint64_t *answer_counter(LoadCounts *c, CURLcode result, bool expected) {
 }
 
 /* The first error's reason, kept for the run (under the lock). */
-static void note_reason(LoadRun *run, const Slot *slot, CURLcode result, long status) {
+static void note_reason(LoadRun *run, const Slot *slot, CURLcode result, long status, const char *reason) {
         static const CurlBuffer no_body = { 0 };
         const LoadReq *req = &run->reqs[slot->req];
         char buf[CURL_GLUE_REASON_MAX];
@@ -92,6 +92,8 @@ static void note_reason(LoadRun *run, const Slot *slot, CURLcode result, long st
                 return;
         if (result == CURLE_OK)
                 snprintf(buf, sizeof(buf), "HTTP status %ld is not expected", status);
+        else if (reason)
+                snprintf(buf, sizeof(buf), "%s", reason);
         else
                 curl_glue_describe(slot->easy, result, &no_body, slot->errbuf, run->timeout_usec, "body", NULL,
                                    buf, sizeof(buf));
@@ -117,7 +119,8 @@ static bool has_latency(CURLcode result) {
         }
 }
 
-void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now) {
+void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now,
+                       const char *reason) {
         bool expected = result == CURLE_OK && load_status_expected(run, status), timed = has_latency(result);
         uint64_t latency = now - slot->intended_usec, service = now - slot->sent_usec;
         LoadStats *per = &run->per[slot->req];
@@ -134,7 +137,7 @@ void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long sta
                 hist_record(per->service, service);
         }
         if (!expected)
-                note_reason(run, slot, result, status);
+                note_reason(run, slot, result, status, reason);
         pthread_mutex_unlock(&run->lock);
 
         (*answer_counter(&run->sec, result, expected))++;
@@ -404,6 +407,7 @@ static int copy_scenario(LoadRun *run, const LoadScenario *s, char **ret_error) 
         int r;
 
         run->model = s->model;
+        run->client = s->client;
         run->timeout_usec = s->timeout_usec;
         run->max_inflight = s->max_inflight;
         run->users = s->model == LOAD_MODEL_CLOSED ? s->users : 0;
@@ -590,6 +594,7 @@ static int snapshot_locked(LoadRun *run, LoadResult *res) {
         res->elapsed_usec = run->start_usec && end > run->start_usec ? end - run->start_usec : 0;
         res->in_flight = run->in_flight;
         res->connections = run->connections;
+        res->own_client = run->use_h1;
         res->cpu_usec = run->cpu_usec;
         res->scheduled = run->model == LOAD_MODEL_OPEN ? run->total.counts.sent + run->total.counts.dropped : 0;
         res->target_rps = target_rate(run, 0, res->elapsed_usec);

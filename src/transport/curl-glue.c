@@ -17,7 +17,6 @@
 #include <libssh2.h>
 #endif
 
-#define CURL_GLUE_USER_AGENT "perfwatchd/0.1"
 
 /* One running transfer and whom to tell when it ends; its easy handle's
  * CURLOPT_PRIVATE points back at it, so finding it costs nothing however

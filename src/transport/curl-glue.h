@@ -10,6 +10,9 @@
 
 typedef struct CurlGlue CurlGlue;
 
+/* What perfwatchd's requests say they are, libcurl's and its own. */
+#define CURL_GLUE_USER_AGENT "perfwatchd/0.1"
+
 /* Initialises libcurl once for the process, before any thread starts.
  * 0 or -EIO.  Pair with curl_glue_global_cleanup() at exit. */
 int curl_glue_global_init(void);
