@@ -505,7 +505,7 @@ static void test_queue(void) {
 static const char *const run_keys[] = {
         "id", "scenario", "model", "state", "started_at", "ended_at", "duration_s", "requests", "ok",
         "errors", "dropped", "aborted", "in_flight", "target_rps", "achieved_rps", "latency_ms",
-        "service_ms", "per_request", "connections", "reason", "extra", "url",
+        "service_ms", "per_request", "connections", "client", "reason", "extra", "url",
         "writes",                    /* this run has a lost-write report */
 };
 
@@ -551,6 +551,7 @@ static void test_run(void) {
         is_int(int_at(r.json, "writes", "conflicts"), 40, "with its conflicts");
         ok(json_is_null(json_object_get(r.json, "reason")), "no reason: null");
         ok(json_is_null(json_object_get(r.json, "connections")), "connections are not stored: null");
+        ok(json_is_null(json_object_get(r.json, "client")), "nor which client sent them: null");
         get_req = path_get(r.json, "per_request", "get");
         is_double(num_at(get_req, "latency_ms", "p95"), p95_get, 0.001, "per_request.get latency p95");
         ok(json_is_null(json_object_get(get_req, "requests")), "per-request counts are not stored: null");

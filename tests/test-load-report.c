@@ -61,7 +61,13 @@ static void test_json(LoadResult *r) {
         ok(per && json_integer_value(json_object_get(per, "requests")) == 1003 &&
            json_object_get(json_object_get(per, "latency_ms"), "p99"), "per_request by name, with its figures");
         ok(json_is_null(json_object_get(j, "reason")), "reason null without an error");
+        is_str(json_string_value(json_object_get(j, "client")), "libcurl", "client: libcurl");
         json_decref(j);
+        r->own_client = true;
+        j = load_report_json(r, &info);
+        is_str(j ? json_string_value(json_object_get(j, "client")) : NULL, "own", "client: own");
+        json_decref(j);
+        r->own_client = false;
 
         info = (LoadReportInfo) { .id = 42, .scenario = "sustained", .model = LOAD_MODEL_CLOSED, .state = "aborted" };
         r->state = LOAD_RUN_RUNNING;
@@ -87,6 +93,7 @@ static void test_text(const LoadResult *r) {
         ok(buf && strstr(buf, "1003 requests, 995 ok, 8 errors (connect 1, timeout 2, status 5, other 0)"),
            "requests and errors by class");
         ok(buf && strstr(buf, "rate: 99.5/s achieved, 100.0/s intended"), "the rates");
+        ok(buf && strstr(buf, ", 3 connections opened by libcurl\n"), "the connections, and by which client");
         ok(buf && strstr(buf, "from the intended start") && strstr(buf, "service time"), "both latencies");
         ok(buf && strstr(buf, "  GET /api/items: 1003 requests"), "a line per request name");
         free(buf);
@@ -103,6 +110,7 @@ static void test_stored(const LoadResult *r) {
 
         per = json_object_get(json_object_get(j, "per_request"), "GET /api/items");
         ok(j && json_is_null(json_object_get(j, "connections")), "stored: connections null");
+        ok(j && json_is_null(json_object_get(j, "client")), "stored: client null");
         ok(per && json_is_null(json_object_get(per, "requests")) && json_is_null(json_object_get(per, "ok")) &&
            json_is_null(json_object_get(per, "errors")), "stored: per-request counts null");
         ok(per && json_object_get(json_object_get(per, "latency_ms"), "p99"), "stored: per-request latency kept");

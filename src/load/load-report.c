@@ -110,6 +110,8 @@ json_t *load_report_json(const LoadResult *r, const LoadReportInfo *info) {
             json_object_set_new(o, "per_request", per_request_json(r, info->stored)) < 0 ||
             json_object_set_new(o, "connections", info->stored ? json_null()
                                                                : json_integer((json_int_t) r->connections)) < 0 ||
+            json_object_set_new(o, "client", info->stored ? json_null()
+                                                          : json_string(r->own_client ? "own" : "libcurl")) < 0 ||
             json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null()) < 0)
                 return json_decref(o), NULL;
         if (r->writes_json) {
@@ -259,7 +261,8 @@ int load_report_text(const LoadResult *r, const LoadReportInfo *info, FILE *f) {
         fprintf(f, "\n  %" PRIu64 " dropped (max_inflight reached), %" PRIu64 " aborted", r->total.counts.dropped,
                 r->total.counts.aborted);
         if (!info->stored)
-                fprintf(f, ", %" PRIu64 " connections opened", r->connections);
+                fprintf(f, ", %" PRIu64 " connections opened by %s", r->connections,
+                        r->own_client ? "the own HTTP/1.1 client" : "libcurl");
         fputc('\n', f);
         if (info->model == LOAD_MODEL_OPEN)
                 fprintf(f, "  rate: %.1f/s achieved, %.1f/s intended\n", r->achieved_rps, r->target_rps);

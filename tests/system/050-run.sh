@@ -79,6 +79,8 @@ p95=$(field .latency_ms.p95)
 below "$p95" 50; ok $? "(a) p95 from the intended start is small ($p95 ms)"
 [ "$(field '.id, .scenario, .model, .state')" = "$(printf 'null\nsteady\nopen\ncompleted')" ]
 ok $? "(a) the run object: id null (not recorded), scenario, model, state completed"
+[ "$(field .client)" = own ] && grep -q ' connections opened by the own HTTP/1.1 client$' "$ERR"
+ok $? "(a) sent by the own HTTP/1.1 client (base_url is http://127.0.0.1:PORT): $(field .client)"
 [ "$(grep -c "^perfwatchd: run not recorded: $WORK/missing/perfwatch.db: " "$ERR")" = 1 ]
 ok $? "(a) one line on stderr says the run was not recorded, and why"
 [ "$(field '.per_request | keys | join(",")')" = "GET /api/items,GET /healthz" ]
