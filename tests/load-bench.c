@@ -3,7 +3,8 @@
  * runs an open-model GET of URL+PATH at RATE requests per second and prints
  * the achieved rate, the schedule's lateness, latency and the engine
  * thread's CPU time; RATE "users:N" runs the closed model instead, N users
- * without think time (the engine's closed-loop maximum). */
+ * without think time (the engine's closed-loop maximum).  CLIENT=libcurl in
+ * the environment sends by libcurl instead of the own HTTP/1.1 client. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ int main(int argc, char **argv) {
                 return 2;
         }
         sc.base_url = argv[1];
+        if (getenv("CLIENT") && strcmp(getenv("CLIENT"), "libcurl") == 0)
+                sc.client = LOAD_CLIENT_LIBCURL;
         req.path = argv[2];
         rate = strncmp(argv[3], "users:", 6) == 0 ? 0 : atof(argv[3]);
         if (argc > 5)
@@ -58,6 +61,7 @@ int main(int argc, char **argv) {
                 usleep(50 * 1000);
         if (load_run_snapshot(run, &res) < 0)
                 return 2;
+        printf("client %s\n", res->own_client ? "own" : "libcurl");
         printf("sent %" PRIu64 " ok %" PRIu64 " dropped %" PRIu64 " errors %" PRIu64 "/%" PRIu64 "/%" PRIu64
                "/%" PRIu64 "\n", res->total.counts.sent, res->total.counts.ok, res->total.counts.dropped,
                res->total.counts.err_connect, res->total.counts.err_timeout, res->total.counts.err_status,

@@ -31,7 +31,7 @@
 
 typedef enum Mode {
         MODE_KEEP,              /* 200, Content-Length, kept alive */
-        MODE_CLOSE,             /* 200 with Connection: close, then closes */
+        MODE_CLOSE,             /* 200 with Connection: close, then closes after 1.5 s, reading nothing */
         MODE_HTTP10,            /* HTTP/1.0 200, the body runs to the close */
         MODE_CHUNKED,           /* 200, chunked, kept alive */
         MODE_CONTINUE,          /* 100 Continue, then 201 */
@@ -124,7 +124,10 @@ static bool answer(int fd) {
         case MODE_SLOW_READER:
                 return send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
         case MODE_CLOSE:
+                /* A client that sends on anyway waits for an answer that
+                 * never comes. */
                 send_str(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+                usleep(1500 * 1000);
                 return false;
         case MODE_HTTP10:
                 send_str(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body runs to the close");
@@ -568,6 +571,18 @@ static void test_bad_target(void) {
         is_int(atomic_load(&requests_seen), 0, "none reached the server");
         ok(res && strcmp(reason(res), "r: request failed: its URL has a space or a control character") == 0,
            "reason: %s", reason(res));
+        load_result_free(res);
+
+        /* Refused inside the send: the failure still comes on the loop, so
+         * a user without think time tries again from there, not by
+         * recursing into the send. */
+        setenv("PW_H1_PATH", "a b", 1);
+        res = run_mode(MODE_KEEP, "GET", "/x/${env:PW_H1_PATH}", 300 * MS, 0);
+        unsetenv("PW_H1_PATH");
+        ok(res && res->state == LOAD_RUN_COMPLETED && res->total.counts.err_other > 100 &&
+           res->total.counts.err_other == res->total.counts.sent && res->in_flight == 0,
+           "one user without think time, every path refused: completed, %" PRIu64 " refused, none in flight",
+           res ? res->total.counts.err_other : 0);
         load_result_free(res);
 }
 

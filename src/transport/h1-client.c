@@ -273,17 +273,39 @@ static void req_fail(H1Client *c, Req *r, H1Result result, int error) {
         req_end(c, r, result, 0);
 }
 
-static int on_defer(sd_event_source *s, void *userdata) {
-        H1Client *c = userdata;
+/* Reports the failures queued so far, in the order they came; those their
+ * callbacks queue (a user sending again at once) wait for the next call,
+ * so the loop goes on to its timers meanwhile. */
+static void report_queued(H1Client *c) {
+        Req *list = NULL;
 
         while (c->queued) {
                 Req *r = c->queued;
 
                 c->queued = r->next_queued;
+                r->next_queued = list;
+                list = r;
+        }
+        while (list) {
+                Req *r = list;
+
+                list = r->next_queued;
+                /* Aborted meanwhile by a callback of this batch? */
+                if (!r->queued)
+                        continue;
                 r->queued = false;
                 r->running = false;
                 c->done((unsigned) (r - c->reqs), r->queued_as, 0, r->connected, c->userdata);
         }
+}
+
+/* NB: the defer source has the lowest priority, so that a user whose every
+ * send fails at once cannot keep the loop from its timers (sd-event picks
+ * among sources of one priority pending in one iteration as it likes);
+ * the socket and timeout handlers report queued failures first, so a busy
+ * loop does not keep them waiting either. */
+static int on_defer(sd_event_source *s, void *userdata) {
+        report_queued(userdata);
         return 0;
 }
 
@@ -557,6 +579,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
         if (c->before)
                 c->before(c->before_userdata);
+        report_queued(c);
         n = epoll_wait(c->epfd, ev, H1_EVENTS, 0);
         for (int i = 0; i < n; i++) {
                 Conn *conn = &c->conns[(uint32_t) ev[i].data.u64];
@@ -576,6 +599,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         c->timer_armed = false;
         if (c->before)
                 c->before(c->before_userdata);
+        report_queued(c);
         now = now_monotonic_usec();
         while (c->first && c->first->deadline <= now)
                 req_fail(c, c->first, H1_TIMEOUT, 0);
@@ -694,6 +718,8 @@ int h1_client_new(sd_event *e, const char *url, uint64_t timeout_usec, unsigned 
                 r = sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
         if (r >= 0)
                 r = sd_event_add_defer(e, &c->defer, on_defer, c);
+        if (r >= 0)
+                r = sd_event_source_set_priority(c->defer, SD_EVENT_PRIORITY_IDLE);
         if (r >= 0)
                 r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
         if (r < 0)
