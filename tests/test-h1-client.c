@@ -46,6 +46,11 @@ typedef enum Mode {
         MODE_SLOW_READER,       /* reads the body only after 300 ms, then 200 */
         MODE_304_LENGTH,        /* 304 with a Content-Length and no body, kept alive */
         MODE_FLOOD,             /* 200 with a huge Content-Length, the body as fast as it goes */
+        MODE_CHUNKED_LENGTH,    /* chunked and a (wrong) Content-Length: chunked wins */
+        MODE_NO_REASON,         /* "HTTP/1.1 200" without a reason phrase */
+        MODE_BARE_LF,           /* lines ended by LF alone */
+        MODE_ODD_HEADER,        /* a header value with a byte strict parsers refuse */
+        MODE_TWO_LENGTHS,       /* the same Content-Length twice */
 } Mode;
 
 static _Atomic int mode;
@@ -161,6 +166,17 @@ static bool answer(int fd) {
                 return false;
         case MODE_TRAILING:
                 return send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokXYZ");
+        case MODE_CHUNKED_LENGTH:
+                return send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    "5\r\nhello\r\n0\r\n\r\n");
+        case MODE_NO_REASON:
+                return send_str(fd, "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok");
+        case MODE_BARE_LF:
+                return send_str(fd, "HTTP/1.1 200 OK\nContent-Length: 2\n\nok");
+        case MODE_ODD_HEADER:
+                return send_str(fd, "HTTP/1.1 200 OK\r\nX-Odd: a\x01b\r\nContent-Length: 2\r\n\r\nok");
+        case MODE_TWO_LENGTHS:
+                return send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
         case MODE_304_LENGTH:
                 return send_str(fd, "HTTP/1.1 304 Not Modified\r\nContent-Length: 5000\r\n\r\n");
         case MODE_FLOOD:
@@ -488,6 +504,52 @@ static void test_big_body(void) {
         free(body);
 }
 
+/* Answers libcurl takes (bent framing, a missing reason phrase, bare LF,
+ * an odd byte in a header value): the own client takes them too, on one
+ * kept-alive connection. */
+static void test_quirks(void) {
+        static const struct {
+                Mode mode;
+                const char *what;
+        } cases[] = {
+                { MODE_CHUNKED_LENGTH, "chunked with a Content-Length" },
+                { MODE_NO_REASON, "no reason phrase" },
+                { MODE_BARE_LF, "lines ended by LF" },
+                { MODE_ODD_HEADER, "a control byte in a header value" },
+        };
+        LoadResult *res;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                for (int c = 0; c < 2; c++) {
+                        LoadRequest req = { .weight = 1, .name = "q", .method = "GET", .path = "/q" };
+                        LoadStages *st = NULL;
+                        LoadScenario sc = { .name = "q", .model = LOAD_MODEL_OPEN, .base_url = base,
+                                            .timeout_usec = SEC, .max_inflight = 5, .requests = &req,
+                                            .n_requests = 1,
+                                            .client = c == 0 ? LOAD_CLIENT_AUTO : LOAD_CLIENT_LIBCURL };
+
+                        if (stages_new_constant(50, 100 * MS, &st, NULL) < 0)
+                                abort();
+                        sc.stages = st;
+                        atomic_store(&mode, cases[i].mode);
+                        res = run_scenario(&sc);
+                        ok(res && res->total.counts.ok == 5 && res->connections == 1, "%s, by %s: 5 of 5 ok on "
+                           "one connection (%s)", cases[i].what, c == 0 ? "the own client" : "libcurl",
+                           reason(res));
+                        load_result_free(res);
+                        stages_free(st);
+                }
+
+        /* Where http-parser is stricter than libcurl, as RFC 9110 8.6
+         * allows and perfwatchd.conf(5) says: a repeated Content-Length is
+         * an error, not a value to pick. */
+        res = run_mode(MODE_TWO_LENGTHS, "GET", "/q", 0, 3);
+        ok(res && res->total.counts.err_other == 3 && strcmp(reason(res), "r: request failed: not an HTTP/1.x "
+           "answer: unexpected content-length header") == 0, "the same Content-Length twice: an error, as "
+           "documented (%s)", reason(res));
+        load_result_free(res);
+}
+
 /* The request's head as sorted lines, the request line first. */
 static char *sorted_head(const char *head) {
         char *copy = strdup(head), *lines[64], *out;
@@ -623,6 +685,7 @@ int main(void) {
         test_refused_closed();
         test_big_body();
         test_same_as_libcurl();
+        test_quirks();
         test_bad_target();
         test_ipv6();
         shutdown(fd, SHUT_RDWR);

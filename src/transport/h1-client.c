@@ -355,6 +355,11 @@ static void conn_attach(Conn *conn, Req *r) {
         conn->complete = false;
         conn->status = 0;
         http_parser_init(&conn->parser, HTTP_RESPONSE);
+        /* As lenient as libcurl with answers a service really gives: a
+         * chunked body wins over a Content-Length beside it (RFC 9112
+         * 6.3), and a header value's odd byte is not the load's business. */
+        conn->parser.allow_chunked_length = 1;
+        conn->parser.lenient_http_headers = 1;
         conn->parser.data = conn;
         r->conn = conn;
         r->sent = 0;
