@@ -90,6 +90,8 @@ check "and nothing else (13 lines)" test "$(wc -l <<<"$out")" = 13
         printf '[scenario g]\nmodel = exec\n'                 # 40-41
         printf "command = sh -c 'x\n"                          # 42
         printf 'grace = 2h\nusers = 5\n'                      # 43-44
+        printf '[scenario h]\nbase_url = http://127.0.0.1:1\n' # 45-46
+        printf 'rate = 1/s\nduration = 1s\nrequest = GET /\nclient = curl\n' # 47-50
 } >"$WORK/scen.conf"
 out=$("$PERFWATCHD" --check-config --config "$WORK/scen.conf" 2>&1); rc=$?
 diag "$out"
@@ -109,15 +111,16 @@ for want in \
         'scen.conf:31: [scenario f] users: "0" is below the minimum 1' \
         'scen.conf:33: [scenario f] think: "1s..x" is not a duration or MIN..MAX (1s..3s)' \
         'scen.conf:34: [scenario f] ramp_up: "forever" is not a duration' \
-        'scen.conf:37: [criterion latency_p95] scenario: no [scenario ee] section, did you mean "e"? (one of: a, b, c, d, e, f, g)' \
+        'scen.conf:37: [criterion latency_p95] scenario: no [scenario ee] section, did you mean "e"? (one of: a, b, c, d, e, f, g, h)' \
         'scen.conf:39: [criterion memory] enabled: "maybe" is not yes or no' \
         'scen.conf:40: [scenario g]: missing required key duration (model = exec: the command is stopped after it and grace)' \
         "scen.conf:42: [scenario g] command: \"sh -c 'x\" has a quote that is not closed" \
         'scen.conf:43: [scenario g] grace: "2h" is above the maximum 1h' \
-        "scen.conf:44: [scenario g] users: not for model = exec (the command's own options say what it sends)"; do
+        "scen.conf:44: [scenario g] users: not for model = exec (the command's own options say what it sends)" \
+        'scen.conf:50: [scenario h] client: "curl" is not an HTTP client (auto, libcurl)'; do
         check "reported: $want" grep -qF "$WORK/$want" <<<"$out"
 done
-check "and nothing else (20 lines)" test "$(wc -l <<<"$out")" = 20
+check "and nothing else (21 lines)" test "$(wc -l <<<"$out")" = 21
 "$PERFWATCHD" --config "$WORK/scen.conf" --duration 1s >/dev/null 2>"$WORK/usage.err"; rc=$?
 check "--duration without --run is a usage error (exit 2)" test "$rc" = 2
 check "and says so" grep -qF -- "--duration and --json go with --run NAME" "$WORK/usage.err"
