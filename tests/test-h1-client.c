@@ -51,6 +51,7 @@ typedef enum Mode {
         MODE_BARE_LF,           /* lines ended by LF alone */
         MODE_ODD_HEADER,        /* a header value with a byte strict parsers refuse */
         MODE_TWO_LENGTHS,       /* the same Content-Length twice */
+        MODE_UPGRADE,           /* 101 Switching Protocols, then no more HTTP on it */
 } Mode;
 
 static _Atomic int mode;
@@ -177,6 +178,11 @@ static bool answer(int fd) {
                 return send_str(fd, "HTTP/1.1 200 OK\r\nX-Odd: a\x01b\r\nContent-Length: 2\r\n\r\nok");
         case MODE_TWO_LENGTHS:
                 return send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
+        case MODE_UPGRADE:
+                /* What comes after is another protocol's: nothing answers it. */
+                send_str(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n");
+                usleep(1500 * 1000);
+                return false;
         case MODE_304_LENGTH:
                 return send_str(fd, "HTTP/1.1 304 Not Modified\r\nContent-Length: 5000\r\n\r\n");
         case MODE_FLOOD:
@@ -453,6 +459,12 @@ static void test_head(void) {
         ok(res && res->total.counts.ok == 10, "HEAD with Content-Length 1000 and no body: 10 of 10 ok (%s)",
            reason(res));
         ok(res && res->connections == 1, "on one connection: the body was not waited for");
+        load_result_free(res);
+
+        res = run_mode(MODE_UPGRADE, "GET", "/u", 0, 3);
+        ok(res && res->total.counts.err_status == 3 && res->connections == 3,
+           "101 Switching Protocols: 3 answered (not expected), the connection never reused: %" PRIu64
+           " connections (%s)", res ? res->connections : 0, reason(res));
         load_result_free(res);
 
         res = run_mode(MODE_304_LENGTH, "GET", "/n", 0, 10);

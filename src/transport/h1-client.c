@@ -470,13 +470,13 @@ static const http_parser_settings parser_settings = {
 };
 
 /* The answer is whole: the connection goes back to the idle list when the
- * server keeps it alive, nothing followed the answer and the request went
- * out whole. */
+ * server keeps it alive, nothing followed the answer, the request went out
+ * whole and the connection was not switched to another protocol (101). */
 static void conn_answered(H1Client *c, Conn *conn, bool keep) {
         Req *r = conn->req;
         long status = conn->status;
 
-        keep = keep && r->sent == r->len && http_should_keep_alive(&conn->parser);
+        keep = keep && r->sent == r->len && status != 101 && http_should_keep_alive(&conn->parser);
         conn->served = true;
         if (keep) {
                 conn->req = NULL;
