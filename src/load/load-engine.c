@@ -68,6 +68,24 @@ static void slot_set_method(CURL *e, const LoadReq *req) {
         (void) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? req->method : NULL);
 }
 
+/* The template variables of the slot's send: ${seq} and ${user} as given,
+ * the write's document and token when it is a write. */
+static TemplateVars slot_vars(Slot *slot, uint64_t seq, uint64_t user, const char *doc) {
+        return (TemplateVars) { .seq = seq, .user = user, .rng = &slot->run->rng, .doc = doc,
+                                .token = slot->write ? slot->token_text : NULL };
+}
+
+/* The body of the slot's request (which has one): the constant one, or its
+ * template expanded in the slot's buffer; its size in *ret_size. */
+static const char *slot_body(Slot *slot, const LoadReq *req, const TemplateVars *v, size_t *ret_size) {
+        if (req->body_text) {
+                *ret_size = req->body_size;
+                return req->body_text;
+        }
+        *ret_size = template_expand(req->body, v, slot->body_buf, slot->run->body_max + 1);
+        return slot->body_buf;
+}
+
 /* Sets up the slot's reusable easy handle for request number `i`, its
  * templates expanded with this send's ${seq} and ${user}.  An easy handle
  * keeps its options from one transfer to the next, so what is the same as
@@ -76,8 +94,7 @@ static void slot_set_method(CURL *e, const LoadReq *req) {
  * the request or the slot until the transfer ends. */
 static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user, const char *doc) {
         const LoadReq *req = &slot->run->reqs[i];
-        TemplateVars v = { .seq = seq, .user = user, .rng = &slot->run->rng, .doc = doc,
-                           .token = slot->write ? slot->token_text : NULL };
+        TemplateVars v = slot_vars(slot, seq, user, doc);
         bool same = slot->prepared == i + 1;
         CURL *e = slot->easy;
 
@@ -91,13 +108,9 @@ static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user, cons
         if (!same)
                 slot_set_method(e, req);
         if (req->body && (!same || !req->body_text)) {
-                const char *body = req->body_text;
-                size_t size = req->body_size;
+                size_t size;
+                const char *body = slot_body(slot, req, &v, &size);
 
-                if (!body) {
-                        size = template_expand(req->body, &v, slot->body_buf, slot->run->body_max + 1);
-                        body = slot->body_buf;
-                }
                 (void) curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
                 (void) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         }
@@ -109,10 +122,9 @@ static void slot_prepare(Slot *slot, size_t i, uint64_t seq, uint64_t user, cons
 static void slot_send_h1(Slot *slot, uint64_t seq, uint64_t user, const char *doc) {
         LoadRun *run = slot->run;
         const LoadReq *req = &run->reqs[slot->req];
-        TemplateVars v = { .seq = seq, .user = user, .rng = &run->rng, .doc = doc,
-                           .token = slot->write ? slot->token_text : NULL };
-        const char *url, *body = req->body_text;
-        size_t size = req->body_size, len;
+        TemplateVars v = slot_vars(slot, seq, user, doc);
+        const char *url, *body = NULL;
+        size_t size = 0, len;
         unsigned id = slot->number - 1;
 
         if (req->wire) {
@@ -120,11 +132,9 @@ static void slot_send_h1(Slot *slot, uint64_t seq, uint64_t user, const char *do
                 return;
         }
         url = slot_url(slot, req, &v);
-        if (req->body && !body) {
-                size = template_expand(req->body, &v, slot->body_buf, run->body_max + 1);
-                body = slot->body_buf;
-        }
-        len = load_wire_render(run, req, url, req->body ? body : NULL, size, slot->wire_buf, run->wire_max + 1);
+        if (req->body)
+                body = slot_body(slot, req, &v, &size);
+        len = load_wire_render(run, req, url, body, size, slot->wire_buf, run->wire_max + 1);
         if (len == 0)
                 h1_client_fail(run->h1, id, H1_BAD_REQUEST);
         else
@@ -170,21 +180,17 @@ static void run_dispatch(LoadRun *run, uint64_t intended, User *user) {
          * flight at once share one. */
         seq = ++run->seq;
         user_no = user ? user->id + 1 : slot->number;
-        if (run->h1) {
-                now = now_monotonic_usec();
-                slot->intended_usec = intended ? intended : now;
-                slot->sent_usec = now;
-                /* Its end is reported on the loop, never from in here. */
-                slot_send_h1(slot, seq, user_no, doc);
-                load_stats_sent(run, slot->req, intended ? now - intended : 0, intended != 0);
-                return;
-        }
-        slot_prepare(slot, slot->req, seq, user_no, doc);
+        /* The own client renders and writes the request in one go, so its
+         * send time is taken before; libcurl's handle is set up first. */
+        if (!run->h1)
+                slot_prepare(slot, slot->req, seq, user_no, doc);
         now = now_monotonic_usec();
         slot->intended_usec = intended ? intended : now;
         slot->sent_usec = now;
-        r = curl_glue_add(run->glue, slot->easy, transfer_done, slot);
-        if (r < 0) {
+        if (run->h1)
+                /* Its end is reported on the loop, never from in here. */
+                slot_send_h1(slot, seq, user_no, doc);
+        else if ((r = curl_glue_add(run->glue, slot->easy, transfer_done, slot)) < 0) {
                 if (slot->write)
                         load_writes_answer(run->writes, slot, CURLE_COULDNT_CONNECT, false);
                 slot_release(run, slot);
@@ -550,8 +556,6 @@ static int client_new(LoadRun *run, char **ret_error) {
         int r;
 
         if (run->client == LOAD_CLIENT_AUTO && h1_client_supports(run->base_url, &run->authority_len)) {
-                /* Read by snapshots on other threads: set before the run's starts. */
-                run->use_h1 = true;
                 r = h1_client_new(run->event, run->base_url, run->timeout_usec, (unsigned) run->n_slots, h1_done,
                                   run, &run->h1);
                 if (r >= 0)

@@ -81,10 +81,10 @@ struct LoadRun {
          * used: the header lines after the request line, with and without
          * the default Content-Type of a request with a body; the length of
          * "http://host:port" in base_url; the longest request rendered per
-         * send (0: none). */
-        bool use_h1;
+         * send (0: none); whether a `header` line sets Content-Length. */
         char *h1_fields, *h1_fields_body;
         size_t h1_fields_len, h1_fields_body_len, authority_len, wire_max;
+        bool h1_own_length;
         LoadStatusRange *expect;
         size_t n_expect;
         uint64_t count_k;               /* open: requests the run sends */

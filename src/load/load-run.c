@@ -594,7 +594,8 @@ static int snapshot_locked(LoadRun *run, LoadResult *res) {
         res->elapsed_usec = run->start_usec && end > run->start_usec ? end - run->start_usec : 0;
         res->in_flight = run->in_flight;
         res->connections = run->connections;
-        res->own_client = run->use_h1;
+        /* Set before the run's thread starts, freed after it ends. */
+        res->own_client = run->h1 != NULL;
         res->cpu_usec = run->cpu_usec;
         res->scheduled = run->model == LOAD_MODEL_OPEN ? run->total.counts.sent + run->total.counts.dropped : 0;
         res->target_rps = target_rate(run, 0, res->elapsed_usec);

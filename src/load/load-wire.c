@@ -67,6 +67,7 @@ int load_wire_setup(LoadRun *run, const char *host_line) {
         if (!run->h1_fields || !run->h1_fields_body)
                 return -ENOMEM;
         run->h1_fields_len = strlen(run->h1_fields);
+        run->h1_own_length = find_header(run, "Content-Length") != NULL;
         run->h1_fields_body_len = strlen(run->h1_fields_body);
         for (size_t i = 0; i < run->n_reqs; i++) {
                 LoadReq *req = &run->reqs[i];
@@ -135,7 +136,7 @@ size_t load_wire_render(const LoadRun *run, const LoadReq *req, const char *url,
                                len : 0;
         if (!put(out, cap, &len, run->h1_fields_body, run->h1_fields_body_len))
                 return 0;
-        if (!find_header(run, "Content-Length") &&
+        if (!run->h1_own_length &&
             !put(out, cap, &len, cl, (size_t) snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", body_size)))
                 return 0;
         if (!put(out, cap, &len, "\r\n", 2) || !put(out, cap, &len, body, body_size))

@@ -114,15 +114,16 @@ static bool url_address(CURLU *u, struct sockaddr_storage *ss, socklen_t *ret_le
                 ok = true;
         } else if (host[0] == '[' && host[strlen(host) - 1] == ']') {
                 struct sockaddr_in6 *a = (struct sockaddr_in6 *) ss;
+                char inner[INET6_ADDRSTRLEN];
 
-                host[strlen(host) - 1] = '\0';
-                if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1) {
+                if ((size_t) snprintf(inner, sizeof(inner), "%.*s", (int) strlen(host) - 2, host + 1) <
+                            sizeof(inner) &&
+                    inet_pton(AF_INET6, inner, &a->sin6_addr) == 1) {
                         a->sin6_family = AF_INET6;
                         a->sin6_port = htons((uint16_t) p);
                         *ret_len = sizeof(*a);
                         ok = true;
                 }
-                host[strlen(host)] = ']';
         }
         /* As libcurl writes it: the port only when it is not 80. */
         if (ok && host_out && (size_t) snprintf(host_out, n, "Host: %s%s%s\r\n", host, p == 80 ? "" : ":",
