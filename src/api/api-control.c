@@ -317,14 +317,15 @@ static bool enqueue(Request *r, CtlJob job) {
         return queued;
 }
 
-bool api_act_scenario(Request *r) {
+/* POST /v1/KIND/NAME/run (a scenario, or a suite when `suite`): the name
+ * to the loop's queue.  `help` says what the path should be. */
+static bool act_named_run(Request *r, const char *kind, const char *help, bool suite) {
         size_t n = strcspn(r->arg, "/");
         char *name;
 
         if (n == 0 || strcmp(r->arg + n, "/run") != 0) {
-                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-                                "no such path: /v1/scenarios/%s (POST /v1/scenarios/NAME/run starts a run)",
-                                r->arg);
+                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such path: /v1/%s/%s (%s)", kind, r->arg,
+                                help);
                 return false;
         }
         if (!authorized(r, api_ctl(r->api)))
@@ -334,26 +335,15 @@ bool api_act_scenario(Request *r) {
                 api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
                 return false;
         }
-        return enqueue(r, (CtlJob) { .r = r, .scenario = name });
+        return enqueue(r, (CtlJob) { .r = r, .scenario = name, .suite = suite });
+}
+
+bool api_act_scenario(Request *r) {
+        return act_named_run(r, "scenarios", "POST /v1/scenarios/NAME/run starts a run", false);
 }
 
 bool api_act_suite(Request *r) {
-        size_t n = strcspn(r->arg, "/");
-        char *name;
-
-        if (n == 0 || strcmp(r->arg + n, "/run") != 0) {
-                api_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-                                "no such path: /v1/suites/%s (POST /v1/suites/NAME/run starts a suite)", r->arg);
-                return false;
-        }
-        if (!authorized(r, api_ctl(r->api)))
-                return false;
-        name = strndup(r->arg, n);
-        if (!name) {
-                api_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory", "out of memory");
-                return false;
-        }
-        return enqueue(r, (CtlJob) { .r = r, .scenario = name, .suite = true });
+        return act_named_run(r, "suites", "POST /v1/suites/NAME/run starts a suite", true);
 }
 
 bool api_act_run(Request *r) {
