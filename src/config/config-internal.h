@@ -119,6 +119,11 @@ const BuiltinCriterion *config_builtin_lookup(const char *name);
  * "is not a duration". */
 int config_parse_value(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);
 
+/* The index of `v` in names[0..count) (an enum's names by value), or
+ * -EINVAL with "is not WHAT (NAME, NAME, ...)" in problem (n bytes). */
+int config_name_index(const char *const *names, size_t count, const char *v, const char *what, char *problem,
+                      size_t n);
+
 /* The [scenario] value types (config-scenario.c): parsers as
  * config_parse_value(), and, for values that own memory, what frees it. */
 int config_parse_model(const ConfigKey *k, const char *v, void *base, char *problem, size_t n);

@@ -51,25 +51,22 @@ const char *config_model_to_string(LoadModel m) {
 }
 
 int config_parse_model(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        for (size_t i = 0; i < ELEMENTSOF(model_names); i++)
-                if (streq(model_names[i], v)) {
-                        *(LoadModel *) field(base, k) = (LoadModel) i;
-                        return 0;
-                }
-        snprintf(problem, n, "is not a load model (open, closed, exec)");
-        return -EINVAL;
+        int i = config_name_index(model_names, ELEMENTSOF(model_names), v, "a load model", problem, n);
+
+        if (i < 0)
+                return i;
+        *(LoadModel *) field(base, k) = (LoadModel) i;
+        return 0;
 }
 
 int config_parse_client(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
         static const char *const names[] = { [LOAD_CLIENT_AUTO] = "auto", [LOAD_CLIENT_LIBCURL] = "libcurl" };
+        int i = config_name_index(names, ELEMENTSOF(names), v, "an HTTP client", problem, n);
 
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (streq(names[i], v)) {
-                        *(LoadClient *) field(base, k) = (LoadClient) i;
-                        return 0;
-                }
-        snprintf(problem, n, "is not an HTTP client (auto, libcurl)");
-        return -EINVAL;
+        if (i < 0)
+                return i;
+        *(LoadClient *) field(base, k) = (LoadClient) i;
+        return 0;
 }
 
 /* Checked as load_run_start() will split it, ${run_dir} standing for the

@@ -429,24 +429,37 @@ static int parse_log_level(const ConfigKey *k, const char *v, void *base, char *
         return -EINVAL;
 }
 
-static int parse_statistic(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        for (size_t i = 0; i < ELEMENTSOF(stat_names); i++)
-                if (streq(stat_names[i], v)) {
-                        *(CriterionStat *) field(base, k) = (CriterionStat) i;
-                        return 0;
-                }
-        snprintf(problem, n, "is not a statistic (max, min, avg, last)");
+int config_name_index(const char *const *names, size_t count, const char *v, const char *what, char *problem,
+                      size_t n) {
+        size_t len;
+
+        for (size_t i = 0; i < count; i++)
+                if (streq(names[i], v))
+                        return (int) i;
+        len = (size_t) snprintf(problem, n, "is not %s (", what);
+        for (size_t i = 0; i < count && len < n; i++)
+                len += (size_t) snprintf(problem + len, n - len, "%s%s", i > 0 ? ", " : "", names[i]);
+        if (len < n)
+                snprintf(problem + len, n - len, ")");
         return -EINVAL;
 }
 
+static int parse_statistic(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
+        int i = config_name_index(stat_names, ELEMENTSOF(stat_names), v, "a statistic", problem, n);
+
+        if (i < 0)
+                return i;
+        *(CriterionStat *) field(base, k) = (CriterionStat) i;
+        return 0;
+}
+
 static int parse_op(const ConfigKey *k, const char *v, void *base, char *problem, size_t n) {
-        for (size_t i = 0; i < ELEMENTSOF(op_names); i++)
-                if (streq(op_names[i], v)) {
-                        *(CriterionOp *) field(base, k) = (CriterionOp) i;
-                        return 0;
-                }
-        snprintf(problem, n, "is not a comparison (<, <=, >, >=)");
-        return -EINVAL;
+        int i = config_name_index(op_names, ELEMENTSOF(op_names), v, "a comparison", problem, n);
+
+        if (i < 0)
+                return i;
+        *(CriterionOp *) field(base, k) = (CriterionOp) i;
+        return 0;
 }
 
 /* A plain number, else a duration (in milliseconds), else a size (in bytes).
