@@ -17,7 +17,6 @@
 #include <libssh2.h>
 #endif
 
-
 /* One running transfer and whom to tell when it ends; its easy handle's
  * CURLOPT_PRIVATE points back at it, so finding it costs nothing however
  * many run (a list walk per answer grew with the backlog: 10 % of a load

@@ -65,7 +65,6 @@ struct Req {
 };
 
 struct H1Client {
-        sd_event *event;
         sd_event_source *io, *timer, *defer;
         int epfd;
         struct sockaddr_storage addr;
@@ -216,9 +215,14 @@ static int arm_timer(H1Client *c, uint64_t when) {
 
 /* ---------------------------------------------------------------- ending */
 
+/* What the epoll set carries for the connection's socket: its index and
+ * its generation, so that on_io() can tell a stale event. */
+static uint64_t conn_key(const H1Client *c, const Conn *conn) {
+        return (uint64_t) (conn - c->conns) | (uint64_t) conn->gen << 32;
+}
+
 static void conn_set_events(H1Client *c, Conn *conn, uint32_t events) {
-        struct epoll_event ev = { .events = events,
-                                  .data.u64 = (uint64_t) (conn - c->conns) | (uint64_t) conn->gen << 32 };
+        struct epoll_event ev = { .events = events, .data.u64 = conn_key(c, conn) };
 
         if (conn->events == events)
                 return;
@@ -392,8 +396,7 @@ static void conn_open(H1Client *c, Req *r) {
                 req_fail(c, r, H1_CONNECT, e);
                 return;
         }
-        ev = (struct epoll_event) { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP,
-                                    .data.u64 = (uint64_t) (conn - c->conns) | (uint64_t) conn->gen << 32 };
+        ev = (struct epoll_event) { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u64 = conn_key(c, conn) };
         if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 int e = errno;
 
@@ -692,7 +695,6 @@ int h1_client_new(sd_event *e, const char *url, uint64_t timeout_usec, unsigned 
         if (!c)
                 return -ENOMEM;
         c->epfd = -1;
-        c->event = sd_event_ref(e);
         c->timeout_usec = timeout_usec;
         c->max = max_requests;
         c->done = done;
@@ -751,7 +753,6 @@ H1Client *h1_client_free(H1Client *c) {
         sd_event_source_disable_unref(c->defer);
         if (c->epfd >= 0)
                 close(c->epfd);
-        sd_event_unref(c->event);
         free(c->reqs);
         free(c->conns);
         free(c);
