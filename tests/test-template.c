@@ -1,8 +1,9 @@
 /* Unit tests for load/template.c: every placeholder, adjacency, escapes,
  * every compile error with its reason, short buffers, the UUID format, the
- * range and rough uniformity of ${rand:N}, and expansion from two threads
- * at once. */
+ * range and rough uniformity of ${rand:N}, expansion from two threads at
+ * once, and what a big template costs. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,16 @@ static const char *expand(const char *text, uint64_t seq, uint64_t user) {
 
         template_rng_seed(&rng, 1);
         template_expand(t, &v, buf, sizeof buf);
+        template_free(t);
+        return buf;
+}
+
+/* Expands `text` with ${seq} 5 and ${user} 7 into buf (n bytes). */
+static const char *expand_big(const char *text, char *buf, size_t n) {
+        TemplateVars v = { .seq = 5, .user = 7 };
+        Template *t = compile_ok(text);
+
+        template_expand(t, &v, buf, n);
         template_free(t);
         return buf;
 }
@@ -83,6 +94,43 @@ static void test_adjacency_and_escapes(void) {
         is_str(expand("$$${seq}", 9, 1), "$9", "$$ then a placeholder");
         is_str(expand("$$$$", 9, 1), "$$", "two escapes");
         is_str(expand("{seq} }${seq}{", 9, 1), "{seq} }9{", "braces alone are text");
+}
+
+/* Bytes malloc has handed out, from the heap or mapped on their own. */
+static size_t allocated(void) {
+        struct mallinfo2 m = mallinfo2();
+
+        return m.uordblks + m.hblkhd;
+}
+
+/* A template holds room for the parts its '$'s can make, not for its
+ * length: a 1 MiB body without placeholders compiles into its text (it
+ * was 16 MiB of parts, zeroed on every compile, and the text twice over); and one thick with
+ * placeholders and escapes still fits each part. */
+static void test_big(void) {
+        size_t n = 1u << 20, before, grew;
+        char *text = malloc(n + 1), *buf = malloc(n + 1), many[8192] = "", want[8192] = "";
+        Template *t;
+
+        memset(text, 'b', n);
+        text[n] = '\0';
+        before = allocated();
+        t = compile_ok(text);
+        grew = allocated() - before;
+        ok(grew < n + n / 4, "a 1 MiB body without placeholders takes %zu KiB compiled (under 1.25 MiB)",
+           grew / 1024);
+        ok(template_is_constant(t), "and is constant");
+        template_expand(t, &(TemplateVars) { 0 }, buf, n + 1);
+        ok(strcmp(buf, text) == 0, "and expands to itself");
+        template_free(t);
+
+        for (int i = 0; i < 400; i++) {
+                strcat(many, i % 3 == 0 ? "a${seq}" : i % 3 == 1 ? "${user}$$" : "$$${seq}b");
+                strcat(want, i % 3 == 0 ? "a5" : i % 3 == 1 ? "7$" : "$5b");
+        }
+        is_str(expand_big(many, buf, n + 1), want, "400 placeholders and escapes side by side, each in its place");
+        free(text);
+        free(buf);
 }
 
 static void test_errors(void) {
@@ -308,5 +356,6 @@ int main(void) {
         test_uuid();
         test_rand();
         test_threads();
+        test_big();
         return tap_done();
 }

@@ -243,6 +243,7 @@ static int compile_parts(Builder *b, const char *text, char **ret_error) {
 
 int template_compile(const char *text, Template **ret, char **ret_error) {
         Builder b = { .source = text };
+        size_t dollars = 0;
         int r;
 
         if (!text)
@@ -250,10 +251,20 @@ int template_compile(const char *text, Template **ret, char **ret_error) {
         b.t = calloc(1, sizeof *b.t);
         if (!b.t)
                 return -ENOMEM;
-        /* Every part but the last literal uses at least two bytes of the
-         * source ("$$" adds none), so this many parts always fit. */
-        b.t->parts = calloc(strlen(text) / 2 + 2, sizeof *b.t->parts);
-        r = b.t->parts ? builder_append(&b, "", 0) : -ENOMEM;
+        /* Each '$' makes at most two parts (the literal before it and a
+         * placeholder), and the last literal one more: sized by the '$'s,
+         * not by the text, a 1 MiB body without any costs two parts, not
+         * half a million. */
+        for (const char *p = strchr(text, '$'); p; p = strchr(p + 1, '$'))
+                dollars++;
+        b.t->parts = calloc(2 * dollars + 2, sizeof *b.t->parts);
+        /* The literals are at most the source's bytes, unless an ${env:}
+         * brings more. */
+        b.text_allocated = strlen(text) + 1;
+        b.t->text = malloc(b.text_allocated);
+        r = b.t->parts && b.t->text ? 0 : -ENOMEM;
+        if (r >= 0)
+                b.t->text[0] = '\0';
         if (r >= 0)
                 r = compile_parts(&b, text, ret_error);
         if (r < 0) {
