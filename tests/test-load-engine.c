@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -345,6 +346,38 @@ static void test_refused(void) {
         is_int(res->total.counts.ok, 0, "none ok");
         ok(res->reason && strstr(res->reason, "list: connect failed: Connection refused"), "reason: %s",
            res->reason ? res->reason : "(none)");
+        load_result_free(res);
+        stages_free(st);
+}
+
+/* The engine's set-up (the loop, the client, max_inflight slots) is made
+ * on the run's thread, not the caller's, and a failure there is the run's,
+ * with its reason: with no file descriptor left after the cancel switch,
+ * load_run_start() still starts the run, which ends failed saying why. */
+static void test_setup_fails(void) {
+        LoadStages *st = constant(50, 1 * SEC);
+        LoadScenario sc = open_scenario(st, 100000);
+        struct rlimit saved, low;
+        Seconds secs;
+        LoadResult *res;
+        int lowest = dup(0);
+
+        if (lowest < 0 || getrlimit(RLIMIT_NOFILE, &saved) < 0)
+                abort();
+        close(lowest);
+        /* The cancel switch takes `lowest`, the first one on the thread fails. */
+        low = (struct rlimit) { .rlim_cur = (rlim_t) lowest + 1, .rlim_max = saved.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &low) < 0)
+                abort();
+        res = run(&sc, &secs, 0, 10 * SEC, NULL);
+        if (setrlimit(RLIMIT_NOFILE, &saved) < 0)
+                abort();
+        ok(res != NULL, "no file descriptor for the run's loop: load_run_start() still started the run");
+        if (res) {
+                is_int(res->state, LOAD_RUN_FAILED, "which failed");
+                is_str(res->reason, "cannot make the run's event loop: Too many open files", "saying why");
+                is_int(res->total.counts.sent, 0, "having sent nothing");
+        }
         load_result_free(res);
         stages_free(st);
 }
@@ -750,6 +783,7 @@ int main(void) {
         }
         test_bad_scenarios();
         test_refused();
+        test_setup_fails();
         test_cancel();
         test_methods_and_status();
         test_templates();

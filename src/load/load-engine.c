@@ -555,7 +555,7 @@ static int slots_new(LoadRun *run, char **ret_error) {
 static int client_new(LoadRun *run, char **ret_error) {
         int r;
 
-        if (run->client == LOAD_CLIENT_AUTO && h1_client_supports(run->base_url, &run->authority_len)) {
+        if (run->own_client) {
                 r = h1_client_new(run->event, run->base_url, run->timeout_usec, (unsigned) run->n_slots, h1_done,
                                   run, &run->h1);
                 if (r >= 0)
@@ -591,26 +591,32 @@ static int users_start(LoadRun *run) {
                          "load-end");
 }
 
-/* Everything the run's loop needs, made on the caller's thread so a failure
- * is reported by load_run_start() itself.  NB: no sd_event_set_watchdog()
- * here: the watchdog must tell whether the daemon's own loop is alive, and a
- * run's loop pinging it would hide a hung daemon. */
+/* NB: a cancel that comes before the run's loop watches the switch stays
+ * in the eventfd's count, and is seen as soon as it does. */
+int load_engine_prepare(LoadRun *run, char **ret_error) {
+        run->n_slots = run->model == LOAD_MODEL_OPEN ? run->max_inflight : run->users;
+        run->own_client = run->client == LOAD_CLIENT_AUTO && h1_client_supports(run->base_url, &run->authority_len);
+        run->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (run->cancel_fd < 0)
+                return set_error(ret_error, -errno, "cannot make the run's cancel switch: %m");
+        return 0;
+}
+
+/* NB: no sd_event_set_watchdog() here: the watchdog must tell whether the
+ * daemon's own loop is alive, and a run's loop pinging it would hide a hung
+ * daemon. */
 int load_engine_setup(LoadRun *run, char **ret_error) {
         int r;
 
         r = sd_event_new(&run->event);
         if (r < 0)
                 return set_error(ret_error, r, "cannot make the run's event loop: %s", strerror(-r));
-        run->n_slots = run->model == LOAD_MODEL_OPEN ? run->max_inflight : run->users;
         r = client_new(run, ret_error);
         if (r < 0)
                 return r;
         r = slots_new(run, ret_error);
         if (r < 0)
                 return r;
-        run->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (run->cancel_fd < 0)
-                return set_error(ret_error, -errno, "cannot make the run's cancel switch: %m");
         r = sd_event_add_io(run->event, &run->cancel_io, run->cancel_fd, EPOLLIN, on_cancel, run);
         if (r < 0)
                 return set_error(ret_error, r, "cannot watch the run's cancel switch: %s", strerror(-r));

@@ -205,7 +205,10 @@ typedef struct LoadCallbacks {
 
 /* Checks the scenario (one line in *ret_error when it is unusable: the
  * caller frees it; ret_error may be NULL), copies it and starts the run's
- * thread.  `cb` may be NULL.  The caller owns *ret (load_run_free()).
+ * thread, which sets up what grows with max_inflight and the bodies (so a
+ * caller's loop does not wait for it): a failure there (out of memory or
+ * of file descriptors) ends the run LOAD_RUN_FAILED with its reason.
+ * `cb` may be NULL.  The caller owns *ret (load_run_free()).
  * 0, -EINVAL, -ENOMEM or another negative errno. */
 int load_run_start(const LoadScenario *scenario, const LoadCallbacks *cb, LoadRun **ret, char **ret_error);
 

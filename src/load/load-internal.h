@@ -82,6 +82,7 @@ struct LoadRun {
          * the default Content-Type of a request with a body; the length of
          * "http://host:port" in base_url; the longest request rendered per
          * send (0: none); whether a `header` line sets Content-Length. */
+        bool own_client;                /* set before the thread starts */
         char *h1_fields, *h1_fields_body;
         size_t h1_fields_len, h1_fields_body_len, authority_len, wire_max;
         bool h1_own_length;
@@ -130,13 +131,19 @@ struct LoadRun {
 
 /* load-engine.c: the loop's side. */
 
-/* Makes the run's loop, curl glue, slots and cancel switch (on the caller's
- * thread, before the run's starts).  0 or a negative errno with a reason. */
+/* On the caller's thread, before the run's starts: what is cheap and may be
+ * read from other threads meanwhile (the cancel switch, which client sends,
+ * the slot count).  0 or a negative errno with a reason. */
+int load_engine_prepare(LoadRun *run, char **ret_error);
+/* On the run's thread: the loop, the client, the slots and their buffers,
+ * whose cost grows with max_inflight and the bodies (a caller's loop must
+ * not pay it).  0 or a negative errno with a reason. */
 int load_engine_setup(LoadRun *run, char **ret_error);
 /* Arms the first send (or the users), the per-second tick and the end, from
  * run->start_usec; on the run's thread.  0 or a negative errno. */
 int load_engine_arm(LoadRun *run);
-/* Frees what load_engine_setup() made, whatever it got to; after the join. */
+/* Frees what load_engine_prepare() and load_engine_setup() made, whatever
+ * they got to; after the join. */
 void load_engine_teardown(LoadRun *run);
 /* Wakes the run's loop to stop it; any thread. */
 void load_engine_cancel(LoadRun *run);
@@ -156,6 +163,8 @@ void load_stats_aborted(LoadRun *run);
  * (the own client's words); NULL: libcurl's, from the slot's easy handle. */
 void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long status, long connects, uint64_t now,
                        const char *reason);
+/* Keeps `reason` as the run's reason unless one is kept already. */
+void load_stats_fail_reason(LoadRun *run, const char *reason);
 /* Keeps "what: strerror" as the run's reason unless one is kept already. */
 void load_stats_fail(LoadRun *run, const char *what, int error);
 unsigned load_stats_in_flight(LoadRun *run);

@@ -145,14 +145,18 @@ void load_stats_answer(LoadRun *run, const Slot *slot, CURLcode result, long sta
                 hist_record(run->sec_latency, latency);
 }
 
+void load_stats_fail_reason(LoadRun *run, const char *reason) {
+        pthread_mutex_lock(&run->lock);
+        if (!run->reason)
+                run->reason = strdup(reason);
+        pthread_mutex_unlock(&run->lock);
+}
+
 void load_stats_fail(LoadRun *run, const char *what, int error) {
         char buf[256];
 
         snprintf(buf, sizeof(buf), "%s: %s", what, strerror(error < 0 ? -error : error));
-        pthread_mutex_lock(&run->lock);
-        if (!run->reason)
-                run->reason = strdup(buf);
-        pthread_mutex_unlock(&run->lock);
+        load_stats_fail_reason(run, buf);
 }
 
 static uint64_t thread_cpu_usec(void) {
@@ -471,12 +475,22 @@ static void thread_short_slice(void) {
 
 static void *run_thread(void *userdata) {
         LoadRun *run = userdata;
+        char *error = NULL;
         int r;
 
         thread_short_slice();
-        r = run->model == LOAD_MODEL_EXEC ? load_exec_arm(run) : load_engine_arm(run);
-
+        if (run->model == LOAD_MODEL_EXEC)
+                r = load_exec_arm(run);
+        else {
+                r = load_engine_setup(run, &error);
+                if (r < 0)
+                        load_stats_fail_reason(run, error ? error : "cannot set up the run");
+                else
+                        r = load_engine_arm(run);
+        }
+        free(error);
         if (r < 0) {
+                /* After a set-up failure its reason is the one kept. */
                 load_stats_fail(run, "cannot arm the run's timers", r);
                 load_stats_finish(run, LOAD_RUN_FAILED);
                 if (run->cb.on_done)
@@ -561,7 +575,7 @@ int load_run_start(const LoadScenario *scenario, const LoadCallbacks *cb, LoadRu
         if (r == -ENOMEM)
                 set_error(ret_error, r, "cannot copy the scenario: %s", strerror(-r));
         if (r >= 0 && scenario->model != LOAD_MODEL_EXEC)
-                r = load_engine_setup(run, ret_error);
+                r = load_engine_prepare(run, ret_error);
         if (r >= 0) {
                 r = thread_start(run);
                 if (r < 0)
@@ -594,8 +608,7 @@ static int snapshot_locked(LoadRun *run, LoadResult *res) {
         res->elapsed_usec = run->start_usec && end > run->start_usec ? end - run->start_usec : 0;
         res->in_flight = run->in_flight;
         res->connections = run->connections;
-        /* Set before the run's thread starts, freed after it ends. */
-        res->own_client = run->h1 != NULL;
+        res->own_client = run->own_client;
         res->cpu_usec = run->cpu_usec;
         res->scheduled = run->model == LOAD_MODEL_OPEN ? run->total.counts.sent + run->total.counts.dropped : 0;
         res->target_rps = target_rate(run, 0, res->elapsed_usec);
