@@ -64,8 +64,30 @@ sanitizer_clean() {
         ok $bad "no sanitizer report in the daemon's logs"
 }
 
+# NB: a port below the kernel's ephemeral range (ip_local_port_range): one
+# bind(2) picks from that range is free only until an outgoing connection
+# takes it, and the tests beside this one open thousands (a daemon then
+# failed to listen: "Address already in use").  A random one below it that
+# binds now is taken by nobody but a listener, which would fail this check.
 free_port() {
-        $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+        $PY - <<'PYEOF'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+for _ in range(1000):
+    port = random.randint(min(10000, low - 1000), low - 1) if low > 2024 else 0
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+PYEOF
 }
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s, bounded.
