@@ -33,7 +33,7 @@ static const char *expand(const char *text, uint64_t seq, uint64_t user) {
 
         template_rng_seed(&rng, 1);
         template_expand(t, &v, buf, sizeof buf);
-        template_free(t);
+        template_unref(t);
         return buf;
 }
 
@@ -43,7 +43,7 @@ static const char *expand_big(const char *text, char *buf, size_t n) {
         Template *t = compile_ok(text);
 
         template_expand(t, &v, buf, n);
-        template_free(t);
+        template_unref(t);
         return buf;
 }
 
@@ -79,7 +79,7 @@ static void test_placeholders(void) {
                 template_expand(t, &(TemplateVars) { 0 }, buf, sizeof buf);
                 is_str(buf, "s3cr${seq}t!", "the variable is read once, at compile time");
                 ok(template_is_constant(t), "a template with only text and ${env:...} is constant");
-                template_free(t);
+                template_unref(t);
         }
         setenv("PW_TEST_EMPTY", "", 1);
         is_str(expand("[${env:PW_TEST_EMPTY}]", 1, 1), "[]", "a variable set to empty is fine");
@@ -122,7 +122,7 @@ static void test_big(void) {
         ok(template_is_constant(t), "and is constant");
         template_expand(t, &(TemplateVars) { 0 }, buf, n + 1);
         ok(strcmp(buf, text) == 0, "and expands to itself");
-        template_free(t);
+        template_unref(t);
 
         for (int i = 0; i < 400; i++) {
                 strcat(many, i % 3 == 0 ? "a${seq}" : i % 3 == 1 ? "${user}$$" : "$$${seq}b");
@@ -161,9 +161,9 @@ static void test_errors(void) {
 
                 is_int(template_compile("${x}", &t, NULL), -EINVAL, "ret_error may be NULL");
                 ok(template_compile("${rand:18446744073709551615}", &t, NULL) == 0, "N = 2^64-1 is accepted");
-                template_free(t);
+                template_unref(t);
         }
-        ok(template_free(NULL) == NULL, "template_free(NULL) is a no-op");
+        ok(template_unref(NULL) == NULL, "template_unref(NULL) is a no-op");
 }
 
 static void test_short_buffer(void) {
@@ -185,11 +185,11 @@ static void test_short_buffer(void) {
         is_str(buf, "/items/1", "cut inside a placeholder");
         is_int(template_max_length(t), 7 + 20, "max length: the text and 20 digits for ${seq}");
         ok(!template_is_constant(t), "a template with ${seq} is not constant");
-        template_free(t);
+        template_unref(t);
 
         t = compile_ok("${uuid}/${rand:1000}/${user}/${rand:1}$$");
         is_int(template_max_length(t), 36 + 1 + 3 + 1 + 20 + 1 + 1 + 1, "max length with ${uuid} and ${rand:N}");
-        template_free(t);
+        template_unref(t);
 }
 
 static bool is_uuid_v4(const char *s) {
@@ -231,7 +231,7 @@ static void test_uuid(void) {
         template_expand(t, &v, buf, sizeof buf);
         is_str(buf, first, "without a generator the value is a function of seq and user");
         ok(is_uuid_v4(buf), "and still a version 4 UUID");
-        template_free(t);
+        template_unref(t);
 }
 
 static void test_rand(void) {
@@ -259,7 +259,7 @@ static void test_rand(void) {
                 hi = counts[i] > hi ? counts[i] : hi;
         }
         ok(lo > 9500 && hi < 10500, "every value comes up 10000 +- 5%% times (min %d, max %d)", lo, hi);
-        template_free(t);
+        template_unref(t);
 
         {
                 uint64_t big = UINT64_C(3) << 62, above = 0;
@@ -320,7 +320,7 @@ static void test_threads(void) {
                 pthread_join(tb, NULL);
         is_str(a.out, ref.out, "a thread's results depend on its own generator only");
         ok(strcmp(a.out, b.out) != 0, "and two generators give two streams");
-        template_free(t);
+        template_unref(t);
 }
 
 /* ${doc} and ${token}: the caller's strings, bounded, and told apart. */
@@ -342,9 +342,53 @@ static void test_doc_token(void) {
         ok(template_uses(t, TEMPLATE_DOC) && template_uses(t, TEMPLATE_TOKEN), "template_uses finds both");
         ok(template_uses(doc, TEMPLATE_DOC) && !template_uses(doc, TEMPLATE_TOKEN), "and tells them apart");
         ok(!template_uses(plain, TEMPLATE_DOC) && !template_is_constant(t), "a plain path uses none");
-        template_free(t);
-        template_free(plain);
-        template_free(doc);
+        template_unref(t);
+        template_unref(plain);
+        template_unref(doc);
+}
+
+static void *ref_unref(void *t) {
+        for (int i = 0; i < 100000; i++)
+                template_unref(template_ref(t));
+        return NULL;
+}
+
+/* A constant template's text is its expansion, kept by the template (no
+ * copy needed); one that is not has none.  A reference keeps a template
+ * alive after the first holder drops its own, and the last drop frees it
+ * (LeakSanitizer, in the ASan build, would say otherwise). */
+static void test_constant_text_and_refs(void) {
+        Template *t, *t2, *seq;
+        const char *text;
+        size_t size = 7;
+        char buf[64];
+
+        setenv("PW_TEST_TOKEN", "tok", 1);
+        t = compile_ok("{\"a\":\"$$${env:PW_TEST_TOKEN}\"}");
+        text = template_constant_text(t, &size);
+        is_str(text, "{\"a\":\"$tok\"}", "a constant template's text is its expansion");
+        is_int((long long) size, 12, "its length");
+        template_expand(t, &(TemplateVars) { 0 }, buf, sizeof buf);
+        is_str(text, buf, "the same as template_expand gives");
+        seq = compile_ok("a${seq}");
+        size = 7;
+        ok(!template_constant_text(seq, &size) && size == 7, "a template with ${seq} has none");
+        template_unref(seq);
+        t2 = template_ref(t);
+        ok(t2 == t, "template_ref gives the template back");
+        {
+                pthread_t th[4];
+
+                for (int i = 0; i < 4; i++)
+                        pthread_create(&th[i], NULL, ref_unref, t);
+                for (int i = 0; i < 4; i++)
+                        pthread_join(th[i], NULL);
+        }
+        ok(!template_unref(t), "after 4 threads took and dropped 100000 references each, the first holder drops its own");
+        template_expand(t2, &(TemplateVars) { 0 }, buf, sizeof buf);
+        is_str(buf, "{\"a\":\"$tok\"}", "the second still expands it");
+        ok(!template_unref(t2), "and the last drop frees it");
+        ok(!template_ref(NULL) && !template_unref(NULL), "NULL is a no-op both ways");
 }
 
 int main(void) {
@@ -357,5 +401,6 @@ int main(void) {
         test_rand();
         test_threads();
         test_big();
+        test_constant_text_and_refs();
         return tap_done();
 }

@@ -215,8 +215,8 @@ static void request_clear(ScenarioRequest *q) {
         free(q->path);
         free(q->body);
         free(q->name);
-        template_free(q->path_template);
-        template_free(q->body_template);
+        template_unref(q->path_template);
+        template_unref(q->body_template);
         *q = (ScenarioRequest) {};
 }
 
@@ -379,7 +379,7 @@ int config_parse_read(const ConfigKey *k, const char *v, void *base, char *probl
                 snprintf(problem, n, "is not METHOD PATH (GET /docs/${doc})");
         else
                 r = compile("PATH", path, &t, problem, n);
-        template_free(t);
+        template_unref(t);
         if (r < 0) {
                 free(method);
                 free(path);
@@ -698,7 +698,9 @@ int config_scenario_to_load(const ScenarioConfig *sc, uint64_t duration_usec, Lo
         for (size_t i = 0; i < sc->n_requests; i++)
                 reqs[i] = (LoadRequest) { .weight = sc->requests[i].weight, .name = sc->requests[i].name,
                                           .method = sc->requests[i].method, .path = sc->requests[i].path,
-                                          .body = sc->requests[i].body, .write = sc->requests[i].write };
+                                          .body = sc->requests[i].body, .write = sc->requests[i].write,
+                                          .path_template = sc->requests[i].path_template,
+                                          .body_template = sc->requests[i].body_template };
         *ret = (LoadScenario) {
                 .name = sc->name, .model = sc->model, .client = sc->client, .base_url = sc->base_url,
                 .stages = sc->stages, .users = (unsigned) sc->users, .think_min_usec = sc->think.min_usec,

@@ -25,6 +25,7 @@
 #include "load/histogram.h"
 #include "load/load-exec.h"
 #include "load/stages.h"
+#include "load/template.h"
 
 typedef enum LoadModel {
         LOAD_MODEL_OPEN,
@@ -53,6 +54,10 @@ typedef struct LoadRequest {
         const char *method;     /* GET, POST, PUT, DELETE, HEAD, ... */
         const char *path;       /* template appended to base_url: "/api/items/${rand:100}" */
         const char *body;       /* template; NULL: none */
+        /* path and body already compiled (borrowed; NULL: none): the run
+         * then takes a reference to each instead of compiling the text
+         * again, and a constant body is not copied at the run's start. */
+        Template *path_template, *body_template;
         /* A write of the lost-write check (LoadWrites): ${doc} and ${token}
          * name its document and token, which its path or body must carry. */
         bool write;

@@ -25,7 +25,7 @@ typedef struct LoadReq {
         size_t prefix_len;              /* bytes of base_url before the path */
         char *url;                      /* constant path: the URL; NULL: per send */
         CURLU *uh;                      /* url parsed once (CURLOPT_CURLU); NULL: none */
-        char *body_text;                /* constant body: its text; NULL: per send or none */
+        const char *body_text;          /* constant body: its text (body's); NULL: per send or none */
         size_t body_size;               /* of body_text */
         char *wire;                     /* own client, constant URL and body: the whole request */
         size_t wire_len;                /* of wire */

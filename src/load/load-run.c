@@ -285,18 +285,28 @@ static size_t max_size(size_t a, size_t b) {
         return a > b ? a : b;
 }
 
-/* A constant template's one expansion, allocated; NULL on -ENOMEM. */
-static char *expand_constant(const char *prefix, size_t prefix_len, const Template *t, size_t *ret_size) {
+/* A constant template's one expansion after `prefix`, allocated; NULL on
+ * -ENOMEM. */
+static char *expand_constant(const char *prefix, size_t prefix_len, const Template *t) {
         size_t n = template_max_length(t);
         char *s = malloc(prefix_len + n + 1);
 
         if (!s)
                 return NULL;
         memcpy(s, prefix, prefix_len);
-        n = template_expand(t, &(TemplateVars) {}, s + prefix_len, n + 1);
-        if (ret_size)
-                *ret_size = n;
+        (void) template_expand(t, &(TemplateVars) {}, s + prefix_len, n + 1);
         return s;
+}
+
+/* The template of request `i`'s `what`: a reference to the one given
+ * compiled, or `text` compiled now. */
+static int take_template(size_t i, const char *what, const char *text, Template *compiled, Template **ret,
+                         char **ret_error) {
+        if (compiled) {
+                *ret = template_ref(compiled);
+                return 0;
+        }
+        return compile(i, what, text, ret, ret_error);
 }
 
 /* Copies request `i`: its templates compiled, the constant ones expanded,
@@ -315,13 +325,13 @@ static int copy_request(LoadRun *run, size_t i, const LoadRequest *q, char **ret
         d->write = q->write;
         /* base_url + path, without a doubled slash between them. */
         d->prefix_len = base_len - (base_len > 0 && run->base_url[base_len - 1] == '/' && q->path[0] == '/');
-        r = compile(i, "PATH", q->path, &d->path, ret_error);
+        r = take_template(i, "PATH", q->path, q->path_template, &d->path, ret_error);
         if (r >= 0 && q->body)
-                r = compile(i, "BODY", q->body, &d->body, ret_error);
+                r = take_template(i, "BODY", q->body, q->body_template, &d->body, ret_error);
         if (r < 0)
                 return r;
         if (template_is_constant(d->path)) {
-                if (!(d->url = expand_constant(run->base_url, d->prefix_len, d->path, NULL)))
+                if (!(d->url = expand_constant(run->base_url, d->prefix_len, d->path)))
                         return -ENOMEM;
                 /* Parsed once: curl then copies it per transfer instead of
                  * parsing the URL again.  A URL curl cannot parse here goes
@@ -335,10 +345,8 @@ static int copy_request(LoadRun *run, size_t i, const LoadRequest *q, char **ret
                 run->url_max = max_size(run->url_max, d->prefix_len + template_max_length(d->path));
         if (!d->body)
                 return 0;
-        if (template_is_constant(d->body)) {
-                if (!(d->body_text = expand_constant("", 0, d->body, &d->body_size)))
-                        return -ENOMEM;
-        } else
+        d->body_text = template_constant_text(d->body, &d->body_size);
+        if (!d->body_text)
                 run->body_max = max_size(run->body_max, template_max_length(d->body));
         return 0;
 }
@@ -526,11 +534,10 @@ static void run_free_data(LoadRun *run) {
         for (size_t i = 0; run->reqs && i < run->n_reqs; i++) {
                 free(run->reqs[i].name);
                 free(run->reqs[i].method);
-                template_free(run->reqs[i].path);
-                template_free(run->reqs[i].body);
+                template_unref(run->reqs[i].path);
+                template_unref(run->reqs[i].body);
                 free(run->reqs[i].url);
                 curl_url_cleanup(run->reqs[i].uh);
-                free(run->reqs[i].body_text);
                 if (run->per)
                         stats_done(&run->per[i]);
         }

@@ -40,7 +40,7 @@ LoadWriteCheck *load_writes_free(LoadWriteCheck *w) {
                 free(w->doc_names[i]);
         free(w->doc_names);
         free(w->read_method);
-        template_free(w->read_path);
+        template_unref(w->read_path);
         free(w->elements);
         free(w->conflicts_path);
         free(w->conflicts_pointer);

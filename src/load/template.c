@@ -2,6 +2,7 @@
 #include "load/template.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct Template {
         size_t n_parts;
         char *text; /* every literal, one after the other */
         size_t max_length;
+        atomic_uint refs;
 };
 
 #define U64_DIGITS 20
@@ -251,6 +253,7 @@ int template_compile(const char *text, Template **ret, char **ret_error) {
         b.t = calloc(1, sizeof *b.t);
         if (!b.t)
                 return -ENOMEM;
+        atomic_init(&b.t->refs, 1);
         /* Each '$' makes at most two parts (the literal before it and a
          * placeholder), and the last literal one more: sized by the '$'s,
          * not by the text, a 1 MiB body without any costs two parts, not
@@ -268,15 +271,22 @@ int template_compile(const char *text, Template **ret, char **ret_error) {
         if (r >= 0)
                 r = compile_parts(&b, text, ret_error);
         if (r < 0) {
-                template_free(b.t);
+                template_unref(b.t);
                 return r;
         }
         *ret = b.t;
         return 0;
 }
 
-Template *template_free(Template *t) {
-        if (!t)
+Template *template_ref(Template *t) {
+        if (t)
+                atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        return t;
+}
+
+Template *template_unref(Template *t) {
+        /* acq_rel: the last holder sees every other holder's reads done. */
+        if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
                 return NULL;
         free(t->parts);
         free(t->text);
@@ -380,4 +390,13 @@ bool template_is_constant(const Template *t) {
                 if (t->parts[i].kind != PART_LITERAL)
                         return false;
         return true;
+}
+
+/* A constant template's parts are all literals, stored one after the other
+ * in t->text: that text is its expansion. */
+const char *template_constant_text(const Template *t, size_t *ret_size) {
+        if (!template_is_constant(t))
+                return NULL;
+        *ret_size = t->max_length;
+        return t->text;
 }

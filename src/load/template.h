@@ -15,7 +15,9 @@
  *   $$          a literal '$'
  *
  * A compiled Template is immutable: any number of threads may expand it at
- * once, each with its own TemplateRng. */
+ * once, each with its own TemplateRng.  It is reference counted (atomically),
+ * so a run can share the one its configuration compiled and outlive that
+ * configuration without copying the text. */
 #pragma once
 
 #include <stdbool.h>
@@ -48,15 +50,20 @@ typedef struct TemplateVars {
         TemplateRng *rng;
 } TemplateVars;
 
-/* Compiles `text` into *ret (the caller frees it with template_free()).
+/* Compiles `text` into *ret (the caller frees it with template_unref()).
  * Returns 0; -EINVAL with a one-line reason in *ret_error (the caller
  * frees it and prefixes FILE:LINE; ret_error may be NULL), e.g.
  * `unknown placeholder ${sq} at offset 7` or `${env:HOME2}: HOME2 is not
  * set`; or -ENOMEM. */
 int template_compile(const char *text, Template **ret, char **ret_error);
 
-/* NULL is a no-op.  Returns NULL. */
-Template *template_free(Template *t);
+/* Takes one more reference to `t`, from any thread.  Returns t (NULL is a
+ * no-op). */
+Template *template_ref(Template *t);
+
+/* Drops one reference, from any thread; the last frees `t`.  NULL is a
+ * no-op.  Returns NULL. */
+Template *template_unref(Template *t);
 
 /* Expands `t` into buf: at most size - 1 bytes and a NUL (nothing when
  * size is 0), like snprintf.  Returns the length of the full expansion
@@ -72,6 +79,11 @@ size_t template_max_length(const Template *t);
 /* Whether `t` has no placeholder left after compilation (only literal text
  * and ${env:...}), so a caller can expand it once and reuse the result. */
 bool template_is_constant(const Template *t);
+
+/* A constant template's expansion, NUL-terminated and owned by `t` (valid
+ * while a reference is held), its length in *ret_size; NULL when `t` is not
+ * constant.  Saves a copy of a big constant body. */
+const char *template_constant_text(const Template *t, size_t *ret_size);
 
 /* Whether `t` has the placeholder `what` (${doc}, ${token}) at all. */
 bool template_uses(const Template *t, TemplatePlaceholder what);
