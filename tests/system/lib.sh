@@ -68,25 +68,54 @@ sanitizer_clean() {
 # bind(2) picks from that range is free only until an outgoing connection
 # takes it, and the tests beside this one open thousands (a daemon then
 # failed to listen: "Address already in use").  A random one below it that
-# binds now is taken by nobody but a listener, which would fail this check.
+# binds now is taken by nobody but a listener.  Tests running at once
+# could still draw the same one before either listens, so the ports handed
+# out in the last 10 minutes are kept (under a lock) in a file and skipped.
 free_port() {
-        $PY - <<'PYEOF'
-import random, socket
+        $PY - "${TMPDIR:-/tmp}/perfwatch-test-ports" <<'PYEOF'
+import fcntl, random, socket, sys, time
 try:
     low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 except (OSError, ValueError, IndexError):
     low = 32768
+try:
+    f = open(sys.argv[1], "a+")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    f.seek(0)
+    lines = f.read().split("\n")
+except OSError:     # another user's file: no record, as before
+    f, lines = None, []
+now, recent = time.time(), {}
+for line in lines:
+    try:
+        port, at = line.split()
+        if now - float(at) < 600:
+            recent[int(port)] = float(at)
+    except ValueError:
+        pass
+chosen = None
 for _ in range(1000):
     port = random.randint(min(10000, low - 1000), low - 1) if low > 2024 else 0
+    if port in recent:
+        continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
-        print(s.getsockname()[1])
+        chosen = s.getsockname()[1]
         break
     except OSError:
         pass
     finally:
         s.close()
+if chosen is None:
+    sys.exit("free_port: no free port found")
+if f:
+    recent[chosen] = now
+    f.seek(0)
+    f.truncate()
+    f.writelines("%d %.3f\n" % kv for kv in recent.items())
+    f.close()
+print(chosen)
 PYEOF
 }
 
