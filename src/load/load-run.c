@@ -309,8 +309,10 @@ static int take_template(size_t i, const char *what, const char *text, Template 
         return compile(i, what, text, ret, ret_error);
 }
 
-/* Copies request `i`: its templates compiled, the constant ones expanded,
- * and the longest per-send expansions noted in run->url_max, body_max. */
+/* Copies request `i`: its templates shared (or compiled), a constant path
+ * expanded into its URL, a constant body's text borrowed from its
+ * template, and the longest per-send expansions noted in run->url_max,
+ * body_max. */
 static int copy_request(LoadRun *run, size_t i, const LoadRequest *q, char **ret_error) {
         LoadReq *d = &run->reqs[i];
         size_t base_len = strlen(run->base_url);
